@@ -1,0 +1,163 @@
+"""Cat codes of loss order l = 2^m - 1 (MODEL.md section 2) and their Fock truncation.
+
+|0_N> is proportional to sum_k |alpha e^{2 pi i k / N}>, |1_N> to sum_k |alpha e^{i (2k+1) pi / N}>.
+In Fock space both live on n = 0 (mod N); |1_N> carries the sign (-1)^{n/N}. The codewords of
+sector r (what the explicit encoder produces after ancilla outcome r) are the projections of
+|alpha> and |alpha e^{i pi / N}> onto n = r (mod N), normalised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import qutip
+from scipy.special import gammaln, xlogy
+
+from ._checks import check_loss_order, check_real
+from .sectors import poisson_residue_masses
+
+__all__ = [
+    "DEFAULT_TRUNCATION_TOL",
+    "fock_amplitudes",
+    "codewords",
+    "codeword_truncation_error",
+    "auto_cutoff",
+    "check_cutoff",
+]
+
+#: Default bound on the probability mass a Fock cutoff may drop.
+DEFAULT_TRUNCATION_TOL = 1e-12
+
+
+def fock_amplitudes(beta: complex, cutoff: int) -> np.ndarray:
+    """Fock amplitudes <n|beta> for n = 0..cutoff, computed in log space.
+
+    Parameters
+    ----------
+    beta : complex
+        Coherent amplitude.
+    cutoff : int
+        Largest photon number kept (the space has ``cutoff + 1`` levels).
+
+    Returns
+    -------
+    ndarray of shape (cutoff + 1,), complex
+
+    Notes
+    -----
+    exp(-|beta|^2/2) beta^n / sqrt(n!) evaluated as exp(n log|beta| - |beta|^2/2 - lgamma(n+1)/2)
+    times the phase e^{i n arg beta}; unlike ``qutip.coherent(method='operator')`` this is
+    exact up to rounding at every n, including near the cutoff.
+    """
+    n = np.arange(cutoff + 1)
+    r = abs(beta)
+    logmag = xlogy(n, r) - 0.5 * r * r - 0.5 * gammaln(n + 1.0)
+    return np.exp(logmag) * np.exp(1j * n * np.angle(beta))
+
+
+def _sector_vector(alpha: float, n_comp: int, sector: int, cutoff: int, odd: bool) -> np.ndarray:
+    n = np.arange(cutoff + 1)
+    phase = np.exp(1j * np.pi / n_comp) if odd else 1.0
+    amps = fock_amplitudes(alpha * phase, cutoff)
+    amps[n % n_comp != sector] = 0.0
+    # normalise with the exact (untruncated) sector mass, so the truncation shows as a deficit
+    mass = poisson_residue_masses(alpha * alpha, n_comp)[sector]
+    if mass <= 0.0:
+        raise ValueError(f"sector {sector} of the code is empty at alpha = {alpha:g}")
+    return amps / np.sqrt(mass)
+
+
+def codewords(loss_order: int, alpha: float, cutoff: int, *, sector: int = 0):
+    """The codewords |0_N>, |1_N> as QuTiP kets on ``cutoff + 1`` Fock levels.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    alpha : float
+        Ring radius |alpha| >= 0.
+    cutoff : int
+        Largest photon number kept.
+    sector : int, optional
+        Photon-number sector n = sector (mod N) (default 0, the code of MODEL.md section 2).
+        Other sectors are what the explicit encoder writes after non-"+" ancilla outcomes.
+
+    Returns
+    -------
+    (qutip.Qobj, qutip.Qobj)
+        Kets normalised with the exact sector mass: their norms squared are
+        ``1 - codeword_truncation_error(...)``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid loss order, a negative alpha, or a sector out of range.
+    """
+    n_comp = check_loss_order(loss_order)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    if not 0 <= sector < n_comp:
+        raise ValueError(f"sector must be in 0..{n_comp - 1}, got {sector}")
+    zero = _sector_vector(alpha, n_comp, sector, cutoff, odd=False)
+    one = _sector_vector(alpha, n_comp, sector, cutoff, odd=True)
+    # R(pi/N) on sector r multiplies by e^{i pi r/N}; drop that global phase of |1_N^r>
+    one = one * np.exp(-1j * np.pi * sector / n_comp)
+    return qutip.Qobj(zero), qutip.Qobj(one)
+
+
+def codeword_truncation_error(loss_order: int, alpha: float, cutoff: int, *, sector=None) -> float:
+    """Probability mass a cutoff drops from the initial light state.
+
+    With ``sector=None`` the light is the coherent state |alpha> (explicit encoder); with an
+    integer sector it is the normalised codeword of that sector (ideal encoder: sector 0).
+    Computed from the tail terms themselves, so it stays accurate far below 1e-16.
+    """
+    n_comp = check_loss_order(loss_order)
+    x = alpha * alpha
+    n_hi = int(np.ceil(x + 12 * np.sqrt(x) + 60 + cutoff))
+    n = np.arange(cutoff + 1, n_hi + 1)
+    logp = xlogy(n, x) - x - gammaln(n + 1.0)
+    p = np.exp(logp)
+    if sector is None:
+        return float(p.sum())
+    mass = poisson_residue_masses(x, n_comp)[sector]
+    return float(p[n % n_comp == sector].sum() / mass)
+
+
+def auto_cutoff(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATION_TOL,
+                sector=None) -> int:
+    """Smallest Fock cutoff whose dropped probability mass is <= ``tol``.
+
+    The rule: the light starts in |alpha> (or a codeword); every later operation (loss,
+    conditional rotations, sector projections) keeps or lowers photon numbers, so the mass
+    missing from the initial state is the only truncation the Fock engine makes. We start
+    from |alpha|^2 + 6|alpha| + 10 and grow until the exact tail is below ``tol``.
+    """
+    check_loss_order(loss_order)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    x = alpha * alpha
+    cutoff = max(int(x + 6 * alpha + 10), loss_order + 2)
+    while codeword_truncation_error(loss_order, alpha, cutoff, sector=sector) > tol:
+        cutoff += 1
+    # walk down while still within tolerance, so the rule returns the smallest cutoff
+    while cutoff > loss_order + 2 and (
+        codeword_truncation_error(loss_order, alpha, cutoff - 1, sector=sector) <= tol
+    ):
+        cutoff -= 1
+    return cutoff
+
+
+def check_cutoff(loss_order: int, alpha: float, cutoff: int, *, tol: float = DEFAULT_TRUNCATION_TOL,
+                 sector=None) -> float:
+    """Return the dropped mass of ``cutoff``; raise ValueError if it exceeds ``tol``.
+
+    The message names the cutoff that would suffice.
+    """
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) or cutoff < 1:
+        raise ValueError(f"cutoff must be a positive integer, got {cutoff!r}")
+    err = codeword_truncation_error(loss_order, alpha, int(cutoff), sector=sector)
+    if err > tol:
+        need = auto_cutoff(loss_order, alpha, tol=tol, sector=sector)
+        raise ValueError(
+            f"cutoff = {cutoff} drops probability mass {err:.3g} > tolerance {tol:g} at "
+            f"alpha = {alpha:g}; use cutoff >= {need} (or cutoff=None for the automatic rule)"
+        )
+    return err

@@ -1,0 +1,100 @@
+"""Fock-space density-matrix engine: qubits (x) light truncated at ``cutoff`` photons.
+
+The light basis is |n>, n = 0..cutoff, so the labels of :mod:`.base` are the photon
+numbers and the Gram diagonal is 1. The hot path works on the block structure (the
+register blocks K[a, b] are light operators) with NumPy; :meth:`FockState.to_qobj`
+gives the full QuTiP density matrix, and the tests check every operation against the
+explicit QuTiP operators of :mod:`catbell_qutip.operations`.
+
+Truncation: every operation keeps or lowers photon numbers, so the probability mass a
+cutoff drops is that of the initial light state (``truncation_error``), and nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import qutip
+
+from ..codes import codeword_truncation_error, fock_amplitudes
+from ..operations import linear_optics_povm_matrices, loss_weights, tub_povm_matrices
+from ..sectors import poisson_residue_masses
+from .base import LightAtomState
+
+__all__ = ["FockState"]
+
+
+class FockState(LightAtomState):
+    """Density matrix of qubits (x) light in truncated Fock space (a single parameter point)."""
+
+    name = "fock"
+
+    def _copy_meta(self, other):
+        other.cutoff = self.cutoff
+        other.truncation_error = self.truncation_error
+
+    @classmethod
+    def coherent(cls, alpha: float, n_comp: int, *, cutoff: int) -> FockState:
+        """|alpha><alpha| on ``cutoff + 1`` levels (the explicit encoder's input)."""
+        c = fock_amplitudes(alpha, cutoff)
+        st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
+        st.cutoff = cutoff
+        st.truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff)
+        return st
+
+    @classmethod
+    def codeword(cls, alpha: float, n_comp: int, *, cutoff: int) -> FockState:
+        """|0_N><0_N| (the ideal encoder writes it; Alice's CR(pi/N) then makes |1_N>)."""
+        c = fock_amplitudes(alpha, cutoff)
+        c[np.arange(cutoff + 1) % n_comp != 0] = 0.0
+        c = c / np.sqrt(poisson_residue_masses(alpha ** 2, n_comp)[0])
+        st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
+        st.cutoff = cutoff
+        st.truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff, sector=0)
+        return st
+
+    @property
+    def amplitude(self) -> float:
+        return float(np.sqrt(self.x))
+
+    def gram_diagonal(self):
+        return np.ones(self.K.shape[-1])
+
+    def loss(self, eta) -> FockState:
+        """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators (block by block)."""
+        eta = float(eta)
+        W = loss_weights(eta, self.cutoff)
+        L = self.cutoff + 1
+        out = np.zeros_like(self.K)
+        for k in range(L):
+            w = W[k, k:]
+            if not w.any():
+                continue
+            out[..., : L - k, : L - k] += self.K[..., k:, k:] * np.outer(w, w)
+        return self._new(out, x=self.x * eta)
+
+    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:
+        beta = self.amplitude
+        if variant == "tub":
+            e, o = tub_povm_matrices(n_comp, sector, beta, self.cutoff)
+        else:
+            e, o = linear_optics_povm_matrices(n_comp, beta, self.cutoff, float(p_dark))
+        return {"even": e, "odd": o}
+
+    def to_qobj(self) -> qutip.Qobj:
+        """The full density matrix as a Qobj with dims [2]*n_qubits + [cutoff + 1]."""
+        d = 2 ** self.n_qubits
+        L = self.cutoff + 1
+        mat = self.K.transpose(0, 2, 1, 3).reshape(d * L, d * L)
+        dims = [2] * self.n_qubits + [L]
+        return qutip.Qobj(mat, dims=[dims, dims])
+
+    @classmethod
+    def from_qobj(cls, rho: qutip.Qobj, qubits, *, x: float, cutoff: int) -> FockState:
+        """Inverse of :meth:`to_qobj` (for tests and for users composing their own steps)."""
+        d = 2 ** len(qubits)
+        L = cutoff + 1
+        K = rho.full().reshape(d, L, d, L).transpose(0, 2, 1, 3)
+        st = cls(K, tuple(qubits), np.arange(L), x)
+        st.cutoff = cutoff
+        st.truncation_error = 0.0
+        return st

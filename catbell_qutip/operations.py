@@ -1,0 +1,236 @@
+"""The protocol's operations as explicit QuTiP operators in truncated Fock space.
+
+MODEL.md sections 1 and 3. Each operation has an array core (used by the Fock engine's
+block-structured hot path) and a QuTiP builder on the explicit tensor-product space
+qubits (x) light, which is what a QuTiP user would write and what the tests check the
+engine against:
+
+- :func:`conditional_rotation` -- CR(theta) = |up><up| (x) 1 + |down><down| (x) R(theta)
+- :func:`loss_kraus` / :func:`loss_superoperator` -- the pure-loss (beam-splitter) channel
+- :func:`sector_projector` -- projection onto n = r (mod N)
+- :func:`x_basis_projectors` -- ancilla X measurement
+- :func:`tub_povm` -- the optimal (Ivanovic-Dieks-Peres) USD of one syndrome sector
+- :func:`linear_optics_povm` -- the 2N-mode displacement-nulling scheme, on/off detectors
+
+Qubit basis: |up> = basis(2, 0), |down> = basis(2, 1). Light: ``cutoff + 1`` Fock levels.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import qutip
+from scipy.special import gammaln, xlogy
+
+from .codes import fock_amplitudes
+
+__all__ = [
+    "conditional_rotation",
+    "loss_weights",
+    "loss_kraus",
+    "loss_superoperator",
+    "sector_projector",
+    "x_basis_projectors",
+    "tub_povm_matrices",
+    "tub_povm",
+    "no_click_matrix",
+    "linear_optics_povm_matrices",
+    "linear_optics_povm",
+    "bell_state",
+]
+
+
+def _check_eta(eta) -> float:
+    eta = float(eta)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta = {eta:g} is outside the allowed range [0, 1]")
+    return eta
+
+
+def conditional_rotation(theta: float, cutoff: int, *, n_qubits: int = 1,
+                         control: int = 0) -> qutip.Qobj:
+    """CR(theta) on qubits (x) light, with qubit ``control`` as the atom (MODEL.md 1).
+
+    Returns a diagonal Qobj with dims [[2]*n_qubits + [cutoff+1]] * 2.
+    """
+    n = qutip.num(cutoff + 1)
+    rot = (1j * theta * n).expm()
+    ident = [qutip.qeye(2)] * n_qubits
+    up = ident.copy()
+    up[control] = qutip.basis(2, 0).proj()
+    down = ident.copy()
+    down[control] = qutip.basis(2, 1).proj()
+    return qutip.tensor(*up, qutip.qeye(cutoff + 1)) + qutip.tensor(*down, rot)
+
+
+def loss_weights(eta: float, cutoff: int) -> np.ndarray:
+    """Binomial Kraus weights W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k), zero for k > n.
+
+    The pure-loss Kraus operators are A_k = sum_n W[k, n] |n-k><n|. Computed in log space,
+    so they stay exact for eta near 0 and 1 and large n.
+    """
+    eta = _check_eta(eta)
+    n = np.arange(cutoff + 1)[None, :]
+    k = np.arange(cutoff + 1)[:, None]
+    valid = n >= k
+    nk = np.where(valid, n - k, 0)
+    logw = 0.5 * (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(nk + 1.0)
+                  + xlogy(nk, eta) + xlogy(k, 1.0 - eta))
+    return np.where(valid, np.exp(logw), 0.0)
+
+
+def loss_kraus(eta: float, cutoff: int) -> list[qutip.Qobj]:
+    """Kraus operators A_k (k = 0..cutoff) of the pure-loss channel of transmission ``eta``."""
+    W = loss_weights(eta, cutoff)
+    ops = []
+    for k in range(cutoff + 1):
+        A = np.zeros((cutoff + 1, cutoff + 1))
+        idx = np.arange(k, cutoff + 1)
+        A[idx - k, idx] = W[k, idx]
+        ops.append(qutip.Qobj(A))
+    return ops
+
+
+def loss_superoperator(eta: float, cutoff: int) -> qutip.Qobj:
+    """The pure-loss channel as a QuTiP superoperator on the light."""
+    return qutip.kraus_to_super(loss_kraus(eta, cutoff))
+
+
+def sector_projector(n_comp: int, sector: int, cutoff: int) -> qutip.Qobj:
+    """Projector onto Fock states n = sector (mod n_comp)."""
+    diag = (np.arange(cutoff + 1) % n_comp == sector).astype(float)
+    return qutip.qdiags(diag, 0)
+
+
+def x_basis_projectors() -> tuple[qutip.Qobj, qutip.Qobj]:
+    """|+><+| and |-><-| of a qubit."""
+    plus = (qutip.basis(2, 0) + qutip.basis(2, 1)).unit()
+    minus = (qutip.basis(2, 0) - qutip.basis(2, 1)).unit()
+    return plus.proj(), minus.proj()
+
+
+def _idp_effect(target: np.ndarray, other: np.ndarray, overlap_abs: float) -> np.ndarray:
+    """|t_perp><t_perp| / (1 + |c|): identifies ``target``, never fires on ``other``."""
+    perp = target - other * np.vdot(other, target)
+    nrm = np.linalg.norm(perp)
+    if nrm == 0.0:
+        return np.zeros((target.size, target.size), dtype=complex)
+    perp = perp / nrm
+    return np.outer(perp, perp.conj()) / (1.0 + overlap_abs)
+
+
+def tub_povm_matrices(n_comp: int, sector: int, beta: float, cutoff: int):
+    """Optimal USD effects (E_even, E_odd) for the two states of one syndrome sector.
+
+    The two states are u = P_s|beta> (A = B, "even") and v = P_s|beta e^{i pi/N}>
+    (A != B, "odd"), P_s the projector onto n = s (mod N). For equal priors the
+    Ivanovic-Dieks-Peres POVM E_u = |v_perp><v_perp| / (1 + |c|) (and u <-> v) succeeds with
+    probability 1 - |c|, c = <u|v>/(|u||v|) (MODEL.md section 3.5). Light outside the
+    sector, or anything orthogonal to both, is inconclusive.
+    """
+    mask = np.arange(cutoff + 1) % n_comp == sector
+    u = np.where(mask, fock_amplitudes(beta, cutoff), 0.0)
+    v = np.where(mask, fock_amplitudes(beta * np.exp(1j * np.pi / n_comp), cutoff), 0.0)
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0.0 or nv == 0.0:
+        zero = np.zeros((cutoff + 1, cutoff + 1), dtype=complex)
+        return zero, zero.copy()
+    u, v = u / nu, v / nv
+    c = abs(np.vdot(u, v))
+    return _idp_effect(u, v, c), _idp_effect(v, u, c)
+
+
+def tub_povm(n_comp: int, sector: int, beta: float, cutoff: int) -> tuple[qutip.Qobj, ...]:
+    """(E_even, E_odd, E_inconclusive) of :func:`tub_povm_matrices` as Qobj."""
+    e, o = tub_povm_matrices(n_comp, sector, beta, cutoff)
+    inc = np.eye(cutoff + 1) - e - o
+    return qutip.Qobj(e), qutip.Qobj(o), qutip.Qobj(inc)
+
+
+def no_click_matrix(modes, n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
+    """Fock matrix of "no detector in ``modes`` clicks" for the 2N-mode linear-optics USD.
+
+    The light is split into M = 2N equal modes; mode j is displaced by -beta e^{i pi j/N}/sqrt(M)
+    (it nulls ring point j) and watched by an ideal on/off detector with dark-click
+    probability ``p_dark``. On the input mode the joint no-click effect of the set T is
+
+        Q_T = (1 - p_dark)^|T| exp(-s x) exp(mu a^dag) (1 - s)^(a^dag a) exp(mu* a),
+
+    s = |T|/M, x = |beta|^2, mu = beta sum_{j in T} e^{i pi j/N} / M. Detector inefficiency is
+    a pure loss applied to the light before this measurement.
+    """
+    M = 2 * n_comp
+    modes = list(modes)
+    s = len(modes) / M
+    x = abs(beta) ** 2
+    mu = beta * sum(np.exp(1j * np.pi * j / n_comp) for j in modes) / M if modes else 0.0
+    n = np.arange(cutoff + 1)
+    k = n[:, None]
+    nn = n[None, :]
+    valid = nn >= k
+    d = np.where(valid, nn - k, 0)
+    # G[k, n] = <k| exp(mu* a) |n> = (mu*)^(n-k) sqrt(n!/k!) / (n-k)!
+    logmag = xlogy(d, abs(mu)) + 0.5 * (gammaln(nn + 1.0) - gammaln(k + 1.0)) - gammaln(d + 1.0)
+    G = np.where(valid, np.exp(logmag) * np.exp(-1j * np.angle(mu) * d), 0.0)
+    if abs(mu) == 0.0:
+        G = np.eye(cutoff + 1, dtype=complex)
+    damp = np.exp(xlogy(n, 1.0 - s))
+    Q = G.conj().T @ (damp[:, None] * G)
+    return (1.0 - p_dark) ** len(modes) * np.exp(-s * x) * Q
+
+
+def _all_click(modes, no_click) -> np.ndarray:
+    """P(every mode in ``modes`` clicks) by inclusion-exclusion over no-click sets."""
+    total = 0
+    for r in range(len(modes) + 1):
+        for subset in itertools.combinations(modes, r):
+            total = total + (-1) ** r * no_click(subset)
+    return total
+
+
+def linear_optics_outcomes(n_comp: int, no_click):
+    """Coarse-grain click patterns into (E_even, E_odd) given a no-click builder.
+
+    "even" (logical 0, A = B): every mode that nulls a logical-1 (odd) ring point clicks;
+    "odd": every mode nulling an even ring point clicks; all other patterns, including
+    "everything clicks" (only possible with dark counts), are inconclusive.
+    """
+    M = 2 * n_comp
+    odd = list(range(1, M, 2))
+    even = list(range(0, M, 2))
+    every = _all_click(list(range(M)), no_click)
+    return _all_click(odd, no_click) - every, _all_click(even, no_click) - every
+
+
+def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
+    """(E_even, E_odd) Fock matrices of the linear-optics USD (MODEL.md section 3.5)."""
+    cache: dict = {}
+
+    def no_click(subset):
+        key = tuple(subset)
+        if key not in cache:
+            cache[key] = no_click_matrix(key, n_comp, beta, cutoff, p_dark)
+        return cache[key]
+
+    return linear_optics_outcomes(n_comp, no_click)
+
+
+def linear_optics_povm(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
+    """(E_even, E_odd, E_inconclusive) of the linear-optics USD as Qobj."""
+    e, o = linear_optics_povm_matrices(n_comp, beta, cutoff, p_dark)
+    return qutip.Qobj(e), qutip.Qobj(o), qutip.Qobj(np.eye(cutoff + 1) - e - o)
+
+
+def bell_state(name: str = "phi+") -> qutip.Qobj:
+    """Two-qubit Bell state ket ('phi+', 'phi-', 'psi+', 'psi-') with |up> = basis(2, 0)."""
+    u, d = qutip.basis(2, 0), qutip.basis(2, 1)
+    states = {
+        "phi+": qutip.tensor(u, u) + qutip.tensor(d, d),
+        "phi-": qutip.tensor(u, u) - qutip.tensor(d, d),
+        "psi+": qutip.tensor(u, d) + qutip.tensor(d, u),
+        "psi-": qutip.tensor(u, d) - qutip.tensor(d, u),
+    }
+    if name not in states:
+        raise ValueError(f"bell state must be one of {sorted(states)}, got {name!r}")
+    return states[name].unit()
