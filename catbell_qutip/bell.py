@@ -38,7 +38,9 @@ def _as_array(rho) -> np.ndarray:
         rho = rho.full()
     rho = np.asarray(rho)
     if rho.shape[-2:] != (4, 4):
-        raise ValueError(f"expected two-qubit density matrices of shape (..., 4, 4), got {rho.shape}")
+        raise ValueError(
+            f"expected two-qubit density matrices of shape (..., 4, 4), got {rho.shape}"
+        )
     return rho
 
 

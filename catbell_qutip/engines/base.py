@@ -65,7 +65,8 @@ class LightAtomState(abc.ABC):
         return out
 
     def _copy_meta(self, other: LightAtomState) -> None:  # pragma: no cover - default
-        """Copy engine-specific attributes to ``other``."""
+        """Copy engine-specific attributes to ``other`` (none by default)."""
+        return None
 
     def _index(self, label: str) -> int:
         try:
@@ -135,6 +136,7 @@ class LightAtomState(abc.ABC):
     # -- light operations written once via the labels --------------------------------
     def _check_angle(self, theta: float) -> None:
         """Engines that only support some angles override this."""
+        return None
 
     def reflect(self, label: str, theta: float) -> LightAtomState:
         """Cavity reflection CR(theta) = |up><up| (x) 1 + |down><down| (x) R(theta).

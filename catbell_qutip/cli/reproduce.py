@@ -1,0 +1,15 @@
+"""`catbell reproduce` (not yet implemented)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser("reproduce", help="(not yet implemented)")
+    return p
+
+
+def run(args) -> int:
+    print("catbell reproduce: not implemented yet", file=sys.stderr)
+    return 1

@@ -1,0 +1,15 @@
+"""`catbell thresholds` (not yet implemented)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser("thresholds", help="(not yet implemented)")
+    return p
+
+
+def run(args) -> int:
+    print("catbell thresholds: not implemented yet", file=sys.stderr)
+    return 1
