@@ -159,28 +159,38 @@ def no_click_matrix(modes, n_comp: int, beta: float, cutoff: int, p_dark: float 
 
     s = |T|/M, x = |beta|^2, mu = beta sum_{j in T} e^{i pi j/N} / M. Detector inefficiency is
     a pure loss applied to the light before this measurement.
+
+    Returned in extended precision (complex256): the click effects are alternating sums of
+    up to 2^M of these matrices (:func:`linear_optics_outcomes`), which cancel to many orders
+    of magnitude for weak light; double precision would leave ~1e-14 absolute noise.
     """
+    ld = np.longdouble
     M = 2 * n_comp
     modes = list(modes)
-    s = len(modes) / M
-    x = abs(beta) ** 2
-    mu = beta * sum(np.exp(1j * np.pi * j / n_comp) for j in modes) / M if modes else 0.0
+    s = ld(len(modes)) / M
+    x = ld(beta) ** 2
+    mu = np.sum([ld(beta) * np.exp(1j * np.pi * ld(j) / n_comp) for j in modes]) / M \
+        if modes else np.clongdouble(0)
+    mu = np.clongdouble(mu)
     n = np.arange(cutoff + 1)
+    logfact = np.concatenate([[ld(0)], np.cumsum(np.log(np.arange(1, cutoff + 1, dtype=ld)))])
     k = n[:, None]
     nn = n[None, :]
     valid = nn >= k
     d = np.where(valid, nn - k, 0)
     # G[k, n] = <k| exp(mu* a) |n> = (mu*)^(n-k) sqrt(n!/k!) / (n-k)!
-    logmag = xlogy(d, abs(mu)) + 0.5 * (gammaln(nn + 1.0) - gammaln(k + 1.0)) - gammaln(d + 1.0)
-    G = np.where(valid, np.exp(logmag) * np.exp(-1j * np.angle(mu) * d), 0.0)
-    if abs(mu) == 0.0:
-        G = np.eye(cutoff + 1, dtype=complex)
-    damp = np.exp(xlogy(n, 1.0 - s))
+    if abs(mu) == 0:
+        G = np.eye(cutoff + 1, dtype=np.clongdouble)
+    else:
+        logmag = d * np.log(ld(abs(mu))) + (logfact[nn] - logfact[k]) / 2 - logfact[d]
+        phase = np.exp(-1j * np.angle(mu) * d.astype(ld))
+        G = np.where(valid, np.exp(logmag) * phase, np.clongdouble(0))
+    damp = (1 - s) ** n.astype(ld) if s < 1 else (n == 0).astype(ld)
     Q = G.conj().T @ (damp[:, None] * G)
-    return (1.0 - p_dark) ** len(modes) * np.exp(-s * x) * Q
+    return (1 - ld(p_dark)) ** len(modes) * np.exp(-s * x) * Q
 
 
-def _all_click(modes, no_click) -> np.ndarray:
+def _all_click(modes, no_click):
     """P(every mode in ``modes`` clicks) by inclusion-exclusion over no-click sets."""
     total = 0
     for r in range(len(modes) + 1):
@@ -189,22 +199,25 @@ def _all_click(modes, no_click) -> np.ndarray:
     return total
 
 
-def linear_optics_outcomes(n_comp: int, no_click):
-    """Coarse-grain click patterns into (E_even, E_odd) given a no-click builder.
+def linear_optics_outcomes(n_comp: int, all_click):
+    """Coarse-grain click patterns into (E_even, E_odd), given P(all modes of a set click).
 
     "even" (logical 0, A = B): every mode that nulls a logical-1 (odd) ring point clicks;
     "odd": every mode nulling an even ring point clicks; all other patterns, including
     "everything clicks" (only possible with dark counts), are inconclusive.
     """
     M = 2 * n_comp
-    odd = list(range(1, M, 2))
-    even = list(range(0, M, 2))
-    every = _all_click(list(range(M)), no_click)
-    return _all_click(odd, no_click) - every, _all_click(even, no_click) - every
+    every = all_click(list(range(M)))
+    return (all_click(list(range(1, M, 2))) - every,
+            all_click(list(range(0, M, 2))) - every)
 
 
 def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
-    """(E_even, E_odd) Fock matrices of the linear-optics USD (MODEL.md section 3.5)."""
+    """(E_even, E_odd) Fock matrices of the linear-optics USD (MODEL.md section 3.5).
+
+    Built by inclusion-exclusion over the joint no-click effects of :func:`no_click_matrix`,
+    accumulated in extended precision and rounded to complex128 at the end.
+    """
     cache: dict = {}
 
     def no_click(subset):
@@ -213,7 +226,8 @@ def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: f
             cache[key] = no_click_matrix(key, n_comp, beta, cutoff, p_dark)
         return cache[key]
 
-    return linear_optics_outcomes(n_comp, no_click)
+    e, o = linear_optics_outcomes(n_comp, lambda modes: _all_click(modes, no_click))
+    return e.astype(complex), o.astype(complex)
 
 
 def linear_optics_povm(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..operations import linear_optics_outcomes
-from ..sectors import poisson_residue_masses, residue_series
+from ..sectors import poisson_residue_masses
 from .base import LightAtomState
 
 __all__ = ["CoherentState"]
@@ -106,34 +106,35 @@ class CoherentState(LightAtomState):
                     odd[..., p, q] = half_min * (1 if i == j else -1)
             return {"even": even, "odd": odd}
         return dict(zip(("even", "odd"),
-                        linear_optics_outcomes(n_comp, self._no_click_builder(p_dark)),
+                        linear_optics_outcomes(n_comp, self._all_click_builder(p_dark)),
                         strict=True))
 
-    def _no_click_builder(self, p_dark):
-        """No-click effects Q_T in the f-basis (see operations.no_click_matrix):
+    def _all_click_builder(self, p_dark):
+        """P(every detector of a set clicks), in the f-basis, from coherent-state dyads.
 
-        <f_q'|Q_T|f_q> = (1 - p)^|T| e^{-2 s x} sum_p conj(T_{q'-p}(z)) T_{q-p}(z) w_p((1-s) x),
-        z = x sum_{j in T} w^{-j} / M, T_d the residue series of :mod:`catbell_qutip.sectors`.
+        Ring point k splits into M modes of amplitude g_k = beta w^k / sqrt(M); mode j is
+        displaced by -g_j. For a dyad |beta w^k><beta w^k'| the modes factorise, so
+
+            <beta w^k'| E_C |beta w^k> = <beta w^k'|beta w^k> prod_{j in C} c_j(k, k'),
+            c_j = 1 - (1 - p) exp(-u),  u = (g_k' - g_j)^* (g_k - g_j),
+
+        with c_j evaluated as -expm1(-u) + p exp(-u): no cancellation, however weak the
+        light. The f-basis matrix follows from f_q = (1/M) sum_k w^{-kq} |beta w^k>.
         """
         M = self.n_ring
-        x = self.x
-        p_dark = np.asarray(p_dark, dtype=float)
-        cache: dict = {}
-        q = np.arange(M)
-        diff = (q[None, :] - q[:, None]) % M  # [p, q] -> (q - p) mod M
+        x = self.x[..., None, None]
+        k = np.arange(M)
+        w = np.exp(2j * np.pi / M)
+        # u_j(k', k) = (x / M) (w^-k' - w^-j)(w^k - w^j), shape (..., j, k', k)
+        dk = w ** k[None, :] - w ** k[:, None]  # [j, k] -> w^k - w^j
+        u = (x[..., None] / M) * (dk.conj()[:, :, None] * dk[:, None, :])
+        p = np.asarray(p_dark, dtype=float)[..., None, None, None]
+        click = -np.expm1(-u) + p * np.exp(-u)
+        overlap = np.exp(-x * (1.0 - w ** (k[None, :] - k[:, None])))  # [k', k]
+        dft = w ** (-np.outer(k, k)) / M  # [k, q]
 
-        def no_click(subset):
-            key = tuple(subset)
-            if key in cache:
-                return cache[key]
-            s = len(key) / M
-            z = x * sum(np.exp(-1j * np.pi * j * 2 / M) for j in key) / M if key else 0 * x
-            T = residue_series(z, M)  # (..., M)
-            A = T[..., diff]  # (..., p, q)
-            w = poisson_residue_masses((1.0 - s) * x, M)  # (..., p)
-            Q = np.einsum("...pa,...p,...pb->...ab", A.conj(), w, A)
-            Q = Q * (np.exp(-2.0 * s * x) * (1.0 - p_dark) ** len(key))[..., None, None]
-            cache[key] = Q
-            return Q
+        def all_click(modes):
+            E_ring = overlap * np.prod(click[..., modes, :, :], axis=-3)
+            return np.einsum("kq,...kl,lr->...qr", dft.conj(), E_ring, dft)
 
-        return no_click
+        return all_click
