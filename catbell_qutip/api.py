@@ -15,10 +15,24 @@ from .params import ProtocolParams
 from .protocol import run_protocol
 from .result import ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS"]
+__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_P_FLOOR"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
+
+#: Smallest heralding probability at which the Fock engine's F, S and Q are trusted. Its
+#: double-precision sums over O(1) density-matrix elements leave ~1e-16 absolute noise,
+#: i.e. ~1e-16 / P on quantities conditioned on success: below this floor it refuses.
+FOCK_P_FLOOR = 1e-8
+
+
+def _check_fock_resolution(P: float) -> None:
+    if P < FOCK_P_FLOOR:
+        raise ValueError(
+            f"P = {P:.3g} is below the Fock engine's resolution floor {FOCK_P_FLOOR:g}: its "
+            "double-precision noise (~1e-16) would dominate F, S and Q, which are conditioned "
+            "on success; use engine='coherent', which stays exact at any P"
+        )
 
 
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
@@ -36,31 +50,54 @@ def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     return ProtocolParams(**fields)
 
 
-def _initial_state(params: ProtocolParams, engine: str, cutoff, tol):
-    n_comp = params.n_components
-    explicit = params.encoder == "explicit"
-    if engine == "coherent":
-        make = CoherentState.coherent if explicit else CoherentState.codeword
-        return make(params.alpha, n_comp), None
-    sector = None if explicit else 0
-    if cutoff is None:
-        cutoff = auto_cutoff(params.loss_order, params.alpha, tol=tol, sector=sector)
-    else:
-        check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
-    make = FockState.coherent if explicit else FockState.codeword
-    return make(params.alpha, n_comp, cutoff=int(cutoff)), int(cutoff)
+def _fock_initial(params: ProtocolParams, cutoff: int):
+    make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
+    return make(params.alpha, params.n_components, cutoff=int(cutoff))
 
 
 def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
         tol: float = DEFAULT_TRUNCATION_TOL):
-    """Run the protocol; return (outcomes, cutoff, truncation_error). Low-level."""
+    """Run the protocol; return (outcomes, cutoff, truncation_error). Low-level.
+
+    Fock truncation (engine="fock"): the cutoff must drop at most ``tol`` of the initial
+    light state's probability AND at most ``tol * P``, because F, S and Q are conditioned
+    on success and the dropped mass can shift them by up to ~mass / P. The automatic rule
+    starts from the first condition and, if the run shows P below 1, raises the cutoff and
+    runs again; a user cutoff that fails either condition raises ValueError naming the
+    cutoff that would suffice.
+    """
     check_choice(engine, "engine", ENGINES)
-    if engine == "fock" and params.batch_shape != ():
+    explicit = params.encoder == "explicit"
+    if engine == "coherent":
+        make = CoherentState.coherent if explicit else CoherentState.codeword
+        initial = make(params.alpha, params.n_components)
+        return run_protocol(params, initial, explicit=explicit), None, 0.0
+    if params.batch_shape != ():
         raise ValueError("the Fock engine runs one point at a time; use evaluate() for grids")
-    initial, cutoff = _initial_state(params, engine, cutoff, tol)
-    outcomes = run_protocol(params, initial, explicit=params.encoder == "explicit")
-    trunc = getattr(initial, "truncation_error", 0.0)
-    return outcomes, cutoff, trunc
+    if not tol > 0:
+        raise ValueError(f"tol = {tol:g} must be > 0")
+    sector = None if explicit else 0
+    user = cutoff is not None
+    if user:
+        check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
+    else:
+        cutoff = auto_cutoff(params.loss_order, params.alpha, tol=tol, sector=sector)
+    for _ in range(4):
+        initial = _fock_initial(params, cutoff)
+        outcomes = run_protocol(params, initial, explicit=explicit)
+        P = float(herald(outcomes)[0])
+        mass = initial.truncation_error
+        if not P > 0 or mass <= tol * P:
+            break
+        need = auto_cutoff(params.loss_order, params.alpha, tol=0.5 * tol * P, sector=sector)
+        if user:
+            raise ValueError(
+                f"cutoff = {cutoff} drops probability mass {mass:.3g}, more than tol = {tol:g} "
+                f"times the heralding probability P = {P:.3g} (F, S and Q are conditioned on "
+                f"success); use cutoff >= {need} (or cutoff=None for the automatic rule)"
+            )
+        cutoff = max(need, cutoff + 1)
+    return outcomes, int(cutoff), float(initial.truncation_error)
 
 
 def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cutoff=None,
@@ -84,7 +121,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
         Fock cutoff (largest photon number). Default: the smallest cutoff dropping at most
         ``tol`` of the probability (:func:`catbell_qutip.codes.auto_cutoff`).
     tol : float
-        Largest probability mass the Fock cutoff may drop (default 1e-12).
+        Largest probability mass the Fock cutoff may drop (default 1e-12), both absolutely
+        and relative to P (F, S and Q are conditioned on success); see :func:`run`.
     params : ProtocolParams, optional
         A complete parameter object instead of the individual arguments.
     **kwargs
@@ -98,8 +136,9 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     Raises
     ------
     ValueError
-        For invalid parameters, a cutoff that drops more than ``tol``, or a point where no
-        attempt can succeed (P = 0).
+        For invalid parameters, a cutoff that drops more than ``tol``, a point where no
+        attempt can succeed (P = 0), or, with the Fock engine, P below
+        :data:`FOCK_P_FLOOR` (1e-8), where double-precision noise would dominate F, S, Q.
 
     Examples
     --------
@@ -118,6 +157,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
             f"no attempt succeeds at this point (P = {P:g}): the light reaching Bob is "
             "(numerically) vacuum; raise alpha or the transmissions"
         )
+    if engine == "fock":
+        _check_fock_resolution(P)
     rho, F, S, Q = summarise(rho_un, P)
     rho_q = qutip.Qobj(rho, dims=[[2, 2], [2, 2]])
     return ProtocolResult(params=params, engine=engine, P=P, F=float(F), S=float(S),
@@ -185,6 +226,8 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
         for idx in np.ndindex(*shape):
             outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
             P[idx], rho_un[idx] = herald(outcomes)
+            if P[idx] > 0:
+                _check_fock_resolution(float(P[idx]))
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",

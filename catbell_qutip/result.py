@@ -51,6 +51,9 @@ class ProtocolResult:
         Fock cutoff (largest photon number kept); None for the coherent engine.
     truncation_error : float
         Probability mass the cutoff dropped from the initial light state (0 for coherent).
+        Every later operation keeps or lowers photon numbers, so this is all the truncation
+        there is; P is affected by at most about this much and F, S, Q (conditioned on
+        success) by at most about ``truncation_error / P``. Both are <= ``tol``.
     outcomes : list of Outcome
         Every classical record (encoder sector, syndrome, USD result) with its probability
         and corrected unnormalised two-atom state.
