@@ -15,23 +15,27 @@ from .params import ProtocolParams
 from .protocol import run_protocol
 from .result import ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_P_FLOOR"]
+__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
 
-#: Smallest heralding probability at which the Fock engine's F, S and Q are trusted. Its
-#: double-precision sums over O(1) density-matrix elements leave ~1e-16 absolute noise,
-#: i.e. ~1e-16 / P on quantities conditioned on success: below this floor it refuses.
-FOCK_P_FLOOR = 1e-8
+#: Smallest heralding probability at which the Fock engine's F, S and Q are trusted with
+#: the linear-optics USD. Its effects are alternating sums of 2^(2N) no-click matrices
+#: (inclusion-exclusion), which leave up to ~3e-17 absolute noise even in long double
+#: (measured against the coherent engine, l = 3); F, S and Q are conditioned on success,
+#: so the noise there is ~3e-17 / P. Below this floor the Fock engine refuses. (The TUB
+#: effects are built without cancellation and need no floor.)
+FOCK_LINEAR_P_FLOOR = 1e-7
 
 
-def _check_fock_resolution(P: float) -> None:
-    if P < FOCK_P_FLOOR:
+def _check_fock_resolution(P: float, usd: str) -> None:
+    if usd == "linear" and P < FOCK_LINEAR_P_FLOOR:
         raise ValueError(
-            f"P = {P:.3g} is below the Fock engine's resolution floor {FOCK_P_FLOOR:g}: its "
-            "double-precision noise (~1e-16) would dominate F, S and Q, which are conditioned "
-            "on success; use engine='coherent', which stays exact at any P"
+            f"P = {P:.3g} is below the Fock engine's resolution floor {FOCK_LINEAR_P_FLOOR:g} "
+            "for the linear-optics USD: the cancellation in its click effects (~3e-17) would "
+            "dominate F, S and Q, which are conditioned on success; use engine='coherent', "
+            "which stays exact at any P"
         )
 
 
@@ -137,8 +141,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     ------
     ValueError
         For invalid parameters, a cutoff that drops more than ``tol``, a point where no
-        attempt can succeed (P = 0), or, with the Fock engine, P below
-        :data:`FOCK_P_FLOOR` (1e-8), where double-precision noise would dominate F, S, Q.
+        attempt can succeed (P = 0), or, with the Fock engine and the linear-optics USD, P
+        below :data:`FOCK_LINEAR_P_FLOOR` (1e-7), where rounding noise would dominate F, S, Q.
 
     Examples
     --------
@@ -158,7 +162,7 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
             "(numerically) vacuum; raise alpha or the transmissions"
         )
     if engine == "fock":
-        _check_fock_resolution(P)
+        _check_fock_resolution(P, params.usd)
     rho, F, S, Q = summarise(rho_un, P)
     rho_q = qutip.Qobj(rho, dims=[[2, 2], [2, 2]])
     return ProtocolResult(params=params, engine=engine, P=P, F=float(F), S=float(S),
@@ -227,7 +231,7 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
             outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
             P[idx], rho_un[idx] = herald(outcomes)
             if P[idx] > 0:
-                _check_fock_resolution(float(P[idx]))
+                _check_fock_resolution(float(P[idx]), params.usd)
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",

@@ -33,6 +33,7 @@ __all__ = [
     "sector_projector",
     "x_basis_projectors",
     "tub_povm_matrices",
+    "idp_povm",
     "tub_povm",
     "no_click_matrix",
     "linear_optics_povm_matrices",
@@ -128,15 +129,40 @@ def tub_povm_matrices(n_comp: int, sector: int, beta: float, cutoff: int):
     Ivanovic-Dieks-Peres POVM E_u = |v_perp><v_perp| / (1 + |c|) (and u <-> v) succeeds with
     probability 1 - |c|, c = <u|v>/(|u||v|) (MODEL.md section 3.5). Light outside the
     sector, or anything orthogonal to both, is inconclusive.
+
+    Notes
+    -----
+    Built in the orthonormal basis e1, e2 of the span made of the Fock components of u on
+    n = s and n = s + N (mod 2N), with norms a and b: u = a e1 + b e2 and v ~ a e1 - b e2, so
+    v_perp = (b e1 + a e2)/sqrt(a^2 + b^2), u_perp = (b e1 - a e2)/sqrt(a^2 + b^2) and
+    1 + |c| = 2 max(a^2, b^2)/(a^2 + b^2). Gram-Schmidt on u and v would cancel
+    catastrophically when 1 - |c| is tiny (weak light); this form does not. The generic
+    construction is kept in :func:`idp_povm` and the tests check both agree.
     """
-    mask = np.arange(cutoff + 1) % n_comp == sector
-    u = np.where(mask, fock_amplitudes(beta, cutoff), 0.0)
-    v = np.where(mask, fock_amplitudes(beta * np.exp(1j * np.pi / n_comp), cutoff), 0.0)
-    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-    if nu == 0.0 or nv == 0.0:
+    n = np.arange(cutoff + 1)
+    amps = fock_amplitudes(beta, cutoff)
+    f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
+    g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
+    a, b = np.linalg.norm(f), np.linalg.norm(g)
+    if a == 0.0 or b == 0.0:
         zero = np.zeros((cutoff + 1, cutoff + 1), dtype=complex)
         return zero, zero.copy()
-    u, v = u / nu, v / nv
+    e1, e2 = f / a, g / b
+    norm = np.hypot(a, b)
+    v_perp = (b * e1 + a * e2) / norm
+    u_perp = (b * e1 - a * e2) / norm
+    weight = (a * a + b * b) / (2.0 * max(a * a, b * b))
+    return (weight * np.outer(v_perp, v_perp.conj()).astype(complex),
+            weight * np.outer(u_perp, u_perp.conj()).astype(complex))
+
+
+def idp_povm(u: np.ndarray, v: np.ndarray):
+    """Generic Ivanovic-Dieks-Peres effects (E_u, E_v) for two pure states of equal prior.
+
+    Gram-Schmidt form, for reference and tests: accurate while 1 - |<u|v>| >> 1e-16.
+    """
+    u = u / np.linalg.norm(u)
+    v = v / np.linalg.norm(v)
     c = abs(np.vdot(u, v))
     return _idp_effect(u, v, c), _idp_effect(v, u, c)
 
