@@ -1,0 +1,423 @@
+"""Rate-constrained analysis (MODEL.md section 4, the paper's eq. 8).
+
+Every attempt takes max(L / c_f, t0) seconds (L / c_f: the light's one-way travel time,
+c_f = 2e8 m/s; t0: the repetition time of the slowest local operation), so the
+entanglement-generation rate is
+
+    R_eg = P / max(L / c_f, t0)    (Hz),
+
+P the heralding probability. The paper compares codes at a *fixed* R_eg: for each length
+the amplitude alpha is the smallest one whose P(alpha) reaches R_eg max(L / c_f, t0).
+:func:`alpha_for_rate` solves for it (a scan of a vectorised alpha grid through
+:func:`catbell_qutip.evaluate` brackets the first crossing, so codes whose P(alpha) is not
+monotonic are handled; the bracket is then refined to 1e-9 relative in R_eg).
+:func:`S_vs_length` and :func:`S_vs_memory_time` are the curves of the paper's Figs. 2-3.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from ._checks import check_real
+from .params import C_FIBRE_M_PER_S, ProtocolParams
+
+__all__ = [
+    "RATE_RTOL",
+    "DEFAULT_ALPHA_MAX",
+    "entanglement_rate",
+    "alpha_for_rate",
+    "solve_at_rate",
+    "S_vs_length",
+    "S_vs_memory_time",
+]
+
+#: relative accuracy in R_eg of the amplitudes :func:`alpha_for_rate` returns
+RATE_RTOL = 1e-9
+#: default upper end of the alpha scan
+DEFAULT_ALPHA_MAX = 6.0
+#: default number of scan points
+DEFAULT_N_SCAN = 32
+
+# the solvers aim well below RATE_RTOL so that the final check has margin
+_F_TOL = 1e-11
+
+
+def _as_float(x):
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def entanglement_rate(P, length_km, t0_s=0.0):
+    """Entanglement-generation rate R_eg = P / max(L / c_f, t0) in Hz (paper's eq. 8).
+
+    Parameters
+    ----------
+    P : float or ndarray
+        Heralding probability per attempt, in [0, 1] (NaN propagates).
+    length_km : float or ndarray
+        Fibre length L in km, >= 0.
+    t0_s : float or ndarray
+        Repetition time of the slowest local operation in s, >= 0 (default 0: negligible).
+        Since the attempt time is max(L / c_f, t0), a t0 <= L / c_f changes nothing and a
+        larger one can only lower the rate.
+
+    Returns
+    -------
+    float or ndarray
+        R_eg in Hz (broadcast shape). Where the attempt time is 0 (L = 0 and t0 = 0) the
+        rate is ``inf`` for P > 0 and 0 for P = 0.
+
+    Examples
+    --------
+    >>> entanglement_rate(0.075, 5.0)  # 5 km: 25 us per attempt
+    3000.0
+    """
+    P = np.asarray(P, dtype=float)
+    finite = P[~np.isnan(P)]
+    if np.any((finite < 0) | (finite > 1)):
+        raise ValueError(
+            f"P = {finite[(finite < 0) | (finite > 1)].flat[0]:g} is outside the allowed "
+            "range [0, 1]"
+        )
+    L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"))
+    t0 = np.asarray(check_real(t0_s, "t0_s", low=0.0, unit="s"))
+    T = np.maximum(L * 1e3 / C_FIBRE_M_PER_S, t0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = np.where(T > 0, P / np.where(T > 0, T, 1.0), np.where(P > 0, np.inf, 0.0))
+    return _as_float(R)
+
+
+def _field_layer(fields: dict):
+    """(length_km, t0_s) of a field dict, defaults 0."""
+    return fields.get("length_km", 0.0), fields.get("t0_s", 0.0)
+
+
+def _scan_grid(alpha_max: float, n_scan: int) -> np.ndarray:
+    """Uniform grid on (0, alpha_max]; a target below P(grid[0]) is bracketed by [0, grid[0]]
+    (P(0) is evaluated too, so dark clicks are accounted for)."""
+    return np.linspace(alpha_max / n_scan, alpha_max, n_scan)
+
+
+def _evaluate_P(loss_order, engine, alpha, fields):
+    from .api import evaluate
+
+    with warnings.catch_warnings():
+        # P underflows to 0 at tiny alpha for high codes: expected, not an error here
+        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        return np.asarray(evaluate(loss_order, engine=engine, outputs=("P",), alpha=alpha,
+                                   **fields)["P"], dtype=float)
+
+
+def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where=""):
+    edge = (" (the edge of the scan: a larger alpha_max may reach more)"
+            if a_best >= alpha_max * (1 - 1e-9) else "")
+    return (
+        f"rate_hz = {rate:.6g} Hz is not attainable for loss_order = {loss_order}{where} "
+        f"with alpha in (0, {alpha_max:g}]: the largest attainable entanglement-generation "
+        f"rate is {r_best:.6g} Hz, at alpha = {a_best:.6g}{edge}"
+    )
+
+
+def _best_rate(loss_order, engine, grid, R, T, fields):
+    """Refine the maximum of R(alpha) around the best grid point (for the error message)."""
+    i = int(np.nanargmax(R))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if hi > lo:
+        res = minimize_scalar(
+            lambda a: -float(_evaluate_P(loss_order, engine, float(a), fields)) / T,
+            bounds=(lo, hi), method="bounded", options={"xatol": 1e-9 * hi})
+        if -res.fun > R[i]:
+            return float(-res.fun), float(res.x)
+    return float(R[i]), float(grid[i])
+
+
+def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable):
+    target = rate * T
+    grid = _scan_grid(alpha_max, n_scan)
+    P = _evaluate_P(loss_order, engine, grid, fields)
+    R = P / T
+    hit = np.nonzero(R >= rate)[0]
+    if hit.size == 0:
+        if on_unattainable == "nan":
+            return np.nan
+        r_best, a_best = _best_rate(loss_order, engine, grid, R, T, fields)
+        raise ValueError(_unattainable_message(loss_order, rate, alpha_max, r_best, a_best))
+    i = int(hit[0])
+    if i == 0:
+        p0 = float(_evaluate_P(loss_order, engine, 0.0, fields))
+        if p0 >= target:  # dark clicks alone reach the rate
+            return 0.0
+        lo = 0.0
+    else:
+        lo = float(grid[i - 1])
+    hi = float(grid[i])
+
+    def f(a):
+        return float(_evaluate_P(loss_order, engine, float(a), fields)) / target - 1.0
+
+    root = brentq(f, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)
+    # brentq brackets a sign change to ~1e-14 in alpha; keep the side that reaches the rate
+    if abs(f(root)) > RATE_RTOL:
+        raise RuntimeError(f"alpha solver did not reach {RATE_RTOL:g} relative in R_eg")
+    return float(root)
+
+
+def _solve_batch(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable,
+                 shape):
+    """Vectorised version: one evaluate call for the scan, one per refinement step.
+
+    The refinement is the Illinois variant of regula falsi on f = P / (R T) - 1, which keeps
+    the bracket (robust like bisection) and converges superlinearly; all points of the
+    batch advance together.
+    """
+    npt = int(np.prod(shape)) if shape else 1
+    flat = {k: (np.broadcast_to(v, shape).reshape(npt) if np.ndim(v) else v)
+            for k, v in fields.items()}
+    rate = np.broadcast_to(rate, shape).reshape(npt)
+    T = np.broadcast_to(T, shape).reshape(npt)
+    target = rate * T
+    grid = _scan_grid(alpha_max, n_scan)
+    P = _evaluate_P(loss_order, engine, grid[:, None], flat)  # (n_grid, npt)
+    R = P / T
+    reach = R >= rate
+    has = reach.any(axis=0)
+    out = np.full(npt, np.nan)
+    if not has.all() and on_unattainable == "raise":
+        j = int(np.nonzero(~has)[0][0])
+        sub = {k: (v[j] if np.ndim(v) else v) for k, v in flat.items()}
+        r_best, a_best = _best_rate(loss_order, engine, grid, R[:, j], T[j], sub)
+        where = "".join(f", {k} = {float(v[j]):g}" for k, v in flat.items() if np.ndim(v))
+        raise ValueError(_unattainable_message(loss_order, rate[j], alpha_max, r_best,
+                                               a_best, where))
+    idx = np.argmax(reach, axis=0)
+    act = np.nonzero(has)[0]
+
+    def sub_fields(points):
+        return {k: (v[points] if np.ndim(v) else v) for k, v in flat.items()}
+
+    # points whose first grid point already reaches the rate: bracket [0, grid[0]]
+    p_lo = P[np.maximum(idx - 1, 0), np.arange(npt)]
+    first = act[idx[act] == 0]
+    if first.size:
+        p_lo[first] = _evaluate_P(loss_order, engine, np.zeros(first.size), sub_fields(first))
+        dark = first[p_lo[first] >= target[first]]
+        out[dark] = 0.0
+        act = np.setdiff1d(act, dark)
+    a = np.where(idx[act] > 0, grid[np.maximum(idx[act] - 1, 0)], 0.0)
+    b = grid[idx[act]]
+    fa = p_lo[act] / target[act] - 1.0
+    fb = P[idx[act], act] / target[act] - 1.0
+    side = np.zeros(act.size, dtype=int)
+    for _ in range(200):
+        if act.size == 0:
+            break
+        denom = fb - fa
+        c = np.where(denom > 0, (a * fb - b * fa) / np.where(denom > 0, denom, 1.0),
+                     0.5 * (a + b))
+        bad = ~((c > a) & (c < b))
+        c = np.where(bad, 0.5 * (a + b), c)
+        fc = _evaluate_P(loss_order, engine, c, sub_fields(act)) / target[act] - 1.0
+        done = (np.abs(fc) <= _F_TOL) | ((b - a) <= 1e-15 * b)
+        out[act[done]] = np.where(np.abs(fc[done]) <= _F_TOL, c[done], b[done])
+        left = fc < 0
+        # Illinois: halve the f of an endpoint retained twice in a row
+        fb = np.where(left & (side == -1), 0.5 * fb, fb)
+        fa = np.where(~left & (side == 1), 0.5 * fa, fa)
+        a, fa = np.where(left, c, a), np.where(left, fc, fa)
+        b, fb = np.where(left, b, c), np.where(left, fb, fc)
+        side = np.where(left, -1, 1)
+        keep = ~done
+        act, a, b, fa, fb, side = act[keep], a[keep], b[keep], fa[keep], fb[keep], side[keep]
+    if act.size:
+        raise RuntimeError("alpha solver did not converge")
+    return out.reshape(shape)
+
+
+def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
+                   alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
+                   on_unattainable: str = "raise", **fields):
+    """Smallest amplitude alpha whose entanglement-generation rate reaches ``rate_hz``.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    rate_hz : float or ndarray
+        Target R_eg in Hz, > 0.
+    engine : {"coherent", "fock"}
+        Engine of :func:`catbell_qutip.evaluate` (default: the vectorised coherent one).
+    alpha_max : float
+        Upper end of the scan (default 6).
+    n_scan : int
+        Number of uniform scan points on (0, alpha_max] (default 32). Below the first
+        point the bracket is [0, alpha_max / n_scan].
+    on_unattainable : {"raise", "nan"}
+        What an unattainable target does: raise ValueError (default) or give NaN (for
+        curves).
+    **fields
+        Other :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km``,
+        ``t0_s``, ``eta_int``, ``encoder``, ...). Scalars or arrays; arrays broadcast
+        with ``rate_hz`` and each point gets its own alpha.
+
+    Returns
+    -------
+    float or ndarray
+        The smallest alpha in (0, alpha_max] with R_eg(alpha) = ``rate_hz`` to
+        1e-9 relative (:data:`RATE_RTOL`); 0.0 if dark clicks alone already reach it.
+
+    Raises
+    ------
+    ValueError
+        If the target is not attainable (the message states the largest attainable rate
+        and the alpha where it occurs), if the attempt time max(L / c_f, t0) is 0 (every
+        alpha then gives an infinite rate), or for invalid parameters.
+
+    Notes
+    -----
+    The scan brackets the *first* crossing R_eg(alpha) >= rate_hz on the grid, so a P(alpha)
+    that is not monotonic is handled as long as its wiggles are resolved by the grid
+    (alpha_max / n_scan). A scalar point is refined with Brent's method
+    (:func:`scipy.optimize.brentq`); a batch with the Illinois variant of regula falsi, all
+    points at once (one :func:`~catbell_qutip.evaluate` call per step). Both stop at
+    |P / (R_eg T) - 1| <= 1e-11 and the result is checked against 1e-9.
+
+    Examples
+    --------
+    >>> a = alpha_for_rate(0, 3000.0, length_km=5.0)
+    >>> round(a, 4)
+    0.2211
+    """
+    if on_unattainable not in ("raise", "nan"):
+        raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
+    rate = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+    alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True)
+    if int(n_scan) < 2:
+        raise ValueError(f"n_scan = {n_scan} is outside the allowed range [2, inf)")
+    if "alpha" in fields:
+        raise ValueError("alpha is what alpha_for_rate solves for; do not pass it")
+    params = ProtocolParams(loss_order=loss_order, alpha=1.0, **fields)
+    T = np.asarray(params.attempt_time_s, dtype=float)
+    if np.any(T <= 0):
+        raise ValueError(
+            "the attempt time max(L / c_f, t0) is 0 (length_km = 0 and t0_s = 0): every "
+            "alpha > 0 gives an infinite rate; give length_km > 0 or t0_s > 0"
+        )
+    shape = np.broadcast_shapes(np.shape(rate), params.batch_shape)
+    if shape == ():
+        return _solve_scalar(loss_order, float(rate), float(T), engine, float(alpha_max),
+                             int(n_scan), fields, on_unattainable)
+    return _solve_batch(loss_order, np.asarray(rate), T, engine, float(alpha_max),
+                        int(n_scan), fields, on_unattainable, shape)
+
+
+def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
+                  alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
+                  on_unattainable: str = "nan", **fields) -> dict:
+    """alpha at the target rate and P, F, S, Q, R_eg there (broadcast arrays).
+
+    Same arguments as :func:`alpha_for_rate`; by default unattainable points give NaN.
+
+    Returns
+    -------
+    dict of ndarray
+        ``alpha``, ``P``, ``F``, ``S``, ``Q`` and ``R_eg`` (Hz), broadcast shape.
+    """
+    from .api import evaluate
+
+    alpha = np.asarray(alpha_for_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
+                                      n_scan=n_scan, on_unattainable=on_unattainable,
+                                      **fields), dtype=float)
+    out = {k: np.full(alpha.shape, np.nan) for k in ("P", "F", "S", "Q", "R_eg")}
+    ok = np.isfinite(alpha)
+    if ok.any():
+        shape = alpha.shape
+        sub = {k: (np.broadcast_to(v, shape)[ok] if np.ndim(v) else v)
+               for k, v in fields.items()}
+        r = evaluate(loss_order, engine=engine, alpha=alpha[ok] if shape else float(alpha),
+                     **sub)
+        for k in ("P", "F", "S", "Q"):
+            out[k][ok] = r[k]
+        length, t0 = _field_layer(sub)
+        out["R_eg"][ok] = entanglement_rate(out["P"][ok], length, t0)
+    out["alpha"] = alpha
+    return out
+
+
+def _curve_dataset(dim, coord, unit, res, attrs):
+    import xarray as xr
+
+    units = {"alpha": "1", "P": "1", "F": "1", "S": "1", "Q": "1", "R_eg": "Hz"}
+    long = {"alpha": "amplitude solved for the target rate", "P": "heralding probability",
+            "F": "heralded fidelity to phi+", "S": "CHSH value",
+            "Q": "bit-error rate of key rounds", "R_eg": "entanglement-generation rate"}
+    data = {k: (dim, np.asarray(res[k], dtype=float),
+                {"units": units[k], "long_name": long[k]}) for k in units}
+    clean = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in attrs.items()}
+    return xr.Dataset(data, coords={dim: (dim, np.asarray(coord, dtype=float),
+                                          {"units": unit})}, attrs=clean)
+
+
+def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "coherent",
+                alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
+                **fields):
+    """S(L) at a fixed entanglement-generation rate (the paper's Figs. 2(a), 3).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    rate_hz : float
+        Fixed R_eg in Hz.
+    length_km : array_like
+        1-D grid of fibre lengths in km (> 0 unless ``t0_s > 0``).
+    engine, alpha_max, n_scan
+        As in :func:`alpha_for_rate`.
+    **fields
+        Other scalar :class:`~catbell_qutip.params.ProtocolParams` fields.
+
+    Returns
+    -------
+    xarray.Dataset
+        On dimension ``length_km`` (units km): ``alpha``, ``P``, ``F``, ``S``, ``Q``,
+        ``R_eg`` (Hz). Lengths where the rate is unattainable have NaN.
+    """
+    L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, unit="km")))
+    res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
+                        n_scan=n_scan, length_km=L, **fields)
+    return _curve_dataset("length_km", L, "km", res,
+                          {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
+                           "engine": engine, **fields})
+
+
+def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float,
+                     engine: str = "coherent", alpha_max: float = DEFAULT_ALPHA_MAX,
+                     n_scan: int = DEFAULT_N_SCAN, **fields):
+    """S(t_c) at a fixed length and entanglement-generation rate (the paper's Fig. 2(b)).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    rate_hz : float
+        Fixed R_eg in Hz.
+    t_c_s : array_like
+        1-D grid of memory coherence times in s.
+    length_km : float
+        Fibre length in km.
+    **fields
+        Other scalar :class:`~catbell_qutip.params.ProtocolParams` fields.
+
+    Returns
+    -------
+    xarray.Dataset
+        On dimension ``t_c_s`` (units s): ``alpha``, ``P``, ``F``, ``S``, ``Q``, ``R_eg``.
+    """
+    tc = np.atleast_1d(np.asarray(check_real(t_c_s, "t_c_s", low=0.0, low_open=True,
+                                             allow_inf=True, unit="s")))
+    res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
+                        n_scan=n_scan, length_km=length_km, t_c_s=tc, **fields)
+    return _curve_dataset("t_c_s", tc, "s", res,
+                          {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
+                           "length_km": float(length_km), "engine": engine, **fields})
