@@ -483,6 +483,7 @@ def _chunk_shape(engine: str, axes, user) -> tuple[int, ...]:
             c = 1
         else:
             c = max(1, min(sizes[i], target // inner))
+            c = -(-sizes[i] // -(-sizes[i] // c))   # same number of chunks, evened out
         out[i] = c
         inner *= c
     return tuple(out)
