@@ -534,6 +534,7 @@ class _ChunkResult:
     values: dict
     failures: list       # (index within the chunk, "Type: message")
     n_p_zero: int = 0
+    n_unattainable: int = 0
 
 
 def _base_fields(params: dict) -> dict:
@@ -547,37 +548,66 @@ def _base_fields(params: dict) -> dict:
     return out
 
 
-def _quantities(task: _ChunkTask, fields: dict) -> dict:
-    """Outputs at one point (scalar fields) or on a block (array fields, coherent only)."""
+def _quantities(task: _ChunkTask, fields: dict, shape: tuple) -> dict:
+    """Every output, as arrays of ``shape``: at one point (scalar fields, shape ()) or on a
+    block (fields broadcasting to ``shape``; the coherent engine vectorises it).
+
+    With a target rate, alpha is solved first (NaN where the rate is unattainable: every
+    output is NaN there and ``P`` too, so it is not counted as P = 0).
+    """
+    orig = fields
     fields = dict(fields)
     loss_order = fields.pop("loss_order")
     base = ["P"] + [o for o in ("F", "S", "Q") if o in task.outputs]
     if "key_rate" in task.outputs:
         base = ["P", "F", "S", "Q"]
-    out = {}
+    out = {k: np.full(shape, np.nan) for k in base}
+    ok = np.ones(shape, dtype=bool)
     if task.target_rate_hz is not None:
         from .rates import alpha_for_rate
 
-        alpha = alpha_for_rate(loss_order, task.target_rate_hz, engine=task.engine, **fields)
-        fields["alpha"] = alpha
+        alpha = np.array(np.broadcast_to(
+            alpha_for_rate(loss_order, task.target_rate_hz, engine=task.engine,
+                           on_unattainable="nan", **fields), shape), dtype=float)
         out["alpha_at_rate"] = alpha
-    with warnings.catch_warnings():
-        # P = 0 is a legitimate result (F, S, Q undefined there); it is counted, not warned
-        warnings.filterwarnings("ignore", message=_P_ZERO_WARNING, category=RuntimeWarning)
-        values = api.evaluate(loss_order, engine=task.engine, outputs=tuple(base), **fields)
-    out.update(values)
+        ok = np.isfinite(alpha)
+        # evaluate only where alpha exists: flatten those points into 1-D arrays
+        fields = {k: (np.broadcast_to(v, shape)[ok] if np.ndim(v) else v)
+                  for k, v in fields.items()}
+        fields["alpha"] = alpha[ok]
+    if ok.any():
+        with warnings.catch_warnings():
+            # P = 0 is a legitimate result (F, S, Q undefined there): counted, not warned
+            warnings.filterwarnings("ignore", message=_P_ZERO_WARNING,
+                                    category=RuntimeWarning)
+            values = api.evaluate(loss_order, engine=task.engine, outputs=tuple(base),
+                                  **fields)
+        for k in base:
+            if task.target_rate_hz is None:
+                out[k] = np.array(np.broadcast_to(values[k], shape), dtype=float)
+            else:
+                out[k][ok] = values[k]
     if "key_rate" in task.outputs:
         from .keyrate import key_rate
         from .rates import entanglement_rate
 
-        length = fields.get("length_km", 0.0)
-        t0 = fields.get("t0_s", 0.0)
-        P = np.asarray(values["P"], dtype=float)
-        with np.errstate(invalid="ignore"):
-            r_eg = entanglement_rate(P, length, t0)
-            rate = np.where(P > 0, key_rate(r_eg, values["S"], values["Q"]), 0.0)
-        out["key_rate"] = rate
+        length = np.broadcast_to(orig.get("length_km", 0.0), shape)
+        t0 = np.broadcast_to(orig.get("t0_s", 0.0), shape)
+        # NaN where P = 0 or the target is unattainable: S and Q are undefined there
+        r_eg = entanglement_rate(out["P"], length, t0)
+        out["key_rate"] = np.array(np.broadcast_to(key_rate(r_eg, out["S"], out["Q"]),
+                                                   shape), dtype=float)
     return out
+
+
+def _block_field(task: _ChunkTask, i: int):
+    """Axis ``i`` of a chunk, shaped to broadcast against the chunk."""
+    name, v = task.axes[i]
+    if name in SCALAR_FIELDS:
+        return _json_value(v[0])          # chunk size 1 along these axes
+    s = [1] * len(task.axes)
+    s[i] = len(v)
+    return np.asarray(v, dtype=float).reshape(s)
 
 
 def _compute_chunk(task: _ChunkTask) -> _ChunkResult:
@@ -590,23 +620,18 @@ def _compute_chunk(task: _ChunkTask) -> _ChunkResult:
     fixed = _base_fields(task.params)
     values = {k: np.full(shape, np.nan) for k in task.outputs}
     P = np.full(shape, np.nan)
+    alpha = np.full(shape, np.nan)
     failures = []
-    n = len(shape)
-    vectorise = task.engine == "coherent" and task.target_rate_hz is None
+    vectorise = task.engine == "coherent"
     if vectorise:
         fields = dict(fixed)
-        for i, (name, v) in enumerate(task.axes):
-            if name in SCALAR_FIELDS:
-                fields[name] = _json_value(v[0])
-            else:
-                s = [1] * n
-                s[i] = len(v)
-                fields[name] = np.asarray(v, dtype=float).reshape(s)
+        fields.update({name: _block_field(task, i) for i, (name, _) in enumerate(task.axes)})
         try:
-            got = _quantities(task, fields)
+            got = _quantities(task, fields, shape)
             for k in task.outputs:
-                values[k] = np.array(np.broadcast_to(got[k], shape), dtype=float)
-            P = np.broadcast_to(got["P"], shape)
+                values[k] = got[k]
+            P = got["P"]
+            alpha = got.get("alpha_at_rate", alpha)
         except Exception:  # noqa: BLE001 - find the failing points one by one below
             vectorise = False
     if not vectorise:
@@ -615,14 +640,18 @@ def _compute_chunk(task: _ChunkTask) -> _ChunkResult:
             fields.update({name: _json_value(v[i])
                            for (name, v), i in zip(task.axes, idx, strict=True)})
             try:
-                got = _quantities(task, fields)
+                got = _quantities(task, fields, ())
                 for k in task.outputs:
-                    values[k][idx] = float(np.asarray(got[k]))
-                P[idx] = float(np.asarray(got["P"]))
+                    values[k][idx] = got[k]
+                P[idx] = got["P"]
+                alpha[idx] = got.get("alpha_at_rate", np.nan)
             except Exception as exc:  # noqa: BLE001 - reported with its parameters
                 failures.append((idx, f"{type(exc).__name__}: {exc}"))
-    n_zero = int(np.sum(np.asarray(P) == 0))
-    return _ChunkResult(values=values, failures=failures, n_p_zero=n_zero)
+    unattainable = 0
+    if task.target_rate_hz is not None:
+        unattainable = int(np.sum(np.isnan(alpha))) - len(failures)
+    return _ChunkResult(values=values, failures=failures, n_p_zero=int(np.sum(P == 0)),
+                        n_unattainable=unattainable)
 
 
 # ---------------------------------------------------------------------------------------
@@ -887,6 +916,7 @@ class SweepStats:
     chunks_failed: int = 0
     retried_chunks: int = 0
     p_zero: int = 0
+    unattainable: int = 0
     seconds: float = 0.0
     executor: str = ""
     failures: list = dataclasses.field(default_factory=list)
@@ -902,6 +932,9 @@ class SweepStats:
         if self.p_zero:
             s += (f"; {self.p_zero} computed points have P = 0, where F, S, Q are NaN "
                   "(undefined, not failures)")
+        if self.unattainable:
+            s += (f"; {self.unattainable} computed points cannot reach target_rate_hz, where "
+                  "every output is NaN (not failures)")
         return s
 
 
@@ -1017,6 +1050,7 @@ def _drive(spec, sink, todo, backend, stats, progress) -> None:
                     stats.chunks_computed += 1
                     stats.computed += n
                     stats.p_zero += res.n_p_zero
+                    stats.unattainable += res.n_unattainable
                 bar.update(1)
             refill()
 
@@ -1063,8 +1097,9 @@ def sweep(spec, store=None, *, workers: int | None = None, scheduler: str | None
     Warns
     -----
     RuntimeWarning
-        When some points have P = 0: F, S and Q are NaN there (undefined), as in
-        :func:`catbell_qutip.evaluate`; these are not failures.
+        When some points have P = 0: F, S and Q (and key_rate) are NaN there (undefined),
+        as in :func:`catbell_qutip.evaluate`; or, with ``target_rate_hz``, when some points
+        cannot reach the rate (every output NaN there). Neither is a failure.
 
     Examples
     --------
@@ -1074,9 +1109,14 @@ def sweep(spec, store=None, *, workers: int | None = None, scheduler: str | None
     >>> ds.S.dims
     ('alpha',)
     """
+    spec = _as_spec(spec)
     ds, stats = _run(spec, store, workers=workers, scheduler=scheduler, progress=progress)
     if stats.p_zero:
         warnings.warn(f"{stats.p_zero} point(s) have P = 0: F, S and Q are NaN there",
+                      RuntimeWarning, stacklevel=2)
+    if stats.unattainable:
+        warnings.warn(f"{stats.unattainable} point(s) cannot reach target_rate_hz = "
+                      f"{spec.target_rate_hz:g} Hz: every output is NaN there",
                       RuntimeWarning, stacklevel=2)
     return ds
 

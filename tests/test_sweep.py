@@ -284,3 +284,46 @@ def test_store_from_other_spec_is_refused_untouched(tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "plain")]) == 2
     assert "not a catbell sweep store" in capsys.readouterr().err
     assert (tmp_path / "plain" / "data.txt").read_text() == "keep me"
+
+
+# -- rate outputs ---------------------------------------------------------------------------
+def test_rate_outputs_match_l0_closed_forms():
+    """l = 0, channel loss only (MODEL.md section 5): P = 1 - exp(-2 eta_f alpha^2),
+    F = (1 + exp(-2 (1 - eta_f) alpha^2)) / 2, S = 2 sqrt(1 + (2F - 1)^2), Q = 0, and the
+    key rate R_eg (1 - chi(S)) with chi(S) = h((1 + sqrt((S/2)^2 - 1)) / 2)."""
+    from catbell_qutip.closed_forms import l0_fidelity, l0_success
+
+    rate = 3000.0
+    spec = {"engine": "coherent", "preset": "ideal", "target_rate_hz": rate,
+            "outputs": ["P", "S", "key_rate", "alpha_at_rate"],
+            "fixed": {"loss_order": 0},
+            "axes": {"length_km": [2.0, 5.0, 10.0, 200.0]}}
+    with pytest.warns(RuntimeWarning, match="1 point.*cannot reach target_rate_hz"):
+        ds = sweep(spec, workers=1, progress=False)
+    assert ds.key_rate.attrs["units"] == "bit/s"
+    L = np.array([2.0, 5.0, 10.0])
+    T = L * 1e3 / 2e8                         # attempt time L / c_f, t0 = 0
+    eta_f = 10 ** (-0.2 * L / 10)
+    alpha = ds.alpha_at_rate.values[:3]
+    P = l0_success(alpha, eta_f)
+    np.testing.assert_allclose(P / T, rate, rtol=1e-9)     # the solver's stated accuracy
+    np.testing.assert_allclose(ds.P.values[:3], P, rtol=0, atol=tol(1e-12))
+    F = l0_fidelity(alpha, eta_f)
+    S = 2 * np.sqrt(1 + (2 * F - 1) ** 2)
+    np.testing.assert_allclose(ds.S.values[:3], S, rtol=0, atol=tol(1e-12))
+    p = (1 + np.sqrt((S / 2) ** 2 - 1)) / 2
+    chi = -p * np.log2(p) - (1 - p) * np.log2(1 - p)
+    np.testing.assert_allclose(ds.key_rate.values[:3], P / T * (1 - chi), rtol=1e-9)
+    # 200 km: one attempt takes 1 ms, so 3000 Hz needs P = 3: unattainable, NaN everywhere
+    for k in ("P", "S", "key_rate", "alpha_at_rate"):
+        assert np.isnan(ds[k].values[3])
+
+
+def test_key_rate_needs_an_attempt_time():
+    spec = {"outputs": ["key_rate"], "fixed": {"loss_order": 0},
+            "axes": {"length_km": [0.0, 5.0]}}
+    with pytest.raises(ValueError, match="attempt time"):
+        SweepSpec.from_dict(spec)
+    with pytest.raises(ValueError, match="fixed.alpha"):
+        SweepSpec.from_dict({"target_rate_hz": 3000.0, "fixed": {"alpha": 1.0},
+                             "axes": {"length_km": [5.0]}})
