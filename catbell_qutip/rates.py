@@ -101,8 +101,22 @@ def _scan_grid(alpha_max: float, n_scan: int) -> np.ndarray:
 
 
 def _evaluate_P(loss_order, engine, alpha, fields):
+    """P only, broadcast over alpha and the fields (one vectorised call on the coherent
+    engine). On the Fock engine the points are run one by one through :func:`api.run`:
+    P is all the solver needs, and the Fock engine's resolution floor for the linear USD
+    concerns F, S and Q (conditioned on success), not P."""
     from .api import evaluate
 
+    if engine == "fock":
+        from .api import run
+        from .result import herald
+
+        params = ProtocolParams(loss_order=loss_order, alpha=alpha, **fields)
+        P = np.empty(params.batch_shape)
+        for idx in np.ndindex(*params.batch_shape):
+            outcomes, _, _ = run(params.at(idx), engine="fock")
+            P[idx] = float(np.real(herald(outcomes)[0]))
+        return P
     with warnings.catch_warnings():
         # P underflows to 0 at tiny alpha for high codes: expected, not an error here
         warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)

@@ -1,0 +1,81 @@
+"""Efficiency thresholds S_l(5 km) = S_0(5 km) at R_eg = 3000 Hz (MODEL.md section 6).
+
+What is checked: the reported value is a genuine crossing (S_l and S_0 computed again
+independently at the solved amplitudes agree there, and S_l - S_0 changes sign across
+it); a missing crossing is reported as such, with no number; the ideal encoder, which
+idealises the eta_int losses of Alice's encoding rounds, tolerates a lower eta_int.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from catbell_qutip import simulate
+from catbell_qutip.cli import main
+from catbell_qutip.rates import alpha_for_rate
+from catbell_qutip.thresholds import threshold
+
+BASE = dict(length_km=5.0)
+
+
+def S_at_rate(loss_order, **fields):
+    """S of the code at 3000 Hz through simulate() on the Fock engine (an independent path)."""
+    fields = dict(BASE, **fields)
+    a = alpha_for_rate(loss_order, 3000.0, **fields)
+    return simulate(loss_order, a, engine="fock", **fields).S
+
+
+@pytest.mark.parametrize("parameter", ["eta_int", "eta_c"])
+def test_threshold_is_a_crossing(parameter):
+    th = threshold(parameter, 1, encoder="explicit")
+    assert th.value is not None and 0 < th.value < 1
+    x = th.value
+    f = {parameter: x, "encoder": "explicit"}
+    # dS/dx is O(1): a 1e-5 root leaves |S_1 - S_0| well below 1e-4
+    assert abs(S_at_rate(1, **f) - S_at_rate(0, **f)) < 1e-4
+    above = {parameter: min(x + 0.02, 1.0), "encoder": "explicit"}
+    below = {parameter: x - 0.02, "encoder": "explicit"}
+    assert S_at_rate(1, **above) > S_at_rate(0, **above)
+    assert S_at_rate(1, **below) < S_at_rate(0, **below)
+
+
+def test_ideal_encoder_tolerates_lower_eta_int():
+    explicit = threshold("eta_int", 1, encoder="explicit", n_grid=12).value
+    ideal = threshold("eta_int", 1, encoder="ideal", n_grid=12).value
+    assert ideal < explicit
+
+
+def test_no_crossing_is_said_not_invented():
+    """Linear-optics USD, l = 1: if S_1 < S_0 already at eta_d = 1 (checked independently),
+    there is no threshold and no number."""
+    f = dict(usd="linear", eta_d=1.0, encoder="explicit")
+    th = threshold("eta_d", 1, encoder="explicit", n_grid=10)
+    if S_at_rate(1, **f) < S_at_rate(0, **f):
+        assert th.value is None
+        assert th.message.startswith("no crossing S_1(5 km) = S_0 at R_eg = 3000 Hz exists")
+        assert "does not beat l = 0 even at eta_d (linear-optics USD) = 1" in th.message
+    else:
+        assert th.value is not None and 0 < th.value < 1
+
+
+def test_threshold_errors():
+    with pytest.raises(ValueError, match=r"parameter must be one of \['eta_c', 'eta_d', "):
+        threshold("eta_x", 1)
+    with pytest.raises(ValueError, match="loss_order = 0 is outside the allowed range"):
+        threshold("eta_c", 0)
+
+
+def test_cli_thresholds_json(capsys):
+    assert main(["thresholds", "--parameters", "eta_c", "--loss-orders", "1",
+                 "--grid", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["thresholds"]
+    assert row["parameter"] == "eta_c" and row["loss_order"] == 1
+    assert 0 < row["value"] < 1
+    assert out["S_reference"]["l1"] > out["S_reference"]["l0"]
+    assert main(["thresholds", "--parameters", "eta_c", "--loss-orders", "1",
+                 "--grid", "8"]) == 0
+    text = capsys.readouterr().out
+    assert "eta_c" in text and f"{row['value']:.5f}" in text
