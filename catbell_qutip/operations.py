@@ -17,6 +17,7 @@ Qubit basis: |up> = basis(2, 0), |down> = basis(2, 1). Light: ``cutoff + 1`` Foc
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -242,8 +243,15 @@ def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: f
     """(E_even, E_odd) Fock matrices of the linear-optics USD (MODEL.md section 3.5).
 
     Built by inclusion-exclusion over the joint no-click effects of :func:`no_click_matrix`,
-    accumulated in extended precision and rounded to complex128 at the end.
+    accumulated in extended precision and rounded to complex128 at the end. The effects do
+    not depend on the syndrome, so they are cached per (N, beta, cutoff, p_dark): every
+    branch of one protocol run reuses them. Returned arrays are read-only.
     """
+    return _linear_optics_cached(int(n_comp), float(beta), int(cutoff), float(p_dark))
+
+
+@functools.lru_cache(maxsize=64)
+def _linear_optics_cached(n_comp: int, beta: float, cutoff: int, p_dark: float):
     cache: dict = {}
 
     def no_click(subset):
@@ -253,7 +261,10 @@ def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: f
         return cache[key]
 
     e, o = linear_optics_outcomes(n_comp, lambda modes: _all_click(modes, no_click))
-    return e.astype(complex), o.astype(complex)
+    e, o = e.astype(complex), o.astype(complex)
+    e.flags.writeable = False
+    o.flags.writeable = False
+    return e, o
 
 
 def linear_optics_povm(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
