@@ -28,6 +28,8 @@ sign: the logical phase flip the code cannot see (MODEL.md section 2).
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,8 +81,18 @@ def pauli_frame(rho_ab: np.ndarray, n_comp: int, encoder_sector: int, syndrome: 
     return rho_ab * ph[:, None] * ph.conj()[None, :]
 
 
+#: Target size in bytes of the largest state array of one batch chunk. A large grid runs
+#: through :func:`run_protocol` in chunks this size, so the arrays stay in the CPU cache
+#: and fresh allocations do not page-fault on every operation (MODEL.md is unaffected:
+#: every point is computed independently either way).
+CHUNK_BYTES = 2 ** 20
+
+
 def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Outcome]:
     """Run steps 1-6 from an initial light state; return every outcome.
+
+    A batch larger than :data:`CHUNK_BYTES` allows is split into chunks of points that
+    each run the same steps (:func:`_run_steps`); the outcomes are joined back.
 
     Parameters
     ----------
@@ -91,6 +103,55 @@ def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Out
     explicit : bool
         Whether to run the explicit encoding rounds on ``initial``.
     """
+    shape = np.broadcast_shapes(params.batch_shape, initial.batch_shape)
+    size = math.prod(shape)
+    L = initial.K.shape[-1]
+    # largest array: two qubits (d = 4) of a light basis of L states, complex128
+    chunk = max(16, CHUNK_BYTES // (16 * 16 * L * L))
+    if size <= chunk:
+        return _run_steps(params, initial, explicit)
+    flat = {}
+    for name in params.numeric_fields():
+        v = getattr(params, name)
+        if v is not None and np.ndim(v):
+            flat[name] = np.broadcast_to(v, shape).reshape(-1)
+    flat_initial = initial.flat_batch(shape)
+    parts = []
+    for start in range(0, size, chunk):
+        sl = slice(start, min(start + chunk, size))
+        sub_params = _params_slice(params, flat, sl)
+        parts.append(_run_steps(sub_params, flat_initial.batch_slice(sl), explicit))
+    joined = []
+    for pieces in zip(*parts, strict=True):
+        first = pieces[0]
+        n = [o.probability for o in pieces]
+        prob = np.concatenate([np.broadcast_to(p, (p_sl,)) for p, p_sl in
+                               zip(n, _lengths(size, chunk), strict=True)]).reshape(shape)
+        rho = None
+        if first.rho_ab is not None:
+            rho = np.concatenate([np.broadcast_to(o.rho_ab, (c, 4, 4)) for o, c in
+                                  zip(pieces, _lengths(size, chunk), strict=True)])
+            rho = rho.reshape(shape + (4, 4))
+        joined.append(Outcome(first.encoder_sector, first.syndrome, first.usd, prob, rho))
+    return joined
+
+
+def _params_slice(params, flat: dict, sl: slice):
+    """``params`` with its array fields replaced by points ``sl`` of their flattened
+    broadcast (already validated: the values are a subset of the original ones)."""
+    sub = copy.copy(params)
+    for name, v in flat.items():
+        object.__setattr__(sub, name, v[sl])
+    object.__setattr__(sub, "_batch_shape", (sl.stop - sl.start,))
+    return sub
+
+
+def _lengths(size: int, chunk: int) -> list[int]:
+    return [min(chunk, size - s) for s in range(0, size, chunk)]
+
+
+def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]:
+    """Steps 1-6 on one batch (see :func:`run_protocol`)."""
     n_comp, m = params.n_components, params.n_rounds
     eta_int = np.asarray(params.eta_int, dtype=float)
 

@@ -64,6 +64,24 @@ class LightAtomState(abc.ABC):
         self._copy_meta(out)
         return out
 
+    def _broadcast_batch(self, shape: tuple) -> np.ndarray:
+        """K with its batch axes broadcast against ``shape`` (a view; no copy if equal)."""
+        full = np.broadcast_shapes(self.batch_shape, tuple(shape))
+        if full == self.batch_shape:
+            return self.K
+        return np.broadcast_to(self.K, full + self.K.shape[-4:])
+
+    def flat_batch(self, shape: tuple) -> LightAtomState:
+        """The state broadcast to batch ``shape`` and flattened to one batch axis."""
+        tail = self.K.shape[-4:]
+        K = np.broadcast_to(self.K, tuple(shape) + tail).reshape((-1,) + tail)
+        x = np.broadcast_to(self.x, tuple(shape)).reshape(-1)
+        return self._new(K, x=x)
+
+    def batch_slice(self, sl: slice) -> LightAtomState:
+        """Points ``sl`` of a state with one batch axis (see :meth:`flat_batch`)."""
+        return self._new(self.K[sl], x=self.x[sl])
+
     def _copy_meta(self, other: LightAtomState) -> None:  # pragma: no cover - default
         """Copy engine-specific attributes to ``other`` (none by default)."""
         return None
@@ -86,7 +104,9 @@ class LightAtomState(abc.ABC):
         if label in self.qubits:
             raise ValueError(f"qubit {label!r} is already in the register")
         ket = np.asarray(ket, dtype=complex)
-        K = np.einsum("...abqp,i,j->...aibjqp", self.K, ket, ket.conj())
+        kk = np.outer(ket, ket.conj())  # [i, j] = ket_i ket_j^*
+        # K'[a, i, b, j, q, p] = K[a, b, q, p] kk[i, j]: one broadcast multiply
+        K = self.K[..., :, None, :, None, :, :] * kk[:, None, :, None, None]
         d = 2 ** (self.n_qubits + 1)
         K = K.reshape(self.batch_shape + (d, d) + self.K.shape[-2:])
         return self._new(K, self.qubits + (label,))
@@ -104,8 +124,8 @@ class LightAtomState(abc.ABC):
     def qubit_phase(self, label: str, phi: float) -> LightAtomState:
         """diag(1, e^{i phi}) on qubit ``label`` (a Z rotation; used for feed-forward)."""
         ph = np.exp(1j * phi * self._bit(label))
-        K = self.K * ph[:, None, None, None] * ph.conj()[None, :, None, None]
-        return self._new(K)
+        factor = ph[:, None] * ph.conj()[None, :]
+        return self._new(self.K * factor[:, :, None, None])
 
     def pauli_x(self, label: str) -> LightAtomState:
         return self.apply_qubit_unitary(label, [[0, 1], [1, 0]])
@@ -114,24 +134,56 @@ class LightAtomState(abc.ABC):
         """Multiply the coherences of qubit ``label`` by ``factor`` (MODEL.md 3.7)."""
         bit = self._bit(label)
         differ = bit[:, None] != bit[None, :]
-        f = np.asarray(factor, dtype=float)[..., None, None]
+        f = np.asarray(factor, dtype=float)
+        if np.all(f == 1.0):  # an ideal memory: nothing to do
+            return self._new(self._broadcast_batch(f.shape))
+        f = f[..., None, None]
         mult = np.where(differ, f, 1.0)
         return self._new(self.K * mult[..., None, None])
 
-    def measure_qubit(self, label: str, bra) -> LightAtomState:
-        """Project qubit ``label`` on the state ``bra`` and remove it (unnormalised)."""
+    def _qubit_blocks(self, label: str):
+        """K split on qubit ``label``: blocks[s][t] = <s| . |t> on that qubit (views)."""
         i = self._index(label)
         nq = self.n_qubits
-        v = np.asarray(bra, dtype=complex).conj()
         shp = self.batch_shape + (2 ** i, 2, 2 ** (nq - i - 1)) * 2 + self.K.shape[-2:]
-        K = np.einsum("i,...aibcjdqp,j->...abcdqp", v, self.K.reshape(shp), v.conj())
-        d = 2 ** (nq - 1)
+        Kr = self.K.reshape(shp)
+        return i, [[Kr[..., :, s, :, :, t, :, :, :] for t in range(2)] for s in range(2)]
+
+    def _removed(self, K, i: int) -> LightAtomState:
+        d = 2 ** (self.n_qubits - 1)
         K = K.reshape(self.batch_shape + (d, d) + self.K.shape[-2:])
         return self._new(K, self.qubits[:i] + self.qubits[i + 1:])
 
+    def measure_qubit(self, label: str, bra) -> LightAtomState:
+        """Project qubit ``label`` on the state ``bra`` and remove it (unnormalised)."""
+        i, blocks = self._qubit_blocks(label)
+        v = np.asarray(bra, dtype=complex).conj()
+        w = np.outer(v, v.conj())  # K' = sum_st w[s, t] K[.. s .. t ..]
+        K = None
+        for s in range(2):
+            for t in range(2):
+                if w[s, t] == 0:
+                    continue
+                term = w[s, t] * blocks[s][t]
+                K = term if K is None else np.add(K, term, out=K)
+        if K is None:
+            K = np.zeros_like(blocks[0][0])
+        return self._removed(K, i)
+
     def measure_qubit_x(self, label: str) -> list[tuple[int, LightAtomState]]:
-        """X-basis measurement of qubit ``label``: [(0, "+" branch), (1, "-" branch)]."""
-        return [(0, self.measure_qubit(label, PLUS)), (1, self.measure_qubit(label, MINUS))]
+        """X-basis measurement of qubit ``label``: [(0, "+" branch), (1, "-" branch)].
+
+        Both branches share the sums K_00 + K_11 and K_01 + K_10 (<+-|K|+-> = (S +- D)/2).
+        """
+        i, b = self._qubit_blocks(label)
+        S = b[0][0] + b[1][1]
+        D = b[0][1] + b[1][0]
+        half = 0.5
+        plus = np.add(S, D)
+        plus *= half
+        minus = np.subtract(S, D, out=S)
+        minus *= half
+        return [(0, self._removed(plus, i)), (1, self._removed(minus, i))]
 
     # -- light operations written once via the labels --------------------------------
     def _check_angle(self, theta: float) -> None:
@@ -146,14 +198,14 @@ class LightAtomState(abc.ABC):
         self._check_angle(theta)
         bit = self._bit(label)
         ph = np.exp(1j * theta * np.outer(bit, self.labels))  # (d, L)
-        K = self.K * ph[:, None, :, None] * ph.conj()[None, :, None, :]
-        return self._new(K)
+        factor = ph[:, None, :, None] * ph.conj()[None, :, None, :]  # (d, d, L, L)
+        return self._new(self.K * factor)
 
     def rotate(self, theta: float) -> LightAtomState:
         """Unconditional rotation R(theta) of the light."""
         self._check_angle(theta)
         ph = np.exp(1j * theta * self.labels)
-        return self._new(self.K * ph[:, None] * ph.conj()[None, :])
+        return self._new(self.K * (ph[:, None] * ph.conj()[None, :]))
 
     def project_sector(self, n_comp: int, sector: int) -> LightAtomState:
         """Projection of the light onto photon numbers n = sector (mod n_comp)."""
@@ -185,7 +237,11 @@ class LightAtomState(abc.ABC):
         return np.real(np.trace(self.atom_matrix(), axis1=-2, axis2=-1))
 
     def measure_light(self, effects: dict) -> dict:
-        """Apply a light POVM: for each effect E, Tr_light[(1 (x) E) rho] (*batch, d, d)."""
+        """Apply a light POVM: for each effect E, Tr_light[(1 (x) E) rho] (*batch, d, d).
+
+        Written with einsum, not matmul: these are matrix-vector products, which a
+        multithreaded BLAS runs orders of magnitude slower on a busy machine.
+        """
         return {
             name: np.einsum("...abqp,...pq->...ab", self.K, E) for name, E in effects.items()
         }

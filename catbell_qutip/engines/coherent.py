@@ -27,6 +27,8 @@ so a whole (alpha, eta, ...) grid runs through the protocol in one pass.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..operations import linear_optics_outcomes
@@ -36,6 +38,29 @@ from .base import LightAtomState
 __all__ = ["CoherentState"]
 
 
+@functools.lru_cache(maxsize=64)
+def _circulant_index(M: int) -> np.ndarray:
+    """idx[q, r] = (r - q) mod M."""
+    k = np.arange(M)
+    return (k[None, :] - k[:, None]) % M
+
+
+@functools.lru_cache(maxsize=64)
+def _skew_indices(d: int, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat gather indices between K[a, b, q, p] and the skewed G[r, a, b, delta].
+
+    ``skew``: G[r, a, b, delta] = K[a, b, r, (r + delta) mod M];
+    ``unskew``: K[a, b, q, p] = G[q, a, b, (p - q) mod M].
+    """
+    r, a, b, dl = np.meshgrid(np.arange(M), np.arange(d), np.arange(d), np.arange(M),
+                              indexing="ij")
+    skew = ((a * d + b) * M + r) * M + (r + dl) % M
+    a, b, q, p = np.meshgrid(np.arange(d), np.arange(d), np.arange(M), np.arange(M),
+                             indexing="ij")
+    unskew = ((q * d + a) * d + b) * M + (p - q) % M
+    return skew.ravel(), unskew.ravel()
+
+
 class CoherentState(LightAtomState):
     """State of qubits (x) light on the ring of 2N coherent states (batched)."""
 
@@ -43,6 +68,8 @@ class CoherentState(LightAtomState):
 
     def _copy_meta(self, other):
         other.n_ring = self.n_ring
+        if other.x is self.x:  # same ring: the Gram diagonal cache stays valid
+            other._gram = getattr(self, "_gram", None)
 
     @classmethod
     def _make(cls, K, x, n_comp):
@@ -78,17 +105,31 @@ class CoherentState(LightAtomState):
             )
 
     def gram_diagonal(self):
-        return poisson_residue_masses(self.x, self.n_ring)
+        g = getattr(self, "_gram", None)
+        if g is None or g[0] is not self.x:
+            g = (self.x, poisson_residue_masses(self.x, self.n_ring))
+            self._gram = g
+        return g[1]
 
     def loss(self, eta) -> CoherentState:
         eta = np.asarray(eta, dtype=float)
         x = np.broadcast_to(self.x, np.broadcast_shapes(self.x.shape, eta.shape))
-        V = poisson_residue_masses((1.0 - eta) * x, self.n_ring)  # (..., M)
-        out = np.zeros(np.broadcast_shapes(self.K.shape, V.shape[:-1] + (1,) * 4),
-                       dtype=complex)
-        for d in range(self.n_ring):
-            shifted = np.roll(self.K, (-d, -d), axis=(-2, -1))
-            out = out + V[..., d][..., None, None, None, None] * shifted
+        if np.all(eta == 1.0):  # the identity channel (w_d(0) = [1, 0, ...] exactly)
+            same = x.shape == self.x.shape  # keep x itself, so the Gram cache stays valid
+            return self._new(self._broadcast_batch(eta.shape), x=None if same else eta * x)
+        M = self.n_ring
+        V = poisson_residue_masses((1.0 - eta) * x, M)  # (..., M)
+        # out[.., q, p] = sum_d V_d K[.., q + d, p + d] (indices mod M). In skewed
+        # coordinates Ks[r, delta] = K[r, r + delta] this is a circulant matrix
+        # C[q, r] = V_{r - q} acting on r alone: one real matrix product per point.
+        d = self.K.shape[-3]
+        skew, unskew = _skew_indices(d, M)
+        Kf = self.K.reshape(self.batch_shape + (d * d * M * M,))
+        G = np.take(Kf, skew, axis=-1).reshape(self.batch_shape + (M, d * d * M))
+        C = V[..., _circulant_index(M)]  # (..., M, M), real
+        R = np.matmul(C, G.view(np.float64)).view(np.complex128)  # (..., M, d*d*M)
+        out = np.take(R.reshape(R.shape[:-2] + (M * d * d * M,)), unskew, axis=-1)
+        out = out.reshape(R.shape[:-2] + (d, d, M, M))
         return self._new(out, x=eta * x)
 
     def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:

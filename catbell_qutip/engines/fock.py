@@ -62,6 +62,8 @@ class FockState(LightAtomState):
     def loss(self, eta) -> FockState:
         """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators (block by block)."""
         eta = float(eta)
+        if eta == 1.0:  # the identity channel: A_0 = 1, A_k = 0 exactly
+            return self._new(self.K)
         W = loss_weights(eta, self.cutoff)
         L = self.cutoff + 1
         out = np.zeros_like(self.K)
