@@ -50,7 +50,7 @@ def check_real(
     hi = ")" if high_open else "]"
     rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     u = f" {unit}" if unit else ""
-    bad = np.isnan(arr) | (~allow_inf & np.isinf(arr))
+    bad = np.isnan(arr) | (np.isinf(arr) & (not allow_inf))
     if low is not None:
         bad |= (arr <= low) if low_open else (arr < low)
     if high is not None:

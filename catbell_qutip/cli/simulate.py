@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ..api import simulate
-from ._common import add_param_flags, params_from_args
+from ..params import resolve_params
+from ._common import add_param_flags, layers_from_args
 
 
 def add_parser(sub):
@@ -22,7 +23,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    params = params_from_args(args)
+    layers = layers_from_args(args)
+    for field, flag in (("loss_order", "--loss-order"), ("alpha", "--alpha")):
+        if not any(field in layer for layer in layers):
+            raise ValueError(f"give {flag} (or {field} in --config FILE.toml)")
+    params = resolve_params(*layers)
     res = simulate(params=params, engine=args.engine, cutoff=args.cutoff, tol=args.tol)
     out = res.to_dict()
     if args.json:
