@@ -12,8 +12,11 @@ cutoff drops is that of the initial light state (``truncation_error``), and noth
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import qutip
+import scipy.sparse
 
 from ..codes import codeword_truncation_error, fock_amplitudes
 from ..operations import linear_optics_povm_matrices, loss_weights, tub_povm_matrices
@@ -21,6 +24,34 @@ from ..sectors import poisson_residue_masses
 from .base import LightAtomState
 
 __all__ = ["FockState"]
+
+
+@functools.lru_cache(maxsize=16)
+def _loss_pattern(L: int):
+    """Sparsity pattern of the pure-loss superoperator on L x L light matrices.
+
+    Entries (row m*L + n, column (m+k)*L + (n+k)) for m + k, n + k < L, in CSR order;
+    returns (k, m, n, indices, indptr), read-only and cached per L.
+    """
+    m, n, k = np.meshgrid(np.arange(L), np.arange(L), np.arange(L), indexing="ij")
+    keep = (m + k < L) & (n + k < L)
+    m, n, k = m[keep], n[keep], k[keep]  # already sorted by row m*L + n, then by k
+    indices = (m + k) * L + (n + k)
+    counts = np.bincount(m * L + n, minlength=L * L)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    out = (k, m, n, indices, indptr)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
+    W = loss_weights(eta, L - 1)
+    k, m, n, indices, indptr = _loss_pattern(L)
+    return scipy.sparse.csr_matrix((W[k, m + k] * W[k, n + k], indices, indptr),
+                                   shape=(L * L, L * L))
 
 
 class FockState(LightAtomState):
@@ -60,19 +91,20 @@ class FockState(LightAtomState):
         return np.ones(self.K.shape[-1])
 
     def loss(self, eta) -> FockState:
-        """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators (block by block)."""
+        """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators.
+
+        All Kraus operators at once, as one sparse real superoperator on the light block
+        (out[m, n] = sum_k W[k, m+k] W[k, n+k] K[m+k, n+k]) applied to every register block.
+        """
         eta = float(eta)
         if eta == 1.0:  # the identity channel: A_0 = 1, A_k = 0 exactly
             return self._new(self.K)
-        W = loss_weights(eta, self.cutoff)
         L = self.cutoff + 1
-        out = np.zeros_like(self.K)
-        for k in range(L):
-            w = W[k, k:]
-            if not w.any():
-                continue
-            out[..., : L - k, : L - k] += self.K[..., k:, k:] * np.outer(w, w)
-        return self._new(out, x=self.x * eta)
+        S = _loss_superoperator(eta, L)
+        # light index first, complex entries as (re, im) pairs: a real sparse x dense product
+        Kt = np.ascontiguousarray(self.K.reshape(-1, L * L).T)  # (L*L, d*d) complex
+        out = (S @ Kt.view(np.float64)).view(np.complex128)
+        return self._new(np.ascontiguousarray(out.T).reshape(self.K.shape), x=self.x * eta)
 
     def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:
         beta = self.amplitude
