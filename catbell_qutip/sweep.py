@@ -111,8 +111,8 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _parse_axis(name: str, value, where: str) -> np.ndarray:
-    key = f"{where}axes.{name}"
+def _parse_axis(name: str, value) -> np.ndarray:
+    key = f"axes.{name}"
     kind = SCALAR_FIELDS.get(name, float)
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(RANGE_KEYS))
@@ -170,9 +170,9 @@ def _parse_axis(name: str, value, where: str) -> np.ndarray:
     return values
 
 
-def _fixed_value(name: str, value, where: str):
+def _fixed_value(name: str, value):
     kind = SCALAR_FIELDS.get(name, float)
-    key = f"{where}fixed.{name}"
+    key = f"fixed.{name}"
     if kind is float:
         if value in ("inf", "infinity"):
             return math.inf
@@ -236,7 +236,6 @@ class SweepSpec:
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "sweep spec") -> SweepSpec:
         """Validate a spec given as a dict (the parsed TOML). Every error names its key."""
-        where = ""
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a table of keys, got {type(data).__name__}")
         unknown = sorted(set(data) - set(TOP_KEYS))
@@ -246,12 +245,12 @@ class SweepSpec:
             raise ValueError(f"{source}: unknown key {unknown[0]!r}{hint}; allowed keys: "
                              f"{', '.join(TOP_KEYS)}")
         try:
-            return cls._from_dict(data, source, where)
+            return cls._from_dict(data, source)
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
 
     @classmethod
-    def _from_dict(cls, data: dict, source: str, where: str) -> SweepSpec:
+    def _from_dict(cls, data: dict, source: str) -> SweepSpec:
         engine = data.get("engine", "coherent")
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -307,8 +306,8 @@ class SweepSpec:
         if not axes_in:
             raise ValueError("[axes] is empty: a sweep needs at least one axis")
 
-        fixed = {k: _fixed_value(k, v, where) for k, v in fixed_in.items()}
-        axes = tuple((k, _parse_axis(k, v, where)) for k, v in axes_in.items())
+        fixed = {k: _fixed_value(k, v) for k, v in fixed_in.items()}
+        axes = tuple((k, _parse_axis(k, v)) for k, v in axes_in.items())
 
         # preset < user layer; a user eta_c replaces a preset's eta_dc/eta_uc and vice versa
         user = set(fixed) | {k for k, _ in axes}
@@ -785,7 +784,7 @@ class _ZarrSink:
             attrs = {}
         stored = attrs.get("catbell_sweep_spec_sha256")
         if stored is None:
-            raise ValueError(f"--out {where!r} exists and is not a catbell sweep store; "
+            raise ValueError(f"store {where!r} exists and is not a catbell sweep store; "
                              "refusing to overwrite it (choose another path or delete it)")
         if stored != self.spec.sha256:
             try:
@@ -793,7 +792,8 @@ class _ZarrSink:
                                          self.spec.canonical())
             except (KeyError, ValueError, TypeError):
                 diff = "?"
-            raise ValueError(f"--out {where!r} was made from a different sweep spec "
+            diff = re.sub(r"^params\.", "parameter ", diff)
+            raise ValueError(f"store {where!r} was made from a different sweep spec "
                              f"({diff} differs); refusing to overwrite it (choose another "
                              "path, or delete the store to start over)")
 
@@ -840,6 +840,7 @@ class _LocalBackend:
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = cf.ProcessPoolExecutor(max_workers=workers)
+        self.generation = 0
 
     def window(self) -> int:
         return 2 * self.workers
@@ -850,13 +851,12 @@ class _LocalBackend:
     def wait(self, futures):
         return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
 
-    def broken(self, exc) -> bool:
-        if isinstance(exc, cf.process.BrokenProcessPool):
-            # a worker died; every in-flight future failed with it: start a fresh pool
+    def broken(self, exc, generation: int) -> None:
+        if isinstance(exc, cf.process.BrokenProcessPool) and generation == self.generation:
+            # a worker died and took the pool (and its in-flight futures) with it
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = cf.ProcessPoolExecutor(max_workers=self.workers)
-            return True
-        return False
+            self.generation += 1
 
     def close(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
@@ -892,8 +892,10 @@ class _DaskBackend:
 
         return wait(list(futures), return_when="FIRST_COMPLETED").done
 
-    def broken(self, exc) -> bool:
-        return False
+    generation = 0
+
+    def broken(self, exc, generation: int) -> None:
+        """dask.distributed reschedules the tasks of a lost worker by itself."""
 
     def close(self, cancel: bool = False) -> None:
         self.client.close()
@@ -940,11 +942,14 @@ class SweepStats:
 
 class SweepError(RuntimeError):
     """Some points failed twice. Every other chunk is stored; ``stats.failures`` lists the
-    failing points (their parameters and the error); rerunning retries only those chunks."""
+    failing points (their parameters and the error); ``dataset`` holds what was computed
+    (the failed chunks are NaN and, in a store, not flagged done); rerunning on the same
+    store retries only those chunks."""
 
-    def __init__(self, message: str, stats: SweepStats):
+    def __init__(self, message: str, stats: SweepStats, dataset=None):
         super().__init__(message)
         self.stats = stats
+        self.dataset = dataset
 
 
 def _failure_message(stats: SweepStats, limit: int = 10) -> str:
@@ -992,7 +997,7 @@ def _run(spec, store=None, *, workers=None, scheduler=None, progress=True):
         stats.executor = "nothing to compute"
     stats.seconds = time.perf_counter() - t_start
     if stats.failures:
-        raise SweepError(_failure_message(stats), stats)
+        raise SweepError(_failure_message(stats), stats, sink.dataset())
     return sink.dataset(), stats
 
 
@@ -1008,7 +1013,7 @@ def _task(spec: SweepSpec, idx) -> _ChunkTask:
 
 
 def _drive(spec, sink, todo, backend, stats, progress) -> None:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     queue = list(reversed(todo))
     in_flight: dict = {}
@@ -1016,25 +1021,27 @@ def _drive(spec, sink, todo, backend, stats, progress) -> None:
     def refill():
         while queue and len(in_flight) < backend.window():
             idx = queue.pop()
-            in_flight[backend.submit(_compute_chunk, _task(spec, idx))] = (idx, 0)
+            in_flight[backend.submit(_compute_chunk, _task(spec, idx))] = (
+                idx, 0, backend.generation)
 
     refill()
     with tqdm(total=stats.chunks, initial=stats.chunks_reused, unit="chunk", desc="sweep",
               disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
         while in_flight:
             for fut in backend.wait(list(in_flight)):
-                idx, attempt = in_flight.pop(fut)
+                idx, attempt, generation = in_flight.pop(fut)
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - the task itself failed
-                    backend.broken(exc)
+                    backend.broken(exc, generation)
                     msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                     shape = tuple(s.stop - s.start for s in spec.chunk_slices(idx))
                     res = _ChunkResult(values={}, failures=[(i, msg)
                                                             for i in np.ndindex(*shape)])
                 if res.failures and attempt == 0:
                     stats.retried_chunks += 1
-                    in_flight[backend.submit(_compute_chunk, _task(spec, idx))] = (idx, 1)
+                    in_flight[backend.submit(_compute_chunk, _task(spec, idx))] = (
+                        idx, 1, backend.generation)
                     continue
                 n = _chunk_size(spec, idx)
                 if res.failures:

@@ -98,14 +98,20 @@ def done_flags(store: Path) -> list[str]:
     return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.is_dir() else []
 
 
-def test_killed_sweep_resumes_only_missing_chunks(tmp_path, capsys):
+def run_cli(*args, env=None) -> subprocess.CompletedProcess:
+    """``python -m catbell_qutip ARGS`` in a fresh interpreter, as a user would run it."""
+    return subprocess.run([sys.executable, "-m", "catbell_qutip", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_killed_sweep_resumes_only_missing_chunks(tmp_path):
     spec = write_spec(tmp_path / "spec.toml", RESUME_SPEC)
     store = tmp_path / "killed.zarr"
+    cmd = ["sweep", str(spec), "--out", str(store), "--no-progress"]
     env = dict(os.environ, **{CHUNK_DELAY_ENV: "0.4"})  # slow chunks: kill lands mid-sweep
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "catbell_qutip", "sweep", str(spec), "--out", str(store),
-         "--workers", "1", "--no-progress"],
-        env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "catbell_qutip", *cmd, "--workers", "1"],
+                            env=env, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while len(done_flags(store)) < 3:
@@ -120,15 +126,17 @@ def test_killed_sweep_resumes_only_missing_chunks(tmp_path, capsys):
     assert 3 <= len(done) < 12
     written = {f: (store / "P" / f).stat().st_mtime_ns for f in done}
 
-    assert main(["sweep", str(spec), "--out", str(store), "--workers", "2",
-                 "--no-progress"]) == 0
-    computed, reused, failed = summary_counts(capsys.readouterr().out)
+    rerun = run_cli(*cmd, "--workers", "2")    # the same command again
+    assert rerun.returncode == 0, rerun.stderr
+    computed, reused, failed = summary_counts(rerun.stdout)
     assert (computed, reused, failed) == (3 * (12 - len(done)), 3 * len(done), 0)
     assert {f: (store / "P" / f).stat().st_mtime_ns for f in done} == written  # untouched
     assert len(done_flags(store)) == 12
 
     ref = tmp_path / "uninterrupted.zarr"
-    assert main(["sweep", str(spec), "--out", str(ref), "--no-progress"]) == 0
+    whole = run_cli("sweep", str(spec), "--out", str(ref), "--no-progress")
+    assert whole.returncode == 0, whole.stderr
+    assert summary_counts(whole.stdout) == (36, 0, 0)
     a, b = xr.open_zarr(store).load(), xr.open_zarr(ref).load()
     xr.testing.assert_identical(a, b)
     for k in ("P", "F", "S", "Q"):
@@ -327,3 +335,24 @@ def test_key_rate_needs_an_attempt_time():
     with pytest.raises(ValueError, match="fixed.alpha"):
         SweepSpec.from_dict({"target_rate_hz": 3000.0, "fixed": {"alpha": 1.0},
                              "axes": {"length_km": [5.0]}})
+
+
+@pytest.mark.skipif(__import__("multiprocessing").get_start_method() != "fork",
+                    reason="the patched function reaches the pool's workers only by fork")
+def test_worker_crash_is_retried_then_reported(monkeypatch):
+    real = catbell_qutip.api.evaluate
+
+    def crashing(loss_order, **kw):
+        if np.any(np.asarray(kw.get("alpha")) == 1.1):
+            os._exit(3)  # the worker process dies, as on a segfault or the OOM killer
+        return real(loss_order, **kw)
+
+    monkeypatch.setattr(catbell_qutip.api, "evaluate", crashing)
+    spec = {"engine": "coherent", "outputs": ["P"], "chunks": {"alpha": 1},
+            "fixed": {"loss_order": 1}, "axes": {"alpha": [0.5, 0.8, 1.1, 1.4, 1.7]}}
+    with pytest.raises(SweepError, match=r"alpha=1\.1: .*BrokenProcessPool") as info:
+        sweep(spec, workers=2, progress=False)
+    stats = info.value.stats
+    assert (stats.computed, stats.failed) == (4, 1)
+    P = info.value.dataset.P.values
+    assert np.isnan(P[2]) and np.all(np.isfinite(np.delete(P, 2)))
