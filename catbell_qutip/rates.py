@@ -124,6 +124,25 @@ def _evaluate_P(loss_order, engine, alpha, fields):
                                    **fields)["P"], dtype=float)
 
 
+def _scan_P(loss_order, engine, grid, flat, rate, T, chunk: int = 8):
+    """P on grid x points, (n_grid, npt), evaluated in chunks of increasing alpha; a point
+    stops being evaluated once it reaches its rate (NaN above), which spares the large,
+    expensive amplitudes."""
+    npt = T.size
+    P = np.full((grid.size, npt), np.nan)
+    todo = np.arange(npt)
+    for start in range(0, grid.size, chunk):
+        if todo.size == 0:
+            break
+        g = grid[start:start + chunk]
+        sub = {k: (v[todo] if np.ndim(v) else v) for k, v in flat.items()}
+        block = np.broadcast_to(_evaluate_P(loss_order, engine, g[:, None], sub),
+                                (g.size, todo.size))
+        P[start:start + chunk, todo] = block
+        todo = todo[~np.any(block / T[todo] >= rate[todo], axis=0)]
+    return P
+
+
 def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where=""):
     edge = (" (the edge of the scan: a larger alpha_max may reach more)"
             if a_best >= alpha_max * (1 - 1e-9) else "")
@@ -150,7 +169,7 @@ def _best_rate(loss_order, engine, grid, R, T, fields):
 def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable):
     target = rate * T
     grid = _scan_grid(alpha_max, n_scan)
-    P = _evaluate_P(loss_order, engine, grid, fields)
+    P = _scan_P(loss_order, engine, grid, fields, np.array([rate]), np.array([T]))[:, 0]
     R = P / T
     hit = np.nonzero(R >= rate)[0]
     if hit.size == 0:
@@ -193,7 +212,7 @@ def _solve_batch(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unat
     T = np.broadcast_to(T, shape).reshape(npt)
     target = rate * T
     grid = _scan_grid(alpha_max, n_scan)
-    P = _evaluate_P(loss_order, engine, grid[:, None], flat)  # (n_grid, npt)
+    P = _scan_P(loss_order, engine, grid, flat, rate, T)  # (n_grid, npt)
     R = P / T
     reach = R >= rate
     has = reach.any(axis=0)

@@ -113,14 +113,15 @@ def test_solver_takes_first_crossing_of_non_monotonic_P(monkeypatch):
 
 
 def test_unattainable_target_raises_with_largest_rate():
-    # l = 0, 5 km: the largest rate on (0, 6] is P(6) / 25 us, P from the closed form
-    best = l0_success(6.0, eta_fibre(5.0)) / travel_time(5.0)
+    # l = 0, 5 km: the largest rate on (0, 1] is P(1) / 25 us, P from the closed form
+    best = l0_success(1.0, eta_fibre(5.0)) / travel_time(5.0)
     with pytest.raises(ValueError) as exc:
-        alpha_for_rate(0, 1e5, length_km=5.0)
+        alpha_for_rate(0, 35000.0, length_km=5.0, alpha_max=1.0)
     msg = str(exc.value)
-    assert msg.startswith("rate_hz = 100000 Hz is not attainable for loss_order = 0")
+    assert msg.startswith("rate_hz = 35000 Hz is not attainable for loss_order = 0 with "
+                          "alpha in (0, 1]")
     assert f"the largest attainable entanglement-generation rate is {best:.6g} Hz" in msg
-    assert "at alpha = 6" in msg
+    assert "at alpha = 1 (the edge of the scan" in msg
     # batch: names the point
     with pytest.raises(ValueError, match=r"loss_order = 1, length_km = 50 with alpha"):
         alpha_for_rate(1, 3000.0, length_km=np.array([5.0, 50.0]), alpha_max=2.0)
