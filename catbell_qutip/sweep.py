@@ -82,9 +82,9 @@ CHUNK_DELAY_ENV = "CATBELL_SWEEP_CHUNK_DELAY_S"
 #: (smallest, largest) default points per chunk. The coherent engine vectorises a chunk in
 #: one call (~0.1-2 ms per point), so a chunk must be large enough to hide the ~10 ms of
 #: per-chunk overhead; the Fock engine loops over its points (~10 ms to ~1 s each).
-CHUNK_POINTS = {"coherent": (64, 512), "fock": (1, 8)}
+CHUNK_POINTS = {"coherent": (64, 512), "fock": (1, 16)}
 #: below the largest size, aim for at least this many chunks, so a pool has work to balance
-MIN_CHUNKS = 32
+MIN_CHUNKS = 16
 
 UNITS = {"length_km": "km", "db_per_km": "dB/km", "t_c_s": "s", "t0_s": "s",
          "key_rate": "bit/s"}
