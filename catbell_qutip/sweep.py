@@ -719,7 +719,7 @@ def _first_difference(old: dict, new: dict) -> str:
         if key == "axes" and isinstance(a, list) and isinstance(b, list):
             da_, db_ = dict(map(tuple, a)), dict(map(tuple, b))
             if list(da_) != list(db_):
-                return f"axes (stored {list(da_)}, spec {list(db_)})"
+                return f"axes: stored {list(da_)}, this spec {list(db_)}"
             return f"axes.{_first_difference(da_, db_)}"
         return key
     return "?"
@@ -793,8 +793,9 @@ class _ZarrSink:
             except (KeyError, ValueError, TypeError):
                 diff = "?"
             diff = re.sub(r"^params\.", "parameter ", diff)
+            diff = diff if ":" in diff else f"{diff} differs"
             raise ValueError(f"store {where!r} was made from a different sweep spec "
-                             f"({diff} differs); refusing to overwrite it (choose another "
+                             f"({diff}); refusing to overwrite it (choose another "
                              "path, or delete the store to start over)")
 
     def done_mask(self) -> np.ndarray:
