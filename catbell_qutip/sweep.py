@@ -29,6 +29,30 @@ data is written, a flag in the store's ``_sweep/done`` array is set; a rerun on 
 store computes only the chunks whose flag is unset (a chunk interrupted mid-write is simply
 recomputed). The store's attributes hold the canonical spec and its SHA-256; a store made
 from any other spec is refused, never overwritten.
+
+Execution
+---------
+By default a :class:`concurrent.futures.ProcessPoolExecutor` with one process per available
+core: it starts in a fraction of a second (the platform's start method; fork on Linux),
+opens no ports and runs no scheduler or dashboard, which suits a laptop or a shared node;
+the driver does all the writing, so a local Dask cluster would add processes and start-up
+time without adding anything. With ``scheduler="tcp://HOST:PORT"`` the same chunks go to a
+dask.distributed cluster through ``distributed.Client``. Either way at most a few chunks per
+worker are in flight, and results are written as they complete. The coherent engine gets a
+whole chunk in one vectorised :func:`~catbell_qutip.evaluate` call; the Fock engine loops
+over the chunk's points.
+
+A point that raises is retried once (its chunk is resubmitted; a vectorised chunk that fails
+is redone point by point to isolate the culprit); if it fails again it is reported with its
+parameters (:class:`SweepError`), its chunk is left unflagged, and every other chunk is
+stored. F, S, Q (and key_rate) are NaN where P = 0, as in :func:`~catbell_qutip.evaluate`;
+with ``target_rate_hz``, every output is NaN where no alpha reaches the rate. Both are
+counted in the summary and are not failures.
+
+Outputs "key_rate" (bit/s) = ``keyrate.key_rate(rates.entanglement_rate(P, L, t0), S, Q)``
+at each point; with ``target_rate_hz``, alpha at each point is
+``rates.alpha_for_rate(...)`` (stored as "alpha_at_rate") and every output is evaluated
+there.
 """
 
 from __future__ import annotations
