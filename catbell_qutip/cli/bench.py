@@ -1,15 +1,60 @@
-"""`catbell bench` (not yet implemented)."""
+"""``catbell bench``: truncation convergence and speed benchmarks (issue 6).
+
+The benchmarks live in the repository's ``benchmarks/`` folder (next to the package);
+this subcommand runs them from a source checkout:
+
+- ``catbell bench convergence [--out DIR] [--json] [--quick]``: Fock-cutoff convergence
+  against the coherent engine and validation of the automatic cutoff rule
+  (``benchmarks/convergence.py``); exit code 1 if the rule fails somewhere.
+- ``catbell bench speed [--json] [--out DIR] [--repeats R] [--quick]``: per-point times,
+  vectorised throughput, ``catbell reproduce --quick``, the full-space QuTiP baseline
+  (``benchmarks/speed.py``).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="(not yet implemented)")
+    p = sub.add_parser("bench", help="truncation-convergence and speed benchmarks",
+                       description=__doc__.split("\n\n")[0])
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = acts.add_parser("convergence", help="Fock cutoff vs the coherent engine; check the "
+                                            "automatic cutoff rule (|delta S| <= 1e-8)")
+    c.add_argument("--out", metavar="DIR", default=None,
+                   help="output folder (default docs/bench)")
+    c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    c.add_argument("--quick", action="store_true", help="coarser curves and grid")
+    s = acts.add_parser("speed", help="engine timings, ratios and targets")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    s.add_argument("--out", metavar="DIR", default=None,
+                   help="also write speed.json and speed.md to DIR")
+    s.add_argument("--repeats", type=int, default=5, help="runs per median (default 5)")
+    s.add_argument("--quick", action="store_true", help="smoke test: fewer runs and points")
+    s.add_argument("--no-reproduce", action="store_true",
+                   help="skip timing 'catbell reproduce --quick'")
+    s.add_argument("--reproduce-full", action="store_true",
+                   help="also time the default 'catbell reproduce' (minutes)")
     return p
 
 
+def _bench_module(name: str):
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / f"{name}.py").is_file():
+        raise ValueError(f"benchmarks/{name}.py not found next to the package (at {root}); "
+                         "catbell bench runs from a source checkout of the repository")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"benchmarks.{name}")
+
+
 def run(args) -> int:
-    print("catbell bench: not implemented yet", file=sys.stderr)
-    return 1
+    mod = _bench_module(args.action)
+    if args.action == "convergence" and args.out is None:
+        args.out = str(mod.DEFAULT_OUT)
+    return mod.run_cli(args)
