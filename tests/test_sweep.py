@@ -173,10 +173,11 @@ def test_dask_scheduler_path(tmp_path, dask_cluster, capsys):
     spec = write_spec(tmp_path / "spec.toml", DASK_SPEC)
     store = tmp_path / "dask.zarr"
     assert main(["sweep", str(spec), "--out", str(store), "--scheduler",
-                 dask_cluster.scheduler_address, "--no-progress"]) == 0
-    out = capsys.readouterr().out
+                 dask_cluster.scheduler_address]) == 0
+    out, err = capsys.readouterr()
     assert summary_counts(out) == (60, 0, 0)
     assert "Dask scheduler" in out
+    assert re.search(r"sweep: 100%.*chunk", err)   # the tqdm bar over chunks
     ds = xr.open_zarr(store).load()
     alpha = np.linspace(0.2, 2.0, 20)
     ref = cb.evaluate(1, grid=True, alpha=alpha, eta_int=[0.8, 0.9, 1.0], length_km=5)
