@@ -105,9 +105,14 @@ class LightAtomState(abc.ABC):
             raise ValueError(f"qubit {label!r} is already in the register")
         ket = np.asarray(ket, dtype=complex)
         kk = np.outer(ket, ket.conj())  # [i, j] = ket_i ket_j^*
-        # K'[a, i, b, j, q, p] = K[a, b, q, p] kk[i, j]: one broadcast multiply
-        K = self.K[..., :, None, :, None, :, :] * kk[:, None, :, None, None]
-        d = 2 ** (self.n_qubits + 1)
+        # K'[a, i, b, j, q, p] = K[a, b, q, p] kk[i, j], written block by block
+        d0 = 2 ** self.n_qubits
+        L = self.K.shape[-1]
+        K = np.empty(self.batch_shape + (d0, 2, d0, 2, L, L), dtype=complex)
+        for i in range(2):
+            for j in range(2):
+                np.multiply(self.K, kk[i, j], out=K[..., :, i, :, j, :, :])
+        d = 2 * d0
         K = K.reshape(self.batch_shape + (d, d) + self.K.shape[-2:])
         return self._new(K, self.qubits + (label,))
 
@@ -234,14 +239,25 @@ class LightAtomState(abc.ABC):
         return np.einsum("...abq,...q->...ab", diag, g)
 
     def trace(self) -> np.ndarray:
-        return np.real(np.trace(self.atom_matrix(), axis1=-2, axis2=-1))
+        # sum_{a, q} K[..., a, a, q, q] <e_q|e_q>: only the diagonals are read
+        return np.real(np.einsum("...aaqq,...q->...", self.K, self.gram_diagonal()))
 
     def measure_light(self, effects: dict) -> dict:
         """Apply a light POVM: for each effect E, Tr_light[(1 (x) E) rho] (*batch, d, d).
 
-        Written with einsum, not matmul: these are matrix-vector products, which a
-        multithreaded BLAS runs orders of magnitude slower on a busy machine.
+        A batch runs as stacked small matrix-vector products (matmul); a single point as
+        einsum: one large matrix-vector product goes to a multithreaded BLAS, which runs
+        it orders of magnitude slower on a busy machine.
         """
-        return {
-            name: np.einsum("...abqp,...pq->...ab", self.K, E) for name, E in effects.items()
-        }
+        d, L = self.K.shape[-3], self.K.shape[-1]
+        if self.K.ndim == 4 or L * L > 1024:
+            return {name: np.einsum("...abqp,...pq->...ab", self.K, E)
+                    for name, E in effects.items()}
+        Kf = self.K.reshape(self.batch_shape + (d * d, L * L))
+        out = {}
+        for name, E in effects.items():
+            E = np.asarray(E)
+            Et = np.swapaxes(E, -1, -2).reshape(E.shape[:-2] + (L * L, 1))
+            res = np.matmul(Kf, Et.astype(complex))[..., 0]
+            out[name] = res.reshape(res.shape[:-1] + (d, d))
+        return out

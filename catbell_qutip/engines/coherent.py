@@ -68,13 +68,18 @@ class CoherentState(LightAtomState):
 
     def _copy_meta(self, other):
         other.n_ring = self.n_ring
-        if other.x is self.x:  # same ring: the Gram diagonal cache stays valid
-            other._gram = getattr(self, "_gram", None)
+        # Gram diagonals by ring, shared by every state derived from the same initial one
+        # (sibling branches after a measurement sit on the same ring)
+        grams = getattr(self, "_grams", None)
+        if grams is None:  # a state built with the plain constructor
+            grams = self._grams = {}
+        other._grams = grams
 
     @classmethod
     def _make(cls, K, x, n_comp):
         st = cls(K, (), np.arange(2 * n_comp), x)
         st.n_ring = 2 * n_comp
+        st._grams = {}
         return st
 
     @classmethod
@@ -105,10 +110,14 @@ class CoherentState(LightAtomState):
             )
 
     def gram_diagonal(self):
-        g = getattr(self, "_gram", None)
-        if g is None or g[0] is not self.x:
-            g = (self.x, poisson_residue_masses(self.x, self.n_ring))
-            self._gram = g
+        grams = getattr(self, "_grams", None)
+        if grams is None:
+            grams = self._grams = {}
+        g = grams.get(id(self.x))
+        if g is None or g[0] is not self.x:  # keyed by the x array itself (kept alive in g)
+            if len(grams) > 32:
+                grams.clear()
+            g = grams[id(self.x)] = (self.x, poisson_residue_masses(self.x, self.n_ring))
         return g[1]
 
     def loss(self, eta) -> CoherentState:
