@@ -187,11 +187,17 @@ def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_una
         lo = float(grid[i - 1])
     hi = float(grid[i])
 
-    def f(a):
-        return float(_evaluate_P(loss_order, engine, float(a), fields)) / target - 1.0
+    seen: dict = {}
 
-    root = brentq(f, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)
-    # brentq brackets a sign change to ~1e-14 in alpha; keep the side that reaches the rate
+    def f(a):
+        a = float(a)
+        if a not in seen:  # brentq returns a point it evaluated: the check below is free
+            seen[a] = float(_evaluate_P(loss_order, engine, a, fields)) / target - 1.0
+        return seen[a]
+
+    root = brentq(f, lo, hi, xtol=1e-300, rtol=1e-13, maxiter=200)
+    # brentq brackets the sign change to ~1e-13 in alpha, i.e. ~1e-12 in R_eg (R ~ alpha^8 at
+    # worst, l = 3 at small alpha); checked against RATE_RTOL
     if abs(f(root)) > RATE_RTOL:
         raise RuntimeError(f"alpha solver did not reach {RATE_RTOL:g} relative in R_eg")
     return float(root)
