@@ -36,7 +36,8 @@ from .params import C_FIBRE_M_PER_S, preset
 from .rates import S_vs_length, S_vs_memory_time, solve_at_rate
 from .thresholds import threshold
 
-__all__ = ["PANELS", "GRIDS", "SUMMARY_KEYS", "Panel", "reproduce", "panel_fields"]
+__all__ = ["PANELS", "GRIDS", "SUMMARY_KEYS", "Panel", "reproduce", "panel_fields",
+           "calibrate_t0", "crossing_lengths", "max_length_above", "summary_unit"]
 
 #: fixed rate of Figs. 2-3 and the thresholds, Hz
 RATE_FIG23_HZ = 3000.0
@@ -347,7 +348,10 @@ def _plot(ds, panel: Panel, out: Path, summary_marks: dict):
         ax.set_xlabel("amplitude |α|")
         ax.set_ylabel("secret key rate (bit/s)")
         ax.set_ylim(bottom=0)
-    ax.set_title(panel.title, fontsize=8.5)
+    title = panel.title
+    if panel.kind == "key":
+        title += f", t0 = {float(ds.attrs['t0_s']) * 1e6:.1f} us"
+    ax.set_title(title, fontsize=8.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5)
     fig.savefig(out / f"{panel.name}.png", dpi=110)
@@ -362,8 +366,18 @@ def _fmt(v, unit=""):
     return f"{v:.6g}{u}"
 
 
+def summary_unit(key: str) -> str:
+    """SI unit of a summary key."""
+    if "_max_km_" in key or "_crossing_km_" in key:
+        return "km"
+    if key == "fig4_t0_s":
+        return "s"
+    if "_peak_" in key and not key.endswith("_alpha"):
+        return "bit/s"
+    return "1"
+
+
 def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
-    units = {"fig3g": "km", "fig4_t0_s": "s"}
     lines = ["# catbell reproduce: summary", "",
              f"engine: {meta['engine']}, grids: {meta['grids']}, encoder: explicit "
              f"(all panels), wall time: {meta['wall_time_s']:.1f} s", "",
@@ -371,15 +385,7 @@ def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
     for k, v in summary.items():
         if k.startswith("_"):
             continue
-        unit = "1"
-        if k.startswith("fig4") and not k.endswith("_alpha"):
-            unit = "bit/s"
-        for prefix, u in units.items():
-            if k.startswith(prefix):
-                unit = u
-        if k.endswith("_alpha"):
-            unit = "1"
-        lines.append(f"| `{k}` | {_fmt(v)} | {unit} | {notes.get(k, '')} |")
+        lines.append(f"| `{k}` | {_fmt(v)} | {summary_unit(k)} | {notes.get(k, '')} |")
     lines += ["", "Notes:", ""] + [f"- {m}" for m in meta["notes"]] + [""]
     return "\n".join(lines)
 
@@ -525,10 +531,10 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
             "fig4a_peak_l0_t0_zero": cal["peak_t0_zero"],
             "fig4_travel_time_s": cal["travel_time_s"],
             "task_wall_times_s": task_times,
-            "units": {"fig4*_peak_*": "bit/s", "fig4_t0_s": "s", "fig3g_*": "km",
-                      "fig2a_*": "1", "threshold_*": "1"}}
+            "units": {}}
     ordered = {k: summary[k] for k in SUMMARY_KEYS}
     ordered.update({k: v for k, v in summary.items() if k not in ordered})
+    meta["units"] = {k: summary_unit(k) for k in ordered}
     ordered["_notes"] = notes
     ordered["_meta"] = meta
     with open(out / "summary.json", "w") as fh:
