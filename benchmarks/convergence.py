@@ -118,8 +118,16 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     fig.suptitle(f"Fock engine vs coherent engine, eta = {rows[0]['eta']:g} "
                  "(dots: default cutoff; dashed: 1e-8)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=64, pil_kwargs={"optimize": True})
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72)
     plt.close(fig)
+    buf.seek(0)
+    # a 256-colour palette keeps the committed figure small
+    Image.open(buf).convert("RGB").quantize(256).save(path, optimize=True)
 
 
 def _geom(lo, hi, n):
