@@ -20,6 +20,7 @@ basis, and the light Gram diagonal ``<e_q|e_q>`` used for traces.
 from __future__ import annotations
 
 import abc
+import functools
 
 import numpy as np
 
@@ -27,6 +28,21 @@ __all__ = ["LightAtomState", "PLUS", "MINUS"]
 
 PLUS = np.array([1.0, 1.0]) / np.sqrt(2.0)
 MINUS = np.array([1.0, -1.0]) / np.sqrt(2.0)
+
+
+@functools.lru_cache(maxsize=128)
+def _reflection_factor(theta: float, n_qubits: int, index: int, labels: bytes,
+                       dtype: str) -> np.ndarray:
+    """CR(theta)'s phases on K[a, b, q, p]: e^{i theta (bit_a lab_q - bit_b lab_p)} (cached).
+
+    bit_a = 1 where qubit ``index`` of register state a is |down>.
+    """
+    lab = np.frombuffer(labels, dtype=np.dtype(dtype))
+    bit = (np.arange(2 ** n_qubits) >> (n_qubits - 1 - index)) & 1
+    ph = np.exp(1j * theta * np.outer(bit, lab))  # (d, L)
+    factor = ph[:, None, :, None] * ph.conj()[None, :, None, :]  # (d, d, L, L)
+    factor.flags.writeable = False
+    return factor
 
 
 class LightAtomState(abc.ABC):
@@ -201,9 +217,9 @@ class LightAtomState(abc.ABC):
         MODEL.md section 1; R(theta) = exp(i theta a^dagger a).
         """
         self._check_angle(theta)
-        bit = self._bit(label)
-        ph = np.exp(1j * theta * np.outer(bit, self.labels))  # (d, L)
-        factor = ph[:, None, :, None] * ph.conj()[None, :, None, :]  # (d, d, L, L)
+        i = self._index(label)
+        factor = _reflection_factor(float(theta), self.n_qubits, i, self.labels.tobytes(),
+                                    self.labels.dtype.str)
         return self._new(self.K * factor)
 
     def rotate(self, theta: float) -> LightAtomState:
