@@ -122,26 +122,36 @@ def codeword_truncation_error(loss_order: int, alpha: float, cutoff: int, *, sec
     return float(p[n % n_comp == sector].sum() / mass)
 
 
+def _tails(loss_order: int, alpha: float, sector) -> np.ndarray:
+    """tails[c] = probability mass beyond cutoff c, for every c up to where it underflows."""
+    n_comp = check_loss_order(loss_order)
+    x = alpha * alpha
+    n = np.arange(int(np.ceil(x + 12 * np.sqrt(x) + 80)) + 1)
+    p = np.exp(xlogy(n, x) - x - gammaln(n + 1.0))
+    if sector is not None:
+        p = np.where(n % n_comp == sector, p, 0.0) / poisson_residue_masses(x, n_comp)[sector]
+    # tails[c] = sum_{n > c} p_n, summed from the small end so tiny tails stay accurate
+    return np.concatenate([np.cumsum(p[::-1])[::-1][1:], [0.0]])
+
+
 def auto_cutoff(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATION_TOL,
                 sector=None) -> int:
     """Smallest Fock cutoff whose dropped probability mass is <= ``tol``.
 
     The rule: the light starts in |alpha> (or a codeword); every later operation (loss,
     conditional rotations, sector projections) keeps or lowers photon numbers, so the mass
-    missing from the initial state is the only truncation the Fock engine makes. We start
-    from |alpha|^2 + 6|alpha| + 10 and grow until the exact tail is below ``tol``.
+    missing from the initial state is the only truncation the Fock engine makes. All the
+    tails are computed at once from the Poisson terms (accurate far below 1e-16) and the
+    smallest cutoff within ``tol`` is returned (never below l + 2). Where ``tol`` is below
+    what the tail window resolves (~1e-30), the cutoff grows until the exact tail fits.
     """
     check_loss_order(loss_order)
     alpha = check_real(alpha, "alpha", low=0.0)
-    x = alpha * alpha
-    cutoff = max(int(x + 6 * alpha + 10), loss_order + 2)
+    tails = _tails(loss_order, alpha, sector)
+    ok = np.nonzero(tails <= tol)[0]
+    cutoff = max(int(ok[0]), loss_order + 2)
     while codeword_truncation_error(loss_order, alpha, cutoff, sector=sector) > tol:
         cutoff += 1
-    # walk down while still within tolerance, so the rule returns the smallest cutoff
-    while cutoff > loss_order + 2 and (
-        codeword_truncation_error(loss_order, alpha, cutoff - 1, sector=sector) <= tol
-    ):
-        cutoff -= 1
     return cutoff
 
 

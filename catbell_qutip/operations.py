@@ -123,6 +123,15 @@ def _idp_effect(target: np.ndarray, other: np.ndarray, overlap_abs: float) -> np
 
 
 def tub_povm_matrices(n_comp: int, sector: int, beta: float, cutoff: int):
+    """Optimal USD effects (cached per argument tuple; returned arrays are read-only).
+
+    See :func:`_tub_povm` for the construction.
+    """
+    return _tub_povm(int(n_comp), int(sector), float(beta), int(cutoff))
+
+
+@functools.lru_cache(maxsize=256)
+def _tub_povm(n_comp: int, sector: int, beta: float, cutoff: int):
     """Optimal USD effects (E_even, E_odd) for the two states of one syndrome sector.
 
     The two states are u = P_s|beta> (A = B, "even") and v = P_s|beta e^{i pi/N}>
@@ -147,14 +156,18 @@ def tub_povm_matrices(n_comp: int, sector: int, beta: float, cutoff: int):
     a, b = np.linalg.norm(f), np.linalg.norm(g)
     if a == 0.0 or b == 0.0:
         zero = np.zeros((cutoff + 1, cutoff + 1), dtype=complex)
-        return zero, zero.copy()
+        zero.flags.writeable = False
+        return zero, zero
     e1, e2 = f / a, g / b
     norm = np.hypot(a, b)
     v_perp = (b * e1 + a * e2) / norm
     u_perp = (b * e1 - a * e2) / norm
     weight = (a * a + b * b) / (2.0 * max(a * a, b * b))
-    return (weight * np.outer(v_perp, v_perp.conj()).astype(complex),
-            weight * np.outer(u_perp, u_perp.conj()).astype(complex))
+    e = weight * np.outer(v_perp, v_perp.conj()).astype(complex)
+    o = weight * np.outer(u_perp, u_perp.conj()).astype(complex)
+    e.flags.writeable = False
+    o.flags.writeable = False
+    return e, o
 
 
 def idp_povm(u: np.ndarray, v: np.ndarray):
