@@ -92,3 +92,15 @@ def test_presets_and_layering():
     assert p.eta_c == 0.5 and p.eta_dc is None and float(p.eta_conversion) == 0.5
     p = resolve_params(preset("table1"), {"eta_uc": 0.2})
     assert math.isclose(float(p.eta_conversion), 0.8 * 0.2)
+
+
+def test_fock_floor_applies_only_to_conditional_outputs():
+    """P is accurate at any value; F, S, Q with linear optics need P >= 1e-7 in Fock space."""
+    from catbell_qutip import evaluate
+
+    kw = dict(alpha=0.02, length_km=5.0, usd="linear", engine="fock")
+    P = evaluate(1, outputs=("P",), **kw)["P"]
+    assert 0 < P < 1e-7
+    assert abs(P - evaluate(1, alpha=0.02, length_km=5.0, usd="linear")["P"]) <= 1e-18
+    with pytest.raises(ValueError, match="resolution floor"):
+        evaluate(1, **kw)
