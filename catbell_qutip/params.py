@@ -27,6 +27,7 @@ __all__ = [
     "preset",
     "load_toml",
     "resolve_params",
+    "merge_layers",
 ]
 
 #: Speed of light in fibre, m/s (the paper's eq. 8).
@@ -295,11 +296,12 @@ def load_toml(path) -> dict:
     return _read_toml(path, f"config file {str(path)!r}")
 
 
-def resolve_params(*layers: dict | None) -> ProtocolParams:
-    """Merge parameter layers (later beats earlier) into validated :class:`ProtocolParams`.
+def merge_layers(*layers: dict | None) -> dict:
+    """Merge parameter layers (later beats earlier) into one dict of fields.
 
     A layer that sets ``eta_c`` clears ``eta_dc``/``eta_uc`` of earlier layers and vice
-    versa, so ``--eta-c`` on the command line overrides a preset's conversion pair.
+    versa, so ``--eta-c`` on the command line overrides a preset's conversion pair. The one
+    place this rule lives: presets, config files, flags, panels and sweeps all merge here.
     """
     merged: dict = {}
     for layer in layers:
@@ -315,4 +317,9 @@ def resolve_params(*layers: dict | None) -> ProtocolParams:
         if "eta_dc" in layer or "eta_uc" in layer:
             merged.pop("eta_c", None)
         merged.update(layer)
-    return ProtocolParams(**merged)
+    return merged
+
+
+def resolve_params(*layers: dict | None) -> ProtocolParams:
+    """Merge parameter layers (see :func:`merge_layers`) into validated :class:`ProtocolParams`."""
+    return ProtocolParams(**merge_layers(*layers))

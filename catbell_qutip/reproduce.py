@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .keyrate import S_MAX, key_rate_vs_alpha, peak_key_rate
-from .params import C_FIBRE_M_PER_S, preset
+from .params import C_FIBRE_M_PER_S, merge_layers, preset
 from .rates import S_vs_length, S_vs_memory_time, solve_at_rate
 from .thresholds import threshold
 
@@ -128,16 +128,7 @@ PANELS = (
 
 def panel_fields(panel: Panel) -> dict:
     """The ProtocolParams fields of a panel: its presets merged in order."""
-    out: dict = {}
-    for name in panel.presets:
-        layer = preset(name)
-        if "eta_c" in layer:
-            out.pop("eta_dc", None)
-            out.pop("eta_uc", None)
-        if "eta_dc" in layer or "eta_uc" in layer:
-            out.pop("eta_c", None)
-        out.update(layer)
-    return out
+    return merge_layers(*(preset(name) for name in panel.presets))
 
 
 # -- computations -------------------------------------------------------------------------
