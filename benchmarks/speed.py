@@ -79,9 +79,12 @@ def _interleaved(fns: dict, repeats: int) -> dict:
     cpus = {k: [] for k in fns}
     for fn in fns.values():  # warm-up: imports, caches of fixed tables
         fn()
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            w, c, _ = _timed(fn)
+    names = list(fns)
+    for i in range(repeats):
+        # rotate the order each round: a call that always follows another pays that call's
+        # cache and allocator aftermath (the Qobj baseline leaves a lot), a systematic bias
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            w, c, _ = _timed(fns[name])
             walls[name].append(w)
             cpus[name].append(c)
     return {k: {"wall_s": float(np.median(walls[k])), "cpu_s": float(np.median(cpus[k]))}

@@ -9,7 +9,7 @@ import numpy as np
 import qutip
 
 from ._checks import check_choice
-from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff
+from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
 from .params import ProtocolParams
 from .protocol import run_protocol
@@ -54,9 +54,10 @@ def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     return ProtocolParams(**fields)
 
 
-def _fock_initial(params: ProtocolParams, cutoff: int):
+def _fock_initial(params: ProtocolParams, cutoff: int, truncation_error=None):
     make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
-    return make(params.alpha, params.n_components, cutoff=int(cutoff))
+    return make(params.alpha, params.n_components, cutoff=int(cutoff),
+                truncation_error=truncation_error)
 
 
 def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
@@ -83,11 +84,11 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     sector = None if explicit else 0
     user = cutoff is not None
     if user:
-        check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
+        mass = check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
     else:
-        cutoff = auto_cutoff(params.loss_order, params.alpha, tol=tol, sector=sector)
+        cutoff, mass = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
     for _ in range(4):
-        initial = _fock_initial(params, cutoff)
+        initial = _fock_initial(params, cutoff, mass)
         outcomes = run_protocol(params, initial, explicit=explicit)
         P = float(herald(outcomes)[0])
         mass = initial.truncation_error
@@ -101,6 +102,7 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
                 f"success); use cutoff >= {need} (or cutoff=None for the automatic rule)"
             )
         cutoff = max(need, cutoff + 1)
+        mass = None
     return outcomes, int(cutoff), float(initial.truncation_error)
 
 

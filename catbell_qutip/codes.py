@@ -21,6 +21,7 @@ __all__ = [
     "codewords",
     "codeword_truncation_error",
     "auto_cutoff",
+    "cutoff_and_tail",
     "check_cutoff",
 ]
 
@@ -145,14 +146,22 @@ def auto_cutoff(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATIO
     smallest cutoff within ``tol`` is returned (never below l + 2). Where ``tol`` is below
     what the tail window resolves (~1e-30), the cutoff grows until the exact tail fits.
     """
+    return cutoff_and_tail(loss_order, alpha, tol=tol, sector=sector)[0]
+
+
+def cutoff_and_tail(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATION_TOL,
+                    sector=None) -> tuple[int, float]:
+    """:func:`auto_cutoff` and the probability mass that cutoff drops, in one pass."""
     check_loss_order(loss_order)
     alpha = check_real(alpha, "alpha", low=0.0)
     tails = _tails(loss_order, alpha, sector)
     ok = np.nonzero(tails <= tol)[0]
     cutoff = max(int(ok[0]), loss_order + 2)
-    while codeword_truncation_error(loss_order, alpha, cutoff, sector=sector) > tol:
+    if cutoff < tails.size - 1 and tails[cutoff] > 0:
+        return cutoff, float(tails[cutoff])
+    while (err := codeword_truncation_error(loss_order, alpha, cutoff, sector=sector)) > tol:
         cutoff += 1
-    return cutoff
+    return cutoff, err
 
 
 def check_cutoff(loss_order: int, alpha: float, cutoff: int, *, tol: float = DEFAULT_TRUNCATION_TOL,

@@ -64,23 +64,33 @@ class FockState(LightAtomState):
         other.truncation_error = self.truncation_error
 
     @classmethod
-    def coherent(cls, alpha: float, n_comp: int, *, cutoff: int) -> FockState:
-        """|alpha><alpha| on ``cutoff + 1`` levels (the explicit encoder's input)."""
+    def coherent(cls, alpha: float, n_comp: int, *, cutoff: int,
+                 truncation_error: float | None = None) -> FockState:
+        """|alpha><alpha| on ``cutoff + 1`` levels (the explicit encoder's input).
+
+        ``truncation_error``: the dropped mass if the caller already has it (else computed).
+        """
         c = fock_amplitudes(alpha, cutoff)
         st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
         st.cutoff = cutoff
-        st.truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff)
+        st.truncation_error = (codeword_truncation_error(n_comp - 1, alpha, cutoff)
+                               if truncation_error is None else truncation_error)
         return st
 
     @classmethod
-    def codeword(cls, alpha: float, n_comp: int, *, cutoff: int) -> FockState:
-        """|0_N><0_N| (the ideal encoder writes it; Alice's CR(pi/N) then makes |1_N>)."""
+    def codeword(cls, alpha: float, n_comp: int, *, cutoff: int,
+                 truncation_error: float | None = None) -> FockState:
+        """|0_N><0_N| (the ideal encoder writes it; Alice's CR(pi/N) then makes |1_N>).
+
+        ``truncation_error``: the dropped mass if the caller already has it (else computed).
+        """
         c = fock_amplitudes(alpha, cutoff)
         c[np.arange(cutoff + 1) % n_comp != 0] = 0.0
         c = c / np.sqrt(poisson_residue_masses(alpha ** 2, n_comp)[0])
         st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
         st.cutoff = cutoff
-        st.truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff, sector=0)
+        st.truncation_error = (codeword_truncation_error(n_comp - 1, alpha, cutoff, sector=0)
+                               if truncation_error is None else truncation_error)
         return st
 
     @property
