@@ -61,7 +61,9 @@ POINTS = {
 TARGETS = {
     "grid_l1_ideal_seconds": ("vectorised l = 1 100x100 grid time [s]", 1.0, "<"),
     "grid_l1_ideal_ratio": ("Fock / vectorised coherent time per point, l = 1", 100.0, ">="),
-    "baseline_l1_table1_ratio": ("full-space QuTiP / Fock engine, l = 1 point", 10.0, ">="),
+    "baseline_l1_min_ratio": (
+        "full-space QuTiP / Fock engine (auto cutoff), l = 1, worse of the two points",
+        10.0, ">="),
     "reproduce_quick_seconds": ("catbell reproduce --quick wall time [s]", 30.0, "<"),
     "reproduce_default_seconds": ("catbell reproduce wall time [s]", 180.0, "<"),
 }
@@ -138,17 +140,25 @@ def _grid(repeats: int, loss_orders, n_fock: int, seed: int = 7) -> dict:
     return out
 
 
+#: calls per timed sample in the baseline comparison
+INNER = 10
+
+
 def _baseline(repeats: int) -> dict:
     out = {}
     for scen, kw in POINTS.items():
         p = ProtocolParams(loss_order=1, **kw)
         r = simulate(params=p, engine="fock")
         c = r.cutoff
+        # each sample is a batch of INNER calls (the same for every side): single ~1 ms calls
+        # are at the mercy of the timer and of whatever ran just before them
         t = _interleaved({
-            "baseline": lambda p=p, c=c: baseline_point(p, c),
-            "fock_auto": lambda p=p: simulate(params=p, engine="fock"),
-            "fock_fixed": lambda p=p, c=c: simulate(params=p, engine="fock", cutoff=c),
+            "baseline": lambda p=p, c=c: [baseline_point(p, c) for _ in range(INNER)],
+            "fock_auto": lambda p=p: [simulate(params=p, engine="fock") for _ in range(INNER)],
+            "fock_fixed": lambda p=p, c=c: [simulate(params=p, engine="fock", cutoff=c)
+                                            for _ in range(INNER)],
         }, repeats)
+        t = {k: {kk: vv / INNER for kk, vv in v.items()} for k, v in t.items()}
         P, F = baseline_point(p, c)
         out[f"l1_{scen}"] = {
             "cutoff": c,
@@ -208,12 +218,14 @@ def run_speed(repeats: int = 5, *, quick: bool = False, reproduce: bool = True,
     res["reproduce_quick"] = _reproduce(True) if reproduce else {"status": "skipped"}
     res["reproduce_default"] = _reproduce(False) if reproduce_full else {"status": "skipped"}
     g = res["grid"]["l1_ideal"]
-    b = res["baseline"]["l1_table1"]
+    base = res["baseline"].values()
     rq = res["reproduce_quick"]
     values = {
         "grid_l1_ideal_seconds": g["grid_s"],
         "grid_l1_ideal_ratio": g["ratio"],
-        "baseline_l1_table1_ratio": b["ratio"] if b["identical_1e-10"] else 0.0,
+        # the worse point counts: the target is for "an l = 1 point", not the best one
+        "baseline_l1_min_ratio": min(b["ratio"] if b["identical_1e-10"] else 0.0
+                                     for b in base),
         "reproduce_quick_seconds": rq.get("wall_s", float("nan")),
         "reproduce_default_seconds": res["reproduce_default"].get("wall_s", float("nan")),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -42,6 +44,11 @@ def check_real(
 
     The message names the parameter, the offending value and the allowed range.
     """
+    if type(value) in (float, int) and math.isfinite(value) and (
+        (low is None or (value > low if low_open else value >= low))
+        and (high is None or (value < high if high_open else value <= high))
+    ):
+        return float(value)  # fast path for a valid plain number; everything else below
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import qutip
 
 from ._checks import check_choice
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
@@ -166,9 +165,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     if engine == "fock":
         _check_fock_resolution(P, params.usd)
     rho, F, S, Q = summarise(rho_un, P)
-    rho_q = qutip.Qobj(rho, dims=[[2, 2], [2, 2]])
     return ProtocolResult(params=params, engine=engine, P=P, F=float(F), S=float(S),
-                          Q=float(Q), rho_ab=rho_q, cutoff=cutoff,
+                          Q=float(Q), rho_array=rho, cutoff=cutoff,
                           truncation_error=float(trunc), outcomes=outcomes)
 
 

@@ -130,7 +130,8 @@ def _tails(loss_order: int, alpha: float, sector) -> np.ndarray:
     n = np.arange(int(np.ceil(x + 12 * np.sqrt(x) + 80)) + 1)
     p = np.exp(xlogy(n, x) - x - gammaln(n + 1.0))
     if sector is not None:
-        p = np.where(n % n_comp == sector, p, 0.0) / poisson_residue_masses(x, n_comp)[sector]
+        p = np.where(n % n_comp == sector, p, 0.0)
+        p = p / p.sum()  # the window holds all but ~1e-18 of the sector's mass
     # tails[c] = sum_{n > c} p_n, summed from the small end so tiny tails stay accurate
     return np.concatenate([np.cumsum(p[::-1])[::-1][1:], [0.0]])
 
