@@ -78,7 +78,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api
-from .params import PARAM_NAMES, ProtocolParams, preset
+from .params import PARAM_NAMES, ProtocolParams, merge_layers, preset
 
 __all__ = [
     "SweepSpec",
@@ -333,17 +333,14 @@ class SweepSpec:
         fixed = {k: _fixed_value(k, v) for k, v in fixed_in.items()}
         axes = tuple((k, _parse_axis(k, v)) for k, v in axes_in.items())
 
-        # preset < user layer; a user eta_c replaces a preset's eta_dc/eta_uc and vice versa
-        user = set(fixed) | {k for k, _ in axes}
-        merged = dict(layer0)
-        if "eta_c" in user:
-            merged.pop("eta_dc", None)
-            merged.pop("eta_uc", None)
-        if "eta_dc" in user or "eta_uc" in user:
-            merged.pop("eta_c", None)
-        for k, _ in axes:
+        # preset < user layer (params.merge_layers: a user eta_c replaces the preset's
+        # eta_dc/eta_uc and vice versa); axes are not in the merged fixed fields
+        axis_names = [k for k, _ in axes]
+        # every axis enters the user layer as a placeholder so that the pair rule sees it,
+        # and leaves the merged fixed fields right after
+        merged = merge_layers(layer0, {**fixed, **dict.fromkeys(axis_names, 1.0)})
+        for k in axis_names:
             merged.pop(k, None)
-        merged.update(fixed)
         _validate_grid(merged, axes, fixed, preset_name)
         params = {k: _json_value(v) for k, v in
                   ProtocolParams(**merged).as_dict().items()
