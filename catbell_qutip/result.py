@@ -78,6 +78,26 @@ class ProtocolResult:
         return qutip.Qobj(self.rho_array, dims=[[2, 2], [2, 2]])
 
     @property
+    def R_eg(self) -> float | None:
+        """Entanglement-generation rate P / max(L / c_f, t0) in Hz (paper's eq. 8).
+
+        None when L = 0 and t0 = 0: an attempt then takes no time and no rate is defined.
+        """
+        from .rates import entanglement_rate
+
+        if not float(self.params.attempt_time_s) > 0:
+            return None
+        return float(entanglement_rate(self.P, self.params.length_km, self.params.t0_s))
+
+    @property
+    def key_rate(self) -> float | None:
+        """DI-QKD secret key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (MODEL.md 4)."""
+        from .keyrate import key_rate
+
+        rate = self.R_eg
+        return None if rate is None else float(key_rate(rate, self.S, max(self.Q, 0.0)))
+
+    @property
     def S_closed_form(self) -> float:
         """2 sqrt(1 + (2F - 1)^2): equals S when rho_ab is F phi+ + (1 - F) phi-."""
         return float(chsh_from_fidelity(self.F))
@@ -124,6 +144,8 @@ class ProtocolResult:
             "F": float(self.F),
             "S": float(self.S),
             "Q": float(self.Q),
+            "R_eg_hz": self.R_eg,
+            "key_rate_bit_s": self.key_rate,
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
             "params": self.params.as_dict(),

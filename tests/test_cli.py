@@ -75,3 +75,23 @@ def test_console_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads(proc.stdout)) >= {"P", "F", "S", "cutoff", "truncation_error", "engine"}
+
+
+def test_rates_in_json_follow_the_timing_preset(capsys):
+    """R_eg = P / max(L / c_f, t0) (paper's eq. 8); the Fig. 4 timing preset sets t0."""
+    from catbell_qutip.keyrate import binary_entropy
+
+    argv = ["simulate", "--loss-order", "0", "--alpha", "0.67", "--length-km", "10",
+            "--engine", "coherent", "--json"]
+    assert main(argv) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert abs(fast["R_eg_hz"] - fast["P"] / (10e3 / 2e8)) <= 1e-9 * fast["R_eg_hz"]
+    assert main([*argv, "--preset", "timing-fig4"]) == 0
+    slow = json.loads(capsys.readouterr().out)
+    t0 = slow["params"]["t0_s"]
+    assert abs(slow["R_eg_hz"] - slow["P"] / t0) <= 1e-9 * slow["R_eg_hz"]
+    S = slow["S"]
+    chi = binary_entropy((1 + ((S / 2) ** 2 - 1) ** 0.5) / 2)
+    assert abs(slow["key_rate_bit_s"] - slow["R_eg_hz"] * (1 - chi)) <= 1e-9 * slow["R_eg_hz"]
+    assert main(["simulate", "--loss-order", "0", "--alpha", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["R_eg_hz"] is None

@@ -43,6 +43,8 @@ def run(args) -> int:
         ("F (heralded fidelity)", f"{res.F:.10g}"),
         ("S (CHSH, Horodecki)", f"{res.S:.10g}"),
         ("Q (key-round bit-error rate)", f"{res.Q:.3g}"),
+        ("R_eg (Hz)", "undefined (L = 0, t0 = 0)" if res.R_eg is None else f"{res.R_eg:.6g}"),
+        ("key rate (bit/s)", "undefined" if res.key_rate is None else f"{res.key_rate:.6g}"),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
