@@ -295,14 +295,9 @@ def format_table(res: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    ap.add_argument("--repeats", type=int, default=5, help="runs per median (default 5)")
-    ap.add_argument("--quick", action="store_true", help="smoke test: fewer runs and points")
-    ap.add_argument("--no-reproduce", action="store_true",
-                    help="skip timing 'catbell reproduce --quick'")
-    ap.add_argument("--reproduce-full", action="store_true",
-                    help="also time the default 'catbell reproduce' (minutes)")
-    ap.add_argument("--out", metavar="DIR", help="also write speed.json and speed.md here")
+    from catbell_qutip.cli.bench import add_speed_arguments
+
+    add_speed_arguments(ap)
     args = ap.parse_args(argv)
     return run_cli(args)
 

@@ -30,7 +30,12 @@ def add_parser(sub):
                    help="output folder (default docs/bench)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quick", action="store_true", help="coarser curves and grid")
-    s = acts.add_parser("speed", help="engine timings, ratios and targets")
+    add_speed_arguments(acts.add_parser("speed", help="engine timings, ratios and targets"))
+    return p
+
+
+def add_speed_arguments(s) -> None:
+    """Flags of the speed benchmark (shared with ``python benchmarks/speed.py``)."""
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.add_argument("--out", metavar="DIR", default=None,
                    help="also write speed.json and speed.md to DIR")
@@ -40,7 +45,6 @@ def add_parser(sub):
                    help="skip timing 'catbell reproduce --quick'")
     s.add_argument("--reproduce-full", action="store_true",
                    help="also time the default 'catbell reproduce' (minutes)")
-    return p
 
 
 def _bench_module(name: str):
