@@ -1,6 +1,6 @@
 """catbell_qutip: Bell tests and DI-QKD between cavity atoms entangled through cat-code light.
 
-The physics is specified in MODEL.md (see docs/model.md); the public entry points are
+The physics is specified in docs/model.md (see docs/model.md); the public entry points are
 :func:`simulate` (one point, Fock or coherent-state engine) and :func:`evaluate`
 (vectorised grids).
 """

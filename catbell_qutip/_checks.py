@@ -49,6 +49,8 @@ def check_real(
         and (high is None or (value < high if high_open else value <= high))
     ):
         return float(value)  # fast path for a valid plain number; everything else below
+    if isinstance(value, (bool, np.bool_)) or np.asarray(value).dtype == bool:
+        raise ValueError(f"{name} must be a real number, got the boolean {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):

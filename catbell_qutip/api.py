@@ -108,7 +108,7 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
 def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL, params: ProtocolParams | None = None,
              **kwargs) -> ProtocolResult:
-    """Simulate one protocol point (MODEL.md section 3) and return its figures of merit.
+    """Simulate one protocol point (docs/model.md section 3) and return its figures of merit.
 
     Parameters
     ----------
@@ -118,7 +118,7 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
         Coherent amplitude |alpha| > 0.
     eta : float, optional
         Extra pure-loss transmission between Alice's and Bob's entangling reflections
-        (default 1). With nothing else set, this is the ideal protocol of MODEL.md section 5.
+        (default 1). With nothing else set, this is the ideal protocol of docs/model.md section 5.
     engine : {"fock", "coherent"}
         Truncated Fock-space density matrices (default) or the truncation-free engine on
         sums of coherent states. Both run the same protocol code.

@@ -1,4 +1,4 @@
-"""CHSH values of two-qubit states, three independent ways (MODEL.md section 4).
+"""CHSH values of two-qubit states, three independent ways (docs/model.md section 4).
 
 - :func:`chsh_horodecki`: S_max = 2 sqrt(t1 + t2), t1 >= t2 the two largest eigenvalues of
   T^T T, T_ij = tr[rho sigma_i (x) sigma_j] (Horodecki criterion), for any two-qubit state.
@@ -60,7 +60,7 @@ def chsh_horodecki(rho) -> np.ndarray:
 
 
 def chsh_from_fidelity(F) -> np.ndarray:
-    """S_max = 2 sqrt(1 + (2F - 1)^2) of F phi+ + (1 - F) phi- (MODEL.md section 4)."""
+    """S_max = 2 sqrt(1 + (2F - 1)^2) of F phi+ + (1 - F) phi- (docs/model.md section 4)."""
     F = np.asarray(F, dtype=float)
     return 2.0 * np.sqrt(1.0 + (2.0 * F - 1.0) ** 2)
 

@@ -1,4 +1,4 @@
-"""Closed forms to test the engines against (MODEL.md section 5).
+"""Closed forms to test the engines against (docs/model.md section 5).
 
 Notation: x = |alpha|^2, eta the single pure loss between Alice's and Bob's entangling
 reflections, y = (1 - eta) x the mean number of photons lost, N = l + 1 and
@@ -53,7 +53,7 @@ __all__ = [
 
 
 def l0_fidelity(alpha, eta_pre, memory_factor=1.0):
-    """F = (1 + d exp(-2 (1 - eta_pre) |alpha|^2)) / 2 for l = 0 (MODEL.md section 5).
+    """F = (1 + d exp(-2 (1 - eta_pre) |alpha|^2)) / 2 for l = 0 (docs/model.md section 5).
 
     ``eta_pre``: transmission of all losses between Alice's and Bob's entangling
     reflections; ``memory_factor`` d = exp(-t_w / t_c).
@@ -69,7 +69,7 @@ def l0_success(alpha, eta_tot):
 
 
 def loss_distribution(alpha: float, eta: float, loss_order: int, j_max: int | None = None):
-    """p(j), j = 0..j_max: probability that the code |0_N> loses j photons (MODEL.md 5).
+    """p(j), j = 0..j_max: probability that the code |0_N> loses j photons (docs/model.md 5).
 
     p(j) = ((1 - eta) x)^j / j! S_{(-j mod N)}(eta x) / S_0(x), written with Poisson masses as
     Pois(j; (1 - eta) x) W_{-j}(eta x) / W_0(x).

@@ -1,4 +1,4 @@
-"""Cat codes of loss order l = 2^m - 1 (MODEL.md section 2) and their Fock truncation.
+"""Cat codes of loss order l = 2^m - 1 (docs/model.md section 2) and their Fock truncation.
 
 |0_N> is proportional to sum_k |alpha e^{2 pi i k / N}>, |1_N> to sum_k |alpha e^{i (2k+1) pi / N}>.
 In Fock space both live on n = 0 (mod N); |1_N> carries the sign (-1)^{n/N}. The codewords of
@@ -79,7 +79,7 @@ def codewords(loss_order: int, alpha: float, cutoff: int, *, sector: int = 0):
     cutoff : int
         Largest photon number kept.
     sector : int, optional
-        Photon-number sector n = sector (mod N) (default 0, the code of MODEL.md section 2).
+        Photon-number sector n = sector (mod N) (default 0, the code of docs/model.md section 2).
         Other sectors are what the explicit encoder writes after non-"+" ancilla outcomes.
 
     Returns

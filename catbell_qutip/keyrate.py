@@ -1,4 +1,4 @@
-"""CHSH-based DI-QKD secret key rates (MODEL.md section 4).
+"""CHSH-based DI-QKD secret key rates (docs/model.md section 4).
 
 The asymptotic key rate against collective attacks is
 
@@ -108,7 +108,7 @@ def chi(S):
 
 
 def key_rate(rate_hz, S, Q):
-    """Secret key rate R = R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (MODEL.md 4).
+    """Secret key rate R = R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4).
 
     Parameters
     ----------

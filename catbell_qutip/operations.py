@@ -1,6 +1,6 @@
 """The protocol's operations as explicit QuTiP operators in truncated Fock space.
 
-MODEL.md sections 1 and 3. Each operation has an array core (used by the Fock engine's
+docs/model.md sections 1 and 3. Each operation has an array core (used by the Fock engine's
 block-structured hot path) and a QuTiP builder on the explicit tensor-product space
 qubits (x) light, which is what a QuTiP user would write and what the tests check the
 engine against:
@@ -52,7 +52,7 @@ def _check_eta(eta) -> float:
 
 def conditional_rotation(theta: float, cutoff: int, *, n_qubits: int = 1,
                          control: int = 0) -> qutip.Qobj:
-    """CR(theta) on qubits (x) light, with qubit ``control`` as the atom (MODEL.md 1).
+    """CR(theta) on qubits (x) light, with qubit ``control`` as the atom (docs/model.md 1).
 
     Returns a diagonal Qobj with dims [[2]*n_qubits + [cutoff+1]] * 2.
     """
@@ -137,7 +137,7 @@ def _tub_povm(n_comp: int, sector: int, beta: float, cutoff: int):
     The two states are u = P_s|beta> (A = B, "even") and v = P_s|beta e^{i pi/N}>
     (A != B, "odd"), P_s the projector onto n = s (mod N). For equal priors the
     Ivanovic-Dieks-Peres POVM E_u = |v_perp><v_perp| / (1 + |c|) (and u <-> v) succeeds with
-    probability 1 - |c|, c = <u|v>/(|u||v|) (MODEL.md section 3.5). Light outside the
+    probability 1 - |c|, c = <u|v>/(|u||v|) (docs/model.md section 3.5). Light outside the
     sector, or anything orthogonal to both, is inconclusive.
 
     Notes
@@ -253,7 +253,7 @@ def linear_optics_outcomes(n_comp: int, all_click):
 
 
 def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
-    """(E_even, E_odd) Fock matrices of the linear-optics USD (MODEL.md section 3.5).
+    """(E_even, E_odd) Fock matrices of the linear-optics USD (docs/model.md section 3.5).
 
     Built by inclusion-exclusion over the joint no-click effects of :func:`no_click_matrix`,
     accumulated in extended precision and rounded to complex128 at the end. The effects do

@@ -1,10 +1,10 @@
-"""The parameters of one protocol point, validated in one place (MODEL.md sections 3 and 6).
+"""The parameters of one protocol point, validated in one place (docs/model.md sections 3, 6).
 
 :class:`ProtocolParams` is an immutable description of a protocol point. Every numeric
 field may be a scalar or a NumPy array; arrays broadcast against each other, which is how
 :func:`catbell_qutip.evaluate` sweeps a grid in one call.
 
-Where MODEL.md leaves a choice, the field below exposes it and documents its default.
+Where docs/model.md leaves a choice, the field below exposes it and documents its default.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from ._checks import check_choice, check_loss_order, check_real
 
 __all__ = [
     "ProtocolParams",
+    "ParamInfo",
+    "PARAM_INFO",
+    "PARAM_NAMES",
+    "ARRAY_FIELDS",
     "C_FIBRE_M_PER_S",
     "PRESETS",
     "preset",
@@ -36,11 +40,87 @@ C_FIBRE_M_PER_S = 2.0e8
 USD_VARIANTS = ("tub", "linear")
 ENCODERS = ("ideal", "explicit")
 WAIT_RULES = ("one-way", "round-trip", "none")
+ETA_INT_PLACEMENTS = ("after", "before", "lumped")
+DECODERS = ("smallest-loss", "ml")
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """Everything the package knows about one :class:`ProtocolParams` field.
+
+    Validation, the command-line flags (:mod:`catbell_qutip.cli._common`), sweep-spec
+    parsing and the units/long names of every xarray result are generated from this, so
+    a new parameter is one field declaration plus its physics.
+
+    Attributes
+    ----------
+    kind : {"loss_order", "real", "choice"}
+        How the value is validated.
+    unit : str
+        Unit of the value ("1" for dimensionless).
+    long_name : str
+        What it is, in words (xarray ``long_name`` attribute, help texts).
+    choices : tuple of str
+        Allowed values of a "choice" field.
+    low, high : float or None
+        Bounds of a "real" field; ``low_open``/``high_open`` make them strict.
+    allow_inf : bool
+        Whether +inf is allowed (an ideal memory: ``t_c_s = inf``).
+    optional : bool
+        Whether None is allowed (``eta_c`` and the pair ``eta_dc``/``eta_uc``).
+    array : bool
+        Whether the field may be a NumPy array (batched by :func:`catbell_qutip.evaluate`
+        and usable as a sweep axis); choices and the loss order are one value per run.
+    flag : str
+        Command-line flag.
+    help : str
+        One line for ``--help`` (the unit and the default are appended).
+    """
+
+    name: str
+    kind: str
+    unit: str
+    long_name: str
+    flag: str
+    help: str
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    allow_inf: bool = False
+    optional: bool = False
+    array: bool = True
+
+    def check(self, value):
+        """Validate one value of this field (ValueError naming the field); return it."""
+        if self.optional and value is None:
+            return None
+        if self.kind == "loss_order":
+            check_loss_order(value)
+            return int(value)
+        if self.kind == "choice":
+            return check_choice(value, self.name, self.choices)
+        unit = "" if self.unit == "1" else self.unit
+        return check_real(value, self.name, low=self.low, high=self.high,
+                          low_open=self.low_open, high_open=self.high_open,
+                          allow_inf=self.allow_inf, unit=unit)
+
+
+def _p(default, kind, unit, long_name, help, *, flag=None, **info):
+    """A dataclass field carrying its :class:`ParamInfo` (completed in ``_collect``)."""
+    return field(default=default, metadata={"info": dict(
+        kind=kind, unit=unit, long_name=long_name, help=help, flag=flag, **info)})
+
+
+def _eff(default, long_name, help, **info):
+    """An efficiency/transmission in [0, 1]."""
+    return _p(default, "real", "1", long_name, help, low=0.0, high=1.0, **info)
 
 
 @dataclass(frozen=True, eq=False)
 class ProtocolParams:
-    """One protocol point (MODEL.md section 3: steps, and where each imperfection acts).
+    """One protocol point (docs/model.md section 3: steps, and where each imperfection acts).
 
     Parameters
     ----------
@@ -52,15 +132,22 @@ class ProtocolParams:
         An extra pure-loss transmission between Alice and Bob, in [0, 1]; multiplies the
         conversion and fibre transmissions (default 1). With every other field at its
         default this is the "single pure loss between the two entangling reflections" of
-        the ideal protocol (MODEL.md section 5).
+        the ideal protocol (docs/model.md section 5).
     length_km : float or ndarray
         Fibre length L in km, >= 0 (default 0).
     db_per_km : float
-        Fibre attenuation a_dB in dB/km, >= 0. Choice, default 0.2 (MODEL.md section 3.2).
+        Fibre attenuation a_dB in dB/km, >= 0. Choice, default 0.2 (docs/model.md 3.2).
     eta_int : float or ndarray
-        Light-matter interaction efficiency, in [0, 1]: a pure loss after *every*
-        reflection (each explicit encoding round, Alice's final round, each syndrome round,
-        Bob's final round). Default 1.
+        Light-matter interaction efficiency, in [0, 1]: a pure loss at every reflection off
+        a cavity, placed by ``eta_int_placement``. Default 1.
+    eta_int_placement : {"after", "before", "lumped"}
+        Where eta_int acts (docs/model.md section 3, "Imperfections"): a loss right after
+        each reflection ("after", default), on the light entering each cavity ("before"),
+        or no loss at the reflections and eta_int^k folded into the channel loss between
+        Alice and Bob ("lumped"), k the reflections of one attempt
+        (:attr:`n_reflections`). The reflections are Alice's entangling one, Bob's m
+        syndrome rounds and his entangling one (m + 2, the paper's attempt), plus Alice's
+        m encoding rounds with ``encoder="explicit"``.
     eta_c : float or ndarray or None
         Lumped fibre-coupling and frequency-conversion efficiency in [0, 1]. Give either
         ``eta_c`` or the pair ``eta_dc``/``eta_uc`` (then ``eta_c = eta_dc * eta_uc``);
@@ -71,23 +158,28 @@ class ProtocolParams:
         matters to the state; they are kept apart to match the paper's Table I.
     eta_d : float or ndarray
         Detector efficiency of the USD, in [0, 1]: a pure loss right before ideal
-        detectors (MODEL.md section 3.5). Default 1.
+        detectors (docs/model.md section 3.5). Default 1.
     t_c_s : float or ndarray
         Memory coherence time of Alice's atom in seconds, > 0; ``inf`` (default) is an
         ideal memory.
     wait_rule : {"one-way", "round-trip", "none"}
-        How long Alice's atom waits: L / c_f (default, MODEL.md section 3.7), 2 L / c_f
-        (she waits for Bob's herald to return), or not at all.
+        How long Alice's atom waits: L / c_f (default, docs/model.md section 3.7),
+        2 L / c_f (she waits for Bob's herald to return), or not at all.
     t0_s : float or ndarray
         Repetition time of the slowest local operation, seconds, >= 0 (default 0). Only
-        enters rates: R_eg = P / max(L / c_f, t0) (MODEL.md section 4).
+        enters rates: R_eg = P / max(L / c_f, t0) (docs/model.md section 4).
     usd : {"tub", "linear"}
         Bob's unambiguous state discrimination: the theoretical upper bound (optimal IDP
         POVM in the measured syndrome sector; default) or the linear-optics scheme.
     encoder : {"ideal", "explicit"}
-        "ideal" (default) writes |0_N> into the light (the encoding rounds are idealised,
-        including their eta_int losses); "explicit" runs the m ancilla rounds with
-        feed-forward and accepts every outcome (MODEL.md section 3.1).
+        "ideal" (default) writes |0_N> into the light (the paper's attempt: the encoding
+        rounds are idealised, and lossless); "explicit" runs the m ancilla rounds with
+        feed-forward, each with its eta_int loss, and accepts every outcome (docs/model.md
+        section 3.1; a lossy encoder is an extension beyond the paper's model).
+    decoder : {"smallest-loss", "ml"}
+        Bob's Pauli frame (docs/model.md section 3, step 6): assume the smallest loss
+        consistent with the records (default), or, per heralded record, the local
+        correction on B that maximises that record's fidelity with phi+ ("ml").
     p_dark : float or ndarray
         Dark-click probability per detector and gate, in [0, 1) (default 0). Only the
         linear-optics USD has detectors; with ``usd="tub"`` it must be 0.
@@ -98,49 +190,62 @@ class ProtocolParams:
         For every out-of-range value, naming the parameter, its value and the allowed range.
     """
 
-    loss_order: int = 0
-    alpha: float | np.ndarray = 1.0
-    eta: float | np.ndarray = 1.0
-    length_km: float | np.ndarray = 0.0
-    db_per_km: float | np.ndarray = 0.2
-    eta_int: float | np.ndarray = 1.0
-    eta_c: float | np.ndarray | None = None
-    eta_dc: float | np.ndarray | None = None
-    eta_uc: float | np.ndarray | None = None
-    eta_d: float | np.ndarray = 1.0
-    t_c_s: float | np.ndarray = math.inf
-    wait_rule: str = "one-way"
-    t0_s: float | np.ndarray = 0.0
-    usd: str = "tub"
-    encoder: str = "ideal"
-    p_dark: float | np.ndarray = 0.0
+    loss_order: int = _p(0, "loss_order", "1", "loss order l",
+                         "l = 2^m - 1: 0, 1, 3, 7, ...", array=False)
+    alpha: float | np.ndarray = _p(1.0, "real", "1", "coherent amplitude |alpha|",
+                                   "coherent amplitude |alpha| >= 0", low=0.0)
+    eta: float | np.ndarray = _eff(1.0, "extra transmission between Alice and Bob",
+                                   "extra pure loss between Alice and Bob, [0, 1]")
+    length_km: float | np.ndarray = _p(0.0, "real", "km", "fibre length",
+                                       "fibre length L", low=0.0)
+    db_per_km: float | np.ndarray = _p(0.2, "real", "dB/km", "fibre attenuation",
+                                       "fibre attenuation", low=0.0)
+    eta_int: float | np.ndarray = _eff(1.0, "light-matter interaction efficiency",
+                                       "light-matter efficiency per reflection, [0, 1]")
+    eta_int_placement: str = _p("after", "choice", "1", "where eta_int acts",
+                                "where eta_int acts at each reflection (lumped: folded "
+                                "into the channel)", choices=ETA_INT_PLACEMENTS,
+                                array=False)
+    eta_c: float | np.ndarray | None = _eff(None, "coupling and conversion efficiency",
+                                            "lumped coupling/conversion efficiency, [0, 1]",
+                                            optional=True)
+    eta_dc: float | np.ndarray | None = _eff(None, "down-conversion efficiency",
+                                             "down-conversion efficiency (Alice), [0, 1]",
+                                             optional=True)
+    eta_uc: float | np.ndarray | None = _eff(None, "up-conversion efficiency",
+                                             "up-conversion efficiency (Bob), [0, 1]",
+                                             optional=True)
+    eta_d: float | np.ndarray = _eff(1.0, "detector efficiency",
+                                     "detector efficiency of the USD, [0, 1]")
+    t_c_s: float | np.ndarray = _p(math.inf, "real", "s", "memory coherence time",
+                                   "memory coherence time (inf: ideal)", flag="--t-c",
+                                   low=0.0, low_open=True, allow_inf=True)
+    wait_rule: str = _p("one-way", "choice", "1", "memory waiting-time rule",
+                        "memory waiting time (one-way: L / c_f)", choices=WAIT_RULES,
+                        array=False)
+    t0_s: float | np.ndarray = _p(0.0, "real", "s", "repetition time of the slowest "
+                                  "operation", "repetition time of the slowest operation",
+                                  flag="--t0", low=0.0)
+    usd: str = _p("tub", "choice", "1", "USD variant", "Bob's USD", choices=USD_VARIANTS,
+                  array=False)
+    encoder: str = _p("ideal", "choice", "1", "encoder", "Alice's encoder",
+                      choices=ENCODERS, array=False)
+    decoder: str = _p("smallest-loss", "choice", "1", "decoder (Pauli frame)",
+                      "Bob's Pauli frame", choices=DECODERS, array=False)
+    p_dark: float | np.ndarray = _eff(0.0, "dark-click probability",
+                                      "dark-click probability per detector and gate, "
+                                      "[0, 1)", high_open=True)
     _batch_shape: tuple = field(init=False, repr=False, default=())
 
     def __post_init__(self):
-        check_loss_order(self.loss_order)
         set_ = object.__setattr__
-        set_(self, "alpha", check_real(self.alpha, "alpha", low=0.0))
-        for name in ("eta", "eta_int", "eta_d"):
-            set_(self, name, check_real(getattr(self, name), name, low=0.0, high=1.0))
-        for name in ("eta_c", "eta_dc", "eta_uc"):
-            v = getattr(self, name)
-            if v is not None:
-                set_(self, name, check_real(v, name, low=0.0, high=1.0))
+        for name, info in PARAM_INFO.items():
+            set_(self, name, info.check(getattr(self, name)))
         if self.eta_c is not None and (self.eta_dc is not None or self.eta_uc is not None):
             raise ValueError(
                 "give either eta_c or the pair eta_dc/eta_uc (eta_c = eta_dc * eta_uc), "
                 "not both"
             )
-        set_(self, "length_km", check_real(self.length_km, "length_km", low=0.0, unit="km"))
-        set_(self, "db_per_km", check_real(self.db_per_km, "db_per_km", low=0.0, unit="dB/km"))
-        set_(self, "t_c_s", check_real(self.t_c_s, "t_c_s", low=0.0, low_open=True,
-                                       allow_inf=True, unit="s"))
-        set_(self, "t0_s", check_real(self.t0_s, "t0_s", low=0.0, unit="s"))
-        set_(self, "p_dark", check_real(self.p_dark, "p_dark", low=0.0, high=1.0,
-                                        high_open=True))
-        check_choice(self.wait_rule, "wait_rule", WAIT_RULES)
-        check_choice(self.usd, "usd", USD_VARIANTS)
-        check_choice(self.encoder, "encoder", ENCODERS)
         if self.usd == "tub" and np.any(np.asarray(self.p_dark) > 0):
             raise ValueError(
                 "p_dark > 0 needs usd='linear': the theoretical-upper-bound USD has no "
@@ -157,8 +262,8 @@ class ProtocolParams:
     # -- derived quantities -------------------------------------------------------------
     @staticmethod
     def numeric_fields() -> tuple[str, ...]:
-        return ("alpha", "eta", "length_km", "db_per_km", "eta_int", "eta_c", "eta_dc",
-                "eta_uc", "eta_d", "t_c_s", "t0_s", "p_dark")
+        """The fields that may be arrays (batched and swept)."""
+        return ARRAY_FIELDS
 
     @property
     def batch_shape(self) -> tuple:
@@ -176,6 +281,17 @@ class ProtocolParams:
         return self.n_components.bit_length() - 1
 
     @property
+    def n_reflections(self) -> int:
+        """Cavity reflections of one attempt: m + 2, plus m with the explicit encoder."""
+        m = self.n_rounds
+        return m + 2 + (m if self.encoder == "explicit" else 0)
+
+    @property
+    def eta_int_at_reflections(self):
+        """The loss applied at each reflection: eta_int, or 1 when it is "lumped"."""
+        return 1.0 if self.eta_int_placement == "lumped" else np.asarray(self.eta_int)
+
+    @property
     def eta_fibre(self):
         """Fibre transmission 10^(-a_dB L / 10)."""
         return 10.0 ** (-np.asarray(self.db_per_km) * np.asarray(self.length_km) / 10.0)
@@ -191,8 +307,12 @@ class ProtocolParams:
 
     @property
     def eta_channel(self):
-        """Transmission of the single loss between Alice and Bob: eta * eta_c * eta_fibre."""
-        return np.asarray(self.eta) * self.eta_conversion * self.eta_fibre
+        """Transmission of the single loss between Alice and Bob: eta * eta_c * eta_fibre,
+        times eta_int^k (k = :attr:`n_reflections`) when eta_int is "lumped"."""
+        eta = np.asarray(self.eta) * self.eta_conversion * self.eta_fibre
+        if self.eta_int_placement == "lumped":
+            eta = eta * np.asarray(self.eta_int) ** self.n_reflections
+        return eta
 
     @property
     def travel_time_s(self):
@@ -207,7 +327,7 @@ class ProtocolParams:
 
     @property
     def memory_factor(self):
-        """d = exp(-t_w / t_c): the factor on Alice's atomic coherence (MODEL.md 3.7)."""
+        """d = exp(-t_w / t_c): the factor on Alice's atomic coherence (docs/model.md 3.7)."""
         return np.exp(-self.wait_time_s / np.asarray(self.t_c_s))
 
     @property
@@ -250,7 +370,22 @@ class ProtocolParams:
         return dataclasses.replace(self, **changes)
 
 
-PARAM_NAMES = tuple(f.name for f in fields(ProtocolParams) if not f.name.startswith("_"))
+def _collect() -> dict[str, ParamInfo]:
+    out = {}
+    for f in fields(ProtocolParams):
+        if f.name.startswith("_"):
+            continue
+        meta = dict(f.metadata["info"])
+        meta["flag"] = meta["flag"] or "--" + f.name.replace("_", "-")
+        out[f.name] = ParamInfo(name=f.name, **meta)
+    return out
+
+
+#: field name -> :class:`ParamInfo`, in declaration order: the one home of parameter metadata
+PARAM_INFO: dict[str, ParamInfo] = _collect()
+PARAM_NAMES = tuple(PARAM_INFO)
+#: fields that may be arrays
+ARRAY_FIELDS = tuple(n for n, i in PARAM_INFO.items() if i.array and n != "loss_order")
 
 
 def _preset_files() -> dict[str, Path]:

@@ -1,20 +1,25 @@
-"""The protocol of MODEL.md section 3, written once for both state representations.
+"""The protocol of docs/model.md section 3, written once for both state representations.
 
 :func:`run_protocol` strings the operations of :mod:`catbell_qutip.engines` together in
-the order MODEL.md gives, branching over every measurement outcome:
+the order docs/model.md gives, branching over every measurement outcome:
 
 1. Alice encodes: the ideal encoder writes |0_N>; the explicit one runs m ancilla rounds
-   (CR(2 pi / 2^j), loss eta_int, feed-forward phase, X measurement) and keeps every
-   outcome r. Then atom A in |+> reflects the light with CR(pi/N), loss eta_int.
+   (CR(2 pi / 2^j) with its eta_int loss, feed-forward phase, X measurement) and keeps
+   every outcome r. Then atom A in |+> reflects the light with CR(pi/N), loss eta_int.
 2. Alice's memory dephases while the light travels (factor exp(-t_w / t_c)); the light
    crosses one pure loss eta * eta_c * eta_fibre(L).
 3. Bob reads the syndrome s = n mod N with the same ancilla rounds as the encoder.
 4. Atom B in |+> reflects the light with CR(pi/N), loss eta_int.
 5. Loss eta_d, then USD in sector s: "even" (A = B), "odd" (A != B) or inconclusive.
 6. Pauli frame: X on B for "odd", then the phase the syndrome implies, so every heralded
-   outcome ideally leaves |phi+>. The heralded state is the sum over conclusive outcomes.
+   outcome ideally leaves |phi+> (or, with ``decoder="ml"``, the per-record correction
+   of highest fidelity). The heralded state is the sum over conclusive outcomes.
 
-Feed-forward (a choice MODEL.md leaves implicit for the encoder): in round j the ancilla
+Every eta_int loss sits where ``eta_int_placement`` puts it (:func:`lossy_reflection`):
+right after each reflection, right before it, or, "lumped", folded into the channel loss
+of step 2 as eta_int^k (k reflections per attempt).
+
+Feed-forward (a choice docs/model.md leaves implicit for the encoder): in round j the ancilla
 gets the phase exp(-2 pi i b / 2^j) on |down> before the X measurement, b = n mod 2^(j-1)
 from the earlier rounds, so that the round reads bit j of n and the m rounds together
 project on one sector n = r (mod N).
@@ -23,7 +28,7 @@ Pauli frame: with r the encoder sector and s the syndrome, the loss Bob infers i
 smallest j0 = (r - s) mod N; a loss of j photons gives A's |down> branch the phase
 e^{i pi j / N} and the "even" outcome the extra phase e^{2 pi i s / N}. Bob undoes
 phi = pi j0 / N (+ 2 pi s / N for "even") on B. A true loss j = j0 + N (mod 2N) leaves a
-sign: the logical phase flip the code cannot see (MODEL.md section 2).
+sign: the logical phase flip the code cannot see (docs/model.md section 2).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 
 from .engines.base import LightAtomState
 
-__all__ = ["Outcome", "run_protocol", "sector_readout", "pauli_frame"]
+__all__ = ["Outcome", "run_protocol", "sector_readout", "lossy_reflection", "pauli_frame"]
 
 
 @dataclass(frozen=True)
@@ -50,18 +55,35 @@ class Outcome:
     rho_ab: np.ndarray | None  # corrected, unnormalised; None for inconclusive
 
 
-def sector_readout(state: LightAtomState, n_rounds: int, eta_int, label: str = "anc"):
-    """Measure n mod 2^n_rounds with ancilla reflections and feed-forward (MODEL.md 3.1, 3.3).
+def lossy_reflection(state: LightAtomState, label: str, theta: float, eta_int,
+                     placement: str) -> LightAtomState:
+    """CR(theta) off qubit ``label``'s cavity with the eta_int loss where ``placement`` puts
+    it: "after" the reflection, "before" it, or nowhere ("lumped": the caller folds
+    eta_int into the channel). docs/model.md section 3, "Imperfections"."""
+    if placement == "before":
+        state = state.loss(eta_int)
+    state = state.reflect(label, theta)
+    if placement == "after":
+        state = state.loss(eta_int)
+    return state
+
+
+def sector_readout(state: LightAtomState, n_rounds: int, eta_int, label: str = "anc",
+                   placement: str = "after"):
+    """Measure n mod 2^n_rounds with ancilla reflections and feed-forward (docs/model.md
+    3.1, 3.3).
 
     Returns a list of (sector, unnormalised state). Each round j = 1..m: ancilla in |+>,
-    CR(2 pi / 2^j), loss eta_int after the reflection, phase exp(-2 pi i b / 2^j) on the
-    ancilla's |down> (b = bits read so far), X measurement ("+" = bit 0).
+    CR(2 pi / 2^j) with its eta_int loss (:func:`lossy_reflection`), phase
+    exp(-2 pi i b / 2^j) on the ancilla's |down> (b = bits read so far), X measurement
+    ("+" = bit 0).
     """
     branches = [(0, state)]
     for j in range(1, n_rounds + 1):
         nxt = []
         for bits, st in branches:
-            st = st.add_qubit(label).reflect(label, 2 * np.pi / 2 ** j).loss(eta_int)
+            st = lossy_reflection(st.add_qubit(label), label, 2 * np.pi / 2 ** j, eta_int,
+                                  placement)
             st = st.qubit_phase(label, -2 * np.pi * bits / 2 ** j)
             for t, sub in st.measure_qubit_x(label):
                 nxt.append((bits + (t << (j - 1)), sub))
@@ -69,21 +91,58 @@ def sector_readout(state: LightAtomState, n_rounds: int, eta_int, label: str = "
     return branches
 
 
+_X_ON_B = [1, 0, 3, 2]  # X on B: |a b> -> |a, 1-b> (basis |up up>, |up down>, ...)
+
+
+def _correct(rho_ab: np.ndarray, flip, phi) -> np.ndarray:
+    """X on B where ``flip``, then diag(1, e^{-i phi}) on B; ``flip``/``phi`` broadcast."""
+    flip = np.asarray(flip)
+    if flip.ndim == 0:
+        if flip:
+            rho_ab = rho_ab[..., _X_ON_B, :][..., :, _X_ON_B]
+    else:
+        swapped = rho_ab[..., _X_ON_B, :][..., :, _X_ON_B]
+        rho_ab = np.where(flip[..., None, None], swapped, rho_ab)
+    phi = np.asarray(phi, dtype=float)[..., None]
+    ph = np.exp(-1j * phi * np.array([0, 1, 0, 1]))  # diag(1, e^{-i phi}) on B
+    return rho_ab * ph[..., :, None] * ph.conj()[..., None, :]
+
+
 def pauli_frame(rho_ab: np.ndarray, n_comp: int, encoder_sector: int, syndrome: int,
-                usd: str) -> np.ndarray:
-    """Apply Bob's correction to a (..., 4, 4) two-atom matrix (atom order A, B)."""
+                usd: str, decoder: str = "smallest-loss") -> np.ndarray:
+    """Apply Bob's correction to a (..., 4, 4) two-atom matrix (atom order A, B).
+
+    docs/model.md section 3, step 6. ``decoder="smallest-loss"``: Bob assumes the smallest
+    loss consistent with the records, j0 = (r - s) mod N, and applies X on B for "odd",
+    then diag(1, e^{-i phi}) on B with phi = pi j0 / N (+ 2 pi s / N for "even").
+
+    ``decoder="ml"``: per record (and per parameter point of a batch) the correction that
+    maximises the record's fidelity with phi+. On the uncorrected record state r that is
+    X on B or not, whichever gives the larger 1/2 (r_00 + r_33) + |r_03| (no X) or
+    1/2 (r_11 + r_22) + |r_12| (X), then the phase that makes the |up up><down down|
+    coherence real and positive. Bob knows every parameter, so this table record ->
+    correction is a local operation fixed in advance. For l = 0 with pure losses only
+    (no dark counts) the two decoders coincide: every "even" record is
+    F phi+ + (1 - F) phi- with F >= 1/2 and a real, positive coherence, and every "odd"
+    record is its X-flipped image, so the smallest-loss frame already is the best one.
+    Dark counts can herald records whose bit is more likely wrong than right; there
+    "ml" flips where "smallest-loss" does not.
+    """
+    if decoder == "ml":
+        diag = np.real(np.diagonal(rho_ab, axis1=-2, axis2=-1))
+        keep = 0.5 * (diag[..., 0] + diag[..., 3]) + np.abs(rho_ab[..., 0, 3])
+        swap = 0.5 * (diag[..., 1] + diag[..., 2]) + np.abs(rho_ab[..., 1, 2])
+        flip = swap > keep
+        coherence = np.where(flip, rho_ab[..., 1, 2], rho_ab[..., 0, 3])
+        return _correct(rho_ab, flip, -np.angle(coherence))
     j0 = (encoder_sector - syndrome) % n_comp
     phi = np.pi * j0 / n_comp + (2 * np.pi * syndrome / n_comp if usd == "even" else 0.0)
-    if usd == "odd":
-        perm = [1, 0, 3, 2]  # X on B: |a b> -> |a, 1-b>
-        rho_ab = rho_ab[..., perm, :][..., :, perm]
-    ph = np.exp(-1j * phi * np.array([0, 1, 0, 1]))  # diag(1, e^{-i phi}) on B
-    return rho_ab * ph[:, None] * ph.conj()[None, :]
+    return _correct(rho_ab, usd == "odd", phi)
 
 
 #: Target size in bytes of the largest state array of one batch chunk. A large grid runs
 #: through :func:`run_protocol` in chunks this size, so the arrays stay in the CPU cache
-#: and fresh allocations do not page-fault on every operation (MODEL.md is unaffected:
+#: and fresh allocations do not page-fault on every operation (docs/model.md is unaffected:
 #: every point is computed independently either way).
 CHUNK_BYTES = 2 ** 20
 
@@ -153,26 +212,28 @@ def _lengths(size: int, chunk: int) -> list[int]:
 def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]:
     """Steps 1-6 on one batch (see :func:`run_protocol`)."""
     n_comp, m = params.n_components, params.n_rounds
-    eta_int = np.asarray(params.eta_int, dtype=float)
+    eta_int = params.eta_int_at_reflections
+    where = params.eta_int_placement
 
     # 1. Alice encodes
-    encoded = sector_readout(initial, m, eta_int) if explicit else [(0, initial)]
+    encoded = (sector_readout(initial, m, eta_int, placement=where) if explicit
+               else [(0, initial)])
     outcomes: list[Outcome] = []
     for r, st in encoded:
-        st = st.add_qubit("A").reflect("A", np.pi / n_comp).loss(eta_int)
-        # 2. memory while the light travels, and the channel
+        st = lossy_reflection(st.add_qubit("A"), "A", np.pi / n_comp, eta_int, where)
+        # 2. memory while the light travels, and the channel (with eta_int^k if "lumped")
         st = st.dephase("A", params.memory_factor).loss(params.eta_channel)
         # 3. syndrome
-        for s, sub in sector_readout(st, m, eta_int):
+        for s, sub in sector_readout(st, m, eta_int, placement=where):
             # 4. Bob entangles; 5. detector loss and USD
-            sub = sub.add_qubit("B").reflect("B", np.pi / n_comp).loss(eta_int)
+            sub = lossy_reflection(sub.add_qubit("B"), "B", np.pi / n_comp, eta_int, where)
             sub = sub.loss(params.eta_d)
             total = sub.trace()
             effects = sub.usd_effects(params.usd, n_comp, s, params.p_dark)
             measured = sub.measure_light(effects)
             conclusive = 0.0
             for name in ("even", "odd"):
-                rho = pauli_frame(measured[name], n_comp, r, s, name)
+                rho = pauli_frame(measured[name], n_comp, r, s, name, params.decoder)
                 p = np.real(np.trace(rho, axis1=-2, axis2=-1))
                 conclusive = conclusive + p
                 outcomes.append(Outcome(r, s, name, p, rho))

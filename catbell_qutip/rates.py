@@ -1,4 +1,4 @@
-"""Rate-constrained analysis (MODEL.md section 4, the paper's eq. 8).
+"""Rate-constrained analysis (docs/model.md section 4, the paper's eq. 8).
 
 Every attempt takes max(L / c_f, t0) seconds (L / c_f: the light's one-way travel time,
 c_f = 2e8 m/s; t0: the repetition time of the slowest local operation), so the

@@ -1,4 +1,4 @@
-"""Reproduce every figure panel of the paper (MODEL.md section 6): ``catbell reproduce``.
+"""Reproduce every figure panel of the paper (docs/model.md section 6): ``catbell reproduce``.
 
 Panels 2(a), 2(b), 3(a)-(g), 4(a)-(c) are written to an output folder as PNG and PDF, their
 data as netCDF (xarray, named dimensions, units in attributes) and CSV, plus the efficiency
@@ -7,7 +7,7 @@ bit/s). REPRODUCTION.md sets the numbers beside the paper's statements.
 
 Choices (each pinned in a preset of ``catbell_qutip/presets``, see REPRODUCTION.md):
 
-- every panel starts from ``repro-base``: explicit encoder (MODEL.md puts eta_int after
+- every panel starts from ``repro-base``: explicit encoder (docs/model.md puts eta_int after
   every reflection, including Alice's encoding rounds, which only the explicit encoder
   has), 0.2 dB/km, TUB USD, t0 = 0;
 - Figs. 2-3 at R_eg = 3000 Hz with t0 negligible (R_eg = P c_f / L);
@@ -46,7 +46,7 @@ RATE_FIG3G_HZ = 3.0
 #: length of Fig. 4 and of the thresholds, km
 LENGTH_FIG4_KM = 10.0
 LENGTH_THRESHOLD_KM = 5.0
-#: the paper's l = 0 peak key rate of Fig. 4(a), bit/s (MODEL.md 6), used to calibrate t0
+#: the paper's l = 0 peak key rate of Fig. 4(a), bit/s (docs/model.md 6), used to calibrate t0
 PEAK_FIG4A_L0_BIT_S = 2000.0
 #: S level of the Fig. 3(g) summary number
 S_LEVEL_FIG3G = 2.01
@@ -79,7 +79,7 @@ class Panel:
     name: str
     kind: str  # "length" (S vs L at fixed rate), "memory" (S vs t_c), "key" (key rate vs alpha)
     title: str
-    statement: str  # the paper's statement (MODEL.md section 6)
+    statement: str  # the paper's statement (docs/model.md section 6)
     loss_orders: tuple
     presets: tuple
     rate_hz: float = RATE_FIG23_HZ
@@ -221,7 +221,7 @@ def _compute_key(panel, engine, grids, t0_s):
 
 
 def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
-    """t0 from the l = 0 peak of Fig. 4(a) (MODEL.md 6), and whether that is possible.
+    """t0 from the l = 0 peak of Fig. 4(a) (docs/model.md 6), and whether that is possible.
 
     With t0 > L / c_f every rate scales by (L / c_f) / t0 and the optimal alpha does not
     move, so t0 = (L / c_f) * peak(t0 = 0) / 2000 bit/s exactly.

@@ -1,4 +1,4 @@
-"""The result of one protocol point (MODEL.md sections 3.6 and 4)."""
+"""The result of one protocol point (docs/model.md sections 3.6 and 4)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class ProtocolResult:
 
     @property
     def key_rate(self) -> float | None:
-        """DI-QKD secret key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (MODEL.md 4)."""
+        """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
         from .keyrate import key_rate
 
         rate = self.R_eg
@@ -128,7 +128,7 @@ class ProtocolResult:
     def syndrome_average_fidelity(self) -> float:
         """sum_s p(s) F_s: the average over syndromes *not* weighted by USD success.
 
-        MODEL.md section 3.6 warns against this quantity as "the" fidelity; it is kept to
+        docs/model.md section 3.6 warns against this quantity as "the" fidelity; it is kept to
         show how much the heralded F differs from it.
         """
         ps = self.syndrome_probabilities()

@@ -1,6 +1,6 @@
 """Photon-number sector sums, the special functions behind every closed form.
 
-MODEL.md section 5 writes the closed forms through
+docs/model.md section 5 writes the closed forms through
 
     S_r(y) = sum_{n = r (mod M)} y^n / n!
 
@@ -54,7 +54,7 @@ def poisson_residue_masses(y, modulus: int) -> np.ndarray:
     -----
     Summed term by term in log space over a photon-number window that holds all but
     ~1e-18 of the distribution, then renormalised, so every entry has a small *relative*
-    error, even a mass of 1e-40 at tiny ``y`` (MODEL.md section 5).
+    error, even a mass of 1e-40 at tiny ``y`` (docs/model.md section 5).
     """
     y = np.asarray(y, dtype=float)
     if np.any(y < 0) or not np.all(np.isfinite(y)):

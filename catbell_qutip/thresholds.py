@@ -1,4 +1,4 @@
-"""Efficiency thresholds: where an l-loss code stops beating the 0-loss code (MODEL.md 6).
+"""Efficiency thresholds: where an l-loss code stops beating the 0-loss code (docs/model.md 6).
 
 For a parameter x in {eta_int, eta_c, eta_d (with the linear-optics USD)} and a loss order
 l, the threshold is the value of x at which S_l(L) = S_0(L), both codes run at the same
@@ -12,7 +12,7 @@ positive (above) to non-positive (below), refined with :func:`scipy.optimize.bre
 1e-5 in x (the brief asks for 1e-4). Where no sign change exists the result says so and
 gives no number.
 
-The encoder is a parameter. The reproduction uses ``encoder="explicit"``: MODEL.md places
+The encoder is a parameter. The reproduction uses ``encoder="explicit"``: docs/model.md places
 an eta_int loss after every reflection, including Alice's encoding rounds, which only the
 explicit encoder has; the ideal encoder writes |0_N> directly and so idealises those
 losses (its eta_int thresholds are lower).
@@ -112,7 +112,7 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
     engine : {"coherent", "fock"}
         Engine of :func:`catbell_qutip.evaluate`.
     encoder : {"explicit", "ideal"}
-        Default "explicit" (eta_int also after Alice's encoding rounds, MODEL.md 3).
+        Default "explicit" (eta_int also after Alice's encoding rounds, docs/model.md 3).
     n_grid : int
         Scan points in [x_min, 1] (default 25).
     x_min : float

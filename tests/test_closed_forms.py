@@ -1,4 +1,4 @@
-"""Engines against the closed forms of MODEL.md section 5.
+"""Engines against the closed forms of docs/model.md section 5.
 
 l = 0:  F = (1 + d exp(-2 (1 - eta_pre) x)) / 2,  P = 1 - exp(-2 eta_tot x),  x = |alpha|^2.
 Any N, one pure loss eta, ideal syndrome, TUB: P, heralded F and the unweighted syndrome
@@ -37,7 +37,7 @@ def test_l0_grid_matches_closed_form(engine):
 
 
 def test_l0_closed_form_with_every_imperfection():
-    """eta_pre / eta_tot bookkeeping and the memory factor (MODEL.md 5) with all < 1."""
+    """eta_pre / eta_tot bookkeeping and the memory factor (docs/model.md 5) with all < 1."""
     kw = dict(eta_int=0.87, eta_c=0.6, eta_d=0.7, length_km=7.0, t_c_s=2e-4, eta=0.9)
     p = ProtocolParams(loss_order=0, alpha=1.3, **kw)
     eta_pre = 0.87 * p.eta_channel  # Alice's reflection loss, then the channel
@@ -65,7 +65,7 @@ def test_closed_forms_match_both_engines(loss_order, encoder):
 
 
 def test_loss_distribution_against_direct_sum():
-    """p(j) of MODEL.md 5 against the Fock-space norm of A_j |0_N>, summed term by term."""
+    """p(j) of docs/model.md 5 against the Fock-space norm of A_j |0_N>, summed term by term."""
     a, eta, l = 1.4, 0.6, 3
     N = l + 1
     x = a * a
@@ -84,7 +84,7 @@ def test_loss_distribution_against_direct_sum():
 @pytest.mark.parametrize("loss_order", [1, 3])
 def test_heralded_and_unweighted_fidelity(loss_order):
     """The heralded F weights sectors by USD success; it differs from the plain syndrome
-    average, and each matches its closed form (MODEL.md 3.6)."""
+    average, and each matches its closed form (docs/model.md 3.6)."""
     a, e = 1.2, 0.7
     cf = ideal_protocol(loss_order, a, e)
     for engine in ("coherent", "fock"):
@@ -95,7 +95,7 @@ def test_heralded_and_unweighted_fidelity(loss_order):
 
 
 def test_unweighted_average_from_loss_distribution():
-    """F_unweighted = P(floor(j/N) even), straight from p(j) (MODEL.md 5)."""
+    """F_unweighted = P(floor(j/N) even), straight from p(j) (docs/model.md 5)."""
     for l in (1, 3):
         N = l + 1
         p = loss_distribution(1.1, 0.75, l, j_max=60)

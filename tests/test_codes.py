@@ -1,4 +1,4 @@
-"""Cat codes (MODEL.md section 2), sector sums, and the Fock truncation rule."""
+"""Cat codes (docs/model.md section 2), sector sums, and the Fock truncation rule."""
 
 from __future__ import annotations
 

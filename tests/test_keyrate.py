@@ -1,4 +1,4 @@
-"""DI-QKD key rate (MODEL.md section 4): R = R_eg (1 - h(Q) - chi(S)), clipped at 0."""
+"""DI-QKD key rate (docs/model.md section 4): R = R_eg (1 - h(Q) - chi(S)), clipped at 0."""
 
 from __future__ import annotations
 

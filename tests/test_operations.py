@@ -1,6 +1,6 @@
 """Engine operations against explicit QuTiP operators, and POVM properties.
 
-Reference identities (MODEL.md sections 1, 3, 5):
+Reference identities (docs/model.md sections 1, 3, 5):
 - CR(theta) = |up><up| (x) 1 + |down><down| (x) exp(i theta n).
 - Pure loss: rho -> sum_k A_k rho A_k^dag, A_k = sum_n sqrt(C(n,k) eta^(n-k) (1-eta)^k) |n-k><n|;
   on coherent dyads |a><b| -> <sqrt(1-eta) b|sqrt(1-eta) a> |sqrt(eta) a><sqrt(eta) b|.
@@ -94,7 +94,7 @@ def test_measure_x_and_sector_projection_match_qutip():
 
 def test_dyad_rule_cat_basis_and_fock_agree():
     """Random state on the ring dyads |b w^k><b w^k'| (M = 4): the coherent engine's loss,
-    the dyad rule of MODEL.md 5 written out, and the Fock engine's Kraus loss agree."""
+    the dyad rule of docs/model.md 5 written out, and the Fock engine's Kraus loss agree."""
     M, b, eta, cut = 4, 1.1, 0.63, 60  # ring of 2N = 4 points (l = 1)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(M, M)) + 1j * rng.normal(size=(M, M))
@@ -162,8 +162,8 @@ def test_linear_optics_povm_properties(N):
 
 
 def test_linear_optics_numbers_quoted_in_model():
-    """MODEL.md 3.5: for N = 2, beta = 1.5, in the loss-free sector, linear optics about 0.46
-    against 0.87 for the TUB (two-digit numbers as MODEL.md quotes them)."""
+    """docs/model.md 3.5: for N = 2, beta = 1.5, in the loss-free sector, linear optics about 0.46
+    against 0.87 for the TUB (two-digit numbers as docs/model.md quotes them)."""
     cut, b = 50, 1.5
     n = np.arange(cut + 1)
     zero = qutip.Qobj(np.where(n % 2 == 0, fock_amplitudes(b, cut), 0)).unit()

@@ -1,4 +1,4 @@
-"""Physical validity of heralded states and figures of merit (MODEL.md sections 3.6, 4).
+"""Physical validity of heralded states and figures of merit (docs/model.md sections 3.6, 4).
 
 Expected values come from physics (trace, positivity, Bell-diagonal structure, bounds,
 monotonicity in the losses) or from the closed forms, never from the code under test.
@@ -189,7 +189,7 @@ def test_extreme_inputs_are_physical():
 
 
 def test_memory_dephasing_scales_coherence():
-    """2F - 1 -> (2F - 1) exp(-t_w / t_c) (MODEL.md 3.7), for every code."""
+    """2F - 1 -> (2F - 1) exp(-t_w / t_c) (docs/model.md 3.7), for every code."""
     for l in LOSS_ORDERS:
         ideal = simulate(l, 1.2, engine="coherent", length_km=10.0)
         mem = simulate(l, 1.2, engine="coherent", length_km=10.0, t_c_s=1e-4)

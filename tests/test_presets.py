@@ -1,4 +1,4 @@
-"""Named presets of MODEL.md section 6 (issue 4): every shipped preset loads and validates,
+"""Named presets of docs/model.md section 6 (issue 4): every shipped preset loads and validates,
 and the Fig. 4 timing preset equals the calibration it documents."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Rate-constrained analysis (MODEL.md section 4): R_eg, the alpha solver, S(L) and S(t_c).
+"""Rate-constrained analysis (docs/model.md section 4): R_eg, the alpha solver, S(L) and S(t_c).
 
-Closed forms used as references (l = 0, MODEL.md section 5, channel loss only):
+Closed forms used as references (l = 0, docs/model.md section 5, channel loss only):
 P = 1 - exp(-2 eta |alpha|^2), so the alpha reaching R_eg at attempt time T is
 alpha = sqrt(-ln(1 - R_eg T) / (2 eta)); F = (1 + d exp(-2 (1 - eta) |alpha|^2)) / 2 and
 S = 2 sqrt(1 + (2F - 1)^2).

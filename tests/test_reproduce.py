@@ -3,7 +3,7 @@
 Checks: every panel file exists; summary.json has every key of the issue, finite and in
 its physical range (2 <= S <= 2 sqrt 2, 0 <= thresholds <= 1, rates >= 0), a threshold
 without a crossing is null with a note saying so; data files carry named dimensions and
-units; and a few numbers agree with closed forms (l = 0, MODEL.md section 5).
+units; and a few numbers agree with closed forms (l = 0, docs/model.md section 5).
 """
 
 from __future__ import annotations

@@ -297,7 +297,7 @@ def test_store_from_other_spec_is_refused_untouched(tmp_path, capsys):
 
 # -- rate outputs ---------------------------------------------------------------------------
 def test_rate_outputs_match_l0_closed_forms():
-    """l = 0, channel loss only (MODEL.md section 5): P = 1 - exp(-2 eta_f alpha^2),
+    """l = 0, channel loss only (docs/model.md section 5): P = 1 - exp(-2 eta_f alpha^2),
     F = (1 + exp(-2 (1 - eta_f) alpha^2)) / 2, S = 2 sqrt(1 + (2F - 1)^2), Q = 0, and the
     key rate R_eg (1 - chi(S)) with chi(S) = h((1 + sqrt((S/2)^2 - 1)) / 2)."""
     from catbell_qutip.closed_forms import l0_fidelity, l0_success

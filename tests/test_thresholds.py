@@ -1,4 +1,4 @@
-"""Efficiency thresholds S_l(5 km) = S_0(5 km) at R_eg = 3000 Hz (MODEL.md section 6).
+"""Efficiency thresholds S_l(5 km) = S_0(5 km) at R_eg = 3000 Hz (docs/model.md section 6).
 
 What is checked: the reported value is a genuine crossing (S_l and S_0 computed again
 independently at the solved amplitudes agree there, and S_l - S_0 changes sign across

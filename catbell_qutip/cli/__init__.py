@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="catbell",
         description="Bell tests and DI-QKD between cavity atoms entangled through cat-code "
-                    "light pulses (MODEL.md).",
+                    "light pulses (docs/model.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS.values():

@@ -5,29 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..params import PRESETS, load_toml, preset, resolve_params
+from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
 
 __all__ = ["add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
 
-#: command-line flag destination -> ProtocolParams field
-FLAG_TO_FIELD = {
-    "loss_order": "loss_order",
-    "alpha": "alpha",
-    "eta": "eta",
-    "length_km": "length_km",
-    "db_per_km": "db_per_km",
-    "eta_int": "eta_int",
-    "eta_c": "eta_c",
-    "eta_dc": "eta_dc",
-    "eta_uc": "eta_uc",
-    "eta_d": "eta_d",
-    "t_c": "t_c_s",
-    "t0": "t0_s",
-    "usd": "usd",
-    "encoder": "encoder",
-    "p_dark": "p_dark",
-    "wait_rule": "wait_rule",
-}
+#: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
+FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}
+
+#: fields that only a single-point command takes as flags (sweeps make them axes)
+POINT_FIELDS = ("loss_order", "alpha")
 
 
 def _float(text: str) -> float:
@@ -37,29 +23,40 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _help(name: str) -> str:
+    info = PARAM_INFO[name]
+    unit = "" if info.unit == "1" else f", in {info.unit}"
+    default = ProtocolParams.__dataclass_fields__[name].default
+    shown = "" if default is None or name in POINT_FIELDS else f" (default {default})"
+    return f"{info.help}{unit}{shown}"
+
+
 def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True) -> None:
-    """Add --preset, --config and one flag per protocol parameter (defaults: unset)."""
+    """Add --preset, --config and one flag per protocol parameter (defaults: unset).
+
+    The flags, their types, choices and help texts come from
+    :data:`catbell_qutip.params.PARAM_INFO`; ``point=False`` leaves out ``--loss-order``
+    and ``--alpha`` (commands that scan or solve for them).
+    """
     g = p.add_argument_group("protocol parameters (flag beats --config beats --preset)")
     g.add_argument("--preset", help=f"named preset: {', '.join(PRESETS())}")
     g.add_argument("--config", metavar="FILE.toml", help="TOML file of parameter = value lines")
-    if point:
-        g.add_argument("--loss-order", type=int, help="l = 2^m - 1: 0, 1, 3, 7, ...")
-        g.add_argument("--alpha", type=_float, help="coherent amplitude |alpha| > 0")
-    g.add_argument("--eta", type=_float, help="extra pure loss between Alice and Bob, [0, 1]")
-    g.add_argument("--length-km", type=_float, help="fibre length L in km")
-    g.add_argument("--db-per-km", type=_float, help="fibre attenuation in dB/km (default 0.2)")
-    g.add_argument("--eta-int", type=_float, help="light-matter efficiency per reflection")
-    g.add_argument("--eta-c", type=_float, help="lumped coupling/conversion efficiency")
-    g.add_argument("--eta-dc", type=_float, help="down-conversion efficiency (Alice)")
-    g.add_argument("--eta-uc", type=_float, help="up-conversion efficiency (Bob)")
-    g.add_argument("--eta-d", type=_float, help="detector efficiency")
-    g.add_argument("--t-c", type=_float, help="memory coherence time in s (inf: ideal)")
-    g.add_argument("--t0", type=_float, help="repetition time of the slowest operation, s")
-    g.add_argument("--usd", choices=["tub", "linear"], help="USD variant (default tub)")
-    g.add_argument("--encoder", choices=["ideal", "explicit"], help="encoder (default ideal)")
-    g.add_argument("--p-dark", type=_float, help="dark-click probability per detector, gate")
-    g.add_argument("--wait-rule", choices=["one-way", "round-trip", "none"],
-                   help="memory waiting time (default one-way: L / c_f)")
+    for name, info in PARAM_INFO.items():
+        if name in POINT_FIELDS and not point:
+            continue
+        kw = {"help": _help(name)}
+        if info.kind == "choice":
+            kw["choices"] = list(info.choices)
+        else:
+            kw["type"] = _int if info.kind == "loss_order" else _float
+        g.add_argument(info.flag, dest=info.flag[2:].replace("-", "_"), **kw)
 
 
 def layers_from_args(args) -> list[dict]:

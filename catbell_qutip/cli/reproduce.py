@@ -1,4 +1,4 @@
-"""``catbell reproduce``: every panel of the paper, its data, and a summary (MODEL.md 6).
+"""``catbell reproduce``: every panel of the paper, its data, and a summary (docs/model.md 6).
 
 See :mod:`catbell_qutip.reproduce` and REPRODUCTION.md.
 """

@@ -11,7 +11,7 @@ from ._common import add_param_flags, layers_from_args
 
 def add_parser(sub):
     p = sub.add_parser("simulate", help="simulate one protocol point",
-                       description="Simulate one protocol point (MODEL.md section 3).")
+                       description="Simulate one protocol point (docs/model.md section 3).")
     add_param_flags(p)
     p.add_argument("--engine", choices=["fock", "coherent"], default="fock",
                    help="state representation (default fock)")

@@ -2,7 +2,7 @@
 
 For each parameter in {eta_int, eta_c, eta_d (linear-optics USD)} and each loss order,
 the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection ideal
-(MODEL.md section 6; :mod:`catbell_qutip.thresholds`).
+(docs/model.md section 6; :mod:`catbell_qutip.thresholds`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub):
     p = sub.add_parser(
-        "thresholds", help="efficiency thresholds where S_l = S_0 (MODEL.md 6)",
+        "thresholds", help="efficiency thresholds where S_l = S_0 (docs/model.md 6)",
         description="For each parameter and loss order, the efficiency at which "
                     "S_l(L) = S_0(L) at a fixed entanglement-generation rate, every other "
                     "imperfection ideal (root finding to 1e-5).")

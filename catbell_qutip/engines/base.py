@@ -152,7 +152,7 @@ class LightAtomState(abc.ABC):
         return self.apply_qubit_unitary(label, [[0, 1], [1, 0]])
 
     def dephase(self, label: str, factor) -> LightAtomState:
-        """Multiply the coherences of qubit ``label`` by ``factor`` (MODEL.md 3.7)."""
+        """Multiply the coherences of qubit ``label`` by ``factor`` (docs/model.md 3.7)."""
         bit = self._bit(label)
         differ = bit[:, None] != bit[None, :]
         f = np.asarray(factor, dtype=float)
@@ -214,7 +214,7 @@ class LightAtomState(abc.ABC):
     def reflect(self, label: str, theta: float) -> LightAtomState:
         """Cavity reflection CR(theta) = |up><up| (x) 1 + |down><down| (x) R(theta).
 
-        MODEL.md section 1; R(theta) = exp(i theta a^dagger a).
+        docs/model.md section 1; R(theta) = exp(i theta a^dagger a).
         """
         self._check_angle(theta)
         i = self._index(label)

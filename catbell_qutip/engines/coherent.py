@@ -1,4 +1,4 @@
-"""Truncation-free engine on sums of coherent states (MODEL.md section 5).
+"""Truncation-free engine on sums of coherent states (docs/model.md section 5).
 
 Every light state of the protocol is a finite sum of dyads |beta w^k><beta w^k'| of the
 M = 2N coherent states on a ring, w = e^{i pi / N}: rotations by multiples of pi/N permute
