@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_choice, check_loss_order, check_real
+from ._checks import ParameterError, check_choice, check_loss_order, check_real
 
 __all__ = [
     "ProtocolParams",
@@ -242,15 +242,13 @@ class ProtocolParams:
         for name, info in PARAM_INFO.items():
             set_(self, name, info.check(getattr(self, name)))
         if self.eta_c is not None and (self.eta_dc is not None or self.eta_uc is not None):
-            raise ValueError(
+            raise ParameterError(
                 "give either eta_c or the pair eta_dc/eta_uc (eta_c = eta_dc * eta_uc), "
-                "not both"
-            )
+                "not both", "eta_c")
         if self.usd == "tub" and np.any(np.asarray(self.p_dark) > 0):
-            raise ValueError(
+            raise ParameterError(
                 "p_dark > 0 needs usd='linear': the theoretical-upper-bound USD has no "
-                "detectors to click in the dark"
-            )
+                "detectors to click in the dark", "p_dark")
         try:
             shape = np.broadcast_shapes(
                 *(np.shape(getattr(self, f)) for f in self.numeric_fields())
