@@ -43,8 +43,6 @@ def test_baseline_matches_fock_engine(name):
     assert 0 < P <= 1 and 0 <= F <= 1
 
 
-def test_baseline_rejects_what_it_does_not_model():
-    with pytest.raises(ValueError, match="loss_order"):
-        baseline_point(ProtocolParams(loss_order=3, alpha=1.0), 20)
-    with pytest.raises(ValueError, match="encoder"):
-        baseline_point(ProtocolParams(loss_order=1, alpha=1.0, encoder="explicit"), 20)
+def test_baseline_rejects_a_batch():
+    with pytest.raises(ValueError, match="single"):
+        baseline_point(ProtocolParams(loss_order=1, alpha=[1.0, 2.0]), 20)
