@@ -35,8 +35,9 @@ encoding rounds (explicit encoder only), her entangling reflection, Bob's m synd
 rounds and his entangling reflection. Placement "after" applies a pure loss eta_int right
 after each of them, "before" right before each, and "lumped" none at the reflections but
 eta_int^k on the channel (k = m + 2 ideal, 2m + 2 explicit). Every pure loss is the
-Kraus sum sum_k (1 (x) A_k) rho (1 (x) A_k)^dagger with A_k = sum_n sqrt(C(n, k)
-eta^(n-k) (1 - eta)^k) |n - k><n| on the light.
+channel with Kraus operators 1 (x) A_k, A_k = sum_n sqrt(C(n, k) eta^(n-k) (1 - eta)^k)
+|n - k><n| on the light, applied as one superoperator (``qutip.kraus_to_super`` on the
+light, ``qutip.super_tensor`` with the identity channel on the qubits).
 
 USD effects, both built here. "tub": the Ivanovic-Dieks-Peres POVM of the two normalised
 sector states u = P_s|beta>, v = P_s|beta e^{i pi/N}> by Gram-Schmidt, E_u =
@@ -70,7 +71,13 @@ Truncation: every operation keeps or lowers photon numbers, so the only truncati
 the mass the cutoff drops from the initial light state, computed here from the tail of
 its Fock amplitudes (exact normalisation from the coherent-state Gram matrix) and
 returned as ``truncation_error``; :func:`baseline_run` refuses a cutoff that drops more
-than ``tol`` times min(1, P).
+than ``tol`` times min(1, P). The mass sets the scale of the truncation error; cross
+terms between kept and dropped amplitudes can make the change of P a few times the mass
+(``tests/test_baseline.py`` checks a larger cutoff against it).
+
+Numerics: QuTiP's ``auto_tidyup`` (zeroing entries below 1e-14 after sparse products) is
+switched off during a run: at P ~ 1e-3 it alone moved F by ~2e-11. The TUB's
+Gram-Schmidt runs in extended precision, since it cancels for weak light.
 """
 
 from __future__ import annotations
@@ -258,6 +265,16 @@ def linear_effects(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
 
 
 # -- the register ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=32)
+def _loss_superoperator(eta: float, cutoff: int, n_qubits: int) -> qutip.Qobj:
+    """kraus_to_super of the loss Kraus operators on the light, super_tensor'ed with the
+    identity channel on the qubits: the whole Kraus sum is one sparse product (adding
+    dense Qobj term by term is slow under QuTiP's threaded BLAS on a loaded machine)."""
+    light = qutip.kraus_to_super(loss_kraus_ops(eta, cutoff)).to("csr")
+    qubits = qutip.to_super(qutip.qeye([2] * n_qubits)).to("csr")
+    return qutip.super_tensor(qubits, light).to("csr")
+
+
 def _sandwich(K: qutip.Qobj, rho: qutip.Qobj) -> qutip.Qobj:
     """K rho K^dagger, written K (K rho^dagger)^dagger: QuTiP 5's sparse-times-dense
     product is fast, its dense-times-sparse one is not."""
@@ -284,13 +301,11 @@ class _Register:
         return self.op(**{qubit: UP.proj()}) + self.op(rot, **{qubit: DOWN.proj()})
 
     def loss(self, rho: qutip.Qobj, eta: float) -> qutip.Qobj:
+        """The pure loss on the light: the superoperator 1 (x) sum_k A_k . A_k^dagger."""
         if eta == 1.0:
             return rho
-        out = 0 * rho
-        for A in loss_kraus_ops(eta, self.cutoff):
-            K = self.op(A)
-            out = out + _sandwich(K, rho)
-        return out
+        S = _loss_superoperator(float(eta), self.cutoff, len(self.qubits))
+        return qutip.vector_to_operator(S * qutip.operator_to_vector(rho))
 
     def dephase_a(self, rho: qutip.Qobj, factor: float) -> qutip.Qobj:
         if factor == 1.0:
@@ -396,13 +411,18 @@ def baseline_run(params: ProtocolParams, cutoff: int, *, tol: float = 1e-10) -> 
         raise ValueError("baseline_run takes a single parameter point")
     # QuTiP's default auto_tidyup zeroes entries below 1e-14 after sparse operations; at
     # small P that alone moves F by ~1e-11, so it is switched off here.
-    with qutip.CoreOptions(auto_tidyup=False):
+    # (set directly: the CoreOptions context manager costs ~20 ms per use)
+    core = qutip.settings.core
+    saved = core["auto_tidyup"]
+    core["auto_tidyup"] = False
+    try:
         return _run(params, int(cutoff), tol)
+    finally:
+        core["auto_tidyup"] = saved
 
 
 def _run(params: ProtocolParams, cutoff: int, tol: float) -> BaselineResult:
-    placement = getattr(params, "eta_int_placement", "after")
-    decoder = getattr(params, "decoder", "smallest-loss")
+    placement, decoder = params.eta_int_placement, params.decoder
     if placement not in PLACEMENTS or decoder not in DECODERS:
         raise ValueError(f"unknown placement {placement!r} or decoder {decoder!r}")
     N = params.loss_order + 1
