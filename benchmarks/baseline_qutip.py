@@ -358,7 +358,7 @@ def _memory_factor(params: ProtocolParams) -> float:
 def _readout(reg: _Register, branches, n_rounds: int, lossy) -> list:
     """Ancilla rounds with feed-forward on every branch (docs/model.md 3.1, 3.3).
 
-    ``lossy(rho)`` wraps one reflection with the eta_int placement. Returns
+    ``lossy(rho, cr)`` applies one reflection with its eta_int loss. Returns
     [(bits, rho)] with every outcome kept.
     """
     for j in range(1, n_rounds + 1):
@@ -385,7 +385,7 @@ def _frame(raw: np.ndarray, n_comp: int, r: int, s: int, outcome: str, decoder: 
     else:  # "ml": the X-or-not and phase maximising <phi+|rho|phi+>
         keep = 0.5 * (raw[0, 0] + raw[3, 3]).real + abs(raw[0, 3])
         swap = 0.5 * (raw[1, 1] + raw[2, 2]).real + abs(raw[1, 2])
-        flip = bool(swap > keep)
+        flip = bool(swap > keep)  # a tie keeps B as it is
         phi = -np.angle(raw[1, 2] if flip else raw[0, 3])
     if flip:
         XB = qutip.tensor(qutip.qeye(2), qutip.sigmax())
@@ -438,18 +438,13 @@ def _run(params: ProtocolParams, cutoff: int, tol: float) -> BaselineResult:
     eta_d = float(params.eta_d)
     reg = _Register(m, cutoff)
 
-    transmission = [1.0]  # running product of every loss applied to one branch
-
-    def loss(rho, eta):
-        return reg.loss(rho, eta)
-
     def lossy(rho, cr):
         """One reflection with its eta_int loss, placed per ``eta_int_placement``."""
         if placement == "before":
-            rho = loss(rho, at_reflection)
+            rho = reg.loss(rho, at_reflection)
         rho = _sandwich(cr, rho)
         if placement == "after":
-            rho = loss(rho, at_reflection)
+            rho = reg.loss(rho, at_reflection)
         return rho
 
     light, dropped = _initial_light(alpha, N, explicit, cutoff)
@@ -466,9 +461,11 @@ def _run(params: ProtocolParams, cutoff: int, tol: float) -> BaselineResult:
     for r, rho in encoded:
         rho = lossy(rho, cr_a)
         rho = reg.dephase_a(rho, mem)
-        after_alice.append((r, loss(rho, eta_ch)))
-    transmission[0] = at_reflection ** n_reflections * eta_ch * eta_d
-    beta = alpha * math.sqrt(transmission[0])
+        after_alice.append((r, reg.loss(rho, eta_ch)))
+    # the amplitude reaching the detectors: every loss of one branch, in order
+    stages = [at_reflection] * (m if explicit else 0) + [at_reflection, eta_ch] \
+        + [at_reflection] * m + [at_reflection, eta_d]
+    beta = alpha * math.sqrt(math.prod(stages))
 
     if params.usd == "tub":
         def effects(s):
@@ -482,7 +479,7 @@ def _run(params: ProtocolParams, cutoff: int, tol: float) -> BaselineResult:
         # 3. syndrome
         for s, rho in _readout(reg, [(0, rho_r)], m, lossy):
             # 4. Bob entangles; detector loss
-            rho = loss(lossy(rho, cr_b), eta_d)
+            rho = reg.loss(lossy(rho, cr_b), eta_d)
             total = float(np.real(rho.tr()))
             conclusive = 0.0
             # 5. USD on the light; 6. Pauli frame
