@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "thresholds": "thresholds",
     "reproduce": "reproduce",
     "bench": "bench",
+    "repeater": "repeater",
 }
 
 

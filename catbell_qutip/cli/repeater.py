@@ -1,0 +1,251 @@
+"""``catbell repeater``: key rate and S against total distance for chains of n segments.
+
+Every link is this package's protocol at its own optimised amplitude (docs/repeater.md);
+the link parameters come from the usual flags (``--preset table1``, ``--t-c``, ...).
+Writes ``repeater.png``/``repeater.pdf`` (with the PLOB bound), ``repeater.nc`` (xarray /
+netCDF) and ``summary.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..params import merge_layers
+from ..repeater import (
+    KEY_MIN_BIT_S,
+    MAX_MARKOV_SEGMENTS,
+    S_LEVEL,
+    STRATEGIES,
+    plot_scan,
+    scan,
+    scan_summary,
+)
+from ._common import add_param_flags, layers_from_args
+
+__all__ = ["add_parser", "run"]
+
+DEFAULT_SEGMENTS = "1 2 4 8"
+DEFAULT_LOSS_ORDERS = "0 1"
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "repeater", help="repeater chains: key rate and S vs total distance",
+        description="Key rate and CHSH value S against total distance for chains of n "
+                    "segments, each link this protocol at its own optimised amplitude; "
+                    "links retry until they succeed and wait in memory (t_c), nodes swap "
+                    "by Bell measurements (docs/repeater.md). Writes repeater.png/.pdf "
+                    "(with the PLOB bound), repeater.nc and summary.json into --out.")
+    g = p.add_argument_group("chain")
+    g.add_argument("--segments", nargs="+", metavar="N", default=DEFAULT_SEGMENTS.split(),
+                   help=f"numbers of segments to compare (default {DEFAULT_SEGMENTS})")
+    g.add_argument("--loss-orders", nargs="+", metavar="L",
+                   default=DEFAULT_LOSS_ORDERS.split(),
+                   help=f"codes l of the links (default {DEFAULT_LOSS_ORDERS})")
+    g.add_argument("--strategy", default="parallel", metavar="NAME",
+                   help="when nodes swap: parallel (all links ready, default), nested "
+                        "(doubling tree, n = 2^k), asap (as soon as both neighbours are "
+                        f"ready); nested and asap need n <= {MAX_MARKOV_SEGMENTS}")
+    g.add_argument("--p-swap", default="1", metavar="P",
+                   help="success probability of each swap, (0, 1] (default 1)")
+    g.add_argument("--swap-depol", default="0", metavar="P",
+                   help="two-qubit depolarising probability of each swap, [0, 1] (default 0)")
+    g.add_argument("--length-max-km", default="400", metavar="KM",
+                   help="largest total distance in km (default 400)")
+    g.add_argument("--num-lengths", default="60", metavar="K",
+                   help="distances from KM/K to KM (default 60)")
+    g.add_argument("--objective", default="key-rate", metavar="NAME",
+                   help="key-rate (alpha maximising the key rate, default) or S (alpha "
+                        "giving the delivery rate --rate-hz; S reported there)")
+    g.add_argument("--rate-hz", default=None, metavar="HZ",
+                   help="delivery rate for --objective S, in Hz")
+    g.add_argument("--alpha-max", default="4", metavar="A",
+                   help="largest amplitude scanned (default 4)")
+    g.add_argument("--n-alpha", default="80", metavar="K",
+                   help="amplitudes scanned before refining (default 80)")
+    g.add_argument("--s-level", default=str(S_LEVEL), metavar="S",
+                   help=f"S level of the reported reach (default {S_LEVEL}; S - 2 never "
+                        "vanishes exactly without bit-flip noise)")
+    g.add_argument("--key-min", default=f"{KEY_MIN_BIT_S:g}", metavar="BIT_S",
+                   help=f"key-rate floor of the reported reach and of the figure, bit/s "
+                        f"(default {KEY_MIN_BIT_S:g})")
+    p.add_argument("--out", default="results/repeater", metavar="DIR",
+                   help="output folder (default results/repeater)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_param_flags(p, point=False)
+    return p
+
+
+def _number(text, flag, *, kind=float, low=None, high=None, low_open=False):
+    """Parse one value of a chain flag; ValueError naming the flag and the fix."""
+    try:
+        v = kind(text)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{flag} must be {what}, got {text!r}") from None
+    if kind is float and math.isnan(v):
+        raise ValueError(f"{flag} must be a number, got {text!r}")
+    bad = (low is not None and (v <= low if low_open else v < low)) or (
+        high is not None and v > high)
+    if bad:
+        lo = "(" if low_open else "["
+        rng = f"{lo}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ValueError(f"{flag} = {text} is outside the allowed range {rng}")
+    return v
+
+
+def _options(args) -> dict:
+    if args.strategy not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, "
+                         f"got {args.strategy!r}")
+    segs = [_number(s, "--segments", kind=int) for s in args.segments]
+    for n in segs:
+        if n < 1:
+            raise ValueError(f"--segments {n}: a chain has at least 1 segment; give "
+                             "integers >= 1 (e.g. --segments 1 2 4 8)")
+        if args.strategy == "nested" and n & (n - 1):
+            raise ValueError(f"--segments {n} is not a power of 2, which --strategy nested "
+                             "needs; use powers of 2 or --strategy parallel")
+        if args.strategy != "parallel" and n > MAX_MARKOV_SEGMENTS:
+            raise ValueError(f"--segments {n}: --strategy {args.strategy} is exact up to "
+                             f"{MAX_MARKOV_SEGMENTS} segments; use --strategy parallel")
+    if len(set(segs)) != len(segs):
+        raise ValueError("--segments lists a number twice; give each n once")
+    orders = [_number(s, "--loss-orders", kind=int) for s in args.loss_orders]
+    for l in orders:
+        if l < 0 or (l + 1) & l:
+            raise ValueError(f"--loss-orders {l}: a loss order is 2^m - 1 (0, 1, 3, 7, ...)")
+    if len(set(orders)) != len(orders):
+        raise ValueError("--loss-orders lists a code twice; give each l once")
+    p_swap = _number(args.p_swap, "--p-swap", low=0.0, high=1.0, low_open=True)
+    if p_swap < 1 and args.strategy != "parallel":
+        raise ValueError(f"--p-swap {p_swap:g} < 1 needs --strategy parallel (the other "
+                         "strategies' statistics are exact for deterministic swaps only)")
+    objective = {"key-rate": "key_rate", "S": "S"}.get(args.objective)
+    if objective is None:
+        raise ValueError(f"--objective must be key-rate or S, got {args.objective!r}")
+    rate = None
+    if objective == "S":
+        if args.rate_hz is None:
+            raise ValueError("--objective S needs --rate-hz, the delivery rate to reach (Hz)")
+        rate = _number(args.rate_hz, "--rate-hz", low=0.0, low_open=True)
+        if math.isinf(rate):
+            raise ValueError("--rate-hz must be finite")
+    elif args.rate_hz is not None:
+        raise ValueError("--rate-hz is used only with --objective S")
+    L_max = _number(args.length_max_km, "--length-max-km", low=0.0, low_open=True)
+    if math.isinf(L_max):
+        raise ValueError("--length-max-km must be finite")
+    num = _number(args.num_lengths, "--num-lengths", kind=int, low=2)
+    return dict(
+        segments=segs, loss_orders=orders, strategy=args.strategy, p_swap=p_swap,
+        swap_depol=_number(args.swap_depol, "--swap-depol", low=0.0, high=1.0),
+        objective=objective, rate_hz=rate,
+        length_km=np.linspace(L_max / num, L_max, num),
+        alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True),
+        n_alpha=_number(args.n_alpha, "--n-alpha", kind=int, low=3),
+        s_level=_number(args.s_level, "--s-level", low=2.0, high=2 * math.sqrt(2)),
+        key_min=_number(args.key_min, "--key-min", low=0.0, low_open=True),
+    )
+
+
+def _fields(args) -> dict:
+    if args.t_c is not None and not args.t_c > 0:
+        raise ValueError(f"--t-c = {args.t_c:g} s is outside the allowed range (0, inf] s: "
+                         "give the memory coherence time in seconds (inf for an ideal memory)")
+    fields = merge_layers(*layers_from_args(args))
+    for name, flag in (("length_km", "--length-km"), ("alpha", "--alpha"),
+                       ("loss_order", "--loss-order")):
+        if name in fields:
+            hint = {"length_km": "use --length-max-km and --num-lengths (total distance)",
+                    "alpha": "it is optimised per distance",
+                    "loss_order": "use --loss-orders"}[name]
+            raise ValueError(f"{flag} (or {name} in a preset/config) does not apply to "
+                             f"catbell repeater: {hint}")
+    return fields
+
+
+def _json_ready(obj):
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def run(args) -> int:
+    from tqdm.auto import tqdm
+
+    opts = _options(args)
+    fields = _fields(args)
+    out = Path(args.out)
+    start = time.perf_counter()
+    steps = len(opts["loss_orders"]) * (1 + len(opts["segments"]))
+    with tqdm(total=steps, desc="catbell repeater", unit="step",
+              disable=args.no_progress) as bar:
+        ds = scan(opts["loss_orders"], opts["length_km"], opts["segments"],
+                  objective=opts["objective"], rate_hz=opts["rate_hz"],
+                  strategy=opts["strategy"], p_swap=opts["p_swap"],
+                  swap_depol=opts["swap_depol"], alpha_max=opts["alpha_max"],
+                  n_alpha=opts["n_alpha"], progress=bar.update, **fields)
+    if not np.isfinite(ds["alpha"].values).any():
+        what = ("no positive key rate" if opts["objective"] == "key_rate" else
+                f"the delivery rate {opts['rate_hz']:g} Hz is unattainable")
+        raise ValueError(
+            f"nothing is reachable: {what} for every code, number of segments and distance "
+            f"up to {opts['length_km'][-1]:g} km with alpha <= {opts['alpha_max']:g}; lower "
+            "--length-max-km or --rate-hz, raise --t-c or --alpha-max, or improve the link "
+            "parameters")
+    out.mkdir(parents=True, exist_ok=True)
+    ds.attrs["command"] = "catbell " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [
+        "repeater"] else "catbell repeater"
+    ds.to_netcdf(out / "repeater.nc")
+    usd = fields.get("usd", "tub")
+    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"])
+    summary = scan_summary(ds, s_level=opts["s_level"], key_min=opts["key_min"])
+    summary["_meta"] = {
+        "strategy": opts["strategy"], "objective": opts["objective"],
+        "rate_hz": opts["rate_hz"], "p_swap": opts["p_swap"],
+        "swap_depol": opts["swap_depol"], "link_parameters": {
+            k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in fields.items()},
+        "plob_clock": ds.attrs["plob_clock"], "wall_time_s": time.perf_counter() - start,
+        "files": [str(p.name) for p in figs] + ["repeater.nc", "summary.json"],
+    }
+    summary = _json_ready(summary)
+    with open(out / "summary.json", "w") as fh:
+        json.dump(summary, fh, indent=2, allow_nan=False)
+    if args.json:
+        print(json.dumps(summary, allow_nan=False))
+        return 0
+    print(f"catbell repeater: strategy {opts['strategy']}, {opts['objective']} objective, "
+          f"distances up to {opts['length_km'][-1]:g} km (step {summary['grid_step_km']:g} km)")
+    L_max = summary["max_km"]
+    for l in opts["loss_orders"]:
+        for n in opts["segments"]:
+            r = summary[f"l{l}"][f"n{n}"]
+            print(f"  l = {l}, n = {n}: key >= {opts['key_min']:g} bit/s up to "
+                  f"{_km(r['key_reach_km'], L_max)}, S >= {opts['s_level']:g} up to "
+                  f"{_km(r['S_reach_km'], L_max)}, above PLOB from "
+                  f"{_km(r['beats_plob_from_km'])}, above n = 1 from "
+                  f"{_km(r['beats_one_segment_from_km'])}, key at {L_max:g} km "
+                  f"{r['key_rate_at_max_km']:.3g} bit/s")
+    print(f"wrote {out}/repeater.png, repeater.pdf, repeater.nc, summary.json in "
+          f"{summary['_meta']['wall_time_s']:.1f} s")
+    return 0
+
+
+def _km(v, end=None):
+    if v is None:
+        return "none"
+    return f">= {v:g} km (grid end)" if end is not None and v >= end else f"{v:.4g} km"
