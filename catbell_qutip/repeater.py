@@ -730,9 +730,6 @@ def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "
             f"p_swap = {p_swap:g} < 1 needs strategy 'parallel': with the {strategy!r} "
             "strategy a failed swap restarts part of the chain while the rest waits, whose "
             "waiting-time statistics this package does not compute exactly")
-    if "length_km" in fields or "alpha" in fields or "loss_order" in fields:
-        raise ValueError("give alpha, length_km (the total distance) and loss_order as "
-                         "arguments of chain(), not as link fields")
     L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"), dtype=float)
     link = link_states(loss_order, alpha, L / n, engine=engine, **fields)
     P, rho_link, T0 = link["P"], link["rho"], link["T0"]
