@@ -818,8 +818,8 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
 
     A grid of ``n_alpha`` amplitudes in (0, alpha_max] x every distance x every n runs in
     one coherent-engine call; the best grid point of each (n, L) is then refined by a
-    vectorised golden-section search between its neighbours ("key_rate"), or the first
-    grid crossing of the delivery rate is refined by vectorised bisection ("S").
+    vectorised golden-section search between its neighbours (for "S" only among amplitudes
+    that reach the delivery rate, the smallest of which is found by bisection).
 
     Parameters
     ----------
@@ -830,9 +830,11 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
     segments : sequence of int
         Numbers of segments n to compare.
     objective : {"key_rate", "S"}
-        "key_rate": maximise the end-to-end key rate. "S": the smallest alpha whose
-        delivery rate reaches ``rate_hz`` (at fixed delivery rate the waiting statistics
-        are fixed, so this is the paper's fixed-rate convention; S is reported there).
+        "key_rate": maximise the end-to-end key rate. "S": maximise S among the
+        amplitudes whose delivery rate is at least ``rate_hz``. Where S falls with alpha
+        (n = 1, or ideal memories) that is the smallest such alpha, the paper's fixed-rate
+        convention; with memory a larger alpha shortens the waits and can give a larger S
+        (the chain then delivers faster than ``rate_hz``).
     rate_hz : float, optional
         Target delivery rate in Hz (objective "S" only).
     strategy, p_swap, swap_depol
@@ -852,7 +854,8 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
     -------
     xarray.Dataset
         Dimensions ``segments`` x ``length_km``: ``alpha`` (NaN where nothing is
-        reachable: no positive key rate, or the rate unattainable), and every output of
+        reachable: no positive key rate, or the rate unattainable with alpha <=
+        ``alpha_max``), and every output of
         :func:`chain` there except ``rho``.
     """
     import xarray as xr
@@ -890,8 +893,8 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         if objective == "key_rate":
             best[i] = _refine_key(loss_order, grid, res["key_rate"], L, n, kw, fields, xtol)
         else:
-            best[i] = _refine_rate(loss_order, grid, res["rate_hz"], rate_hz, L, n, kw,
-                                   fields, xtol)
+            best[i] = _refine_rate(loss_order, grid, res["rate_hz"], res["S"], rate_hz, L,
+                                   n, kw, fields, xtol)
         tick(1)
     out = {}
     for i, n in enumerate(segs):
@@ -969,6 +972,14 @@ def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
     def f(a):
         return _chain_quiet(loss_order, a, Lc, n, kw, fields)["key_rate"]
 
+    a_ref, k_ref = _golden_max(f, lo, hi, xtol)
+    k_grid = K[ii, cols]
+    best[cols] = np.where(k_ref >= k_grid, a_ref, grid[ii])
+    return best
+
+
+def _golden_max(f, lo, hi, xtol):
+    """Vectorised golden-section search for the maximum of f on [lo, hi] (arrays)."""
     c = hi - _GOLD * (hi - lo)
     d = lo + _GOLD * (hi - lo)
     fc, fd = f(c), f(d)
@@ -980,32 +991,51 @@ def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
         fn = f(new)
         c, d, fc, fd = (np.where(left, new, d), np.where(left, c, new),
                         np.where(left, fn, fd), np.where(left, fc, fn))
-    a_ref = np.where(fc >= fd, c, d)
-    k_ref = np.maximum(fc, fd)
-    k_grid = K[ii, cols]
-    best[cols] = np.where(k_ref >= k_grid, a_ref, grid[ii])
-    return best
+    return np.where(fc >= fd, c, d), np.maximum(fc, fd)
 
 
-def _refine_rate(loss_order, grid, R, target, L, n, kw, fields, xtol):
-    """Smallest alpha with delivery rate >= target: first grid crossing, then bisection."""
-    reach = R >= target
-    has = reach.any(axis=0)
+def _refine_rate(loss_order, grid, R, S, target, L, n, kw, fields, xtol):
+    """Largest S subject to delivery rate >= target, per column of the (n_alpha, nL) grid.
+
+    The best feasible grid point is refined by golden section between its neighbours; where
+    its lower neighbour misses the rate, the bracket starts at the smallest alpha reaching
+    it (bisection), which is also a candidate (the answer whenever S falls with alpha).
+    """
+    feasible = (R >= target) & np.isfinite(S)
+    has = feasible.any(axis=0)
     best = np.full(L.size, np.nan)
     if not has.any():
         return best
     cols = np.nonzero(has)[0]
-    ii = np.argmax(reach, axis=0)[cols]
-    lo = np.where(ii > 0, grid[np.maximum(ii - 1, 0)], 0.0)
-    hi = grid[ii]
+    Sm = np.where(feasible, S, -np.inf)[:, cols]
+    ii = np.argmax(Sm, axis=0)
     Lc = L[cols]
-    while np.max(hi - lo) > xtol * max(1.0, float(np.max(hi))):
-        mid = 0.5 * (lo + hi)
-        r = _chain_quiet(loss_order, np.maximum(mid, 1e-12), Lc, n, kw, fields)["rate_hz"]
-        up = r >= target
-        hi = np.where(up, mid, hi)
-        lo = np.where(up, lo, mid)
-    best[cols] = hi
+
+    def run(a):
+        return _chain_quiet(loss_order, np.maximum(a, 1e-12), Lc, n, kw, fields)
+
+    # smallest alpha reaching the rate, below the best grid point when its neighbour misses
+    lo_grid = np.where(ii > 0, grid[np.maximum(ii - 1, 0)], 0.0)
+    edge = ~((ii > 0) & feasible[np.maximum(ii - 1, 0), cols])
+    a_lo, a_hi = lo_grid.copy(), grid[ii].copy()
+    while np.any(edge) and np.max(np.where(edge, a_hi - a_lo, 0.0)) > xtol * max(
+            1.0, float(np.max(a_hi))):
+        mid = 0.5 * (a_lo + a_hi)
+        up = run(mid)["rate_hz"] >= target
+        a_hi = np.where(edge & up, mid, a_hi)
+        a_lo = np.where(edge & ~up, mid, a_lo)
+    lo = np.where(edge, a_hi, lo_grid)
+    hi = grid[np.minimum(ii + 1, grid.size - 1)]
+
+    def f(a):
+        r = run(a)
+        return np.where(r["rate_hz"] >= target, np.nan_to_num(r["S"], nan=-np.inf), -np.inf)
+
+    a_gold, s_gold = _golden_max(f, lo, hi, xtol)
+    cand_a = np.stack([grid[ii], np.where(edge, a_hi, grid[ii]), a_gold])
+    cand_s = np.stack([Sm[ii, np.arange(cols.size)], np.where(edge, f(a_hi), -np.inf), s_gold])
+    k = np.argmax(cand_s, axis=0)
+    best[cols] = cand_a[k, np.arange(cols.size)]
     return best
 
 
