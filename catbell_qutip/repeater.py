@@ -1126,9 +1126,12 @@ def _last_true(mask, L):
     return float(L[idx[-1]]) if idx.size else None
 
 
-def _first_true(mask, L):
-    idx = np.nonzero(mask)[0]
-    return float(L[idx[0]]) if idx.size else None
+def _holds_from(mask, L):
+    """Smallest L from which ``mask`` holds at every larger grid point (None if not at the end)."""
+    if not mask.size or not mask[-1]:
+        return None
+    fails = np.nonzero(~mask)[0]
+    return float(L[fails[-1] + 1]) if fails.size else float(L[0])
 
 
 def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S) -> dict:
@@ -1151,8 +1154,9 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
     dict
         ``{"l{l}": {"n{n}": {...}}}`` with ``key_reach_km`` (largest L with key rate >=
         ``key_min``), ``S_reach_km`` (largest L with S >= ``s_level`` at the chosen alpha),
-        ``beats_plob_from_km`` (smallest L where the key rate exceeds ``plob_key_rate``),
-        ``beats_one_segment_from_km`` (smallest L where it exceeds the n = 1 key rate),
+        ``beats_plob_from_km`` (smallest L from which the key rate exceeds
+        ``plob_key_rate`` up to the end of the grid), ``beats_one_segment_from_km`` (the same
+        against the n = 1 key rate),
         ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
         ``s_level``, ``key_min_bit_s``.
     """
@@ -1169,9 +1173,9 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
             per[f"n{int(n)}"] = {
                 "key_reach_km": _last_true(K >= key_min, L),
                 "S_reach_km": _last_true(S >= s_level, L),
-                "beats_plob_from_km": _first_true(K > d["plob_key_rate"].values, L),
+                "beats_plob_from_km": _holds_from(K > d["plob_key_rate"].values, L),
                 "beats_one_segment_from_km": (None if one is None or n == 1 else
-                                              _first_true(K > one, L)),
+                                              _holds_from(K > one, L)),
                 "key_rate_at_max_km": float(K[-1]),
             }
         out[f"l{int(l)}"] = per
@@ -1187,12 +1191,13 @@ _L_STYLES = {0: "-", 1: "--", 3: ":", 7: "-."}
 
 
 def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S,
-              title: str | None = None) -> list:
+              s_level: float = S_LEVEL, title: str | None = None) -> list:
     """Key rate and S against total distance for every (l, n) of a :func:`scan`.
 
     Writes ``path_stem``.png (300 dpi) and ``path_stem``.pdf; returns the two paths.
-    The key-rate axis starts at ``key_min`` (bit/s); a marker shows where a curve stops
-    (drops below that floor, or, for S, where the target rate becomes unattainable).
+    Key rates are drawn down to ``key_min`` (bit/s) and S down to ``s_level``, the levels
+    of :func:`scan_summary`; a marker shows where a curve stops (falls below its level, or
+    nothing is reachable any more).
     """
     from pathlib import Path
 
@@ -1203,7 +1208,7 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
 
     L = ds["length_km"].values
     n_curves = ds.sizes["loss_order"] * ds.sizes["segments"]
-    rows = math.ceil((n_curves + 3) / 4)
+    rows = math.ceil((n_curves + 1) / 3)
     fig, (ax_k, ax_s) = plt.subplots(1, 2, figsize=(10.0, 4.0 + 0.22 * rows))
     bottom = (0.6 + 0.22 * rows) / (4.0 + 0.22 * rows)
     fig.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=0.9, wspace=0.22)
@@ -1221,10 +1226,11 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
             if pos.size and pos[-1] < L.size - 1:
                 ax_k.plot(L[pos[-1]], K[pos[-1]], "o", color=colour, ms=4)
             S = d["S"].values
-            ax_s.plot(L, S, style, color=colour, lw=1.5)
-            fin = np.nonzero(np.isfinite(S))[0]
-            if fin.size and fin[-1] < L.size - 1:
-                ax_s.plot(L[fin[-1]], S[fin[-1]], "o", color=colour, ms=4)
+            above = np.nan_to_num(S, nan=0.0) >= s_level
+            ax_s.plot(L, np.where(above, S, np.nan), style, color=colour, lw=1.5)
+            pos = np.nonzero(above)[0]
+            if pos.size and pos[-1] < L.size - 1:
+                ax_s.plot(L[pos[-1]], S[pos[-1]], "o", color=colour, ms=4)
     nmax = int(ds["segments"].values.max())
     ax_k.plot(L, ds["plob_key_rate"].values, color="k", lw=1.0,
               label=rf"PLOB $-\log_2(1-\eta)$ per use, one use per $\max(L/({nmax}c_f), t_0)$")
@@ -1232,6 +1238,7 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     ax_k.set_xlabel(r"total distance $L$ (km)")
     ax_k.set_ylabel(r"secret key rate $K$ (bit/s)")
     ax_s.axhline(2.0, color="0.4", lw=0.8, ls=":", label=r"$S = 2$ (local bound)")
+    ax_s.axhline(s_level, color="0.4", lw=0.8, ls="--", label=f"$S = {s_level:g}$ (reach level)")
     ax_s.axhline(2 * np.sqrt(2), color="0.4", lw=0.8, ls="-.", label=r"$S = 2\sqrt{2}$")
     ax_s.set_xlabel(r"total distance $L$ (km)")
     ax_s.set_ylabel(r"end-to-end CHSH value $S$")
@@ -1244,16 +1251,15 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     for ax in (ax_k, ax_s):
         ax.grid(alpha=0.3)
         ax.set_xlim(0, L[-1])
+    ax_s.legend(fontsize=7, loc="upper right")
     handles, labels = ax_k.get_legend_handles_labels()
-    h2, l2 = ax_s.get_legend_handles_labels()
-    fig.legend(handles + h2, labels + l2, loc="lower center", ncol=4, fontsize=7,
-               frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     obj = ds.attrs.get("objective")
     how = ("alpha maximising the key rate" if obj == "key_rate" else
            f"alpha giving a delivery rate of {ds.attrs.get('rate_hz'):g} Hz")
     strategy = ds.attrs.get("strategy", "parallel")
     fig.suptitle(title or f"repeater chains, strategy '{strategy}', {how} at each point "
-                 f"(markers: curve ends; key rates below {key_min:g} bit/s not shown)",
+                 f"(markers: curve ends; K < {key_min:g} bit/s and S < {s_level:g} not shown)",
                  fontsize=8.5)
     stem = Path(path_stem)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]

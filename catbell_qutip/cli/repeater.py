@@ -212,7 +212,8 @@ def run(args) -> int:
         "repeater"] else "catbell repeater"
     ds.to_netcdf(out / "repeater.nc")
     usd = fields.get("usd", "tub")
-    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"])
+    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"],
+                     s_level=opts["s_level"])
     summary = scan_summary(ds, s_level=opts["s_level"], key_min=opts["key_min"])
     summary["_meta"] = {
         "strategy": opts["strategy"], "objective": opts["objective"],
