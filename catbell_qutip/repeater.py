@@ -165,7 +165,7 @@ def bell_swap(rho_left, rho_right, *, depol: float = 0.0) -> np.ndarray:
     (1/2 (x) rho_B2): after the error the measured pair is maximally mixed and uncorrelated
     with the rest, so the output is rho_A1 (x) 1/2.
     """
-    p = check_real(depol, "swap_depol", low=0.0, high=1.0)
+    p = check_real(depol, "depol", low=0.0, high=1.0)
     r1 = _as_states(rho_left, "rho_left")
     r2 = _as_states(rho_right, "rho_right")
     out = swap_outcomes(r1, r2).sum(axis=0)
