@@ -881,11 +881,10 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
 
     # one engine call for every (alpha, n, L): link states at L0 = L / n
     n_arr = np.asarray(segs, dtype=float)
-    link = None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
-        link = link_states(loss_order, grid[:, None, None], L[None, None, :] / n_arr[None, :,
-                           None], **fields)
+        link = link_states(loss_order, grid[:, None, None],
+                           L[None, None, :] / n_arr[None, :, None], **fields)
     tick(1)
     best = np.full((len(segs), L.size), np.nan)
     for i, n in enumerate(segs):
