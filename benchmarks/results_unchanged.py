@@ -1,0 +1,250 @@
+"""Check that a refactoring leaves every number unchanged.
+
+Run ``python benchmarks/results_unchanged.py --store DIR`` on the tree *before* a change and
+``python benchmarks/results_unchanged.py --compare DIR`` after it. ``DIR`` should lie outside
+the repository.
+
+``--store`` writes
+
+- ``DIR/reproduce``: the output of ``catbell reproduce --quick --out DIR/reproduce``
+  (``summary.json``, netCDF and CSV data; figures are not compared), and
+- ``DIR/points.json``: the ``catbell simulate --json`` objects of the fixed points in
+  :data:`POINTS` (both engines; l = 0, 1, 3; both encoders; both USDs, with and without
+  dark clicks; every ``eta_int_placement``; both decoders; imperfections on).
+
+``--compare`` recomputes both into a temporary folder and compares every number: the JSON
+values (``summary.json`` and the points), every variable and coordinate of every netCDF file
+and every numeric cell of every CSV file. Two numbers agree when
+``|a - b| <= RTOL * max(|a|, |b|)`` or ``|a - b| <= ATOL`` (values near 0); non-numeric
+values must be equal. It prints the largest relative and absolute differences and exits 1
+on any disagreement (or a missing/extra file or key), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RTOL = 1e-12
+ATOL = 1e-12
+
+_IMPERFECT = [
+    "--length-km", "20", "--eta-int", "0.9", "--eta-dc", "0.8", "--eta-uc", "0.85",
+    "--eta-d", "0.95", "--t-c", "0.01", "--t0", "1e-6",
+]  # fmt: skip
+
+#: The fixed ``catbell simulate`` points, as argument lists (``--json`` is added).
+POINTS: list[list[str]] = []
+for _engine in ("fock", "coherent"):
+    POINTS += [
+        ["--engine", _engine, "--loss-order", "0", "--alpha", "1.5", "--eta", "0.7"],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2", "--eta", "0.6"],
+        ["--engine", _engine, "--loss-order", "3", "--alpha", "2.5", "--eta", "0.8"],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2", *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2", "--encoder", "explicit",
+         *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "1.8", "--usd", "linear",
+         "--p-dark", "1e-3", *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "0", "--alpha", "1.2", "--usd", "linear",
+         *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2",
+         "--eta-int-placement", "before", *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2",
+         "--eta-int-placement", "lumped", *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "3", "--alpha", "2.2", "--decoder", "ml",
+         "--eta-int-placement", "before", "--usd", "linear", *_IMPERFECT],
+        ["--engine", _engine, "--loss-order", "1", "--alpha", "2", "--decoder", "ml",
+         "--encoder", "explicit", "--usd", "linear", "--p-dark", "1e-4", *_IMPERFECT],
+    ]  # fmt: skip
+
+
+def _catbell(*args: str) -> str:
+    """Run ``python -m catbell_qutip ARGS`` and return its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "catbell_qutip", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"catbell {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def store(folder: Path) -> None:
+    """Compute the reference results into ``folder`` (see the module docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "reproduce").exists():
+        shutil.rmtree(folder / "reproduce")
+    _catbell("reproduce", "--quick", "--no-progress", "--out", str(folder / "reproduce"))
+    points = [
+        {"args": args, "result": json.loads(_catbell("simulate", "--json", *args))}
+        for args in POINTS
+    ]
+    (folder / "points.json").write_text(json.dumps(points, indent=1))
+
+
+class _Diff:
+    """Running record of the comparison."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.max_rel = (0.0, "")
+        self.max_abs = (0.0, "")
+        self.failures: list[str] = []
+
+    def number(self, a: float, b: float, where: str) -> None:
+        self.n += 1
+        if math.isnan(a) and math.isnan(b):
+            return
+        if math.isinf(a) or math.isinf(b) or math.isnan(a) or math.isnan(b):
+            if a != b:
+                self.failures.append(f"{where}: {a!r} != {b!r}")
+            return
+        d = abs(a - b)
+        scale = max(abs(a), abs(b))
+        rel = d / scale if scale > 0 else 0.0
+        if d > self.max_abs[0]:
+            self.max_abs = (d, where)
+        if d > ATOL and rel > self.max_rel[0]:
+            self.max_rel = (rel, where)
+        if d > ATOL and d > RTOL * scale:
+            self.failures.append(f"{where}: {a!r} vs {b!r} (abs {d:.3g}, rel {rel:.3g})")
+
+    def other(self, a: object, b: object, where: str) -> None:
+        self.n += 1
+        if a != b:
+            self.failures.append(f"{where}: {a!r} != {b!r}")
+
+    def json(self, a: object, b: object, where: str) -> None:
+        num = (int, float)
+        if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool):
+            self.number(float(a), float(b), where)
+        elif isinstance(a, dict) and isinstance(b, dict):
+            if set(a) != set(b):
+                self.failures.append(f"{where}: keys differ: {sorted(set(a) ^ set(b))}")
+            for k in sorted(set(a) & set(b)):
+                self.json(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                self.failures.append(f"{where}: lengths {len(a)} != {len(b)}")
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                self.json(x, y, f"{where}[{i}]")
+        else:
+            self.other(a, b, where)
+
+    def array(self, a: np.ndarray, b: np.ndarray, where: str) -> None:
+        if a.shape != b.shape:
+            self.failures.append(f"{where}: shapes {a.shape} != {b.shape}")
+            return
+        if a.dtype.kind in "fiuc" and b.dtype.kind in "fiuc":
+            for idx, (x, y) in enumerate(zip(a.ravel(), b.ravel(), strict=True)):
+                self.number(float(x), float(y), f"{where}[{idx}]")
+        else:
+            for idx, (x, y) in enumerate(zip(a.ravel(), b.ravel(), strict=True)):
+                self.other(x, y, f"{where}[{idx}]")
+
+    def csv_file(self, a: Path, b: Path, where: str) -> None:
+        with a.open() as fa, b.open() as fb:
+            ra, rb = list(csv.reader(fa)), list(csv.reader(fb))
+        if len(ra) != len(rb):
+            self.failures.append(f"{where}: {len(ra)} != {len(rb)} rows")
+        for i, (x, y) in enumerate(zip(ra, rb, strict=False)):
+            if len(x) != len(y):
+                self.failures.append(f"{where} row {i}: {len(x)} != {len(y)} cells")
+            for j, (u, v) in enumerate(zip(x, y, strict=False)):
+                try:
+                    fu, fv = float(u), float(v)
+                except ValueError:
+                    self.other(u, v, f"{where}[{i},{j}]")
+                else:
+                    self.number(fu, fv, f"{where}[{i},{j}]")
+
+    def netcdf(self, a: Path, b: Path, where: str) -> None:
+        import xarray as xr  # heavy; only needed for the netCDF comparison
+
+        with xr.open_dataset(a) as da, xr.open_dataset(b) as db:
+            names_a = set(da.variables)
+            names_b = set(db.variables)
+            if names_a != names_b:
+                self.failures.append(f"{where}: variables differ {sorted(names_a ^ names_b)}")
+            for name in sorted(names_a & names_b):
+                self.array(np.asarray(da[name].values), np.asarray(db[name].values),
+                           f"{where}:{name}")  # fmt: skip
+                self.json(_plain(da[name].attrs), _plain(db[name].attrs),
+                          f"{where}:{name}.attrs")  # fmt: skip
+            self.json(_plain(da.attrs), _plain(db.attrs), f"{where}.attrs")
+
+
+def _plain(attrs: dict) -> dict:
+    """netCDF attributes as JSON-like Python values."""
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def compare(reference: Path) -> int:
+    """Recompute into a temporary folder, compare with ``reference``; return the exit code."""
+    diff = _Diff()
+    with tempfile.TemporaryDirectory() as tmp:
+        new = Path(tmp)
+        store(new)
+        diff.json(
+            json.loads((reference / "points.json").read_text()),
+            json.loads((new / "points.json").read_text()),
+            "points",
+        )
+        ref_files = {p.relative_to(reference / "reproduce")
+                     for p in (reference / "reproduce").rglob("*") if p.is_file()}  # fmt: skip
+        new_files = {p.relative_to(new / "reproduce")
+                     for p in (new / "reproduce").rglob("*") if p.is_file()}  # fmt: skip
+        if ref_files != new_files:
+            odd = sorted(map(str, ref_files ^ new_files))
+            diff.failures.append(f"reproduce files differ: {odd}")
+        for rel in sorted(ref_files & new_files):
+            a, b = reference / "reproduce" / rel, new / "reproduce" / rel
+            if rel.suffix == ".json":
+                diff.json(json.loads(a.read_text()), json.loads(b.read_text()), str(rel))
+            elif rel.suffix == ".nc":
+                diff.netcdf(a, b, str(rel))
+            elif rel.suffix == ".csv":
+                diff.csv_file(a, b, str(rel))
+    print(f"compared {diff.n} values ({len(POINTS)} simulate points + catbell reproduce --quick)")
+    print(f"largest relative difference: {diff.max_rel[0]:.3g} at {diff.max_rel[1] or '-'}")
+    print(f"largest absolute difference: {diff.max_abs[0]:.3g} at {diff.max_abs[1] or '-'}")
+    if diff.failures:
+        print(f"{len(diff.failures)} disagreement(s) beyond rtol={RTOL:g}, atol={ATOL:g}:")
+        for line in diff.failures[:40]:
+            print("  " + line)
+        return 1
+    print(f"all values agree (rtol={RTOL:g}, atol={ATOL:g})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--store", metavar="DIR", type=Path, help="write reference results")
+    group.add_argument("--compare", metavar="DIR", type=Path, help="compare with DIR")
+    args = parser.parse_args(argv)
+    if args.store is not None:
+        store(args.store)
+        print(f"stored {len(POINTS)} simulate points and catbell reproduce --quick in {args.store}")
+        return 0
+    return compare(args.compare)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
