@@ -16,8 +16,9 @@ the repository.
 values (``summary.json`` and the points), every variable and coordinate of every netCDF file
 and every numeric cell of every CSV file. Two numbers agree when
 ``|a - b| <= RTOL * max(|a|, |b|)`` or ``|a - b| <= ATOL`` (values near 0); non-numeric
-values must be equal. It prints the largest relative and absolute differences and exits 1
-on any disagreement (or a missing/extra file or key), 0 otherwise.
+values must be equal; run times (:data:`IGNORED_KEYS`) are skipped. It prints the largest
+relative and absolute differences and exits 1 on any disagreement (or a missing or extra
+file or key), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import numpy as np
 
 RTOL = 1e-12
 ATOL = 1e-12
+#: JSON keys not compared: run times, which differ between any two runs
+IGNORED_KEYS = ("wall_time_s", "task_wall_times_s")
 
 _IMPERFECT = [
     "--length-km", "20", "--eta-int", "0.9", "--eta-dc", "0.8", "--eta-uc", "0.85",
@@ -130,7 +133,7 @@ class _Diff:
         elif isinstance(a, dict) and isinstance(b, dict):
             if set(a) != set(b):
                 self.failures.append(f"{where}: keys differ: {sorted(set(a) ^ set(b))}")
-            for k in sorted(set(a) & set(b)):
+            for k in sorted(set(a) & set(b) - set(IGNORED_KEYS)):
                 self.json(a[k], b[k], f"{where}.{k}")
         elif isinstance(a, list) and isinstance(b, list):
             if len(a) != len(b):
