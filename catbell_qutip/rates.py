@@ -12,6 +12,9 @@ the amplitude alpha is the smallest one whose P(alpha) reaches R_eg max(L / c_f,
 :func:`catbell_qutip.evaluate` brackets the first crossing, so codes whose P(alpha) is not
 monotonic are handled; the bracket is then refined to 1e-9 relative in R_eg).
 :func:`S_vs_length` and :func:`S_vs_memory_time` are the curves of the paper's Figs. 2-3.
+
+This is a layer above :mod:`catbell_qutip.api`; :func:`entanglement_rate` is defined in
+:mod:`catbell_qutip.formulas` and re-exported here.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import xarray as xr
 from scipy.optimize import brentq, minimize_scalar
 
 from ._checks import check_real
-from .params import C_FIBRE_M_PER_S, ProtocolParams
+from .api import evaluate
+from .formulas import entanglement_rate
+from .params import ProtocolParams
 
 __all__ = [
     "RATE_RTOL",
@@ -45,55 +51,6 @@ DEFAULT_N_SCAN = 32
 _F_TOL = 1e-11
 
 
-def _as_float(x):
-    return float(x) if np.ndim(x) == 0 else x
-
-
-def entanglement_rate(P, length_km, t0_s=0.0):
-    """Entanglement-generation rate R_eg = P / max(L / c_f, t0) in Hz (paper's eq. 8).
-
-    Parameters
-    ----------
-    P : float or ndarray
-        Heralding probability per attempt, in [0, 1] (NaN propagates).
-    length_km : float or ndarray
-        Fibre length L in km, >= 0.
-    t0_s : float or ndarray
-        Repetition time of the slowest local operation in s, >= 0 (default 0: negligible).
-        Since the attempt time is max(L / c_f, t0), a t0 <= L / c_f changes nothing and a
-        larger one can only lower the rate.
-
-    Returns
-    -------
-    float or ndarray
-        R_eg in Hz (broadcast shape). Where the attempt time is 0 (L = 0 and t0 = 0) the
-        rate is ``inf`` for P > 0 and 0 for P = 0.
-
-    Examples
-    --------
-    >>> round(entanglement_rate(0.075, 5.0), 9)  # 5 km: 25 us per attempt
-    3000.0
-    """
-    P = np.asarray(P, dtype=float)
-    finite = P[~np.isnan(P)]
-    if np.any((finite < 0) | (finite > 1)):
-        raise ValueError(
-            f"P = {finite[(finite < 0) | (finite > 1)].flat[0]:g} is outside the allowed "
-            "range [0, 1]"
-        )
-    L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"))
-    t0 = np.asarray(check_real(t0_s, "t0_s", low=0.0, unit="s"))
-    T = np.maximum(L * 1e3 / C_FIBRE_M_PER_S, t0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        R = np.where(T > 0, P / np.where(T > 0, T, 1.0), np.where(P > 0, np.inf, 0.0))
-    return _as_float(R)
-
-
-def _field_layer(fields: dict):
-    """(length_km, t0_s) of a field dict, defaults 0."""
-    return fields.get("length_km", 0.0), fields.get("t0_s", 0.0)
-
-
 def _scan_grid(alpha_max: float, n_scan: int) -> np.ndarray:
     """Uniform grid on (0, alpha_max]; a target below P(grid[0]) is bracketed by [0, grid[0]]
     (P(0) is evaluated too, so dark clicks are accounted for)."""
@@ -102,23 +59,9 @@ def _scan_grid(alpha_max: float, n_scan: int) -> np.ndarray:
 
 def _evaluate_P(loss_order, engine, alpha, fields):
     """P only, broadcast over alpha and the fields (one vectorised call on the coherent
-    engine). On the Fock engine the points are run one by one through :func:`api.run`:
-    P is all the solver needs, and the Fock engine's resolution floor for the linear USD
-    concerns F, S and Q (conditioned on success), not P."""
-    from .api import evaluate
-
-    if engine == "fock":
-        from .api import run
-        from .result import herald
-
-        params = ProtocolParams(loss_order=loss_order, alpha=alpha, **fields)
-        P = np.empty(params.batch_shape)
-        for idx in np.ndindex(*params.batch_shape):
-            outcomes, _, _ = run(params.at(idx), engine="fock")
-            P[idx] = float(np.real(herald(outcomes)[0]))
-        return P
+    engine, a loop over points on the Fock engine). P at tiny alpha may underflow to 0 for
+    high codes: expected here, so the warning about it is silenced."""
     with warnings.catch_warnings():
-        # P underflows to 0 at tiny alpha for high codes: expected, not an error here
         warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
         return np.asarray(evaluate(loss_order, engine=engine, outputs=("P",), alpha=alpha,
                                    **fields)["P"], dtype=float)
@@ -365,8 +308,6 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     dict of ndarray
         ``alpha``, ``P``, ``F``, ``S``, ``Q`` and ``R_eg`` (Hz), broadcast shape.
     """
-    from .api import evaluate
-
     alpha = np.asarray(alpha_for_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                                       n_scan=n_scan, on_unattainable=on_unattainable,
                                       **fields), dtype=float)
@@ -380,15 +321,13 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
                      **sub)
         for k in ("P", "F", "S", "Q"):
             out[k][ok] = r[k]
-        length, t0 = _field_layer(sub)
-        out["R_eg"][ok] = entanglement_rate(out["P"][ok], length, t0)
+        out["R_eg"][ok] = entanglement_rate(out["P"][ok], sub.get("length_km", 0.0),
+                                            sub.get("t0_s", 0.0))
     out["alpha"] = alpha
     return out
 
 
 def _curve_dataset(dim, coord, unit, res, attrs):
-    import xarray as xr
-
     units = {"alpha": "1", "P": "1", "F": "1", "S": "1", "Q": "1", "R_eg": "Hz"}
     long = {"alpha": "amplitude solved for the target rate", "P": "heralding probability",
             "F": "heralded fidelity to phi+", "S": "CHSH value",

@@ -15,6 +15,7 @@ from .bell import (
     chsh_numerical,
     qber_z,
 )
+from .formulas import entanglement_rate, secret_key_rate
 from .params import ProtocolParams
 from .protocol import Outcome
 
@@ -83,8 +84,6 @@ class ProtocolResult:
 
         None when L = 0 and t0 = 0: an attempt then takes no time and no rate is defined.
         """
-        from .rates import entanglement_rate
-
         if not float(self.params.attempt_time_s) > 0:
             return None
         return float(entanglement_rate(self.P, self.params.length_km, self.params.t0_s))
@@ -92,10 +91,10 @@ class ProtocolResult:
     @property
     def key_rate(self) -> float | None:
         """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
-        from .keyrate import key_rate
-
-        rate = self.R_eg
-        return None if rate is None else float(key_rate(rate, self.S, max(self.Q, 0.0)))
+        if self.R_eg is None:
+            return None
+        return float(secret_key_rate(self.P, self.S, self.Q, self.params.length_km,
+                                     self.params.t0_s))
 
     @property
     def S_closed_form(self) -> float:

@@ -77,8 +77,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api
+from . import __version__, api
+from .formulas import secret_key_rate
 from .params import PARAM_NAMES, ProtocolParams, merge_layers, preset
+from .rates import alpha_for_rate
 
 __all__ = [
     "SweepSpec",
@@ -584,8 +586,6 @@ def _quantities(task: _ChunkTask, fields: dict, shape: tuple) -> dict:
     out = {k: np.full(shape, np.nan) for k in base}
     ok = np.ones(shape, dtype=bool)
     if task.target_rate_hz is not None:
-        from .rates import alpha_for_rate
-
         alpha = np.array(np.broadcast_to(
             alpha_for_rate(loss_order, task.target_rate_hz, engine=task.engine,
                            on_unattainable="nan", **fields), shape), dtype=float)
@@ -608,15 +608,11 @@ def _quantities(task: _ChunkTask, fields: dict, shape: tuple) -> dict:
             else:
                 out[k][ok] = values[k]
     if "key_rate" in task.outputs:
-        from .keyrate import key_rate
-        from .rates import entanglement_rate
-
         length = np.broadcast_to(orig.get("length_km", 0.0), shape)
         t0 = np.broadcast_to(orig.get("t0_s", 0.0), shape)
         # NaN where P = 0 or the target is unattainable: S and Q are undefined there
-        r_eg = entanglement_rate(out["P"], length, t0)
-        out["key_rate"] = np.array(np.broadcast_to(key_rate(r_eg, out["S"], out["Q"]),
-                                                   shape), dtype=float)
+        key = secret_key_rate(out["P"], out["S"], out["Q"], length, t0)
+        out["key_rate"] = np.array(np.broadcast_to(key, shape), dtype=float)
     return out
 
 
@@ -678,8 +674,6 @@ def _compute_chunk(task: _ChunkTask) -> _ChunkResult:
 # where the results go
 # ---------------------------------------------------------------------------------------
 def _attrs(spec: SweepSpec) -> dict:
-    from . import __version__
-
     attrs = {"engine": spec.engine}
     if spec.preset is not None:
         attrs["preset"] = spec.preset
