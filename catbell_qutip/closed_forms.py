@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_choice, check_loss_order, check_real
-from .sectors import poisson_residue_masses
+from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
 
 __all__ = [
     "l0_fidelity",
@@ -72,21 +72,20 @@ def loss_distribution(alpha: float, eta: float, loss_order: int, j_max: int | No
     """p(j), j = 0..j_max: probability that the code |0_N> loses j photons (docs/model.md 5).
 
     p(j) = ((1 - eta) x)^j / j! S_{(-j mod N)}(eta x) / S_0(x), written with Poisson masses as
-    Pois(j; (1 - eta) x) W_{-j}(eta x) / W_0(x).
+    Pois(j; (1 - eta) x) W_{-j}(eta x) / W_0(x). ``j_max`` defaults to the Poisson tail
+    rule :func:`~catbell_qutip.sectors.poisson_n_max` of (1 - eta) x.
     """
-    from scipy.stats import poisson
-
     n_comp = check_loss_order(loss_order)
     alpha = check_real(alpha, "alpha", low=0.0)
     eta = check_real(eta, "eta", low=0.0, high=1.0)
     x = alpha * alpha
     y = (1.0 - eta) * x
     if j_max is None:
-        j_max = int(y + 12 * np.sqrt(y) + 30)
+        j_max = poisson_n_max(y)
     j = np.arange(j_max + 1)
     W = poisson_residue_masses(eta * x, n_comp)
     W0 = poisson_residue_masses(x, n_comp)[0]
-    return poisson.pmf(j, y) * W[(-j) % n_comp] / W0
+    return poisson_pmf(y, j_max) * W[(-j) % n_comp] / W0
 
 
 def tub_sector_success(x_det, loss_order: int, sector: int):

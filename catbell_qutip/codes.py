@@ -13,12 +13,13 @@ import qutip
 from scipy.special import gammaln, xlogy
 
 from ._checks import check_loss_order, check_real
-from .sectors import poisson_residue_masses
+from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
 
 __all__ = [
     "DEFAULT_TRUNCATION_TOL",
     "fock_amplitudes",
     "codewords",
+    "sector_codeword",
     "codeword_truncation_error",
     "auto_cutoff",
     "cutoff_and_tail",
@@ -55,7 +56,37 @@ def fock_amplitudes(beta: complex, cutoff: int) -> np.ndarray:
     return np.exp(logmag) * np.exp(1j * n * np.angle(beta))
 
 
-def _sector_vector(alpha: float, n_comp: int, sector: int, cutoff: int, odd: bool) -> np.ndarray:
+def sector_codeword(alpha: float, n_comp: int, sector: int, cutoff: int, *,
+                    odd: bool = False) -> np.ndarray:
+    """Fock amplitudes of the projection of |alpha> (or of |alpha e^{i pi / N}>, ``odd``)
+    onto n = sector (mod N), normalised with the exact, untruncated sector mass.
+
+    Parameters
+    ----------
+    alpha : float
+        Ring radius |alpha| > 0.
+    n_comp : int
+        N = l + 1.
+    sector : int
+        Photon-number sector r in 0..N-1 (0: the codewords of docs/model.md section 2).
+    cutoff : int
+        Largest photon number kept.
+    odd : bool
+        False: |alpha> (|0_N> for sector 0); True: |alpha e^{i pi / N}>.
+
+    Returns
+    -------
+    ndarray of shape (cutoff + 1,), complex
+        Squared norm 1 minus the mass beyond the cutoff (the truncation shows as a deficit).
+
+    Examples
+    --------
+    |0_2> at alpha = 1 is (|0> + |2> / sqrt 2 + ...) / sqrt(cosh 1):
+
+    >>> c = sector_codeword(1.0, 2, 0, 4)
+    >>> np.round(c.real * np.sqrt(np.cosh(1.0)), 6)
+    array([1.      , 0.      , 0.707107, 0.      , 0.204124])
+    """
     n = np.arange(cutoff + 1)
     phase = np.exp(1j * np.pi / n_comp) if odd else 1.0
     amps = fock_amplitudes(alpha * phase, cutoff)
@@ -97,8 +128,8 @@ def codewords(loss_order: int, alpha: float, cutoff: int, *, sector: int = 0):
     alpha = check_real(alpha, "alpha", low=0.0)
     if not 0 <= sector < n_comp:
         raise ValueError(f"sector must be in 0..{n_comp - 1}, got {sector}")
-    zero = _sector_vector(alpha, n_comp, sector, cutoff, odd=False)
-    one = _sector_vector(alpha, n_comp, sector, cutoff, odd=True)
+    zero = sector_codeword(alpha, n_comp, sector, cutoff, odd=False)
+    one = sector_codeword(alpha, n_comp, sector, cutoff, odd=True)
     # R(pi/N) on sector r multiplies by e^{i pi r/N}; drop that global phase of |1_N^r>
     one = one * np.exp(-1j * np.pi * sector / n_comp)
     return qutip.Qobj(zero), qutip.Qobj(one)
@@ -113,10 +144,8 @@ def codeword_truncation_error(loss_order: int, alpha: float, cutoff: int, *, sec
     """
     n_comp = check_loss_order(loss_order)
     x = alpha * alpha
-    n_hi = int(np.ceil(x + 12 * np.sqrt(x) + 60 + cutoff))
-    n = np.arange(cutoff + 1, n_hi + 1)
-    logp = xlogy(n, x) - x - gammaln(n + 1.0)
-    p = np.exp(logp)
+    p = poisson_pmf(x, poisson_n_max(x, n_from=cutoff + 1))[cutoff + 1:]
+    n = np.arange(cutoff + 1, cutoff + 1 + p.size)
     if sector is None:
         return float(p.sum())
     mass = poisson_residue_masses(x, n_comp)[sector]
@@ -127,8 +156,8 @@ def _tails(loss_order: int, alpha: float, sector) -> np.ndarray:
     """tails[c] = probability mass beyond cutoff c, for every c up to where it underflows."""
     n_comp = check_loss_order(loss_order)
     x = alpha * alpha
-    n = np.arange(int(np.ceil(x + 12 * np.sqrt(x) + 80)) + 1)
-    p = np.exp(xlogy(n, x) - x - gammaln(n + 1.0))
+    p = poisson_pmf(x, poisson_n_max(x))
+    n = np.arange(p.size)
     if sector is not None:
         p = np.where(n % n_comp == sector, p, 0.0)
         p = p / p.sum()  # the window holds all but ~1e-18 of the sector's mass
@@ -145,7 +174,8 @@ def auto_cutoff(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATIO
     missing from the initial state is the only truncation the Fock engine makes. All the
     tails are computed at once from the Poisson terms (accurate far below 1e-16) and the
     smallest cutoff within ``tol`` is returned (never below l + 2). Where ``tol`` is below
-    what the tail window resolves (~1e-30), the cutoff grows until the exact tail fits.
+    what the tail window of :func:`~catbell_qutip.sectors.poisson_n_max` resolves, the
+    cutoff grows until the exact tail fits.
     """
     return cutoff_and_tail(loss_order, alpha, tol=tol, sector=sector)[0]
 

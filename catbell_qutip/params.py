@@ -358,6 +358,17 @@ class ProtocolParams:
             out[f.name] = v
         return out
 
+    def flat_slice(self, sl: slice, shape: tuple | None = None) -> ProtocolParams:
+        """Points ``sl`` of the batch broadcast to ``shape`` (default :attr:`batch_shape`)
+        and flattened to one axis: a parameter object with batch shape ``(len(sl),)``."""
+        shape = self.batch_shape if shape is None else tuple(shape)
+        changes = {}
+        for name in self.numeric_fields():
+            v = getattr(self, name)
+            if v is not None and np.ndim(v):
+                changes[name] = np.broadcast_to(v, shape).reshape(-1)[sl]
+        return dataclasses.replace(self, **changes)
+
     def at(self, index) -> ProtocolParams:
         """The scalar point at ``index`` of the broadcast batch."""
         changes = {}

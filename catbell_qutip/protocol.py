@@ -33,7 +33,6 @@ sign: the logical phase flip the code cannot see (docs/model.md section 2).
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -169,16 +168,11 @@ def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Out
     chunk = max(16, CHUNK_BYTES // (16 * 16 * L * L))
     if size <= chunk:
         return _run_steps(params, initial, explicit)
-    flat = {}
-    for name in params.numeric_fields():
-        v = getattr(params, name)
-        if v is not None and np.ndim(v):
-            flat[name] = np.broadcast_to(v, shape).reshape(-1)
     flat_initial = initial.flat_batch(shape)
     parts = []
     for start in range(0, size, chunk):
         sl = slice(start, min(start + chunk, size))
-        sub_params = _params_slice(params, flat, sl)
+        sub_params = params.flat_slice(sl, shape)
         parts.append(_run_steps(sub_params, flat_initial.batch_slice(sl), explicit))
     joined = []
     for pieces in zip(*parts, strict=True):
@@ -193,16 +187,6 @@ def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Out
             rho = rho.reshape(shape + (4, 4))
         joined.append(Outcome(first.encoder_sector, first.syndrome, first.usd, prob, rho))
     return joined
-
-
-def _params_slice(params, flat: dict, sl: slice):
-    """``params`` with its array fields replaced by points ``sl`` of their flattened
-    broadcast (already validated: the values are a subset of the original ones)."""
-    sub = copy.copy(params)
-    for name, v in flat.items():
-        object.__setattr__(sub, name, v[sl])
-    object.__setattr__(sub, "_batch_shape", (sl.stop - sl.start,))
-    return sub
 
 
 def _lengths(size: int, chunk: int) -> list[int]:

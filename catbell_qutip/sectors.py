@@ -17,9 +17,43 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammainc, gammaln
 
-__all__ = ["poisson_residue_masses", "poisson_tail"]
+__all__ = ["POISSON_MARGIN", "poisson_n_max", "poisson_pmf", "poisson_residue_masses",
+           "poisson_tail"]
+
+#: photon numbers added beyond 12 standard deviations in :func:`poisson_n_max`
+POISSON_MARGIN = 40
+
+
+def poisson_n_max(y_max: float, n_from: int = 0) -> int:
+    """The Poisson tail rule: the largest photon number any sum over a Poisson(y) needs.
+
+    Parameters
+    ----------
+    y_max : float
+        Largest mean photon number of the sum, >= 0.
+    n_from : int
+        First photon number of the sum (default 0); the window then starts there.
+
+    Returns
+    -------
+    int
+        ``ceil(max(y_max, n_from) + 12 sqrt(y_max) + POISSON_MARGIN)``. Photon numbers above
+        it carry less than ~1e-18 of the terms from ``n_from`` on (12 standard deviations
+        beyond the larger of the mean and ``n_from``, then 40 more terms that each shrink
+        the tail), so every sum truncated there is exact to rounding, relative to its own
+        value, also for tails far below 1e-16 (docs/model.md section 5). Codes, sectors and
+        closed forms all truncate with this one rule.
+
+    Examples
+    --------
+    >>> poisson_n_max(0.0), poisson_n_max(4.0), poisson_n_max(4.0, n_from=30)
+    (40, 68, 94)
+    """
+    y_max = float(y_max)
+    return int(np.ceil(max(y_max, n_from) + 12.0 * np.sqrt(y_max) + POISSON_MARGIN))
+
 
 @functools.lru_cache(maxsize=32)
 def _log_factorials(size: int) -> np.ndarray:
@@ -29,10 +63,36 @@ def _log_factorials(size: int) -> np.ndarray:
     return out
 
 
-def _n_grid(y_max: float) -> np.ndarray:
-    """Photon numbers that carry all but ~1e-18 of a Poisson(y_max) distribution."""
-    n_hi = int(np.ceil(y_max + 12.0 * np.sqrt(y_max) + 40.0))
-    return np.arange(n_hi + 1)
+def poisson_pmf(y, n_max: int) -> np.ndarray:
+    """Poisson probabilities ``exp(-y) y^n / n!`` for n = 0..n_max, in log space.
+
+    Parameters
+    ----------
+    y : float or array_like
+        Mean(s), ``y >= 0`` (dimensionless).
+    n_max : int
+        Largest n.
+
+    Returns
+    -------
+    ndarray of shape ``(*y.shape, n_max + 1)``
+        Exact to rounding in relative terms, however small (0**0 = 1 at y = 0).
+
+    Examples
+    --------
+    >>> poisson_pmf(2.0, 3).round(6)  # e^-2 (1, 2, 2, 4/3)
+    array([0.135335, 0.270671, 0.270671, 0.180447])
+    """
+    y = np.asarray(y, dtype=float)
+    size = int(n_max) + 1
+    # n log y without xlogy's cost (0 for n = 0, also at y = 0)
+    with np.errstate(divide="ignore"):
+        logy = np.log(y)[..., None]
+    nlogy = np.empty(y.shape + (size,))
+    nlogy[..., 0] = 0.0
+    np.multiply(np.arange(1, size), logy, out=nlogy[..., 1:])
+    logp = nlogy - y[..., None] - _log_factorials(size)
+    return np.exp(logp, out=logp)
 
 
 def poisson_residue_masses(y, modulus: int) -> np.ndarray:
@@ -52,22 +112,14 @@ def poisson_residue_masses(y, modulus: int) -> np.ndarray:
 
     Notes
     -----
-    Summed term by term in log space over a photon-number window that holds all but
-    ~1e-18 of the distribution, then renormalised, so every entry has a small *relative*
-    error, even a mass of 1e-40 at tiny ``y`` (docs/model.md section 5).
+    Summed term by term in log space over the photon numbers of :func:`poisson_n_max`,
+    then renormalised, so every entry has a small *relative* error, even a mass of 1e-40
+    at tiny ``y`` (docs/model.md section 5).
     """
     y = np.asarray(y, dtype=float)
     if np.any(y < 0) or not np.all(np.isfinite(y)):
         raise ValueError("poisson_residue_masses: y must be finite and >= 0")
-    n = _n_grid(float(np.max(y)) if y.size else 0.0)
-    # n log y as xlogy(n, y) gives it (0 for n = 0, also at y = 0), without xlogy's cost
-    with np.errstate(divide="ignore"):
-        logy = np.log(y)[..., None]
-    nlogy = np.empty(y.shape + (n.size,))
-    nlogy[..., 0] = 0.0
-    np.multiply(n[1:], logy, out=nlogy[..., 1:])
-    logp = nlogy - y[..., None] - _log_factorials(n.size)
-    p = np.exp(logp, out=logp)
+    p = poisson_pmf(y, poisson_n_max(float(np.max(y)) if y.size else 0.0))
     out = np.zeros(y.shape + (modulus,))
     for r in range(modulus):
         out[..., r] = p[..., r::modulus].sum(axis=-1)
@@ -82,7 +134,5 @@ def poisson_tail(y, n_max) -> np.ndarray:
     Accurate in relative terms (regularised incomplete gamma function), also when the
     tail is far below machine epsilon.
     """
-    from scipy.special import gammainc
-
     y = np.asarray(y, dtype=float)
     return np.where(y > 0, gammainc(np.asarray(n_max) + 1.0, y), 0.0)

@@ -113,8 +113,8 @@ def test_dyad_rule_cat_basis_and_fock_agree():
     # coherent engine: |b w^k> = sum_q w^{kq} f_q, so K_qp = sum_kl C_kl w^{kq} w^{-lp}
     F = w ** np.outer(np.arange(M), np.arange(M))
     K = F.T @ C @ F.conj()
-    cs = CoherentState(K[None, None], (), np.arange(M), b * b)
-    cs.n_ring = M
+    cs = CoherentState(K[None, None], (), b * b)
+    assert cs.n_ring == M
     out = cs.loss(eta)
     n = np.arange(cut + 1)
     fq = [np.where(n % M == q, fock_amplitudes(np.sqrt(eta) * b, cut), 0) for q in range(M)]

@@ -48,18 +48,32 @@ def _reflection_factor(theta: float, n_qubits: int, index: int, labels: bytes,
 class LightAtomState(abc.ABC):
     """An unnormalised state of qubits (x) one light mode (see module docstring).
 
-    Subclasses implement :meth:`loss`, :meth:`gram_diagonal`, :meth:`usd_effects` and
-    :meth:`_copy_meta`. All operations return new states; nothing is modified in place.
+    Parameters
+    ----------
+    K : ndarray, shape (*batch, d, d, L, L), complex
+        Coefficients (see the module docstring), d = 2^(number of qubits).
+    qubits : tuple of str
+        Labels of the register's qubits, in order.
+    x : float or ndarray
+        |beta|^2 of the ring the light lives on (the deterministic amplitude after losses),
+        broadcasting with the batch.
+
+    Notes
+    -----
+    Both engines' light bases are labelled 0..L-1 (photon number n, or the ring component
+    q), so ``labels`` is ``arange(L)``. Subclasses implement :meth:`loss`,
+    :meth:`gram_diagonal`, :meth:`usd_effects` and :meth:`_derived` (a new state of the same
+    engine, with the engine's own attributes carried over through its constructor). All
+    operations return new states; nothing is modified in place.
     """
 
     #: name used by :func:`catbell_qutip.simulate`'s ``engine`` argument
     name: str = ""
 
-    def __init__(self, K: np.ndarray, qubits: tuple[str, ...], labels: np.ndarray, x):
+    def __init__(self, K: np.ndarray, qubits: tuple[str, ...], x):
         self.K = K
         self.qubits = tuple(qubits)
-        self.labels = np.asarray(labels)
-        #: |beta|^2 of the ring the light lives on (deterministic amplitude after losses)
+        self.labels = np.arange(K.shape[-1])
         self.x = np.asarray(x, dtype=float)
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -72,13 +86,12 @@ class LightAtomState(abc.ABC):
         return len(self.qubits)
 
     def _new(self, K, qubits=None, x=None) -> LightAtomState:
-        out = object.__new__(type(self))
-        out.K = K
-        out.qubits = self.qubits if qubits is None else tuple(qubits)
-        out.labels = self.labels
-        out.x = self.x if x is None else x
-        self._copy_meta(out)
-        return out
+        return self._derived(K, self.qubits if qubits is None else qubits,
+                             self.x if x is None else x)
+
+    @abc.abstractmethod
+    def _derived(self, K, qubits, x) -> LightAtomState:
+        """A state of the same engine on coefficients ``K`` (engine attributes kept)."""
 
     def _broadcast_batch(self, shape: tuple) -> np.ndarray:
         """K with its batch axes broadcast against ``shape`` (a view; no copy if equal)."""
@@ -97,10 +110,6 @@ class LightAtomState(abc.ABC):
     def batch_slice(self, sl: slice) -> LightAtomState:
         """Points ``sl`` of a state with one batch axis (see :meth:`flat_batch`)."""
         return self._new(self.K[sl], x=self.x[sl])
-
-    def _copy_meta(self, other: LightAtomState) -> None:  # pragma: no cover - default
-        """Copy engine-specific attributes to ``other`` (none by default)."""
-        return None
 
     def _index(self, label: str) -> int:
         try:
@@ -148,9 +157,6 @@ class LightAtomState(abc.ABC):
         factor = ph[:, None] * ph.conj()[None, :]
         return self._new(self.K * factor[:, :, None, None])
 
-    def pauli_x(self, label: str) -> LightAtomState:
-        return self.apply_qubit_unitary(label, [[0, 1], [1, 0]])
-
     def dephase(self, label: str, factor) -> LightAtomState:
         """Multiply the coherences of qubit ``label`` by ``factor`` (docs/model.md 3.7)."""
         bit = self._bit(label)
@@ -174,22 +180,6 @@ class LightAtomState(abc.ABC):
         d = 2 ** (self.n_qubits - 1)
         K = K.reshape(self.batch_shape + (d, d) + self.K.shape[-2:])
         return self._new(K, self.qubits[:i] + self.qubits[i + 1:])
-
-    def measure_qubit(self, label: str, bra) -> LightAtomState:
-        """Project qubit ``label`` on the state ``bra`` and remove it (unnormalised)."""
-        i, blocks = self._qubit_blocks(label)
-        v = np.asarray(bra, dtype=complex).conj()
-        w = np.outer(v, v.conj())  # K' = sum_st w[s, t] K[.. s .. t ..]
-        K = None
-        for s in range(2):
-            for t in range(2):
-                if w[s, t] == 0:
-                    continue
-                term = w[s, t] * blocks[s][t]
-                K = term if K is None else np.add(K, term, out=K)
-        if K is None:
-            K = np.zeros_like(blocks[0][0])
-        return self._removed(K, i)
 
     def measure_qubit_x(self, label: str) -> list[tuple[int, LightAtomState]]:
         """X-basis measurement of qubit ``label``: [(0, "+" branch), (1, "-" branch)].
@@ -222,12 +212,6 @@ class LightAtomState(abc.ABC):
                                     self.labels.dtype.str)
         return self._new(self.K * factor)
 
-    def rotate(self, theta: float) -> LightAtomState:
-        """Unconditional rotation R(theta) of the light."""
-        self._check_angle(theta)
-        ph = np.exp(1j * theta * self.labels)
-        return self._new(self.K * (ph[:, None] * ph.conj()[None, :]))
-
     def project_sector(self, n_comp: int, sector: int) -> LightAtomState:
         """Projection of the light onto photon numbers n = sector (mod n_comp)."""
         keep = (self.labels % n_comp) == sector
@@ -248,12 +232,6 @@ class LightAtomState(abc.ABC):
         """POVM effects {"even": E, "odd": E} as matrices E[p, q] = <e_p|E|e_q>."""
 
     # -- read-out ----------------------------------------------------------------------
-    def atom_matrix(self) -> np.ndarray:
-        """Partial trace over the light: the (unnormalised) register state, (*batch, d, d)."""
-        g = self.gram_diagonal()
-        diag = np.diagonal(self.K, axis1=-2, axis2=-1)  # (..., d, d, L)
-        return np.einsum("...abq,...q->...ab", diag, g)
-
     def trace(self) -> np.ndarray:
         # sum_{a, q} K[..., a, a, q, q] <e_q|e_q>: only the diagonals are read
         return np.real(np.einsum("...aaqq,...q->...", self.K, self.gram_diagonal()))

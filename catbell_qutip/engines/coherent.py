@@ -62,25 +62,36 @@ def _skew_indices(d: int, M: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CoherentState(LightAtomState):
-    """State of qubits (x) light on the ring of 2N coherent states (batched)."""
+    """State of qubits (x) light on the ring of 2N coherent states (batched).
+
+    Parameters
+    ----------
+    K : ndarray, shape (*batch, d, d, M, M), complex
+        Coefficients of :class:`~catbell_qutip.engines.base.LightAtomState` in the basis
+        f_q, q = 0..M-1, M = 2N (docs/model.md section 5).
+    qubits : tuple of str
+        Labels of the register's qubits.
+    x : float or ndarray
+        |beta|^2 of the ring, broadcasting with the batch.
+    grams : dict, optional
+        Cache of Gram diagonals to share with related states (default: a new one).
+    """
 
     name = "coherent"
 
-    def _copy_meta(self, other):
-        other.n_ring = self.n_ring
-        # Gram diagonals by ring, shared by every state derived from the same initial one
-        # (sibling branches after a measurement sit on the same ring)
-        grams = getattr(self, "_grams", None)
-        if grams is None:  # a state built with the plain constructor
-            grams = self._grams = {}
-        other._grams = grams
+    def __init__(self, K, qubits, x, *, grams: dict | None = None):
+        super().__init__(K, qubits, x)
+        #: Gram diagonals by ring (keyed by the x array), shared by every state derived
+        #: from the same initial one (sibling branches after a measurement share a ring)
+        self._grams = {} if grams is None else grams
 
-    @classmethod
-    def _make(cls, K, x, n_comp):
-        st = cls(K, (), np.arange(2 * n_comp), x)
-        st.n_ring = 2 * n_comp
-        st._grams = {}
-        return st
+    @property
+    def n_ring(self) -> int:
+        """M = 2N, the number of coherent states on the ring (and of basis states f_q)."""
+        return self.K.shape[-1]
+
+    def _derived(self, K, qubits, x) -> CoherentState:
+        return CoherentState(K, qubits, x, grams=self._grams)
 
     @classmethod
     def coherent(cls, alpha, n_comp: int) -> CoherentState:
@@ -88,7 +99,7 @@ class CoherentState(LightAtomState):
         alpha = np.asarray(alpha, dtype=float)
         M = 2 * n_comp
         K = np.ones(alpha.shape + (1, 1, M, M), dtype=complex)
-        return cls._make(K, alpha ** 2, n_comp)
+        return cls(K, (), alpha ** 2)
 
     @classmethod
     def codeword(cls, alpha, n_comp: int) -> CoherentState:
@@ -99,7 +110,7 @@ class CoherentState(LightAtomState):
         mass = poisson_residue_masses(alpha ** 2, n_comp)[..., 0]
         K = np.outer(keep, keep) / mass[..., None, None]
         K = K[..., None, None, :, :].astype(complex)
-        return cls._make(K, alpha ** 2, n_comp)
+        return cls(K, (), alpha ** 2)
 
     def _check_angle(self, theta):
         k = theta * self.n_ring / (2 * np.pi)
@@ -110,9 +121,7 @@ class CoherentState(LightAtomState):
             )
 
     def gram_diagonal(self):
-        grams = getattr(self, "_grams", None)
-        if grams is None:
-            grams = self._grams = {}
+        grams = self._grams
         g = grams.get(id(self.x))
         if g is None or g[0] is not self.x:  # keyed by the x array itself (kept alive in g)
             if len(grams) > 32:

@@ -18,9 +18,8 @@ import numpy as np
 import qutip
 import scipy.sparse
 
-from ..codes import codeword_truncation_error, fock_amplitudes
+from ..codes import codeword_truncation_error, fock_amplitudes, sector_codeword
 from ..operations import linear_optics_povm_matrices, loss_weights, tub_povm_matrices
-from ..sectors import poisson_residue_masses
 from .base import LightAtomState
 
 __all__ = ["FockState"]
@@ -55,13 +54,34 @@ def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
 
 
 class FockState(LightAtomState):
-    """Density matrix of qubits (x) light in truncated Fock space (a single parameter point)."""
+    """Density matrix of qubits (x) light in truncated Fock space (a single parameter point).
+
+    Parameters
+    ----------
+    K : ndarray, shape (1, 1, L, L) or (d, d, L, L), complex
+        Coefficients of :class:`~catbell_qutip.engines.base.LightAtomState` in the Fock
+        basis |0>..|cutoff>, L = cutoff + 1.
+    qubits : tuple of str
+        Labels of the register's qubits.
+    x : float
+        |beta|^2 of the light's ring (the USD effects are built for it).
+    truncation_error : float
+        Probability mass the cutoff dropped from the initial light state (default 0).
+    """
 
     name = "fock"
 
-    def _copy_meta(self, other):
-        other.cutoff = self.cutoff
-        other.truncation_error = self.truncation_error
+    def __init__(self, K, qubits, x, *, truncation_error: float = 0.0):
+        super().__init__(K, qubits, x)
+        self.truncation_error = truncation_error
+
+    @property
+    def cutoff(self) -> int:
+        """Largest photon number kept."""
+        return self.K.shape[-1] - 1
+
+    def _derived(self, K, qubits, x) -> FockState:
+        return FockState(K, qubits, x, truncation_error=self.truncation_error)
 
     @classmethod
     def coherent(cls, alpha: float, n_comp: int, *, cutoff: int,
@@ -71,11 +91,10 @@ class FockState(LightAtomState):
         ``truncation_error``: the dropped mass if the caller already has it (else computed).
         """
         c = fock_amplitudes(alpha, cutoff)
-        st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
-        st.cutoff = cutoff
-        st.truncation_error = (codeword_truncation_error(n_comp - 1, alpha, cutoff)
-                               if truncation_error is None else truncation_error)
-        return st
+        if truncation_error is None:
+            truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff)
+        return cls(np.outer(c, c.conj())[None, None], (), alpha ** 2,
+                   truncation_error=truncation_error)
 
     @classmethod
     def codeword(cls, alpha: float, n_comp: int, *, cutoff: int,
@@ -84,14 +103,11 @@ class FockState(LightAtomState):
 
         ``truncation_error``: the dropped mass if the caller already has it (else computed).
         """
-        c = fock_amplitudes(alpha, cutoff)
-        c[np.arange(cutoff + 1) % n_comp != 0] = 0.0
-        c = c / np.sqrt(poisson_residue_masses(alpha ** 2, n_comp)[0])
-        st = cls(np.outer(c, c.conj())[None, None], (), np.arange(cutoff + 1), alpha ** 2)
-        st.cutoff = cutoff
-        st.truncation_error = (codeword_truncation_error(n_comp - 1, alpha, cutoff, sector=0)
-                               if truncation_error is None else truncation_error)
-        return st
+        c = sector_codeword(alpha, n_comp, 0, cutoff)
+        if truncation_error is None:
+            truncation_error = codeword_truncation_error(n_comp - 1, alpha, cutoff, sector=0)
+        return cls(np.outer(c, c.conj())[None, None], (), alpha ** 2,
+                   truncation_error=truncation_error)
 
     @property
     def amplitude(self) -> float:
@@ -138,7 +154,4 @@ class FockState(LightAtomState):
         d = 2 ** len(qubits)
         L = cutoff + 1
         K = rho.full().reshape(d, L, d, L).transpose(0, 2, 1, 3)
-        st = cls(K, tuple(qubits), np.arange(L), x)
-        st.cutoff = cutoff
-        st.truncation_error = 0.0
-        return st
+        return cls(K, tuple(qubits), x)
