@@ -69,6 +69,16 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     starts from the first condition and, if the run shows P below 1, raises the cutoff and
     runs again; a user cutoff that fails either condition raises ValueError naming the
     cutoff that would suffice.
+
+    Examples
+    --------
+    The outcomes carry every record; their conclusive part sums to P (l = 0, alpha = 1,
+    no loss: P = 1 - exp(-2) = 0.864665):
+
+    >>> from catbell_qutip.result import herald
+    >>> outcomes, cutoff, dropped = run(ProtocolParams(loss_order=0, alpha=1.0))
+    >>> round(float(herald(outcomes)[0]), 6), cutoff, dropped
+    (0.864665, None, 0.0)
     """
     check_choice(engine, "engine", ENGINES)
     explicit = params.encoder == "explicit"
@@ -147,9 +157,18 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
 
     Examples
     --------
-    >>> r = simulate(1, 1.2, 0.7)
-    >>> round(r.S, 4) <= 2 * 2 ** 0.5
-    True
+    For l = 0 the ideal protocol has P = 1 - exp(-2 eta alpha^2) = 0.834701 and
+    F = (1 + exp(-2 (1 - eta) alpha^2)) / 2 = 0.909365 at alpha = 1, eta = 0.9
+    (:mod:`catbell_qutip.closed_forms`), and S = 2 sqrt(1 + (2F - 1)^2). The automatic
+    cutoff is 14: the Poisson(1) mass above 14 photons is ~e^-1 / 15! = 2.8e-13 <= 1e-12,
+    above 13 it is ~4e-12:
+
+    >>> r = simulate(0, 1.0, 0.9)
+    >>> round(r.P, 6), round(r.F, 6), round(r.S, 6), r.cutoff
+    (0.834701, 0.909365, 2.584817, 14)
+    >>> r = simulate(0, 1.0, 0.9, engine="coherent")
+    >>> round(r.P, 12), r.cutoff, r.truncation_error
+    (0.834701111778, None, 0.0)
     """
     params = _make_params(loss_order, alpha, eta, params, kwargs)
     if params.batch_shape != ():
@@ -200,6 +219,21 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     -----
     F, S and Q are conditional on success; where P underflows to 0 they are undefined and
     returned as NaN, with a RuntimeWarning naming how many points that concerns.
+
+    Examples
+    --------
+    Two amplitudes at once (l = 0: P = 1 - exp(-2 eta alpha^2),
+    F = (1 + exp(-2 (1 - eta) alpha^2)) / 2; docs/model.md section 5):
+
+    >>> r = evaluate(0, alpha=[0.5, 1.0], eta=0.9)
+    >>> r["P"].round(6), r["F"].round(6)
+    (array([0.362372, 0.834701]), array([0.975615, 0.909365]))
+
+    A grid of amplitudes and transmissions as an xarray.Dataset:
+
+    >>> ds = evaluate(0, alpha=[0.5, 1.0], eta=[0.8, 0.9, 1.0], grid=True)
+    >>> ds.P.dims, ds.P.shape, float(ds.F.sel(alpha=1.0, eta=1.0))
+    (('alpha', 'eta'), (2, 3), 1.0)
     """
     bad = [o for o in outputs if o not in OUTPUTS]
     if bad:

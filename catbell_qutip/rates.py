@@ -269,9 +269,12 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
 
     Examples
     --------
-    >>> a = alpha_for_rate(0, 3000.0, length_km=5.0)
-    >>> round(a, 4)
-    0.2215
+    5 km take 25 us per attempt, so 3000 Hz needs P = 0.075; with the fibre's
+    10^(-0.1) = 0.794 transmission, l = 0 has P = 1 - exp(-2 (0.794) alpha^2), which
+    gives alpha = 0.221526:
+
+    >>> round(alpha_for_rate(0, 3000.0, length_km=5.0), 6)
+    0.221526
     """
     if on_unattainable not in ("raise", "nan"):
         raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
@@ -307,6 +310,15 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     -------
     dict of ndarray
         ``alpha``, ``P``, ``F``, ``S``, ``Q`` and ``R_eg`` (Hz), broadcast shape.
+
+    Examples
+    --------
+    The point of :func:`alpha_for_rate`'s example; there F = (1 + exp(-2 (1 - 0.794)
+    alpha^2)) / 2 = 0.990008 (docs/model.md section 5):
+
+    >>> r = solve_at_rate(0, 3000.0, length_km=5.0)
+    >>> [round(float(r[k]), 6) for k in ("alpha", "P", "F", "R_eg")]
+    [0.221526, 0.075, 0.990008, 3000.0]
     """
     alpha = np.asarray(alpha_for_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                                       n_scan=n_scan, on_unattainable=on_unattainable,
@@ -362,6 +374,16 @@ def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "co
     xarray.Dataset
         On dimension ``length_km`` (units km): ``alpha``, ``P``, ``F``, ``S``, ``Q``,
         ``R_eg`` (Hz). Lengths where the rate is unattainable have NaN.
+
+    Examples
+    --------
+    l = 0 at 3000 Hz: alpha solves 1 - exp(-2 eta_f alpha^2) = R_eg L / c_f with
+    eta_f = 10^(-0.02 L / km), and S = 2 sqrt(1 + (2F - 1)^2) with
+    F = (1 + exp(-2 (1 - eta_f) alpha^2)) / 2 (docs/model.md section 5):
+
+    >>> ds = S_vs_length(0, 3000.0, [5.0, 10.0])
+    >>> ds.alpha.values.round(6), ds.S.values.round(6)
+    (array([0.221526, 0.35887 ]), array([2.800308, 2.703232]))
     """
     L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, unit="km")))
     res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
@@ -378,10 +400,8 @@ def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float
 
     Parameters
     ----------
-    loss_order : int
-        l = 2^m - 1.
-    rate_hz : float
-        Fixed R_eg in Hz.
+    loss_order, rate_hz, engine, alpha_max, n_scan
+        As in :func:`S_vs_length`.
     t_c_s : array_like
         1-D grid of memory coherence times in s.
     length_km : float
@@ -393,6 +413,16 @@ def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float
     -------
     xarray.Dataset
         On dimension ``t_c_s`` (units s): ``alpha``, ``P``, ``F``, ``S``, ``Q``, ``R_eg``.
+
+    Examples
+    --------
+    The memory waits L / c_f = 25 us over 5 km, which multiplies the coherence by
+    d = exp(-25 us / t_c): F = (1 + d exp(-2 (1 - eta_f) alpha^2)) / 2 for l = 0
+    (docs/model.md sections 3.7 and 5):
+
+    >>> ds = S_vs_memory_time(0, 3000.0, [1e-4, 1e-3], length_km=5.0)
+    >>> ds.F.values.round(6)
+    array([0.881619, 0.97791 ])
     """
     tc = np.atleast_1d(np.asarray(check_real(t_c_s, "t_c_s", low=0.0, low_open=True,
                                              allow_inf=True, unit="s")))
