@@ -276,6 +276,8 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     values = {k: values[k] for k in outputs}
     if not grid:
         return values
+    # xarray is slow to import and only grid=True needs it: importing it here keeps
+    # `import catbell_qutip` (which imports this module) light
     import xarray as xr
 
     dims = list(axes)

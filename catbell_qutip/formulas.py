@@ -7,7 +7,7 @@ them).
 
 Every attempt takes max(L / c_f, t0) seconds (L / c_f: the light's one-way travel time,
 c_f = 2e8 m/s; t0: the repetition time of the slowest local operation), so the
-entanglement-generation rate is (the paper's eq. 8)
+entanglement-generation rate is (docs/model.md section 4, the paper's eq. 8)
 
     R_eg = P / max(L / c_f, t0)    (Hz),
 

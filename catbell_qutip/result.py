@@ -80,7 +80,7 @@ class ProtocolResult:
 
     @property
     def R_eg(self) -> float | None:
-        """Entanglement-generation rate P / max(L / c_f, t0) in Hz (paper's eq. 8).
+        """Entanglement-generation rate P / max(L / c_f, t0) in Hz (docs/model.md section 4).
 
         None when L = 0 and t0 = 0: an attempt then takes no time and no rate is defined.
         """
