@@ -11,9 +11,9 @@ are a batch of parameter points (the coherent engine evaluates whole grids at on
 
 Every light basis vector carries an integer *label* ``lab_q`` such that the phase-space
 rotation acts as ``R(theta) e_q = exp(i theta lab_q) e_q`` (for the angles the engine
-supports) and the photon-number sector is ``n = lab_q (mod N)``. Rotations, conditional
-rotations, sector projections and every atom-register operation are therefore written
-once, here. An engine supplies the rest: the pure-loss channel, the USD effects in its
+supports) and the photon-number sector is ``n = lab_q (mod N)``. Conditional rotations
+(cavity reflections), sector projections and every atom-register operation are therefore
+written once, here. An engine supplies the rest: the pure-loss channel, the USD effects in its
 basis, and the light Gram diagonal ``<e_q|e_q>`` used for traces.
 """
 
