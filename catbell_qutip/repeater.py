@@ -37,9 +37,11 @@ from itertools import combinations
 import numpy as np
 
 from ._checks import check_choice, check_real
+from .api import run
 from .bell import bell_fidelity, chsh_horodecki, qber_z
 from .keyrate import key_rate as _key_rate
 from .params import C_FIBRE_M_PER_S, ProtocolParams
+from .result import herald
 
 __all__ = [
     "STRATEGIES",
@@ -655,9 +657,6 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
         ``P`` (success probability per attempt), ``rho`` (..., 4, 4) (normalised heralded
         state; NaN where P = 0), ``T0`` (attempt time max(L0 / c_f, t0), s) and ``params``.
     """
-    from .api import run
-    from .result import herald
-
     params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
     shape = params.batch_shape
     if engine == "coherent":
