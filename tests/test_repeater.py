@@ -22,6 +22,7 @@ from catbell_qutip import repeater as rp
 from catbell_qutip.bell import bell_fidelity
 from catbell_qutip.cli import main
 from catbell_qutip.keyrate import peak_key_rate
+from catbell_qutip.repeater.waiting import _markov_factors
 
 I2 = np.eye(2)
 X = np.array([[0, 1], [1, 0]], dtype=complex)
@@ -203,7 +204,7 @@ def test_two_link_factors_closed_form_equal_recursion_and_markov_chain():
     p, x = np.array([0.4, 0.05, 0.9]), np.array([0.02, 0.3, 1.0])
     closed = rp.two_link_memory_factors(p, x)
     rec = rp.memory_factors(p, 2, x)
-    markov = rp._markov_factors(p, 2, x, "parallel")
+    markov = _markov_factors(p, 2, x, "parallel")
     for a, b, c in zip(closed, rec, markov, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
         np.testing.assert_allclose(a, c, rtol=1e-12)
@@ -212,7 +213,7 @@ def test_two_link_factors_closed_form_equal_recursion_and_markov_chain():
 @pytest.mark.parametrize("n", [3, 4, 8])
 def test_parallel_recursion_equals_markov_chain(n):
     p, x = np.array([0.5, 0.1, 0.01]), np.array([0.01, 0.002, 1e-4])
-    for a, b in zip(rp.memory_factors(p, n, x), rp._markov_factors(p, n, x, "parallel"),
+    for a, b in zip(rp.memory_factors(p, n, x), _markov_factors(p, n, x, "parallel"),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-11)
 
@@ -382,6 +383,25 @@ def test_bad_arguments_raise_with_the_parameter_named(call, fragment):
     with pytest.raises(ValueError) as err:
         call()
     assert fragment in str(err.value)
+
+
+# -- package layout ------------------------------------------------------------------------
+def test_package_reexports_every_public_name_of_its_modules_once():
+    """catbell_qutip.repeater's __all__ is the union of its modules' __all__, each name defined
+    in one module and re-exported as the same object; no re-exported name shadows a module."""
+    import importlib
+    import pkgutil
+    import types
+
+    seen = {}
+    for info in pkgutil.iter_modules(rp.__path__):
+        mod = importlib.import_module(f"catbell_qutip.repeater.{info.name}")
+        assert isinstance(getattr(rp, info.name), types.ModuleType), info.name
+        for name in mod.__all__:
+            assert name not in seen, (name, seen.get(name), info.name)
+            seen[name] = info.name
+            assert getattr(rp, name) is getattr(mod, name), name
+    assert sorted(seen) == sorted(rp.__all__)
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""The end-to-end chain model: link states, then the chain's state and rates (docs/repeater.md).
+
+:func:`link_states` runs the single-link protocol (docs/model.md section 3) on a broadcast grid
+of (alpha, L0, link parameters) in one coherent-engine call (docs/repeater.md section 1).
+:func:`chain` composes n such links by Bell measurements (:mod:`.swap`, section 2), applies the
+exact memory factors of the strategy (:mod:`.waiting`, sections 3 and 4) and gives F, S, Q, the
+delivery rate and the DI-QKD key rate of the end-to-end pair (section 5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_choice, check_real
+from ..api import run
+from ..bell import bell_fidelity, chsh_horodecki, qber_z
+from ..keyrate import key_rate as _key_rate
+from ..params import ProtocolParams
+from ..result import herald
+from .swap import compose_chain, dephase_output
+from .waiting import check_segments, expected_attempts, memory_factors
+
+__all__ = ["link_states", "chain"]
+
+
+def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", **fields):
+    """Heralded link states of the protocol (docs/model.md section 3) on a broadcast grid.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    alpha : float or ndarray
+        Amplitude of each link.
+    length_km : float or ndarray
+        Link (segment) length L0 in km.
+    engine : {"coherent", "fock"}
+        "coherent" runs the whole grid in one call; "fock" loops over the points.
+    **fields
+        Any other :class:`~catbell_qutip.params.ProtocolParams` field.
+
+    Returns
+    -------
+    dict
+        ``P`` (success probability per attempt), ``rho`` (..., 4, 4) (normalised heralded
+        state; NaN where P = 0), ``T0`` (attempt time max(L0 / c_f, t0), s) and ``params``.
+    """
+    params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
+    shape = params.batch_shape
+    if engine == "coherent":
+        outcomes, _, _ = run(params, engine="coherent")
+        P, rho_un = herald(outcomes)
+        P = np.array(np.broadcast_to(P, shape), dtype=float)
+        rho_un = np.broadcast_to(rho_un, shape + (4, 4))
+    else:
+        check_choice(engine, "engine", ("coherent", "fock"))
+        P = np.empty(shape)
+        rho_un = np.empty(shape + (4, 4), dtype=complex)
+        for idx in np.ndindex(*shape):
+            outcomes, _, _ = run(params.at(idx), engine="fock")
+            P[idx], rho_un[idx] = herald(outcomes)
+    ok = P > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(ok[..., None, None], rho_un / np.where(ok, P, 1.0)[..., None, None],
+                       np.nan)
+    T0 = np.broadcast_to(np.asarray(params.attempt_time_s, dtype=float), shape)
+    return {"P": P, "rho": rho, "T0": T0, "params": params}
+
+
+def _check_chain_args(p_swap, swap_depol):
+    p_swap = check_real(p_swap, "p_swap", low=0.0, high=1.0, low_open=True)
+    swap_depol = check_real(swap_depol, "swap_depol", low=0.0, high=1.0)
+    return float(p_swap), float(swap_depol)
+
+
+def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "parallel",
+          p_swap: float = 1.0, swap_depol: float = 0.0, engine: str = "coherent",
+          **fields) -> dict:
+    """End-to-end figures of merit of an n-segment chain (docs/repeater.md).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 of every link.
+    alpha : float or ndarray
+        Amplitude of every link (broadcast with ``length_km`` and the fields).
+    length_km : float or ndarray
+        TOTAL distance L in km, > 0 (or >= 0 with t0 > 0); each link spans L / n.
+    segments : int
+        n >= 1 (a power of 2 for ``strategy="nested"``).
+    strategy : {"parallel", "nested", "asap"}
+        When the nodes swap (:data:`STRATEGIES`). Default "parallel".
+    p_swap : float
+        Success probability of each Bell measurement, in (0, 1] (default 1). A failed swap
+        discards the whole chain; supported for "parallel" only.
+    swap_depol : float
+        Two-qubit depolarising probability of each swap, in [0, 1] (default 0).
+    engine : {"coherent", "fock"}
+        Engine of the link states (default: the vectorised coherent one).
+    **fields
+        Any other :class:`~catbell_qutip.params.ProtocolParams` field, for every link
+        (``t_c_s`` is also the coherence time of the stored atoms).
+
+    Returns
+    -------
+    dict of ndarray
+        Broadcast shape: ``P_link``, ``F_link``, ``S_link``, ``T0_s`` (attempt time),
+        ``attempts`` (E[max N_i]), ``d_A``, ``d_B``, ``d_AB`` (memory factors),
+        ``rate_hz`` (delivery rate p_swap^(n-1) / (E[max N_i] T0)), ``F``, ``S``, ``Q``,
+        ``key_rate`` (bit/s) and ``rho`` (..., 4, 4), the end-to-end state of (A_1, B_n).
+        Where P_link = 0 nothing is delivered: rate and key rate are 0, F, S, Q NaN.
+    """
+    n = check_segments(segments, strategy=strategy)
+    p_swap, swap_depol = _check_chain_args(p_swap, swap_depol)
+    if strategy != "parallel" and p_swap < 1.0:
+        raise ValueError(
+            f"p_swap = {p_swap:g} < 1 needs strategy 'parallel': with the {strategy!r} "
+            "strategy a failed swap restarts part of the chain while the rest waits, whose "
+            "waiting-time statistics this package does not compute exactly")
+    L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"), dtype=float)
+    link = link_states(loss_order, alpha, L / n, engine=engine, **fields)
+    P, rho_link, T0 = link["P"], link["rho"], link["T0"]
+    if np.any(T0 <= 0):
+        raise ValueError("the attempt time max(L0 / c_f, t0) is 0 (length_km = 0 and "
+                         "t0_s = 0): the delivery rate is infinite; give length_km > 0 or "
+                         "t0_s > 0")
+    shape = P.shape
+    ok = P > 0
+    p_safe = np.where(ok, P, 1.0)
+    t_c = np.broadcast_to(np.asarray(link["params"].t_c_s, dtype=float), shape)
+    x = T0 / t_c
+    if n == 1:
+        attempts = 1.0 / p_safe
+        rate = P / T0
+        dA = dB = dAB = np.ones(shape)
+    else:
+        attempts = np.asarray(expected_attempts(p_safe, n))
+        rate = np.where(ok, p_swap ** (n - 1) / (attempts * T0), 0.0)
+        dA, dB, dAB = (np.asarray(v) for v in memory_factors(p_safe, n, x, strategy=strategy))
+    rho_c = compose_chain([np.where(ok[..., None, None], rho_link, 0.0)] * n, depol=swap_depol)
+    rho = dephase_output(rho_c, dA, dB, dAB)
+    rho = np.where(ok[..., None, None], rho, np.nan)
+    rho_safe = np.nan_to_num(rho)
+    nan = np.full(shape, np.nan)
+    F = np.where(ok, bell_fidelity(rho_safe), nan)
+    S = np.where(ok, chsh_horodecki(rho_safe), nan)
+    Q = np.where(ok, qber_z(rho_safe), nan)
+    S_link = np.where(ok, chsh_horodecki(np.nan_to_num(rho_link)), nan)
+    F_link = np.where(ok, bell_fidelity(np.nan_to_num(rho_link)), nan)
+    K = np.where(ok, _key_rate(np.where(ok, rate, 0.0), np.where(ok, S, 2.0),
+                               np.where(ok, np.maximum(Q, 0.0), 0.0)), 0.0)
+    return {
+        "P_link": P, "F_link": F_link, "S_link": S_link, "T0_s": T0,
+        "attempts": np.where(ok, attempts, np.inf),
+        "d_A": np.where(ok, dA, nan), "d_B": np.where(ok, dB, nan),
+        "d_AB": np.where(ok, dAB, nan),
+        "rate_hz": np.where(ok, rate, 0.0), "F": F, "S": S, "Q": Q, "key_rate": K,
+        "rho": rho,
+    }

@@ -1,0 +1,151 @@
+"""Distance scans, the computation behind ``catbell repeater`` (docs/repeater.md sections 5-6).
+
+:func:`scan` runs :func:`.optimisation.optimise` for several codes and adds the PLOB bound
+(:mod:`.plob`, section 6) and the best number of segments per distance; :func:`scan_summary`
+reports, per code and n, the reach at explicit levels (:data:`S_LEVEL`, :data:`KEY_MIN_BIT_S`;
+section 5, "Reach") and where a chain beats PLOB and the single link. The figure is
+:func:`.plot.plot_scan`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import C_FIBRE_M_PER_S
+from .optimisation import optimise
+from .plob import plob_clock_s, plob_key_rate
+
+__all__ = ["scan", "scan_summary", "S_LEVEL", "KEY_MIN_BIT_S"]
+
+
+def scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
+         rate_hz: float | None = None, strategy: str = "parallel", p_swap: float = 1.0,
+         swap_depol: float = 0.0, alpha_max: float = 4.0, n_alpha: int = 80,
+         progress=None, **fields):
+    """:func:`optimise` for several loss orders, with the PLOB bound (docs/repeater.md 5-6).
+
+    Parameters
+    ----------
+    loss_orders : sequence of int
+        Codes l to compare (every link of a chain uses the same code).
+    length_km, segments, objective, rate_hz, strategy, p_swap, swap_depol, alpha_max, \
+n_alpha, progress, **fields
+        As in :func:`optimise`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``loss_order`` x ``segments`` x ``length_km``, the variables of
+        :func:`optimise`, plus ``plob_key_rate`` (bit/s, on the clock of
+        :func:`plob_clock_s`), ``plob_key_rate_own_clock`` (segments x length_km, each n on
+        its own attempt clock) and ``best_segments`` (loss_order x length_km: the n of
+        largest key rate, 0 where no n gives a key).
+    """
+    import xarray as xr
+
+    orders = [int(v) for v in np.atleast_1d(loss_orders).tolist()]
+    if not orders:
+        raise ValueError("loss_orders must hold at least one loss order")
+    parts = [optimise(l, length_km, segments, objective=objective, rate_hz=rate_hz,
+                      strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
+                      alpha_max=alpha_max, n_alpha=n_alpha, progress=progress, **fields)
+             for l in orders]
+    ds = xr.concat(parts, dim="loss_order", combine_attrs="drop_conflicts")
+    ds = ds.assign_coords(loss_order=("loss_order", np.asarray(orders), {"units": "1"}))
+    ds.attrs.pop("loss_order", None)
+    L = ds["length_km"].values
+    segs = ds["segments"].values
+    db = float(fields.get("db_per_km", 0.2))
+    t0 = float(fields.get("t0_s", 0.0))
+    clock = plob_clock_s(L, int(segs.max()), t0)
+    ds["plob_key_rate"] = ("length_km", plob_key_rate(L, clock, db_per_km=db),
+                           {"units": "bit/s", "long_name": "PLOB bound -log2(1 - eta) per "
+                            f"channel use, one use per max(L / ({int(segs.max())} c_f), t0)"})
+    own = np.stack([plob_key_rate(L, np.maximum(L * 1e3 / (n * C_FIBRE_M_PER_S), t0),
+                                  db_per_km=db) for n in segs])
+    ds["plob_key_rate_own_clock"] = (("segments", "length_km"), own,
+                                     {"units": "bit/s", "long_name": "PLOB bound, one use per "
+                                      "attempt of the n-segment links, max(L / (n c_f), t0)"})
+    K = ds["key_rate"].values
+    best = np.where(K.max(axis=1) > 0, segs[np.argmax(K, axis=1)], 0)
+    ds["best_segments"] = (("loss_order", "length_km"), best.astype(int),
+                           {"units": "1", "long_name": "n of largest key rate (0: no key)"})
+    ds.attrs.update({"plob_clock": f"one channel use per max(L / ({int(segs.max())} c_f), "
+                                   "t0), the attempt time of the finest chain's links",
+                     "db_per_km": db, "t0_s": t0})
+    for k, v in fields.items():
+        ds.attrs[f"link_{k}"] = v if isinstance(v, (int, float, str)) else str(v)
+    return ds
+
+
+#: S level of the reach in :func:`scan_summary` (the level ``catbell reproduce`` uses for
+#: the Fig. 3(g) reach): S - 2 decays continuously and, without bit-flip noise (Q = 0),
+#: never vanishes, so "S > 2" alone has no finite reach (docs/repeater.md section 5)
+S_LEVEL = 2.01
+#: key-rate floor (bit/s) of the reach in :func:`scan_summary` and of the figure
+KEY_MIN_BIT_S = 1e-3
+
+
+def _last_true(mask, L):
+    idx = np.nonzero(mask)[0]
+    return float(L[idx[-1]]) if idx.size else None
+
+
+def _holds_from(mask, L):
+    """Smallest L from which ``mask`` holds at every larger grid point (None if not at the end)."""
+    if not mask.size or not mask[-1]:
+        return None
+    fails = np.nonzero(~mask)[0]
+    return float(L[fails[-1] + 1]) if fails.size else float(L[0])
+
+
+def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S) -> dict:
+    """Per code l and number of segments n, the reach and crossings of a :func:`scan`.
+
+    All distances are grid points of ``ds`` (their spacing is the resolution); a reach
+    equal to ``max_km`` means "at least that far". JSON-ready: every missing value is None.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`scan` result.
+    s_level : float
+        S level of ``S_reach_km`` (default :data:`S_LEVEL`, 2.01).
+    key_min : float
+        Key-rate floor of ``key_reach_km`` in bit/s (default :data:`KEY_MIN_BIT_S`).
+
+    Returns
+    -------
+    dict
+        ``{"l{l}": {"n{n}": {...}}}`` with ``key_reach_km`` (largest L with key rate >=
+        ``key_min``), ``S_reach_km`` (largest L with S >= ``s_level`` at the chosen alpha),
+        ``beats_plob_from_km`` (smallest L from which the key rate exceeds
+        ``plob_key_rate`` up to the end of the grid), ``beats_one_segment_from_km`` (the same
+        against the n = 1 key rate),
+        ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
+        ``s_level``, ``key_min_bit_s``.
+    """
+    L = ds["length_km"].values
+    out = {}
+    for l in ds["loss_order"].values:
+        per = {}
+        sel = ds.sel(loss_order=l)
+        one = sel.sel(segments=1)["key_rate"].values if 1 in sel["segments"].values else None
+        for n in sel["segments"].values:
+            d = sel.sel(segments=n)
+            K = d["key_rate"].values
+            S = np.nan_to_num(d["S"].values, nan=0.0)
+            per[f"n{int(n)}"] = {
+                "key_reach_km": _last_true(K >= key_min, L),
+                "S_reach_km": _last_true(S >= s_level, L),
+                "beats_plob_from_km": _holds_from(K > d["plob_key_rate"].values, L),
+                "beats_one_segment_from_km": (None if one is None or n == 1 else
+                                              _holds_from(K > one, L)),
+                "key_rate_at_max_km": float(K[-1]),
+            }
+        out[f"l{int(l)}"] = per
+    out["max_km"] = float(L[-1])
+    out["grid_step_km"] = float(L[1] - L[0]) if L.size > 1 else None
+    out["s_level"] = float(s_level)
+    out["key_min_bit_s"] = float(key_min)
+    return out

@@ -1,0 +1,98 @@
+"""The figure of a distance scan: key rate with the PLOB bound, and S, against distance.
+
+Draws a :func:`.distance_scan.scan` result down to the reach levels of
+:func:`.distance_scan.scan_summary` (docs/repeater.md section 5, "Reach") with the PLOB bound
+on its clock (docs/repeater.md section 6).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .distance_scan import KEY_MIN_BIT_S, S_LEVEL
+
+__all__ = ["plot_scan"]
+
+
+_SEG_COLOURS = {1: "tab:blue", 2: "tab:orange", 4: "tab:green", 8: "tab:red", 16: "tab:purple"}
+_L_STYLES = {0: "-", 1: "--", 3: ":", 7: "-."}
+
+
+def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S,
+              s_level: float = S_LEVEL, title: str | None = None) -> list:
+    """Key rate and S against total distance for every (l, n) of a :func:`scan`.
+
+    Writes ``path_stem``.png (300 dpi) and ``path_stem``.pdf; returns the two paths.
+    Key rates are drawn down to ``key_min`` (bit/s) and S down to ``s_level``, the levels
+    of :func:`scan_summary`; a marker shows where a curve stops (falls below its level, or
+    nothing is reachable any more).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    L = ds["length_km"].values
+    n_curves = ds.sizes["loss_order"] * ds.sizes["segments"]
+    rows = math.ceil((n_curves + 1) / 3)
+    fig, (ax_k, ax_s) = plt.subplots(1, 2, figsize=(10.0, 4.0 + 0.22 * rows))
+    bottom = (0.6 + 0.22 * rows) / (4.0 + 0.22 * rows)
+    fig.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=0.9, wspace=0.22)
+    usd_name = "TUB" if usd == "tub" else "linear-optics"
+    for l in ds["loss_order"].values:
+        for n in ds["segments"].values:
+            d = ds.sel(loss_order=l, segments=n)
+            colour = _SEG_COLOURS.get(int(n))
+            style = _L_STYLES.get(int(l), "-")
+            label = f"n = {int(n)}, l = {int(l)}, {usd_name} USD"
+            K = d["key_rate"].values
+            shown = K >= key_min
+            ax_k.plot(L, np.where(shown, K, np.nan), style, color=colour, lw=1.5, label=label)
+            pos = np.nonzero(shown)[0]
+            if pos.size and pos[-1] < L.size - 1:
+                ax_k.plot(L[pos[-1]], K[pos[-1]], "o", color=colour, ms=4)
+            S = d["S"].values
+            above = np.nan_to_num(S, nan=0.0) >= s_level
+            ax_s.plot(L, np.where(above, S, np.nan), style, color=colour, lw=1.5)
+            pos = np.nonzero(above)[0]
+            if pos.size and pos[-1] < L.size - 1:
+                ax_s.plot(L[pos[-1]], S[pos[-1]], "o", color=colour, ms=4)
+    nmax = int(ds["segments"].values.max())
+    ax_k.plot(L, ds["plob_key_rate"].values, color="k", lw=1.0,
+              label=rf"PLOB $-\log_2(1-\eta)$ per use, one use per $\max(L/({nmax}c_f), t_0)$")
+    ax_k.set_yscale("log")
+    ax_k.set_xlabel(r"total distance $L$ (km)")
+    ax_k.set_ylabel(r"secret key rate $K$ (bit/s)")
+    ax_s.axhline(2.0, color="0.4", lw=0.8, ls=":", label=r"$S = 2$ (local bound)")
+    ax_s.axhline(s_level, color="0.4", lw=0.8, ls="--", label=f"$S = {s_level:g}$ (reach level)")
+    ax_s.axhline(2 * np.sqrt(2), color="0.4", lw=0.8, ls="-.", label=r"$S = 2\sqrt{2}$")
+    ax_s.set_xlabel(r"total distance $L$ (km)")
+    ax_s.set_ylabel(r"end-to-end CHSH value $S$")
+    ax_s.set_ylim(1.97, 2.86)
+    Kall = ds["key_rate"].values
+    kmax = float(Kall.max()) if Kall.size else 0.0
+    if kmax > key_min:
+        top = max(kmax, min(float(np.nanmax(ds["plob_key_rate"].values)), 30 * kmax))
+        ax_k.set_ylim(key_min, 3 * top)
+    for ax in (ax_k, ax_s):
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, L[-1])
+    ax_s.legend(fontsize=7, loc="upper right")
+    handles, labels = ax_k.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    obj = ds.attrs.get("objective")
+    how = ("alpha maximising the key rate" if obj == "key_rate" else
+           f"alpha giving a delivery rate of {ds.attrs.get('rate_hz'):g} Hz")
+    strategy = ds.attrs.get("strategy", "parallel")
+    fig.suptitle(title or f"repeater chains, strategy '{strategy}', {how} at each point "
+                 f"(markers: curve ends; K < {key_min:g} bit/s and S < {s_level:g} not shown)",
+                 fontsize=8.5)
+    stem = Path(path_stem)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=300)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths

@@ -1,0 +1,374 @@
+"""Exact waiting-time statistics of links that retry every T0 until they succeed.
+
+All links attempt in lockstep rounds; link i needs N_i attempts, i.i.d. geometric
+(docs/repeater.md section 3). Everything here is exact, from sums of positive terms:
+
+- :data:`STRATEGIES`, :data:`MAX_MARKOV_SEGMENTS`, :func:`check_segments`: when the nodes swap,
+  and the limits of each strategy (section 3.3).
+- :func:`expected_max_geometric` (closed form) and :func:`expected_attempts` (stable
+  recursion): E[max N_i], the expected number of rounds until every link is ready (section 3.1).
+- :func:`idle_time_pmf`, :func:`idle_dephasing_two_links`, :func:`two_link_memory_factors`:
+  two links, closed forms (section 3.2).
+- :func:`memory_factors`: E[d_A], E[d_B], E[d_A d_B] of the end-to-end pair for any n and
+  strategy (sections 3.3 and 4), by the class recursion (``_parallel_factors``) or the Markov
+  chain on sets of ready links (``_markov_factors``).
+
+The seeded Monte Carlo of the same quantities is :mod:`.montecarlo` (section 3.4).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+
+from .._checks import check_choice, check_real
+
+__all__ = [
+    "STRATEGIES",
+    "MAX_MARKOV_SEGMENTS",
+    "check_segments",
+    "expected_max_geometric",
+    "expected_attempts",
+    "idle_time_pmf",
+    "idle_dephasing_two_links",
+    "two_link_memory_factors",
+    "memory_factors",
+]
+
+#: How links wait and when the intermediate nodes swap (docs/repeater.md section 3):
+#: "parallel": every link retries until it succeeds and holds its atoms; when all n are
+#: ready every node swaps at once. "nested" (n = 2^k): a node swaps as soon as the two
+#: halves of its block of the doubling tree are both complete. "asap": a node swaps as soon
+#: as its two adjacent links (or the segments already joined to them) are ready.
+STRATEGIES = ("parallel", "nested", "asap")
+#: Largest n for the "nested" and "asap" strategies: their exact statistics run a Markov
+#: chain on the 2^n sets of ready links (3^n transitions).
+MAX_MARKOV_SEGMENTS = 10
+
+
+def check_segments(segments, *, strategy: str = "parallel", name: str = "segments") -> int:
+    """Validate a number of segments n for a strategy; return it as int.
+
+    Raises
+    ------
+    ValueError
+        If n is not an integer >= 1, if ``strategy="nested"`` and n is not a power of 2, or
+        if a Markov-chain strategy gets n > :data:`MAX_MARKOV_SEGMENTS`.
+    """
+    check_choice(strategy, "strategy", STRATEGIES)
+    if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= 1, got {segments!r}")
+    n = int(segments)
+    if n < 1:
+        raise ValueError(f"{name} = {n} is outside the allowed range [1, inf): a chain has at "
+                         "least one segment")
+    if strategy == "nested" and n & (n - 1):
+        raise ValueError(f"{name} = {n} is not a power of 2, which the nested strategy needs "
+                         "(1, 2, 4, 8); use strategy 'parallel' or 'asap' for other n")
+    if strategy != "parallel" and n > MAX_MARKOV_SEGMENTS:
+        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
+                         f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
+                         "statistics need 3^n Markov-chain transitions); use strategy "
+                         "'parallel' for longer chains")
+    return n
+
+
+def _check_p(p):
+    return np.asarray(check_real(p, "p", low=0.0, high=1.0, low_open=True), dtype=float)
+
+
+def _one_minus_q_pow(j, log_q):
+    """1 - q^j from log q, accurate for small p."""
+    return -np.expm1(j * log_q)
+
+
+def expected_max_geometric(p, n: int):
+    """E[max(N_1, ..., N_n)] of n i.i.d. geometric variables on {1, 2, ...}, closed form.
+
+    E[M] = sum_{j=1}^{n} (-1)^(j+1) C(n, j) / (1 - (1 - p)^j)   (docs/repeater.md 3.1).
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Success probability per attempt, in (0, 1].
+    n : int
+        Number of variables (links), >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        Expected number of attempt rounds until all n links have succeeded.
+
+    Notes
+    -----
+    The alternating sum loses about log10 C(n, n/2) digits (2 for n = 8, 9 for n = 32);
+    :func:`expected_attempts` gives the same number from a sum of positive terms and is
+    what :func:`chain` uses.
+    """
+    n = check_segments(n, name="n")
+    p = _check_p(p)
+    log_q = np.log1p(-np.minimum(p, 1.0))
+    out = sum((-1) ** (j + 1) * math.comb(n, j) / _one_minus_q_pow(j, log_q)
+              for j in range(1, n + 1))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _binom_table(p, n):
+    """B[j][k] = C(j, k) q^k p^(j - k): k of j pending links stay pending in one round."""
+    q = 1.0 - p
+    return [[math.comb(j, k) * q ** k * p ** (j - k) for k in range(j + 1)]
+            for j in range(n + 1)]
+
+
+def expected_attempts(p, n: int):
+    """Expected number of attempt rounds until all n links have succeeded, E[max N_i].
+
+    Computed by the recursion on the number j of links still pending,
+    E_j (1 - q^j) = 1 + sum_{k=1}^{j-1} C(j, k) p^(j-k) q^k E_k, E_0 = 0 (a sum of positive
+    terms, stable for any n and p); equal to :func:`expected_max_geometric`.
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Success probability per attempt, in (0, 1].
+    n : int
+        Number of links, >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        E[M] in attempts; exactly 1 / p for n = 1.
+    """
+    n = check_segments(n, name="n")
+    p = _check_p(p)
+    if n == 1:
+        out = 1.0 / p
+        return float(out) if np.ndim(out) == 0 else out
+    B = _binom_table(p, n)
+    log_q = np.log1p(-p)
+    E = [np.zeros_like(p)]
+    for j in range(1, n + 1):
+        acc = 1.0 + sum(B[j][k] * E[k] for k in range(1, j))
+        E.append(acc / _one_minus_q_pow(j, log_q))
+    return float(E[n]) if np.ndim(E[n]) == 0 else E[n]
+
+
+def idle_time_pmf(p, d):
+    """P(|N_1 - N_2| = d) for two i.i.d. geometric links (docs/repeater.md 3.2).
+
+    P(0) = p / (2 - p), P(d) = 2 p (1 - p)^d / (2 - p) for d >= 1.
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Success probability per attempt, in (0, 1].
+    d : int or ndarray
+        Idle time in attempts (>= 0).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    p = _check_p(p)
+    d = np.asarray(d)
+    if np.any(d < 0):
+        raise ValueError("d must be >= 0 (an idle time in attempts)")
+    out = np.where(d == 0, 1.0, 2.0) * p * (1.0 - p) ** d / (2.0 - p)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def idle_dephasing_two_links(p, c):
+    """E[exp(-c |N_1 - N_2|)] for two i.i.d. geometric links, closed form.
+
+    E = p (1 + q e^{-c}) / ((2 - p)(1 - q e^{-c})), q = 1 - p (docs/repeater.md 3.2).
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Success probability per attempt, in (0, 1].
+    c : float or ndarray
+        Decay per attempt of idle time, >= 0 (c = k T0 / t_c for k dephasing atoms).
+    """
+    p = _check_p(p)
+    c = np.asarray(check_real(c, "c", low=0.0, allow_inf=True), dtype=float)
+    qr = (1.0 - p) * np.exp(-c)
+    out = p * (1.0 + qr) / ((2.0 - p) * (1.0 - qr))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def two_link_memory_factors(p, x):
+    """(E[d_A], E[d_B], E[d_A d_B]) of a two-link chain, closed form (docs/repeater.md 3.2).
+
+    With D = |N_1 - N_2|, one link waits D attempts, so the exponent of d_A d_B is
+    2 x D; d_A = exp(-x (N_2 - N_1)^+), d_B = exp(-x [(N_2 - N_1)^+ + 2 (N_1 - N_2)^+]).
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Success probability per attempt, in (0, 1].
+    x : float or ndarray
+        T0 / t_c, >= 0.
+    """
+    p = _check_p(p)
+    x = np.asarray(check_real(x, "x", low=0.0, allow_inf=True), dtype=float)
+    q = 1.0 - p
+    z = p / (2.0 - p)
+
+    def tail(r):  # sum_{d >= 1} q^d r^d
+        return q * r / (1.0 - q * r)
+
+    r1, r2 = np.exp(-x), np.exp(-2.0 * x)
+    d_A = z * (1.0 + tail(r1)) + q / (2.0 - p)
+    d_B = z * (1.0 + tail(r1) + tail(r2))
+    d_AB = idle_dephasing_two_links(p, 2.0 * x)
+    return d_A, d_B, d_AB
+
+
+def _parallel_factors(p, n, x):
+    """Exact (E[d_A], E[d_B], E[d_A d_B]) for the parallel strategy (docs/repeater.md 3.3).
+
+    Link 1 and links 2..n form two classes; V(j1, j2) is the expected product of the
+    per-round factors still to come with j1, j2 links pending in each class.
+    """
+    p, x = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(x, dtype=float))
+    n2 = n - 1
+    B = _binom_table(p, n)
+    log_q = np.log1p(-p)
+    out = []
+    for lam1, lam2 in ((1.0, 0.0), (1.0, 2.0), (2.0, 2.0)):
+        V = {}
+        for j1 in (0, 1):
+            for j2 in range(n2 + 1):
+                if j1 == j2 == 0:
+                    continue
+                acc = np.zeros_like(p)
+                for k1 in range(j1 + 1):
+                    for k2 in range(j2 + 1):
+                        if (k1, k2) == (j1, j2):
+                            continue
+                        w = B[j1][k1] * B[j2][k2]
+                        if k1 == k2 == 0:
+                            acc = acc + w
+                        else:
+                            expo = x * (lam1 * (1 - k1) + lam2 * (n2 - k2))
+                            acc = acc + w * np.exp(-expo) * V[k1, k2]
+                self_expo = x * (lam1 * (1 - j1) + lam2 * (n2 - j2))
+                V[j1, j2] = acc / -np.expm1((j1 + j2) * log_q - self_expo)
+        out.append(V[1, n2])
+    return tuple(out)
+
+
+def _stored_atoms(ready: int, n: int, strategy: str) -> list[int]:
+    """Atoms held in memory when the links in bitmask ``ready`` have succeeded.
+
+    Atom 2 i is A_{i+1}, atom 2 i + 1 is B_{i+1} (link i + 1, 0-based i).
+    """
+    is_ready = [(ready >> i) & 1 for i in range(n)]
+    if strategy == "parallel":
+        return [a for i in range(n) if is_ready[i] for a in (2 * i, 2 * i + 1)]
+    if strategy == "asap":
+        atoms, i = [], 0
+        while i < n:
+            if is_ready[i]:
+                j = i
+                while j + 1 < n and is_ready[j + 1]:
+                    j += 1
+                atoms += [2 * i, 2 * j + 1]
+                i = j + 1
+            else:
+                i += 1
+        return atoms
+
+    def block(start, size):  # nested: maximal complete aligned blocks
+        if all(is_ready[start:start + size]):
+            return [2 * start, 2 * (start + size - 1) + 1]
+        if size == 1:
+            return []
+        half = size // 2
+        return block(start, half) + block(start + half, half)
+
+    return block(0, n)
+
+
+#: dephasing weight of each atom in the exponents of d_A, d_B and d_A d_B: d_A holds only
+#: A_1, d_B every other atom, d_A d_B all of them (docs/repeater.md section 4)
+def _atom_weights(n):
+    w = np.ones((3, 2 * n))
+    w[0, :] = 0.0
+    w[0, 0] = 1.0
+    w[1, 0] = 0.0
+    return w
+
+
+def _markov_factors(p, n, x, strategy):
+    """Exact (E[d_A], E[d_B], E[d_A d_B]) from the Markov chain on sets of ready links.
+
+    V(s) (1 - q^k g(s)) = sum_{s' > s} P(s -> s') h(s'), h(full) = 1,
+    h(s') = g(s') V(s'), g(s) = exp(-x sum of the weights of the atoms stored in s),
+    k = n - |s| (docs/repeater.md section 3.3).
+    """
+    p, x = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(x, dtype=float))
+    full = (1 << n) - 1
+    w = _atom_weights(n)
+    expo = np.zeros((1 << n, 3))
+    for s in range(full):
+        atoms = _stored_atoms(s, n, strategy)
+        expo[s] = w[:, atoms].sum(axis=1)
+    xs = x[None, ...]
+    # powers p^j q^(k-j)
+    q = 1.0 - p
+    log_q = np.log1p(-p)
+    h = np.empty((1 << n, 3) + p.shape)
+    h[full] = 1.0
+    for s in sorted(range(full), key=lambda s: -bin(s).count("1")):
+        pend = [i for i in range(n) if not (s >> i) & 1]
+        k = len(pend)
+        acc = np.zeros((3,) + p.shape)
+        for j in range(1, k + 1):
+            idx = [s | sum(1 << i for i in c) for c in combinations(pend, j)]
+            acc = acc + p ** j * q ** (k - j) * h[idx].sum(axis=0)
+        g_expo = expo[s][(...,) + (None,) * p.ndim] * xs
+        V = acc / -np.expm1(k * log_q - g_expo)
+        h[s] = np.exp(-g_expo) * V
+    V0 = h[0]  # g(empty) = 1: nothing is stored before the first success
+    return V0[0], V0[1], V0[2]
+
+
+def memory_factors(p, n: int, x, *, strategy: str = "parallel"):
+    """Exact expected dephasing factors of the end-to-end pair (docs/repeater.md 3-4).
+
+    With N_i the attempts link i needs (i.i.d. geometric, success probability p) and s_a the
+    number of attempt rounds atom a is stored, d_A = exp(-x s_{A_1}),
+    d_B = exp(-x sum_{a != A_1} s_a), x = T0 / t_c. The strategy fixes the s_a.
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Link success probability per attempt, in (0, 1].
+    n : int
+        Number of links.
+    x : float or ndarray
+        T0 / t_c >= 0 (0: ideal memory), broadcast with ``p``.
+    strategy : {"parallel", "nested", "asap"}
+        See :data:`STRATEGIES`.
+
+    Returns
+    -------
+    (E[d_A], E[d_B], E[d_A d_B]) : tuple of float or ndarray
+        Each in (0, 1]; exactly 1 for n = 1 or x = 0.
+    """
+    n = check_segments(n, strategy=strategy, name="n")
+    p = _check_p(p)
+    x = np.asarray(check_real(x, "x", low=0.0), dtype=float)
+    shape = np.broadcast_shapes(p.shape, x.shape)
+    if n == 1 or not np.any(x > 0):
+        one = np.ones(shape)
+        res = (one, one.copy(), one.copy())
+    elif strategy == "parallel" or n == 2:  # for n = 2 the three strategies coincide
+        res = _parallel_factors(p, n, x)
+    else:
+        res = _markov_factors(p, n, x, strategy)
+    res = tuple(np.where(np.broadcast_to(x, shape) > 0, r, 1.0) for r in res)
+    return tuple(float(r) if r.ndim == 0 else r for r in res)
