@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
-from ._checks import check_choice
+from ._checks import ParameterError, check_choice, check_memory, check_real
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
-from .params import ProtocolParams
+from .params import PARAM_INFO, ProtocolParams
 from .protocol import run_protocol
 from .result import ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR"]
+__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
+           "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
@@ -28,14 +30,31 @@ OUTPUTS = ("P", "F", "S", "Q")
 FOCK_LINEAR_P_FLOOR = 1e-7
 
 
+#: Largest memory (bytes) :func:`evaluate` lets one chunk of a large grid hold besides its
+#: outputs: the grid runs through the protocol in chunks of points, each reduced to
+#: P, F, S, Q at once, so memory grows with the grid only by the outputs themselves
+#: (8 bytes per point and output, plus the broadcast inputs).
+EVALUATE_CHUNK_BYTES = 2 ** 26
+
+
 def _check_fock_resolution(P: float, usd: str) -> None:
+    """The one rule for a Fock point with the linear-optics USD: P below the floor
+    (including a P that rounding made 0 or negative) is refused with this message, never
+    reported as "no light"; the coherent engine then tells whether P is really 0."""
     if usd == "linear" and P < FOCK_LINEAR_P_FLOOR:
         raise ValueError(
-            f"P = {P:.3g} is below the Fock engine's resolution floor {FOCK_LINEAR_P_FLOOR:g} "
-            "for the linear-optics USD: the cancellation in its click effects (~3e-17) would "
-            "dominate F, S and Q, which are conditioned on success; use engine='coherent', "
-            "which stays exact at any P"
+            f"P = {max(P, 0.0):.3g} is below the Fock engine's resolution floor "
+            f"{FOCK_LINEAR_P_FLOOR:g} for the linear-optics USD: the cancellation in its "
+            "click effects (~3e-17) would dominate F, S and Q, which are conditioned on "
+            "success; use engine='coherent', which stays exact at any P"
         )
+
+
+def _require(name: str, value, call: str) -> None:
+    if value is None:
+        raise ParameterError(
+            f"{call}() needs {name} ({PARAM_INFO[name].long_name}); e.g. "
+            f"{call}(loss_order=1, alpha=1.2, ...)", name)
 
 
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
@@ -50,13 +69,69 @@ def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
         fields["alpha"] = alpha
     if eta is not None:
         fields["eta"] = eta
+    _require("loss_order", fields.get("loss_order"), "simulate")
+    _require("alpha", fields.get("alpha"), "simulate")
     return ProtocolParams(**fields)
 
 
+def _check_tol(tol) -> float:
+    """tol is a probability mass in (0, 1) (sensible: 1e-15 .. 1e-6)."""
+    return check_real(tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def fock_memory_bytes(loss_order: int, cutoff: int, usd: str = "tub") -> float:
+    """Estimated peak memory of one Fock-engine point, in bytes.
+
+    Light dimension L = cutoff + 1. The pure-loss superoperator on L x L matrices (its
+    sparsity pattern is built with L^3 index arrays) dominates: ~40 L^3 bytes (measured
+    36 L^3 with tracemalloc). The states: register dimension 4 (two qubits at most), so
+    4^2 L^2 complex entries (16 bytes) per copy, with up to 2N + 4 copies alive (the
+    branches of the syndrome readout). The linear-optics USD caches 2^(2N) no-click
+    matrices of L^2 long-double complex entries (32 bytes).
+    """
+    n_comp = loss_order + 1
+    L = float(cutoff) + 1.0
+    est = 40.0 * L ** 3 + 16.0 * L * L * 16.0 * (2 * n_comp + 4)
+    if usd == "linear":
+        est += 2.0 ** min(2 * n_comp, 1000) * 32.0 * L * L
+    return est
+
+
+def coherent_memory_bytes(params: ProtocolParams, n_points: int | None = None) -> float:
+    """Estimated peak memory of one coherent-engine run of ``n_points`` points, in bytes.
+
+    Per point: the states, 4^2 (2N)^2 complex entries per copy with up to 2N + 4 copies
+    alive; the linear-optics click tensor, 3 (2N)^3 complex entries; the photon-number
+    window of the sector sums (docs/model.md 5), |alpha|^2 + 12 |alpha| + 40 doubles,
+    4 arrays; the classical records, 3 N of them (3 N^2 with the explicit encoder), each
+    17 numbers. ``n_points`` defaults to the whole batch.
+    """
+    n_comp = params.n_components
+    M = 2.0 * n_comp
+    x = float(np.max(np.asarray(params.alpha, dtype=float))) ** 2
+    window = x + 12.0 * math.sqrt(x) + 40.0
+    n_out = 3 * n_comp * (n_comp if params.encoder == "explicit" else 1)
+    per_point = (16.0 * M * M * 16.0 * (2 * n_comp + 4) + 4.0 * window * 8.0
+                 + n_out * 17 * 16.0)
+    if params.usd == "linear":
+        per_point += 3.0 * M ** 3 * 16.0
+    size = math.prod(params.batch_shape) if n_points is None else n_points
+    return per_point * max(int(size), 1)
+
+
 def _fock_initial(params: ProtocolParams, cutoff: int, truncation_error=None):
+    check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
+                 f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
+                 f"alpha = {float(params.alpha):g})",
+                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
     make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
     return make(params.alpha, params.n_components, cutoff=int(cutoff),
                 truncation_error=truncation_error)
+
+
+def _coherent_initial(params: ProtocolParams):
+    make = CoherentState.coherent if params.encoder == "explicit" else CoherentState.codeword
+    return make(params.alpha, params.n_components)
 
 
 def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
@@ -68,7 +143,13 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     on success and the dropped mass can shift them by up to ~mass / P. The automatic rule
     starts from the first condition and, if the run shows P below 1, raises the cutoff and
     runs again; a user cutoff that fails either condition raises ValueError naming the
-    cutoff that would suffice.
+    cutoff that would suffice. ``tol`` must be in (0, 1); sensible values are 1e-15 to
+    1e-6 (default 1e-12). ``cutoff`` is refused with the coherent engine, which has none.
+
+    Every run first estimates its memory (:func:`fock_memory_bytes`,
+    :func:`coherent_memory_bytes`) and raises
+    :class:`~catbell_qutip._checks.MemoryLimitError` before any work if it exceeds the
+    limit (:func:`catbell_qutip._checks.memory_limit_bytes`).
 
     Examples
     --------
@@ -81,20 +162,23 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     (0.864665, None, 0.0)
     """
     check_choice(engine, "engine", ENGINES)
+    tol = _check_tol(tol)
     explicit = params.encoder == "explicit"
     if engine == "coherent":
-        make = CoherentState.coherent if explicit else CoherentState.codeword
-        initial = make(params.alpha, params.n_components)
-        return run_protocol(params, initial, explicit=explicit), None, 0.0
+        if cutoff is not None:
+            raise ParameterError(
+                f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
+                "no truncation", "cutoff")
+        _check_coherent_memory(params)
+        return run_protocol(params, _coherent_initial(params), explicit=explicit), None, 0.0
     if params.batch_shape != ():
         raise ValueError("the Fock engine runs one point at a time; use evaluate() for grids")
-    if not tol > 0:
-        raise ValueError(f"tol = {tol:g} must be > 0")
     sector = None if explicit else 0
     user = cutoff is not None
     if user:
         mass = check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
     else:
+        _check_fock_amplitude(params)
         cutoff, mass = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
     for _ in range(4):
         initial = _fock_initial(params, cutoff, mass)
@@ -115,6 +199,25 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     return outcomes, int(cutoff), float(initial.truncation_error)
 
 
+def _check_fock_amplitude(params: ProtocolParams) -> None:
+    """Refuse before computing a cutoff whose own window would not fit: the automatic cutoff
+    is at least |alpha|^2 + |alpha| (the Poisson mean plus one standard deviation)."""
+    x = float(params.alpha) ** 2
+    check_memory(fock_memory_bytes(params.loss_order, x + math.sqrt(x), params.usd),
+                 f"the Fock engine at alpha = {float(params.alpha):g} (cutoff above "
+                 f"{int(x + math.sqrt(x))})",
+                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
+
+
+def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) -> None:
+    size = math.prod(params.batch_shape)
+    n = size if n_points is None else n_points
+    check_memory(coherent_memory_bytes(params, n),
+                 f"the coherent engine on {n} point(s) at once (l = {params.loss_order}, "
+                 f"alpha up to {float(np.max(np.asarray(params.alpha))):g})",
+                 "evaluate fewer points per call, a lower loss_order or a smaller alpha")
+
+
 def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL, params: ProtocolParams | None = None,
              **kwargs) -> ProtocolResult:
@@ -123,9 +226,9 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     Parameters
     ----------
     loss_order : int
-        l = 2^m - 1 (0, 1, 3, ...).
+        l = 2^m - 1 (0, 1, 3, ...). Required (or ``params``).
     alpha : float
-        Coherent amplitude |alpha| > 0.
+        Coherent amplitude |alpha| >= 0 (dimensionless). Required (or ``params``).
     eta : float, optional
         Extra pure-loss transmission between Alice's and Bob's entangling reflections
         (default 1). With nothing else set, this is the ideal protocol of docs/model.md section 5.
@@ -134,10 +237,12 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
         sums of coherent states. Both run the same protocol code.
     cutoff : int, optional
         Fock cutoff (largest photon number). Default: the smallest cutoff dropping at most
-        ``tol`` of the probability (:func:`catbell_qutip.codes.auto_cutoff`).
+        ``tol`` of the probability (:func:`catbell_qutip.codes.auto_cutoff`). Refused with
+        ``engine="coherent"``.
     tol : float
         Largest probability mass the Fock cutoff may drop (default 1e-12), both absolutely
-        and relative to P (F, S and Q are conditioned on success); see :func:`run`.
+        and relative to P (F, S and Q are conditioned on success); in (0, 1), sensibly
+        1e-15 to 1e-6. See :func:`run`.
     params : ProtocolParams, optional
         A complete parameter object instead of the individual arguments.
     **kwargs
@@ -147,13 +252,18 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     Returns
     -------
     ProtocolResult
+        At a point where no attempt can herald (P = 0, e.g. alpha = 0 or eta = 0; also P
+        below :data:`catbell_qutip.result.P_FLOOR`, ~1e-292, where rounding leaves no
+        digits) P is 0 and F, S, Q, ``rho_ab`` and the key rate are None (undefined).
 
     Raises
     ------
     ValueError
-        For invalid parameters, a cutoff that drops more than ``tol``, a point where no
-        attempt can succeed (P = 0), or, with the Fock engine and the linear-optics USD, P
-        below :data:`FOCK_LINEAR_P_FLOOR` (1e-7), where rounding noise would dominate F, S, Q.
+        For invalid or missing parameters, a cutoff that drops more than ``tol``, a run
+        whose estimated memory exceeds the limit
+        (:class:`~catbell_qutip._checks.MemoryLimitError`), or, with the Fock engine and
+        the linear-optics USD, P below :data:`FOCK_LINEAR_P_FLOOR` (1e-7), where rounding
+        noise would dominate F, S, Q.
 
     Examples
     --------
@@ -176,17 +286,72 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     outcomes, cutoff, trunc = run(params, engine=engine, cutoff=cutoff, tol=tol)
     P, rho_un = herald(outcomes)
     P = float(P)
-    if not P > 0.0:
-        raise ValueError(
-            f"no attempt succeeds at this point (P = {P:g}): the light reaching Bob is "
-            "(numerically) vacuum; raise alpha or the transmissions"
-        )
     if engine == "fock":
         _check_fock_resolution(P, params.usd)
+    if not P > 0.0:
+        return ProtocolResult(params=params, engine=engine, P=0.0, F=None, S=None, Q=None,
+                              rho_array=None, cutoff=cutoff, truncation_error=float(trunc),
+                              outcomes=outcomes)
     rho, F, S, Q = summarise(rho_un, P)
     return ProtocolResult(params=params, engine=engine, P=P, F=float(F), S=float(S),
                           Q=float(Q), rho_array=rho, cutoff=cutoff,
                           truncation_error=float(trunc), outcomes=outcomes)
+
+
+def _grid_axes(kwargs: dict) -> dict:
+    """The 1-D axes of ``evaluate(grid=True)``; a choice field given as a list is refused."""
+    axes = {}
+    for name, v in kwargs.items():
+        if np.ndim(v) == 0:
+            continue
+        info = PARAM_INFO.get(name)
+        if info is not None and not info.array:
+            raise ParameterError(
+                f"{name} takes one value per call (got {np.ravel(v).tolist()!r}); call "
+                f"evaluate() once per {name}", name)
+        try:
+            arr = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterError(f"grid axis {name!r} must be real numbers, got {v!r}",
+                                 name) from None
+        if arr.ndim != 1 or arr.size == 0:
+            raise ParameterError(f"grid axis {name!r} must be a non-empty 1-D array", name)
+        axes[name] = arr
+    return axes
+
+
+def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
+    """P, F, S, Q on the whole batch, in chunks of at most :data:`EVALUATE_CHUNK_BYTES`.
+
+    Each chunk runs through the protocol and is reduced to P, F, S, Q at once, so the
+    per-record arrays of one chunk are all that is alive besides the outputs.
+    """
+    shape = params.batch_shape
+    size = math.prod(shape)
+    chunk = max(1, min(size, int(EVALUATE_CHUNK_BYTES // coherent_memory_bytes(params, 1))))
+    _check_coherent_memory(params, chunk)
+    check_memory(8.0 * size * (len(outputs) + 1 + len(params.numeric_fields())),
+                 f"the outputs of {size} points", "evaluate fewer points per call")
+    explicit = params.encoder == "explicit"
+    out = {k: np.empty(size) for k in OUTPUTS if k in outputs or k == "P"}
+    if chunk >= size:
+        outcomes = run_protocol(params, _coherent_initial(params), explicit=explicit)
+        P, rho_un = herald(outcomes)
+        _, F, S, Q = summarise(rho_un, P)
+        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        return {k: np.broadcast_to(np.asarray(vals[k], dtype=float), shape).reshape(-1)
+                for k in out}
+    for start in range(0, size, chunk):
+        sl = slice(start, min(start + chunk, size))
+        sub = params.flat_slice(sl)
+        outcomes = run_protocol(sub, _coherent_initial(sub), explicit=explicit)
+        P, rho_un = herald(outcomes)
+        _, F, S, Q = summarise(rho_un, P)
+        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        n = sl.stop - sl.start
+        for k in out:
+            out[k][sl] = np.broadcast_to(vals[k], (n,))
+    return out
 
 
 def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
@@ -199,17 +364,25 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     loss_order : int
         l = 2^m - 1 (one value per call).
     engine : {"coherent", "fock"}
-        "coherent" (default) pushes the whole batch through the protocol in one pass;
-        "fock" loops over points (each with its own automatic cutoff) and is much slower.
+        "coherent" (default) pushes the batch through the protocol in chunks of points
+        (:data:`EVALUATE_CHUNK_BYTES`), each reduced to its outputs at once, so memory
+        grows with the grid only by the outputs (8 bytes per point and output) and the
+        broadcast inputs; "fock" loops over points (each with its own automatic cutoff)
+        and is much slower.
     grid : bool
         False (default): array parameters broadcast with NumPy rules and the result is a
         dict of arrays of the broadcast shape. True: every array parameter is a 1-D axis,
         the result is an :class:`xarray.Dataset` on their outer product with one named
-        dimension per axis.
+        dimension per axis. Choice fields (``usd``, ``encoder``, ...) take one value per
+        call either way.
     outputs : sequence of str
         Subset of ("P", "F", "S", "Q").
+    cutoff, tol
+        Fock engine only, as in :func:`simulate`; ``cutoff`` is refused with
+        ``engine="coherent"``.
     **kwargs
-        ``alpha``, ``eta`` and any other :class:`~catbell_qutip.params.ProtocolParams` field.
+        ``alpha`` (required) and any other :class:`~catbell_qutip.params.ProtocolParams`
+        field (``eta``, ``length_km``, ...).
 
     Returns
     -------
@@ -217,8 +390,10 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
 
     Notes
     -----
-    F, S and Q are conditional on success; where P underflows to 0 they are undefined and
-    returned as NaN, with a RuntimeWarning naming how many points that concerns.
+    P is clipped to [0, 1] and F, Q to [0, 1] (rounding only). F, S and Q are conditional
+    on success; where no attempt heralds (P = 0, including P below
+    :data:`catbell_qutip.result.P_FLOOR`) they are undefined and returned as NaN, with a
+    RuntimeWarning naming how many points that concerns; the other points are unaffected.
 
     Examples
     --------
@@ -239,13 +414,16 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     if bad:
         raise ValueError(f"unknown output {bad[0]!r}; choose from {OUTPUTS}")
     check_choice(engine, "engine", ENGINES)
+    _check_tol(tol)
+    if kwargs.get("alpha") is None:
+        _require("alpha", None, "evaluate")
+    if engine == "coherent" and cutoff is not None:
+        raise ParameterError(
+            f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
+            "no truncation", "cutoff")
     axes = {}
     if grid:
-        axes = {k: np.asarray(v, dtype=float) for k, v in kwargs.items()
-                if np.ndim(v) > 0}
-        for name, v in axes.items():
-            if v.ndim != 1 or v.size == 0:
-                raise ValueError(f"grid axis {name!r} must be a non-empty 1-D array")
+        axes = _grid_axes(kwargs)
         n = len(axes)
         for i, name in enumerate(axes):
             shape = [1] * n
@@ -254,10 +432,9 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     params = ProtocolParams(loss_order=loss_order, **kwargs)
     shape = params.batch_shape
     if engine == "coherent":
-        outcomes, _, _ = run(params, engine="coherent")
-        P, rho_un = herald(outcomes)
-        P = np.broadcast_to(P, shape)
-        rho_un = np.broadcast_to(rho_un, shape + (4, 4))
+        flat = _evaluate_coherent(params, outputs)
+        values = {k: v.reshape(shape) for k, v in flat.items()}
+        P = values["P"]
     else:
         P = np.empty(shape)
         rho_un = np.empty(shape + (4, 4), dtype=complex)
@@ -265,15 +442,15 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
             outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
             P[idx], rho_un[idx] = herald(outcomes)
             # P itself is accurate; only quantities conditioned on success need the floor
-            if P[idx] > 0 and set(outputs) - {"P"}:
+            if set(outputs) - {"P"}:
                 _check_fock_resolution(float(P[idx]), params.usd)
+        _, F, S, Q = summarise(rho_un, P)
+        values = {"P": np.asarray(P, dtype=float), "F": F, "S": S, "Q": Q}
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",
                       RuntimeWarning, stacklevel=2)
-    _, F, S, Q = summarise(rho_un, P)
-    values = {"P": np.asarray(P, dtype=float), "F": F, "S": S, "Q": Q}
-    values = {k: values[k] for k in outputs}
+    values = {k: np.asarray(values[k], dtype=float) for k in outputs}
     if not grid:
         return values
     # xarray is slow to import and only grid=True needs it: importing it here keeps

@@ -12,7 +12,7 @@ import numpy as np
 import qutip
 from scipy.special import gammaln, xlogy
 
-from ._checks import check_loss_order, check_real
+from ._checks import ParameterError, check_loss_order, check_real
 from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
 
 __all__ = [
@@ -202,12 +202,12 @@ def check_cutoff(loss_order: int, alpha: float, cutoff: int, *, tol: float = DEF
     The message names the cutoff that would suffice.
     """
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) or cutoff < 1:
-        raise ValueError(f"cutoff must be a positive integer, got {cutoff!r}")
+        raise ParameterError(f"cutoff must be a positive integer, got {cutoff!r}", "cutoff")
     err = codeword_truncation_error(loss_order, alpha, int(cutoff), sector=sector)
     if err > tol:
         need = auto_cutoff(loss_order, alpha, tol=tol, sector=sector)
-        raise ValueError(
+        raise ParameterError(
             f"cutoff = {cutoff} drops probability mass {err:.3g} > tolerance {tol:g} at "
-            f"alpha = {alpha:g}; use cutoff >= {need} (or cutoff=None for the automatic rule)"
-        )
+            f"alpha = {alpha:g}; use cutoff >= {need} (or cutoff=None for the automatic rule)",
+            "cutoff")
     return err

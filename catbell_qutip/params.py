@@ -42,6 +42,11 @@ ENCODERS = ("ideal", "explicit")
 WAIT_RULES = ("one-way", "round-trip", "none")
 ETA_INT_PLACEMENTS = ("after", "before", "lumped")
 DECODERS = ("smallest-loss", "ml")
+#: Largest coherent amplitude accepted (mean photon number |alpha|^2 = 1e8): the photon-number
+#: sums of docs/model.md 5 run over ~|alpha|^2 terms per point, so beyond this no run fits in
+#: memory (and the memory guard, :func:`catbell_qutip._checks.check_memory`, refuses most
+#: runs well before it).
+ALPHA_MAX = 1e4
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,9 @@ class ProtocolParams:
     loss_order : int
         l = 2^m - 1 (0, 1, 3, 7, ...): the number of photon losses the cat code detects.
     alpha : float or ndarray
-        Coherent amplitude |alpha| >= 0 of the light pulse Alice encodes (dimensionless).
+        Coherent amplitude |alpha| of the light pulse Alice encodes (dimensionless), in
+        [0, :data:`ALPHA_MAX`] = [0, 1e4]. Required by :func:`catbell_qutip.simulate` and
+        :func:`catbell_qutip.evaluate`; alpha = 0 sends no light (P = 0).
     eta : float or ndarray
         An extra pure-loss transmission between Alice and Bob, in [0, 1]; multiplies the
         conversion and fibre transmissions (default 1). With every other field at its
@@ -193,7 +200,8 @@ class ProtocolParams:
     loss_order: int = _p(0, "loss_order", "1", "loss order l",
                          "l = 2^m - 1: 0, 1, 3, 7, ...", array=False)
     alpha: float | np.ndarray = _p(1.0, "real", "1", "coherent amplitude |alpha|",
-                                   "coherent amplitude |alpha| >= 0", low=0.0)
+                                   "coherent amplitude |alpha|, [0, 1e4]", low=0.0,
+                                   high=ALPHA_MAX)
     eta: float | np.ndarray = _eff(1.0, "extra transmission between Alice and Bob",
                                    "extra pure loss between Alice and Bob, [0, 1]")
     length_km: float | np.ndarray = _p(0.0, "real", "km", "fibre length",
@@ -408,6 +416,8 @@ def _read_toml(path: Path, what: str) -> dict:
             data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{what}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{what}: not valid TOML: not UTF-8 text (a binary file?)") from None
     unknown = sorted(set(data) - set(PARAM_NAMES))
     if unknown:
         raise ValueError(

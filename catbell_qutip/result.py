@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,14 +20,26 @@ from .formulas import entanglement_rate, secret_key_rate
 from .params import ProtocolParams
 from .protocol import Outcome
 
-__all__ = ["ProtocolResult", "herald"]
+__all__ = ["ProtocolResult", "herald", "P_FLOOR"]
+
+#: Heralding probabilities below this count as 0 (no attempt heralds): the smallest normal
+#: double divided by the machine epsilon, ~1.0e-292. Below it the entries of the
+#: unnormalised heralded state are subnormal, their rounding (~5e-324) exceeds double
+#: precision relative to P, and rho / P would overflow; F, S and Q are undefined there.
+P_FLOOR = float(np.finfo(float).tiny / np.finfo(float).eps)
 
 
 def herald(outcomes: list[Outcome]):
-    """Sum the conclusive outcomes: (P, unnormalised heralded state (..., 4, 4))."""
+    """Sum the conclusive outcomes: (P, unnormalised heralded state (..., 4, 4)).
+
+    The one place P is made a probability: rounding is clipped into [0, 1] and P below
+    :data:`P_FLOOR` is 0 (docs/model.md 3.6: P is the total probability of the
+    conclusive records).
+    """
     rho = sum(o.rho_ab for o in outcomes if o.rho_ab is not None)
     P = np.real(np.trace(rho, axis1=-2, axis2=-1))
-    return P, rho
+    P = np.where(P < P_FLOOR, 0.0, np.minimum(P, 1.0))
+    return (P[()] if P.ndim == 0 else P), rho
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,14 +53,16 @@ class ProtocolResult:
     engine : str
         "fock" or "coherent".
     P : float
-        Heralding probability: total probability of a conclusive attempt.
-    F : float
+        Heralding probability: total probability of a conclusive attempt, in [0, 1].
+    F : float or None
         Heralded fidelity <phi+|rho_ab|phi+>, every outcome weighted by its own probability.
-    S : float
+        None where P = 0 (nothing heralds: F, S, Q, ``rho_ab`` and the key rate are
+        undefined there).
+    S : float or None
         Maximal CHSH value of ``rho_ab`` (Horodecki criterion).
-    Q : float
-        Bit-error rate of key rounds (A0 = B_key = sz).
-    rho_ab : qutip.Qobj
+    Q : float or None
+        Bit-error rate of key rounds (A0 = B_key = sz), in [0, 1].
+    rho_ab : qutip.Qobj or None
         Heralded, Pauli-frame-corrected two-atom state (dims [[2, 2], [2, 2]], trace 1);
         built on first access from ``rho_array`` (the same matrix as a (4, 4) ndarray,
         basis |up up>, |up down>, |down up>, |down down>).
@@ -66,16 +81,18 @@ class ProtocolResult:
     params: ProtocolParams
     engine: str
     P: float
-    F: float
-    S: float
-    Q: float
-    rho_array: np.ndarray = field(repr=False)
+    F: float | None
+    S: float | None
+    Q: float | None
+    rho_array: np.ndarray | None = field(repr=False)
     cutoff: int | None
     truncation_error: float
     outcomes: list = field(repr=False)
 
     @functools.cached_property
-    def rho_ab(self) -> qutip.Qobj:
+    def rho_ab(self) -> qutip.Qobj | None:
+        if self.rho_array is None:
+            return None
         return qutip.Qobj(self.rho_array, dims=[[2, 2], [2, 2]])
 
     @property
@@ -91,15 +108,15 @@ class ProtocolResult:
     @property
     def key_rate(self) -> float | None:
         """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
-        if self.R_eg is None:
+        if self.R_eg is None or self.S is None:
             return None
         return float(secret_key_rate(self.P, self.S, self.Q, self.params.length_km,
                                      self.params.t0_s))
 
     @property
-    def S_closed_form(self) -> float:
+    def S_closed_form(self) -> float | None:
         """2 sqrt(1 + (2F - 1)^2): equals S when rho_ab is F phi+ + (1 - F) phi-."""
-        return float(chsh_from_fidelity(self.F))
+        return None if self.F is None else float(chsh_from_fidelity(self.F))
 
     @property
     def S_numerical(self) -> float:
@@ -136,15 +153,18 @@ class ProtocolResult:
         return sum(ps[s] * fs[s] for s in fs) / tot
 
     def to_dict(self) -> dict:
-        """JSON-ready summary."""
+        """JSON-ready summary; undefined values (F, S, Q, rates where P = 0) are None."""
+        def num(v):
+            return None if v is None or not math.isfinite(v) else float(v)
+
         return {
             "engine": self.engine,
             "P": float(self.P),
-            "F": float(self.F),
-            "S": float(self.S),
-            "Q": float(self.Q),
-            "R_eg_hz": self.R_eg,
-            "key_rate_bit_s": self.key_rate,
+            "F": num(self.F),
+            "S": num(self.S),
+            "Q": num(self.Q),
+            "R_eg_hz": num(self.R_eg),
+            "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
             "params": self.params.as_dict(),
@@ -152,13 +172,20 @@ class ProtocolResult:
 
 
 def summarise(rho_unnorm: np.ndarray, P: np.ndarray):
-    """(rho, F, S, Q) from the unnormalised heralded state; NaN where P == 0."""
+    """(rho, F, S, Q) from the unnormalised heralded state; NaN where P == 0.
+
+    ``P`` as :func:`herald` returns it (0 below :data:`P_FLOOR`). F and Q are clipped
+    into [0, 1] and S into [0, 2 sqrt 2]: the clip removes rounding only.
+    """
     if np.ndim(P) == 0 and P > 0:  # one point that succeeds: no masking needed
         rho = rho_unnorm / P
-        return rho, bell_fidelity(rho), chsh_horodecki(rho), qber_z(rho)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = rho_unnorm / np.asarray(P)[..., None, None]
-    rho = np.where(np.asarray(P)[..., None, None] > 0, rho, np.nan)
-    F = bell_fidelity(rho)
-    S = np.where(np.asarray(P) > 0, chsh_horodecki(np.nan_to_num(rho)), np.nan)
-    return rho, F, S, qber_z(rho)
+        F, S, Q = bell_fidelity(rho), chsh_horodecki(rho), qber_z(rho)
+    else:
+        ok = np.asarray(P) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = rho_unnorm / np.where(ok, P, 1.0)[..., None, None]
+        rho = np.where(ok[..., None, None], rho, np.nan)
+        F = bell_fidelity(rho)
+        S = np.where(ok, chsh_horodecki(np.where(ok[..., None, None], rho, 0.0)), np.nan)
+        Q = qber_z(rho)
+    return rho, np.clip(F, 0.0, 1.0), np.clip(S, 0.0, 2.0 * math.sqrt(2.0)), np.clip(Q, 0.0, 1.0)

@@ -29,13 +29,23 @@ def test_simulate_table(capsys):
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["--loss-order", "2", "--alpha", "1"], "loss_order must be of the form"),
+    (["--loss-order", "2", "--alpha", "1"], "--loss-order must be of the form"),
     (["--loss-order", "1", "--alpha", "1", "--eta", "1.5"], "eta = 1.5 is outside"),
     (["--loss-order", "1", "--alpha", "-1"], "alpha = -1 is outside"),
-    (["--loss-order", "1", "--alpha", "3", "--cutoff", "5"], "use cutoff >="),
+    (["--loss-order", "1", "--alpha", "3", "--cutoff", "5"], "use --cutoff >="),
     (["--loss-order", "1"], "give --alpha"),
     (["--loss-order", "1", "--alpha", "1", "--preset", "nope"], "unknown preset"),
-    (["--loss-order", "1", "--alpha", "1", "--eta-int", "2"], "eta_int = 2 is outside"),
+    (["--loss-order", "1", "--alpha", "1", "--eta-int", "2"], "--eta-int = 2 is outside"),
+    # tol is a probability mass in (0, 1): --tol 5 used to run with a wrong cutoff
+    (["--loss-order", "1", "--alpha", "1", "--tol", "5"],
+     "--tol = 5 is outside the allowed range (0.0, 1.0)"),
+    (["--loss-order", "1", "--alpha", "1", "--tol", "0"], "--tol = 0 is outside"),
+    (["--loss-order", "1", "--alpha", "1", "--cutoff", "5", "--engine", "coherent"],
+     "--cutoff = 5 applies to --engine fock only"),
+    (["--loss-order", "1", "--alpha", "1e308"], "--alpha = 1e+308 is outside"),
+    # Fock resolution floor: the hint names the flag, not the Python argument
+    (["--loss-order", "3", "--alpha", "1.5", "--preset", "table1", "--length-km", "5",
+      "--usd", "linear"], "use --engine coherent, which stays exact"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, fragment, capsys):
     assert main(["simulate", *argv]) == 2
@@ -95,3 +105,102 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
     assert abs(slow["key_rate_bit_s"] - slow["R_eg_hz"] * (1 - chi)) <= 1e-9 * slow["R_eg_hz"]
     assert main(["simulate", "--loss-order", "0", "--alpha", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["R_eg_hz"] is None
+
+
+@pytest.mark.parametrize("argv,what,way_out", [
+    (["--alpha", "50", "--eta", "0.7"], "the Fock engine at alpha = 50", "--engine coherent"),
+    (["--alpha", "30", "--eta", "0.7"], "the Fock engine at alpha = 30", "--engine coherent"),
+    (["--alpha", "1", "--cutoff", "100000"], "the Fock engine at cutoff 100000",
+     "--engine coherent"),
+    (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "--engine coherent"),
+    (["--loss-order", "1023", "--alpha", "1", "--engine", "coherent"],
+     "the coherent engine on 1 point(s)", "a lower loss_order"),
+])
+def test_memory_guard_exits_2_before_any_work(argv, what, way_out, capsys, monkeypatch):
+    """Runs that would ask for tens of GiB (or a MemoryError) stop at once, naming the
+    estimate, the limit and the way out in flags. The limit is pinned to 8 GiB."""
+    monkeypatch.setenv("CATBELL_MAX_MEMORY_GB", "8")
+    if "--loss-order" not in argv:
+        argv = ["--loss-order", "1", *argv]
+    assert main(["simulate", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and what in err and way_out in err
+    assert "GiB of memory, more than the limit of 8 GiB" in err
+    assert "engine='" not in err  # CLI terms only
+
+
+def test_toml_boolean_is_not_a_number(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("loss_order = 1\nalpha = true\n")
+    assert main(["simulate", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "--alpha must be a real number, got the boolean True" in err
+
+
+def test_binary_config_file_names_the_file(tmp_path, capsys):
+    cfg = tmp_path / "bin.toml"
+    cfg.write_bytes(bytes(range(128, 256)))
+    assert main(["simulate", "--config", str(cfg), "--loss-order", "1", "--alpha", "1"]) == 2
+    err = capsys.readouterr().err
+    assert str(cfg) in err and "not UTF-8" in err and err.count("\n") == 1
+
+
+def test_repeated_presets_layer_in_order(capsys):
+    """--preset A --preset B: B beats A where both set a field, A's other fields stay."""
+    from catbell_qutip.params import preset
+
+    a, b = preset("table1"), preset("timing-fig4")
+    assert set(b) - set(a) and not set(b) & {"eta_dc", "eta_uc"}
+    base = ["simulate", "--loss-order", "0", "--alpha", "0.67", "--engine", "coherent", "--json"]
+    assert main([*base, "--preset", "table1", "--preset", "timing-fig4"]) == 0
+    p = json.loads(capsys.readouterr().out)["params"]
+    for k, v in {**a, **b}.items():
+        assert p[k] == v, k
+    assert main([*base, "--preset", "table1", "--preset", "ideal"]) == 0
+    p = json.loads(capsys.readouterr().out)["params"]
+    for k, v in preset("ideal").items():
+        assert p[k] == (v if not isinstance(v, float) or v != float("inf") else "inf"), k
+
+
+def test_p_zero_point_prints_undefined_and_json_null(capsys):
+    """alpha = 0 (no light) and a subnormal P (alpha = 1e-78) cannot herald: P = 0, and F,
+    S, Q are undefined (null in JSON, never NaN), exit 0."""
+    for alpha in ("0", "1e-78"):
+        assert main(["simulate", "--loss-order", "1", "--alpha", alpha, "--engine", "coherent",
+                     "--json"]) == 0
+        text = capsys.readouterr().out
+        assert "NaN" not in text and "Infinity" not in text
+        out = json.loads(text)
+        assert out["P"] == 0.0 and out["F"] is None and out["S"] is None and out["Q"] is None
+    assert main(["simulate", "--loss-order", "1", "--alpha", "0"]) == 0
+    assert "undefined (P = 0" in capsys.readouterr().out
+
+
+def test_large_alpha_linear_usd_is_finite(capsys):
+    """l = 3, linear USD, alpha = 150 used to give P = nan and a "vacuum" message."""
+    assert main(["simulate", "--loss-order", "3", "--alpha", "150", "--usd", "linear",
+                 "--engine", "coherent", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.0 <= out["P"] <= 1.0 and abs(out["P"] - 1.0) < 1e-9
+    assert 0.0 <= out["Q"] <= 1.0 and 2.0 - 1e-9 <= out["S"] <= 2 * 2 ** 0.5
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"catbell {version('catbell_qutip')}"
+
+
+def test_cli_message_translates_api_terms():
+    from catbell_qutip._checks import ParameterError
+    from catbell_qutip.cli import cli_message
+
+    msg = cli_message(ValueError("x; use engine='coherent' or usd='tub'"))
+    assert msg == "x; use --engine coherent or --usd tub"
+    msg = cli_message(ParameterError("t_c_s = 0 s is outside", "t_c_s"))
+    assert msg == "--t-c = 0 s is outside"
+    assert "--cutoff >= 12 (or no --cutoff" in cli_message(
+        ValueError("use cutoff >= 12 (or cutoff=None for the automatic rule)"))

@@ -10,7 +10,9 @@ from catbell_qutip import ProtocolParams, evaluate, simulate
 from catbell_qutip.params import load_toml, preset, resolve_params
 
 BAD_VALUES = [
-    ("alpha", -0.1, r"alpha = -0.1 is outside the allowed range \[0.0, inf\]"),
+    ("alpha", -0.1, r"alpha = -0.1 is outside the allowed range \[0.0, 10000.0\]"),
+    ("alpha", 1e308, r"alpha = 1e\+308 is outside the allowed range \[0.0, 10000.0\]"),
+    ("alpha", True, r"alpha must be a real number, got the boolean True"),
     ("eta", 1.2, r"eta = 1.2 is outside the allowed range \[0.0, 1.0\]"),
     ("eta", -0.01, r"eta = -0.01 is outside"),
     ("eta_int", 1.5, r"eta_int = 1.5 is outside the allowed range \[0.0, 1.0\]"),
@@ -59,8 +61,6 @@ def test_conflicting_and_meaningless_combinations():
         ProtocolParams(p_dark=0.01)
     with pytest.raises(ValueError, match="engine must be one of"):
         simulate(1, 1.0, 0.9, engine="gpu")
-    with pytest.raises(ValueError, match="no attempt succeeds"):
-        simulate(1, 0.0, 0.9)
     with pytest.raises(ValueError, match="simulate\\(\\) takes one parameter point"):
         simulate(1, [0.5, 1.0], 0.9)
 
@@ -104,3 +104,102 @@ def test_fock_floor_applies_only_to_conditional_outputs():
     assert abs(P - evaluate(1, alpha=0.02, length_km=5.0, usd="linear")["P"]) <= 1e-18
     with pytest.raises(ValueError, match="resolution floor"):
         evaluate(1, **kw)
+
+
+def test_numpy_integer_loss_order_runs_everywhere():
+    """Validation accepts NumPy integers; every path must then run on them (ProtocolParams
+    stores int(loss_order), so ``bit_length`` and friends work)."""
+    import numpy as np
+
+    from catbell_qutip.codes import auto_cutoff, check_cutoff, codewords
+
+    ref = simulate(1, 1.0, 0.8, engine="coherent")
+    for l in (np.int64(1), np.int32(1), np.uint8(1)):
+        assert type(ProtocolParams(loss_order=l, alpha=1.0).loss_order) is int
+        for engine in ("coherent", "fock"):
+            r = simulate(l, 1.0, 0.8, engine=engine)
+            assert abs(r.S - ref.S) < 1e-9
+            assert abs(float(evaluate(l, engine=engine, alpha=1.0, eta=0.8)["S"]) - ref.S) < 1e-9
+        assert auto_cutoff(l, 1.0) == auto_cutoff(1, 1.0)
+        assert check_cutoff(l, 1.0, np.int64(30)) == check_cutoff(1, 1.0, 30)
+        assert codewords(l, 1.0, 20)[0].shape == (21, 1)
+
+
+def test_required_arguments_are_named():
+    with pytest.raises(ValueError, match=r"simulate\(\) needs alpha \(coherent amplitude"):
+        simulate(1)
+    with pytest.raises(ValueError, match=r"simulate\(\) needs loss_order \(loss order l\)"):
+        simulate(alpha=1.0)
+    with pytest.raises(ValueError, match=r"evaluate\(\) needs alpha"):
+        evaluate(1)
+    with pytest.raises(ValueError, match=r"evaluate\(\) needs alpha"):
+        evaluate(1, eta=[0.5, 0.9])
+
+
+@pytest.mark.parametrize("tol", [5.0, 1.0, 0.0, -1e-12, math.nan, math.inf])
+def test_tol_is_a_probability_mass(tol):
+    """tol = 5 used to run (P 0.5102 instead of 0.5688 at cutoff 3)."""
+    with pytest.raises(ValueError, match=r"tol = \S+ is outside the allowed range \(0.0, 1.0\)"):
+        simulate(1, 1.0, 0.9, tol=tol)
+    with pytest.raises(ValueError, match=r"tol = \S+ is outside"):
+        evaluate(1, alpha=1.0, engine="fock", tol=tol)
+
+
+def test_cutoff_with_the_coherent_engine_is_refused():
+    with pytest.raises(ValueError, match=r"cutoff = 5 applies to engine='fock' only"):
+        simulate(1, 1.0, engine="coherent", cutoff=5)
+    with pytest.raises(ValueError, match=r"cutoff = 5 applies to engine='fock' only"):
+        evaluate(1, alpha=[1.0, 2.0], cutoff=5)
+
+
+def test_fock_floor_message_is_one_rule():
+    """Explicit encoder, linear USD, weak light: P is below the Fock engine's resolution
+    floor (rounding may even make it 0); the message is the floor's, never "no light"."""
+    kw = dict(usd="linear", encoder="explicit", length_km=40.0, eta_int=0.5)
+    ref = simulate(3, 0.3, engine="coherent", **kw)
+    assert 0 < ref.P < 1e-7
+    with pytest.raises(ValueError, match="resolution floor") as exc:
+        simulate(3, 0.3, **kw)
+    assert "use engine='coherent'" in str(exc.value)
+
+
+def test_p_zero_point_is_a_result():
+    """alpha = 0 sends no light: P = 0, and F, S, Q, rho_ab, the key rate are undefined
+    (None), on both engines; JSON gets null."""
+    import json
+
+    for engine in ("fock", "coherent"):
+        r = simulate(1, 0.0, 0.9, engine=engine)
+        assert r.P == 0.0 and r.F is None and r.S is None and r.Q is None
+        assert r.rho_ab is None and r.key_rate is None and r.S_closed_form is None
+        d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+        assert d["F"] is None and d["P"] == 0.0
+
+
+def test_grid_of_choices_names_the_argument():
+    with pytest.raises(ValueError, match=r"usd takes one value per call \(got \['tub', "
+                                         r"'linear'\]\); call evaluate\(\) once per usd"):
+        evaluate(1, grid=True, alpha=[1.0, 2.0], usd=["tub", "linear"])
+    with pytest.raises(ValueError, match="usd must be one of"):
+        evaluate(1, alpha=[1.0, 2.0], usd=["tub", "linear"])
+
+
+def test_memory_guard_in_api_terms(monkeypatch):
+    """The API's way out names the argument (engine='coherent'), not a flag."""
+    from catbell_qutip._checks import MemoryLimitError
+
+    monkeypatch.setenv("CATBELL_MAX_MEMORY_GB", "4")
+    with pytest.raises(MemoryLimitError, match=r"Fock engine at alpha = 50 .* more than the "
+                                                r"limit of 4 GiB .*use engine='coherent'"):
+        simulate(1, 50.0, 0.7)
+    with pytest.raises(MemoryLimitError, match=r"cutoff 100000 .*use engine='coherent'"):
+        simulate(1, 1.0, cutoff=100000)
+    with pytest.raises(MemoryLimitError, match=r"coherent engine .* a lower loss_order"):
+        evaluate(1023, alpha=1.0)
+
+
+def test_binary_config_file(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=r"config file '.*x.toml': not valid TOML: not UTF-8"):
+        load_toml(f)

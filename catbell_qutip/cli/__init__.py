@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 __all__ = ["main", "SUBCOMMANDS"]
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bell tests and DI-QKD between cavity atoms entangled through cat-code "
                     "light pulses (docs/model.md).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS.values():
         mod = importlib.import_module(f"{__name__}.{module}")
@@ -34,14 +36,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("catbell_qutip")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "unknown"
+
+
+#: API spellings in messages that the command line spells differently
+_API_WORDS = {"cutoff=None": "no --cutoff"}
+_API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None))")
+
+
+def _flag(name: str) -> str:
+    from ..params import PARAM_INFO
+
+    info = PARAM_INFO.get(name)
+    return info.flag if info is not None else "--" + name.replace("_", "-")
+
+
+def cli_message(exc: ValueError) -> str:
+    """An API error message in command-line terms, on one line (the one place this happens).
+
+    ``engine='coherent'`` becomes ``--engine coherent``, ``cutoff >= 12`` becomes
+    ``--cutoff >= 12``, and a message about a parameter (:class:`ParameterError` with a
+    ``field``) names its flag: ``--alpha = -1 is outside ...``.
+    """
+    from .._checks import ParameterError
+
+    msg = " ".join(str(exc).split())
+    for api, cli in _API_WORDS.items():
+        msg = msg.replace(api, cli)
+    msg = _API_ARG.sub(lambda m: f"{_flag(m[1])} {m[2] if m[2] is not None else m[3]}", msg)
+    msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1])} ", msg)
+    field = getattr(exc, "field", None) if isinstance(exc, ParameterError) else None
+    if field and msg.startswith(field + " "):
+        msg = _flag(field) + msg[len(field):]
+    return msg
+
+
 def main(argv=None) -> int:
-    """Entry point. Bad input exits with code 2 and a one-line message on stderr."""
+    """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
+    command line's own terms (:func:`cli_message`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except ValueError as exc:
-        print(f"catbell {args.command}: error: {exc}", file=sys.stderr)
+        print(f"catbell {args.command}: error: {cli_message(exc)}", file=sys.stderr)
         return 2
 
 

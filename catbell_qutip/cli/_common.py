@@ -46,7 +46,9 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True) -> None:
     and ``--alpha`` (commands that scan or solve for them).
     """
     g = p.add_argument_group("protocol parameters (flag beats --config beats --preset)")
-    g.add_argument("--preset", help=f"named preset: {', '.join(PRESETS())}")
+    g.add_argument("--preset", action="append", metavar="NAME",
+                   help=f"named preset: {', '.join(PRESETS())}; repeat to layer presets "
+                        "(a later --preset beats an earlier one)")
     g.add_argument("--config", metavar="FILE.toml", help="TOML file of parameter = value lines")
     for name, info in PARAM_INFO.items():
         if name in POINT_FIELDS and not point:
@@ -60,10 +62,11 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True) -> None:
 
 
 def layers_from_args(args) -> list[dict]:
-    """The parameter layers (preset, config file, flags) in increasing priority."""
+    """The parameter layers (presets in the order given, config file, flags) in increasing
+    priority, merged by :func:`catbell_qutip.params.merge_layers` (later beats earlier)."""
     layers = []
-    if getattr(args, "preset", None):
-        layers.append(preset(args.preset))
+    for name in getattr(args, "preset", None) or ():
+        layers.append(preset(name))
     if getattr(args, "config", None):
         layers.append(load_toml(args.config))
     flags = {}

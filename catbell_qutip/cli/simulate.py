@@ -6,7 +6,7 @@ import json
 
 from ..api import simulate
 from ..params import resolve_params
-from ._common import add_param_flags, layers_from_args
+from ._common import _float, _int, add_param_flags, layers_from_args
 
 
 def add_parser(sub):
@@ -15,9 +15,12 @@ def add_parser(sub):
     add_param_flags(p)
     p.add_argument("--engine", choices=["fock", "coherent"], default="fock",
                    help="state representation (default fock)")
-    p.add_argument("--cutoff", type=int, help="Fock cutoff (default: automatic)")
-    p.add_argument("--tol", type=float, default=1e-12,
-                   help="largest probability mass the cutoff may drop (default 1e-12)")
+    p.add_argument("--cutoff", type=_int,
+                   help="Fock cutoff, largest photon number kept (--engine fock only; "
+                        "default: automatic)")
+    p.add_argument("--tol", type=_float, default=1e-12,
+                   help="largest probability mass the Fock cutoff may drop, in (0, 1); "
+                        "sensible 1e-15 .. 1e-6 (default 1e-12)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -31,8 +34,11 @@ def run(args) -> int:
     res = simulate(params=params, engine=args.engine, cutoff=args.cutoff, tol=args.tol)
     out = res.to_dict()
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(out, allow_nan=False))
         return 0
+    def cond(v, fmt):  # conditioned on success: undefined where nothing heralds
+        return "undefined (P = 0: nothing heralds)" if v is None else format(v, fmt)
+
     rows = [
         ("loss order l", f"{params.loss_order}"),
         ("alpha", f"{float(params.alpha):g}"),
@@ -40,9 +46,9 @@ def run(args) -> int:
         ("cutoff", "none (truncation-free)" if res.cutoff is None else f"{res.cutoff}"),
         ("truncation error", f"{res.truncation_error:.3g}"),
         ("P (heralding probability)", f"{res.P:.10g}"),
-        ("F (heralded fidelity)", f"{res.F:.10g}"),
-        ("S (CHSH, Horodecki)", f"{res.S:.10g}"),
-        ("Q (key-round bit-error rate)", f"{res.Q:.3g}"),
+        ("F (heralded fidelity)", cond(res.F, ".10g")),
+        ("S (CHSH, Horodecki)", cond(res.S, ".10g")),
+        ("Q (key-round bit-error rate)", cond(res.Q, ".3g")),
         ("R_eg (Hz)", "undefined (L = 0, t0 = 0)" if res.R_eg is None else f"{res.R_eg:.6g}"),
         ("key rate (bit/s)", "undefined" if res.key_rate is None else f"{res.key_rate:.6g}"),
     ]

@@ -179,6 +179,12 @@ class CoherentState(LightAtomState):
 
         with c_j evaluated as -expm1(-u) + p exp(-u): no cancellation, however weak the
         light. The f-basis matrix follows from f_q = (1/M) sum_k w^{-kq} |beta w^k>.
+
+        Strong light: for k != k' the real part of u can be large and negative, so
+        exp(-u) overflows while the overlap underflows (inf * 0). Each factor is therefore
+        kept as exp(s_j) c~_j with s_j = max(0, -Re u), c~_j = exp(-s_j) - (1 - p) exp(-u - s_j)
+        (|c~_j| <= 2), and the exponents are added to the overlap's before one exp: the
+        product, a matrix element of an effect between normalised states, has modulus <= 1.
         """
         M = self.n_ring
         x = self.x[..., None, None]
@@ -188,12 +194,17 @@ class CoherentState(LightAtomState):
         dk = w ** k[None, :] - w ** k[:, None]  # [j, k] -> w^k - w^j
         u = (x[..., None] / M) * (dk.conj()[:, :, None] * dk[:, None, :])
         p = np.asarray(p_dark, dtype=float)[..., None, None, None]
-        click = -np.expm1(-u) + p * np.exp(-u)
-        overlap = np.exp(-x * (1.0 - w ** (k[None, :] - k[:, None])))  # [k', k]
+        s = np.maximum(0.0, -u.real)
+        big = s > 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            small_form = -np.expm1(-u) + p * np.exp(-u)
+        scaled = np.where(big, np.exp(-s) - (1.0 - p) * np.exp(-u - s), small_form)
+        log_overlap = -x * (1.0 - w ** (k[None, :] - k[:, None]))  # [k', k]
         dft = w ** (-np.outer(k, k)) / M  # [k, q]
 
         def all_click(modes):
-            E_ring = overlap * np.prod(click[..., modes, :, :], axis=-3)
+            expo = log_overlap + np.sum(s[..., modes, :, :], axis=-3)
+            E_ring = np.exp(expo) * np.prod(scaled[..., modes, :, :], axis=-3)
             return np.einsum("kq,...kl,lr->...qr", dft.conj(), E_ring, dft)
 
         return all_click
