@@ -1,5 +1,5 @@
 """Speed of the two engines, of the vectorised path, of ``catbell reproduce``, and of the
-plain full-space QuTiP baseline (issue 6; targets of issues 3 and 6).
+plain full-space QuTiP baseline, against the targets of :data:`TARGETS`.
 
 Run ``python benchmarks/speed.py [--json] [--repeats R]`` or ``catbell bench speed``.
 

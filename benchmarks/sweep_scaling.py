@@ -1,4 +1,4 @@
-"""Speed-up of a Fock-engine sweep from 1 to 2 local workers (issue 8 target: >= 1.7x).
+"""Speed-up of a Fock-engine sweep from 1 to 2 local workers (target: >= 1.7x).
 
     python benchmarks/sweep_scaling.py [--repeat N] [--json]
 

@@ -393,7 +393,7 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
         Engine of every :func:`~catbell_qutip.evaluate` call.
     quick : bool
         Coarse grids (:data:`GRIDS` ``"quick"``) for a fast check; also leaves out two
-        extras that are not issue keys: the refined Fig. 2(a) crossing lengths and the
+        extras that are not summary keys: the refined Fig. 2(a) crossing lengths and the
         l = 3 eta_d threshold (both ``null`` or absent, with a note). The Fock engine
         leaves out the l = 3 eta_d threshold as well.
     progress : bool

@@ -1,5 +1,5 @@
 """The Fock engine and the coherent-state engine run the same protocol on different light
-representations; they must agree (issues 3 and 4).
+representations; they must agree.
 
 Below P = 1e-7 the Fock engine refuses the linear-optics USD (api.FOCK_LINEAR_P_FLOOR); such
 random points are checked for that refusal instead of agreement.

@@ -1,4 +1,4 @@
-"""``catbell bench``: truncation convergence and speed benchmarks (issue 6).
+"""``catbell bench``: truncation convergence and speed benchmarks.
 
 The benchmarks live in the repository's ``benchmarks/`` folder (next to the package);
 this subcommand runs them from a source checkout:
