@@ -13,14 +13,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import tol
 
 import catbell_qutip as cb
 from catbell_qutip import api, protocol
 from catbell_qutip.closed_forms import ideal_protocol
 from catbell_qutip.params import C_FIBRE_M_PER_S, ProtocolParams
 from catbell_qutip.result import P_FLOOR
-
-from conftest import tol
 
 
 def _evaluate_warns_p_zero(n_zero, *args, **kwargs):

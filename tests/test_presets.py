@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from catbell_qutip.params import PRESETS, ProtocolParams, preset
 from catbell_qutip.keyrate import peak_key_rate
+from catbell_qutip.params import PRESETS, ProtocolParams, preset
 from catbell_qutip.reproduce import PANELS, panel_fields
 
 
