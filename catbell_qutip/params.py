@@ -42,11 +42,12 @@ ENCODERS = ("ideal", "explicit")
 WAIT_RULES = ("one-way", "round-trip", "none")
 ETA_INT_PLACEMENTS = ("after", "before", "lumped")
 DECODERS = ("smallest-loss", "ml")
-#: Largest coherent amplitude accepted (mean photon number |alpha|^2 = 1e8): the photon-number
-#: sums of docs/model.md 5 run over ~|alpha|^2 terms per point, so beyond this no run fits in
-#: memory (and the memory guard, :func:`catbell_qutip._checks.check_memory`, refuses most
-#: runs well before it).
-ALPHA_MAX = 1e4
+#: Largest coherent amplitude accepted (mean photon number |alpha|^2 = 1e6). The photon-number
+#: sums of docs/model.md 5 run over ~|alpha|^2 terms per point and their rounding grows with
+#: them: where P -> 1 exactly, the coherent engine's 1 - P is ~1e-11 at alpha = 1000 and
+#: ~2e-9 at alpha = 9000 (l = 3, eta = 1, both USDs). Beyond this bound the memory guard
+#: (:func:`catbell_qutip._checks.check_memory`) would refuse many runs anyway.
+ALPHA_MAX = 1e3
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class ProtocolParams:
         l = 2^m - 1 (0, 1, 3, 7, ...): the number of photon losses the cat code detects.
     alpha : float or ndarray
         Coherent amplitude |alpha| of the light pulse Alice encodes (dimensionless), in
-        [0, :data:`ALPHA_MAX`] = [0, 1e4]. Required by :func:`catbell_qutip.simulate` and
+        [0, :data:`ALPHA_MAX`] = [0, 1e3]. Required by :func:`catbell_qutip.simulate` and
         :func:`catbell_qutip.evaluate`; alpha = 0 sends no light (P = 0).
     eta : float or ndarray
         An extra pure-loss transmission between Alice and Bob, in [0, 1]; multiplies the
@@ -200,7 +201,7 @@ class ProtocolParams:
     loss_order: int = _p(0, "loss_order", "1", "loss order l",
                          "l = 2^m - 1: 0, 1, 3, 7, ...", array=False)
     alpha: float | np.ndarray = _p(1.0, "real", "1", "coherent amplitude |alpha|",
-                                   "coherent amplitude |alpha|, [0, 1e4]", low=0.0,
+                                   "coherent amplitude |alpha|, [0, 1e3]", low=0.0,
                                    high=ALPHA_MAX)
     eta: float | np.ndarray = _eff(1.0, "extra transmission between Alice and Bob",
                                    "extra pure loss between Alice and Bob, [0, 1]")

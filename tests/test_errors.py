@@ -10,8 +10,8 @@ from catbell_qutip import ProtocolParams, evaluate, simulate
 from catbell_qutip.params import load_toml, preset, resolve_params
 
 BAD_VALUES = [
-    ("alpha", -0.1, r"alpha = -0.1 is outside the allowed range \[0.0, 10000.0\]"),
-    ("alpha", 1e308, r"alpha = 1e\+308 is outside the allowed range \[0.0, 10000.0\]"),
+    ("alpha", -0.1, r"alpha = -0.1 is outside the allowed range \[0.0, 1000.0\]"),
+    ("alpha", 1e308, r"alpha = 1e\+308 is outside the allowed range \[0.0, 1000.0\]"),
     ("alpha", True, r"alpha must be a real number, got the boolean True"),
     ("eta", 1.2, r"eta = 1.2 is outside the allowed range \[0.0, 1.0\]"),
     ("eta", -0.01, r"eta = -0.01 is outside"),
