@@ -7,6 +7,10 @@ import argparse
 import importlib
 import re
 import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from .._checks import ParameterError
+from ..params import PARAM_INFO
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -37,8 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("catbell_qutip")
     except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
@@ -51,8 +53,6 @@ _API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None))")
 
 
 def _flag(name: str) -> str:
-    from ..params import PARAM_INFO
-
     info = PARAM_INFO.get(name)
     return info.flag if info is not None else "--" + name.replace("_", "-")
 
@@ -64,8 +64,6 @@ def cli_message(exc: ValueError) -> str:
     ``--cutoff >= 12``, and a message about a parameter (:class:`ParameterError` with a
     ``field``) names its flag: ``--alpha = -1 is outside ...``.
     """
-    from .._checks import ParameterError
-
     msg = " ".join(str(exc).split())
     for api, cli in _API_WORDS.items():
         msg = msg.replace(api, cli)
