@@ -12,10 +12,11 @@ positive (above) to non-positive (below), refined with :func:`scipy.optimize.bre
 1e-5 in x (the brief asks for 1e-4). Where no sign change exists the result says so and
 gives no number.
 
-The encoder is a parameter. The reproduction uses ``encoder="explicit"``: docs/model.md places
-an eta_int loss after every reflection, including Alice's encoding rounds, which only the
-explicit encoder has; the ideal encoder writes |0_N> directly and so idealises those
-losses (its eta_int thresholds are lower).
+Every other :class:`~catbell_qutip.params.ProtocolParams` field passes through (``encoder``,
+``eta_int_placement``, ``decoder``, ``usd``, ...; the library defaults when not given). Which
+reflections carry eta_int and where it acts (docs/model.md section 3, "Imperfections") decide
+the eta_int thresholds: the reproduction pins the combination identified from the paper's
+own numbers (:func:`catbell_qutip.claims.identify_model`, presets ``repro-*``).
 """
 
 from __future__ import annotations
@@ -81,18 +82,37 @@ def _fields(parameter, x, fixed):
 
 
 def reference_S(loss_orders=(0, 1, 3), *, length_km: float = 5.0, rate_hz: float = 3000.0,
-                engine: str = "coherent", encoder: str = "explicit", **fixed) -> dict:
-    """S_l at the given length and rate with every efficiency 1 (channel loss only)."""
+                engine: str = "coherent", **fixed) -> dict:
+    """S_l at the given length and rate (docs/model.md section 6 reads thresholds there).
+
+    Parameters
+    ----------
+    loss_orders : iterable of int
+        Codes l.
+    length_km : float
+        Fibre length in km.
+    rate_hz : float
+        Entanglement-generation rate, Hz.
+    engine : {"coherent", "fock"}
+        Engine.
+    **fixed
+        Other :class:`~catbell_qutip.params.ProtocolParams` fields (default: ideal).
+
+    Returns
+    -------
+    dict
+        l -> S, or None where the code cannot reach ``rate_hz`` at that length.
+    """
     out = {}
     for l in loss_orders:
-        r = solve_at_rate(l, rate_hz, engine=engine, length_km=length_km, encoder=encoder,
-                          **fixed)
-        out[int(l)] = float(r["S"])
+        r = solve_at_rate(l, rate_hz, engine=engine, length_km=length_km, **fixed)
+        s = float(r["S"])
+        out[int(l)] = s if np.isfinite(s) else None
     return out
 
 
 def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
-              rate_hz: float = 3000.0, engine: str = "coherent", encoder: str = "explicit",
+              rate_hz: float = 3000.0, engine: str = "coherent",
               n_grid: int = 25, x_min: float = 0.02, xtol: float = 1e-5,
               alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
               **fixed) -> Threshold:
@@ -111,8 +131,6 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
         Entanglement-generation rate both codes run at, Hz (default 3000; t0 = 0).
     engine : {"coherent", "fock"}
         Engine of :func:`catbell_qutip.evaluate`.
-    encoder : {"explicit", "ideal"}
-        Default "explicit" (eta_int also after Alice's encoding rounds, docs/model.md 3).
     n_grid : int
         Scan points in [x_min, 1] (default 25).
     x_min : float
@@ -120,7 +138,8 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
     xtol : float
         Absolute tolerance of the refined threshold (default 1e-5).
     **fixed
-        Other :class:`~catbell_qutip.params.ProtocolParams` fields (default: ideal).
+        Other :class:`~catbell_qutip.params.ProtocolParams` fields (default: ideal), e.g.
+        ``encoder``, ``eta_int_placement``, ``decoder`` (docs/model.md section 3).
 
     Returns
     -------
@@ -132,7 +151,7 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
     if not 0 < x_min < 1:
         raise ValueError(f"x_min = {x_min:g} is outside the allowed range (0, 1)")
     kw = dict(engine=engine, alpha_max=alpha_max, n_scan=n_scan)
-    base = dict(fixed, length_km=length_km, encoder=encoder)
+    base = dict(fixed, length_km=length_km)
     x = np.linspace(x_min, 1.0, int(n_grid))
     S_l = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, x, base))["S"]
     S_0 = solve_at_rate(0, rate_hz, **kw, **_fields(parameter, x, base))["S"]

@@ -79,3 +79,51 @@ def test_cli_thresholds_json(capsys):
                  "--grid", "8"]) == 0
     text = capsys.readouterr().out
     assert "eta_c" in text and f"{row['value']:.5f}" in text
+
+
+def _strict_loads(text):
+    def refuse(name):
+        raise AssertionError(f"JSON holds {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_cli_thresholds_takes_the_model_flags(capsys):
+    """--encoder/--eta-int-placement reach the threshold: the explicit encoder with eta_int
+    after every reflection needs a higher eta_int than the ideal one (one more lossy
+    reflection before Alice's entangling one)."""
+    vals = {}
+    for enc in ("ideal", "explicit"):
+        assert main(["thresholds", "--parameters", "eta_int", "--loss-orders", "1", "--grid",
+                     "8", "--encoder", enc, "--eta-int-placement", "after", "--json",
+                     "--no-progress"]) == 0
+        out = _strict_loads(capsys.readouterr().out)
+        assert out["model"]["encoder"] == enc
+        assert out["model"]["eta_int_placement"] == "after"
+        vals[enc] = out["thresholds"][0]["value"]
+    assert vals["ideal"] < vals["explicit"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_unreachable_rate_exits_2(capsys, as_json):
+    argv = ["thresholds", "--rate-hz", "1e12", "--parameters", "eta_c", "--loss-orders", "1",
+            "--no-progress"] + (["--json"] if as_json else [])
+    assert main(argv) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and "nan" not in lines[0].lower()
+    assert lines[0].startswith("catbell thresholds: error: --rate-hz 1e+12 is not reachable")
+    assert "largest attainable entanglement-generation rate is" in lines[0]
+
+
+def test_cli_scanned_parameter_given_as_flag_is_refused(capsys):
+    assert main(["thresholds", "--eta-c", "0.5", "--parameters", "eta_c"]) == 2
+    assert "--eta-c is the efficiency being scanned" in capsys.readouterr().err
+
+
+def test_no_nan_in_threshold_json(capsys):
+    """A scan with points where a code cannot reach the rate writes null, not NaN."""
+    assert main(["thresholds", "--parameters", "eta_d", "--loss-orders", "3", "--grid", "6",
+                 "--json", "--no-progress"]) == 0
+    _strict_loads(capsys.readouterr().out)

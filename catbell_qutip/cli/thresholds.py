@@ -1,15 +1,27 @@
 """``catbell thresholds``: the efficiencies below which an l-loss code stops beating l = 0.
 
 For each parameter in {eta_int, eta_c, eta_d (linear-optics USD)} and each loss order,
-the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection ideal
-(docs/model.md section 6; :mod:`catbell_qutip.thresholds`).
+the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection as given
+(docs/model.md section 6; :mod:`catbell_qutip.thresholds`). The model defaults to preset
+``repro-base`` (the encoder and eta_int placement identified from the paper's numbers);
+every protocol flag overrides it.
+
+Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`) share the command:
+``--model-table`` (which encoder x eta_int placement the paper's numbers point to),
+``--key-fractions`` (claim C8) and ``--usd-factor`` (claims C5/C6).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 
+from .. import claims
+from ..params import ProtocolParams, merge_layers, preset
+from ..rates import alpha_for_rate
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
+from ._common import add_param_flags, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -18,9 +30,11 @@ def add_parser(sub):
     p = sub.add_parser(
         "thresholds", help="efficiency thresholds where S_l = S_0 (docs/model.md 6)",
         description="For each parameter and loss order, the efficiency at which "
-                    "S_l(L) = S_0(L) at a fixed entanglement-generation rate, every other "
-                    "imperfection ideal (root finding to 1e-5).")
-    p.add_argument("--length-km", type=float, default=5.0, help="fibre length in km (5)")
+                    "S_l(L) = S_0(L) at a fixed entanglement-generation rate (root finding "
+                    "to 1e-5). Model: preset repro-base (the paper's model as identified by "
+                    "--model-table) unless --preset, --config or a protocol flag says "
+                    "otherwise; --length-km defaults to 5.")
+    add_param_flags(p, point=False)
     p.add_argument("--rate-hz", type=float, default=3000.0,
                    help="entanglement-generation rate both codes run at, Hz (3000)")
     p.add_argument("--loss-orders", type=int, nargs="+", default=[1, 3], metavar="L",
@@ -28,33 +42,166 @@ def add_parser(sub):
     p.add_argument("--parameters", nargs="+", default=list(THRESHOLD_PARAMETERS),
                    choices=list(THRESHOLD_PARAMETERS), metavar="NAME",
                    help="eta_int, eta_c, eta_d (eta_d uses the linear-optics USD)")
-    p.add_argument("--encoder", choices=["explicit", "ideal"], default="explicit",
-                   help="Alice's encoder (default explicit: eta_int after her rounds too)")
     p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
                    help="engine (default coherent)")
     p.add_argument("--grid", type=int, default=25, help="scan points in (0, 1] (25)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--model-table", action="store_true",
+                      help="instead: the paper's threshold and l = 0 claims for every encoder "
+                           "x eta_int placement, and the combination closest to the paper")
+    mode.add_argument("--key-fractions", action="store_true",
+                      help="instead: max over alpha of P (1 - h(Q) - chi(S)) for l = 0 and "
+                           "l = 1 at 10 km (claim C8)")
+    mode.add_argument("--usd-factor", action="store_true",
+                      help="instead: the USD success (fraction of the TUB's) an l = 1 scheme "
+                           "needs to match l = 0 with linear optics (claims C5/C6)")
+    p.add_argument("--out", metavar="DIR",
+                   help="with --model-table: also write model_table.json/.md/.csv there")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _print_json(obj):
+    print(json.dumps(_clean(obj), allow_nan=False))
+
+
+def _bar(total, args):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="catbell thresholds", unit="task", file=sys.stderr,
+                disable=args.no_progress)
+
+
+def _model_table(args):
+    from ..reproduce import calibrate_t0
+
+    bar = _bar(7, args)
+    t0 = calibrate_t0(args.engine)["t0_s"]
+    bar.update()
+    rows = claims.model_table(t0_s=t0, engine=args.engine, n_threshold=args.grid,
+                              progress=bar.update)
+    bar.close()
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        claims.write_model_table(rows, args.out)
+    if args.json:
+        _print_json({"fig4_t0_s": t0, "picked": claims.identify_model(rows), "rows": rows})
+    else:
+        print(claims.model_table_markdown(rows))
+    return 0
+
+
+def _key_fractions(args, fields):
+    fields = merge_layers(fields, {"length_km": fields.get("length_km", 10.0)})
+    out = {}
+    for l in (0, 1):
+        a, k = claims.key_fraction_max(l, engine=args.engine, **fields)
+        out[f"l{l}"] = {"alpha": a, "fraction": k}
+    ratio = out["l1"]["fraction"] / out["l0"]["fraction"] if out["l0"]["fraction"] > 0 else None
+    T = fields["length_km"] * 1e3 / 2e8
+    if args.json:
+        _print_json({"length_km": fields["length_km"], "key_fraction": out,
+                     "max_ratio_l1_l0": ratio, "max_peak_l1_bit_s": out["l1"]["fraction"] / T})
+        return 0
+    print(f"max over |alpha| of P (1 - h(Q) - chi(S)) at L = {fields['length_km']:g} km "
+          "(bit per attempt):")
+    for l in (0, 1):
+        print(f"  l = {l}: {out[f'l{l}']['fraction']:.6f} at |alpha| = "
+              f"{out[f'l{l}']['alpha']:.4f}")
+    print(f"with one attempt time for both codes, peak(l = 1) / peak(l = 0) <= "
+          f"{ratio:.4f}; the l = 1 peak is at most {out['l1']['fraction'] / T:.1f} bit/s "
+          f"(attempt time L / c_f = {T * 1e6:g} us, i.e. any t0 <= L / c_f)")
+    return 0
+
+
+def _usd_factor(args, fields):
+    rows = []
+    for eta_d, lengths in ((1.0, (5.0, 10.0)), (0.5, (5.0,))):
+        for L in lengths:
+            f = dict(fields, eta_d=eta_d, length_km=L)
+            f.pop("usd", None)
+            r = claims.usd_factor_needed(1, rate_hz=args.rate_hz, engine=args.engine, **f)
+            rows.append(dict(eta_d=eta_d, length_km=L, **r))
+    if args.json:
+        _print_json({"rate_hz": args.rate_hz, "rows": rows})
+        return 0
+    print(f"l = 1 against l = 0 (linear-optics USD) at R_eg = {args.rate_hz:g} Hz: f = the USD "
+          "success, as a fraction of the TUB's, at which S_1 = S_0")
+    for r in rows:
+        f = "none (the TUB itself loses)" if r["f_needed"] is None else f"{r['f_needed']:.4f}"
+        print(f"  eta_d = {r['eta_d']:g}, L = {r['length_km']:g} km: S_0 = {r['S_0']:.5f}, "
+              f"S_1 (TUB) = {r['S_l_tub']:.5f}, S_1 (our linear optics) = "
+              f"{r['S_l_linear']:.5f}; our P_linear / P_TUB = "
+              f"{r['P_ratio_linear_to_tub']:.4f} at |alpha| = {r['alpha_linear']:.4f}; "
+              f"f needed = {f}")
+    return 0
+
+
 def run(args) -> int:
-    kw = dict(length_km=args.length_km, rate_hz=args.rate_hz, engine=args.engine,
-              encoder=args.encoder)
     if args.grid < 2:
         raise ValueError(f"--grid = {args.grid} is outside the allowed range [2, inf)")
-    ref = reference_S((0, *args.loss_orders), **kw)
-    rows = [threshold(p, l, n_grid=args.grid, **kw)
-            for p in args.parameters for l in args.loss_orders]
+    layers = layers_from_args(args)
+    given = merge_layers(*layers)
+    fields = merge_layers(preset("repro-base"), *layers)
+    ProtocolParams(**fields)  # validate the combination
+    if args.model_table:
+        return _model_table(args)
+    if args.key_fractions:
+        return _key_fractions(args, fields)
+    if args.usd_factor:
+        return _usd_factor(args, fields)
+    for name in args.parameters:
+        if name in given:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} is the efficiency being scanned; leave it out or drop "
+                             f"{name} from --parameters")
+    fields.setdefault("length_km", 5.0)
+    L = fields.pop("length_km")
+    kw = dict(length_km=L, rate_hz=args.rate_hz, engine=args.engine)
+    ref = reference_S((0, *args.loss_orders), **kw, **fields)
+    missing = [l for l, v in ref.items() if v is None]
+    if missing:
+        try:
+            alpha_for_rate(missing[0], args.rate_hz, engine=args.engine, length_km=L, **fields)
+        except ValueError as exc:
+            why = str(exc)
+        else:  # pragma: no cover - reference_S found no alpha, so this raises
+            why = ""
+        raise ValueError(
+            f"--rate-hz {args.rate_hz:g} is not reachable at --length-km {L:g} by l = "
+            f"{', '.join(map(str, missing))}, so no threshold exists ({why})")
+    bar = _bar(len(args.parameters) * len(args.loss_orders), args)
+    rows = []
+    for p in args.parameters:
+        for l in args.loss_orders:
+            rows.append(threshold(p, l, n_grid=args.grid, **kw, **fields))
+            bar.update()
+    bar.close()
+    model = {k: fields[k] for k in ("encoder", "eta_int_placement", "decoder", "usd")
+             if k in fields}
     if args.json:
-        print(json.dumps({
-            "length_km": args.length_km, "rate_hz": args.rate_hz, "encoder": args.encoder,
-            "engine": args.engine,
+        _print_json({
+            "length_km": L, "rate_hz": args.rate_hz, "engine": args.engine, "model": model,
             "S_reference": {f"l{k}": v for k, v in ref.items()},
             "thresholds": [r.to_dict() for r in rows],
-        }))
+        })
         return 0
-    print(f"S_l({args.length_km:g} km) at R_eg = {args.rate_hz:g} Hz, every efficiency 1, "
-          f"encoder {args.encoder}: " + ", ".join(f"S_{k} = {v:.6f}" for k, v in ref.items()))
+    print(f"S_l({L:g} km) at R_eg = {args.rate_hz:g} Hz ("
+          + ", ".join(f"{k} = {v}" for k, v in model.items()) + "): "
+          + ", ".join(f"S_{k} = {v:.6f}" for k, v in ref.items()))
     print()
     head = ("parameter", "l", "threshold", "")
     table = [head] + [
