@@ -127,3 +127,17 @@ def test_no_nan_in_threshold_json(capsys):
     assert main(["thresholds", "--parameters", "eta_d", "--loss-orders", "3", "--grid", "6",
                  "--json", "--no-progress"]) == 0
     _strict_loads(capsys.readouterr().out)
+
+
+def test_what_the_model_table_shares_between_rows():
+    """The model table reuses the eta_c thresholds across placements (eta_int = 1: no loss
+    at any reflection) and the l = 0 numbers across encoders (no encoding rounds for l = 0)."""
+    kw = dict(encoder="ideal", n_grid=8)
+    vals = {pl: threshold("eta_c", 3, eta_int_placement=pl, **kw).value
+            for pl in ("after", "before", "lumped")}
+    assert max(vals.values()) - min(vals.values()) < 1e-9
+    table1 = dict(eta_int=0.81, eta_dc=0.8, eta_uc=0.05, eta_d=0.97, eta_int_placement="after",
+                  length_km=10.0, alpha=0.5)
+    ideal = simulate(0, engine="coherent", encoder="ideal", **table1)
+    explicit = simulate(0, engine="coherent", encoder="explicit", **table1)
+    assert abs(ideal.S - explicit.S) < 1e-12 and abs(ideal.P - explicit.P) < 1e-15
