@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from .claims import CLAIMS
 from .params import merge_layers, preset
 from .rates import solve_at_rate
 
@@ -332,39 +333,39 @@ _KEY = dict(kind="key", loss_orders=(0, 1), length_km=(LENGTH_FIG4_KM,), alpha_m
 
 PANELS = (
     Panel("fig2a", "length", "Fig. 2(a): channel loss only, $R_\\mathrm{eg}$ = 3000 Hz",
-          "S(l=3) > S(l=1) > S(l=0) (C1)", (0, 1, 3), ("repro-base",), length_km=(0.25, 20.0),
+          CLAIMS["C1"][1], (0, 1, 3), ("repro-base",), length_km=(0.25, 20.0),
           points=(80, 8), posts=(S_AT_5KM, ALPHA_AT_5KM, CROSSINGS)),
     Panel("fig2b", "memory", "Fig. 2(b): $L$ = 5 km, $R_\\mathrm{eg}$ = 3000 Hz",
-          "l = 0 and l = 1 very close; S saturates for t_c ~ 1e-3..1e-2 s (C2)", (0, 1),
-          ("repro-base",), length_km=(LENGTH_THRESHOLD_KM,), log_x=True, points=(40, 8),
+          CLAIMS["C2"][1], (0, 1),
+          ("repro-base",), length_km=(LENGTH_THRESHOLD_KM,), log_x=True, points=(80, 8),
           posts=(MEMORY,)),
-    Panel("fig3a", "length", "Fig. 3(a): $\\eta_\\mathrm{int}$ = 0.91", "C3", presets=(
-        "repro-fig3a",), **_FIG3),
-    Panel("fig3b", "length", "Fig. 3(b): $\\eta_c$ = 0.67", "C4", presets=("repro-fig3b",),
-          **_FIG3),
-    Panel("fig3c", "length", "Fig. 3(c): linear-optics USD, $\\eta_d$ = 1", "C5",
+    Panel("fig3a", "length", "Fig. 3(a): $\\eta_\\mathrm{int}$ = 0.91", CLAIMS["C3"][1],
+          presets=("repro-fig3a",), **_FIG3),
+    Panel("fig3b", "length", "Fig. 3(b): $\\eta_c$ = 0.67", CLAIMS["C4"][1],
+          presets=("repro-fig3b",), **_FIG3),
+    Panel("fig3c", "length", "Fig. 3(c): linear-optics USD, $\\eta_d$ = 1", CLAIMS["C5"][1],
           presets=("repro-fig3c",), **_LIN),
-    Panel("fig3d", "length", "Fig. 3(d): $\\eta_\\mathrm{int}$ = 0.87", "C3",
+    Panel("fig3d", "length", "Fig. 3(d): $\\eta_\\mathrm{int}$ = 0.87", CLAIMS["C3"][1],
           presets=("repro-fig3d",), **_FIG3),
-    Panel("fig3e", "length", "Fig. 3(e): $\\eta_c$ = 0.62", "C4", presets=("repro-fig3e",),
-          **_FIG3),
-    Panel("fig3f", "length", "Fig. 3(f): linear-optics USD, $\\eta_d$ = 0.5", "C6",
+    Panel("fig3e", "length", "Fig. 3(e): $\\eta_c$ = 0.62", CLAIMS["C4"][1],
+          presets=("repro-fig3e",), **_FIG3),
+    Panel("fig3f", "length", "Fig. 3(f): linear-optics USD, $\\eta_d$ = 0.5", CLAIMS["C6"][1],
           presets=("repro-fig3f",), **_LIN),
     Panel("fig3g", "length", "Fig. 3(g): Table I, $R_\\mathrm{eg}$ = 3 Hz, ideal memory",
-          "higher-loss codes no advantage; S > 2 up to nearly 80 km (C7)", (0, 1, 3),
+          CLAIMS["C7"][1], (0, 1, 3),
           ("repro-fig3g",), rate_hz=RATE_FIG3G_HZ, length_km=(0.1, 150.0), log_x=True,
           alpha_max=8.0, points=(90, 10), refine=(40.0, 110.0, 50), posts=(S_AT_5KM, MAX_LENGTH),
           ref_lines=((2.0, "$S = 2$ (local bound)", "0.4", ":"),
                      (2 * math.sqrt(2), r"$S = 2\sqrt{2}$", "0.4", "--"),
                      (S_LEVEL_FIG3G, "$S = 2.01$", "tab:red", "-."))),
     Panel(name="fig4a", title="Fig. 4(a): channel loss only, $L$ = 10 km",
-          statement="l = 1 nearly 6000 bit/s, l = 0 about 2000 bit/s (C8)",
+          statement=CLAIMS["C8"][1],
           presets=("repro-fig4a",), **_KEY),
     Panel(name="fig4b", title="Fig. 4(b): Table I, $L$ = 10 km",
-          statement="l = 1 almost zero, l = 0 around 25 bit/s (C9)", presets=("repro-fig4b",),
+          statement=CLAIMS["C9"][1], presets=("repro-fig4b",),
           **_KEY),
     Panel(name="fig4c", title="Fig. 4(c): Table I with $\\eta_\\mathrm{uc}$ = 0.2, $L$ = 10 km",
-          statement="about 100 bit/s (C10)", presets=("repro-fig4c",), **_KEY),
+          statement=CLAIMS["C10"][1], presets=("repro-fig4c",), **_KEY),
 )
 
 

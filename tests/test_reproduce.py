@@ -235,3 +235,19 @@ def test_reproduce_is_a_loop_over_panels():
 def test_override_flags_are_checked():
     with pytest.raises(ValueError, match="eta_int_placement"):
         reproduce_module.reproduce("/nonexistent", eta_int_placement="middle")
+
+
+def test_model_overrides_reach_every_panel():
+    from catbell_qutip.cli import build_parser
+    from catbell_qutip.reproduce import panel_fields
+
+    args = build_parser().parse_args(["reproduce", "--encoder", "explicit",
+                                      "--eta-int-placement", "after"])
+    assert (args.encoder, args.eta_int_placement) == ("explicit", "after")
+    over = {"encoder": "explicit", "eta_int_placement": "after"}
+    for panel in PANELS:
+        f = panel_fields(panel, over)
+        assert (f["encoder"], f["eta_int_placement"]) == ("explicit", "after")
+        # everything else stays the panel's own
+        assert {k: v for k, v in f.items() if k not in over} == {
+            k: v for k, v in panel_fields(panel).items() if k not in over}
