@@ -9,7 +9,7 @@ reads its statements at L = 5 km and R_eg = 3000 Hz.
 Method: the gap g(x) = S_l(x) - S_0(x) is computed on a grid of x in (0, 1] (one
 vectorised solve per code); the threshold is the largest x at which g changes sign from
 positive (above) to non-positive (below), refined with :func:`scipy.optimize.brentq` to
-1e-5 in x (the brief asks for 1e-4). Where no sign change exists the result says so and
+1e-5 in x. Where no sign change exists the result says so and
 gives no number.
 
 Every other :class:`~catbell_qutip.params.ProtocolParams` field passes through (``encoder``,
