@@ -27,10 +27,11 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
+from .api import evaluate
 from .keyrate import peak_key_rate
 from .params import ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length, solve_at_rate
-from .thresholds import threshold
+from .thresholds import max_length_above, threshold
 
 __all__ = ["MODEL_CLAIMS", "CRITERIA", "deviation", "identify_model", "model_numbers",
            "model_table", "within_tolerance", "MODEL_TOLERANCE", "model_table_markdown",
@@ -190,8 +191,6 @@ def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "c
         ``encoder``, ``eta_int_placement`` and the keys of :data:`MODEL_CLAIMS` (None where
         a number does not exist).
     """
-    from .reproduce import max_length_above
-
     model = {"encoder": encoder, "eta_int_placement": placement}
     row = dict(model)
     cache = {} if cache is None else cache
@@ -387,8 +386,6 @@ def usd_factor_needed(loss_order: int, *, length_km: float = 5.0, rate_hz: float
         ``f_needed`` (None if even f = 1 loses), ``S_0``, ``S_l_linear``, ``S_l_tub``,
         ``alpha_linear``, ``P_ratio_linear_to_tub`` (at ``alpha_linear``).
     """
-    from .api import evaluate
-
     kw = dict(engine=engine, alpha_max=alpha_max, n_scan=n_scan, length_km=length_km)
     lin = dict(fields, usd="linear")
     tub = dict(fields, usd="tub")

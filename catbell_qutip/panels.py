@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 from .claims import CLAIMS
 from .params import merge_layers, preset
 from .rates import solve_at_rate
+from .thresholds import max_length_above
 
 __all__ = ["Panel", "Post", "PANELS", "panel_fields", "crossing_lengths", "max_length_above",
            "RATE_FIG23_HZ", "RATE_FIG3G_HZ", "LENGTH_FIG4_KM", "LENGTH_THRESHOLD_KM",
@@ -241,43 +242,6 @@ def _memory_run(panel, ds, fields, ctx):
 
 MEMORY = Post(lambda p: (f"{p.name}_max_abs_S_l1_minus_l0", f"{p.name}_tc_saturation_s_l0"),
               _memory_run)
-
-
-def max_length_above(loss_order: int, level: float, lengths, S, *, rate_hz, engine,
-                     alpha_max, n_scan, tol_km, **fields):
-    """Largest L with S(L) >= level at a fixed rate (refined between grid points: bisection
-    where the rate is unattainable, then Brent on S(L) - level).
-
-    ``lengths``, ``S``: the curve on a grid (NaN where the rate is unattainable, which
-    counts as below the level). Returns (value_km or None, note).
-    """
-    ok = np.isfinite(S) & (S >= level)
-    if not ok.any():
-        return None, (f"S < {level} at every length of the scan "
-                      f"[{lengths[0]:g}, {lengths[-1]:g}] km for l = {loss_order}")
-    i = int(np.nonzero(ok)[0][-1])
-    if i == len(lengths) - 1:
-        return float(lengths[-1]), (f"S >= {level} up to the end of the scan "
-                                    f"({lengths[-1]:g} km): a lower bound")
-
-    def S_at(L):
-        r = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
-                          n_scan=n_scan, length_km=L, **fields)
-        return float(r["S"])
-
-    lo, hi = float(lengths[i]), float(lengths[i + 1])
-    s_hi = float(S[i + 1])
-    # bisect while the upper end cannot reach the rate, then Brent on S(L) - level
-    while hi - lo > tol_km and not (np.isfinite(s_hi) and s_hi != level):
-        mid = 0.5 * (lo + hi)
-        s_mid = S_at(mid)
-        if np.isfinite(s_mid) and s_mid >= level:
-            lo = mid
-        else:
-            hi, s_hi = mid, s_mid
-    if hi - lo > tol_km:
-        lo = brentq(lambda L: S_at(L) - level, lo, hi, xtol=0.5 * tol_km)
-    return lo, f"largest L with S >= {level} for l = {loss_order} (to {tol_km:g} km)"
 
 
 def _maxlen_run(panel, ds, fields, ctx):

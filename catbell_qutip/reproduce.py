@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import claims as _claims
+from ._checks import check_choice
 from .keyrate import key_rate_vs_alpha, peak_key_rate
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
@@ -47,7 +48,7 @@ from .panels import (  # noqa: F401
     panel_fields,
     plot_panel,
 )
-from .params import C_FIBRE_M_PER_S, ENCODERS, ETA_INT_PLACEMENTS
+from .params import C_FIBRE_M_PER_S, ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length, S_vs_memory_time
 from .thresholds import threshold
 
@@ -183,8 +184,6 @@ def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
 
 def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
     """The computations behind claims C5, C6 and C8: key -> (value, note)."""
-    from .params import merge_layers, preset
-
     res = {}
     n = ctx.grids["n_scan"]
     for cid, name, lengths in (("c5", "repro-fig3c", (5.0, 10.0)), ("c6", "repro-fig3f", (5.0,))):
@@ -313,8 +312,6 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
         exist), then ``"_notes"``, ``"_meta"``, ``"_claims"`` (C1-C10 records).
     """
     from tqdm.auto import tqdm
-
-    from ._checks import check_choice
 
     check_choice(engine, "engine", ("coherent", "fock"))
     overrides = {}

@@ -20,6 +20,7 @@ import sys
 from .. import claims
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
+from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
 from ._common import add_param_flags, layers_from_args
 
@@ -84,8 +85,6 @@ def _bar(total, args):
 
 
 def _model_table(args):
-    from ..reproduce import calibrate_t0
-
     bar = _bar(7, args)
     t0 = calibrate_t0(args.engine)["t0_s"]
     bar.update()
