@@ -365,7 +365,10 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
             for l in panel.loss_orders:
                 sel = ds.sel(loss_order=l)
                 xs, ys = sel[x].values, sel[var].values
-                ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=_label(l, f))
+                lab = _label(l, f)
+                if var != "S" and np.nanmax(np.abs(ys - sel["S"].values)) < 1e-9:
+                    lab += " (hidden: equal to the solid curve)"
+                ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=lab)
                 ok = np.isfinite(ys)
                 stops = np.nonzero(ok[:-1] & ~ok[1:])[0]
                 for i in stops:
