@@ -264,7 +264,8 @@ def test_bad_spec_refused_naming_the_key(tmp_path, change, key):
 
 
 def test_bad_spec_exit_code_2(tmp_path, capsys):
-    spec = write_spec(tmp_path / "bad.toml", '[fixed]\neta = 1.5\n[axes]\nalpha = [1.0]\n')
+    spec = write_spec(tmp_path / "bad.toml", '[fixed]\nloss_order = 1\neta = 1.5\n'
+                                                  '[axes]\nalpha = [1.0]\n')
     store = tmp_path / "never.zarr"
     assert main(["sweep", str(spec), "--out", str(store)]) == 2
     assert "fixed.eta: eta = 1.5" in capsys.readouterr().err
@@ -329,12 +330,12 @@ def test_rate_outputs_match_l0_closed_forms():
 
 
 def test_key_rate_needs_an_attempt_time():
-    spec = {"outputs": ["key_rate"], "fixed": {"loss_order": 0},
+    spec = {"outputs": ["key_rate"], "fixed": {"loss_order": 0, "alpha": 1.0},
             "axes": {"length_km": [0.0, 5.0]}}
     with pytest.raises(ValueError, match="attempt time"):
         SweepSpec.from_dict(spec)
     with pytest.raises(ValueError, match="fixed.alpha"):
-        SweepSpec.from_dict({"target_rate_hz": 3000.0, "fixed": {"alpha": 1.0},
+        SweepSpec.from_dict({"target_rate_hz": 3000.0, "fixed": {"loss_order": 0, "alpha": 1.0},
                              "axes": {"length_km": [5.0]}})
 
 

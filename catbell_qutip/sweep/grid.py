@@ -1,0 +1,132 @@
+"""The sweep grid: checking every value before work starts, cutting it into chunks, and
+estimating what a run needs (memory, disk) so that too large a grid is refused up front.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._checks import ParameterError
+from ..params import PARAM_INFO, ProtocolParams
+
+__all__ = ["validate_grid", "chunk_shape", "axis_bytes", "CHUNK_POINTS", "MIN_CHUNKS",
+           "AXIS_BYTES_PER_VALUE", "FLAG_BYTES_PER_CHUNK", "WORK_BYTES_PER_POINT"]
+
+#: (smallest, largest) default points per chunk. The coherent engine vectorises a chunk in
+#: one call (~0.1-2 ms per point), so a chunk must be large enough to hide the ~10 ms of
+#: per-chunk overhead; the Fock engine loops over its points (~10 ms to ~1 s each).
+CHUNK_POINTS = {"coherent": (64, 512), "fock": (1, 16)}
+#: below the largest size, aim for at least this many chunks, so a pool has work to balance
+MIN_CHUNKS = 16
+#: bytes per value of an axis: its float64 values, the temporaries of their validation,
+#: the coordinate of the result and its write to the store (4 copies of 8 bytes)
+AXIS_BYTES_PER_VALUE = 32
+#: bytes per chunk the driver keeps: its checksum (8) and its done mask entry, rounded up
+FLAG_BYTES_PER_CHUNK = 16
+#: bytes per point of a chunk in flight: the evaluation's temporaries on the worker and the
+#: returned outputs on the driver (a generous bound, measured below 1 kB per point for
+#: l <= 3 with the coherent engine)
+WORK_BYTES_PER_POINT = 2048
+
+
+def axis_bytes(num: int) -> int:
+    """Memory an axis of ``num`` values takes before and during a run, in bytes."""
+    return AXIS_BYTES_PER_VALUE * int(num)
+
+
+def validate_grid(merged: dict, axes, fixed: dict, preset_name) -> None:
+    """Build ProtocolParams on the whole grid (one per combination of scalar-only axes), so
+    every value is checked before any work starts. Errors name the key they come from
+    (``axes.eta``, ``fixed.eta_c``, the preset), read from ``ParameterError.field``.
+
+    Parameters
+    ----------
+    merged : dict
+        The resolved fixed fields (preset < [fixed]).
+    axes : tuple of (str, ndarray)
+    fixed : dict
+        The user's [fixed] table (to tell it from the preset's values).
+    preset_name : str or None
+    """
+    n = len(axes)
+    arrays, scalars = {}, []
+    for i, (name, values) in enumerate(axes):
+        if not PARAM_INFO[name].array:
+            scalars.append((name, values))
+        else:
+            shape = [1] * n
+            shape[i] = values.size
+            arrays[name] = values.reshape(shape)
+    axis_names = {name for name, _ in axes}
+
+    def build(**fields):
+        try:
+            ProtocolParams(**merged, **fields)
+        except ParameterError as exc:
+            name = exc.field
+            if name in axis_names:
+                raise ValueError(f"axes.{name}: {exc}") from None
+            if name in fixed:
+                raise ValueError(f"fixed.{name}: {exc}") from None
+            if preset_name is not None and name in merged:
+                raise ValueError(f"preset {preset_name!r}: {exc}") from None
+            raise ValueError(str(exc)) from None
+
+    def value(v):
+        v = v.item() if isinstance(v, np.generic) else v
+        return v
+
+    # each axis alone (others at their first value); on failure find the offending value
+    # point by point, so the message shows it
+    first = {name: value(v[0]) for name, v in axes}
+    for name, values in axes:
+        others = {k: v for k, v in first.items() if k != name}
+        try:
+            if not PARAM_INFO[name].array:
+                raise ValueError
+            ProtocolParams(**merged, **others, **{name: values})
+        except (ValueError, IndexError):
+            for v in values:
+                build(**others, **{name: value(v)})
+    # then the whole grid, for constraints between fields
+    combos = np.ndindex(*[v.size for _, v in scalars]) if scalars else [()]
+    for combo in combos:
+        point = {name: value(v[j]) for (name, v), j in zip(scalars, combo, strict=True)}
+        build(**arrays, **point)
+
+
+def chunk_shape(engine: str, axes, user) -> tuple[int, ...]:
+    """Points per chunk along each axis: the user's choice where given, otherwise filled
+    from the last axis backwards up to a per-engine target (at most ~1/MIN_CHUNKS of the
+    grid); axes evaluate() cannot vectorise (``ParamInfo.array`` false) get 1."""
+    names = [name for name, _ in axes]
+    user = {} if user is None else user
+    if not isinstance(user, dict):
+        raise ValueError(f"chunks must be a table axis = points, got {user!r}")
+    for k, v in user.items():
+        if k not in names:
+            raise ValueError(f"chunks.{k}: not an axis of this sweep (axes: {', '.join(names)})")
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"chunks.{k} must be a positive integer, got {v!r}")
+        if not PARAM_INFO[k].array and v != 1:
+            raise ValueError(f"chunks.{k} must be 1: evaluate() takes one {k} per call")
+    sizes = [v.size for _, v in axes]
+    total = math.prod(sizes)
+    low, high = CHUNK_POINTS[engine]
+    target = max(low, min(high, -(-total // MIN_CHUNKS)))
+    out = [1] * len(axes)
+    inner = 1
+    for i in reversed(range(len(axes))):
+        name = names[i]
+        if name in user:
+            c = min(user[name], sizes[i])
+        elif not PARAM_INFO[name].array:
+            c = 1
+        else:
+            c = max(1, min(sizes[i], target // inner))
+            c = -(-sizes[i] // -(-sizes[i] // c))   # same number of chunks, evened out
+        out[i] = c
+        inner *= c
+    return tuple(out)

@@ -1,0 +1,372 @@
+"""Where sweep results go: memory, or a chunked Zarr store with checksummed done flags.
+
+Store layout (Zarr format 2, consolidated metadata): one array per output with dims = the
+axes and chunks = the sweep's chunks; the coordinate arrays; ``_sweep/checksum`` (uint64,
+one per chunk and output: BLAKE2b-64 of the chunk's float64 values) and ``_sweep/done``
+(uint8, one per chunk, set to 1 only after the chunk's data and checksums are written).
+The root attributes hold the canonical spec and its SHA-256, the package version and the
+fingerprint of the code that computes results (:func:`code_fingerprint`). Format 2 keeps
+string coordinates (``usd``, ...) in a stable, widely readable form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .spec import SweepSpec, long_name, units
+
+__all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "chunk_checksum",
+           "check_store_path", "chunk_name", "flagged_chunks", "chunk_damage",
+           "read_attrs", "MIXED_CODE_LOG"]
+
+#: written in the store when a resume across code versions was forced
+MIXED_CODE_LOG = "_sweep/mixed_code.json"
+#: modules that do not compute results (left out of the code fingerprint)
+_NOT_COMPUTING = ("cli/", "__main__.py", "sweep/__init__.py", "sweep/driver.py",
+                  "sweep/executors.py", "sweep/lock.py", "sweep/store.py",
+                  "sweep/verify.py")
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the source of every module of the package that computes results (all
+    but the command line and the sweep's bookkeeping), in path order."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root).as_posix()
+        if rel.startswith(_NOT_COMPUTING):
+            continue
+        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def chunk_checksum(values) -> int:
+    """BLAKE2b-64 of a chunk's values as float64, as a nonzero integer."""
+    data = np.ascontiguousarray(values, dtype="<f8").tobytes()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") | 1
+
+
+def chunk_name(index) -> str:
+    """The chunk's file name within an output's directory (``0.3.1``)."""
+    return ".".join(str(int(i)) for i in index)
+
+
+def _attrs(spec: SweepSpec) -> dict:
+    from .. import __version__
+
+    attrs = {"engine": spec.engine}
+    if spec.preset is not None:
+        attrs["preset"] = spec.preset
+    if spec.target_rate_hz is not None:
+        attrs["target_rate_hz"] = spec.target_rate_hz
+    attrs.update({k: v for k, v in spec.params.items() if v is not None})
+    attrs.update({
+        "catbell_sweep_spec": spec.canonical_json(),
+        "catbell_sweep_spec_sha256": spec.sha256,
+        "catbell_qutip_version": __version__,
+        "catbell_code_fingerprint": code_fingerprint(),
+    })
+    return attrs
+
+
+def _template(spec: SweepSpec, lazy: bool):
+    import xarray as xr
+
+    coords = {name: (name, values, {"units": units(name), "long_name": long_name(name)})
+              for name, values in spec.axes}
+    if lazy:
+        import dask.array as da
+
+        make = lambda: da.full(spec.shape, np.nan, chunks=spec.chunks)  # noqa: E731
+    else:
+        make = lambda: np.full(spec.shape, np.nan)  # noqa: E731
+    data = {k: (spec.dims, make(), {"units": units(k), "long_name": long_name(k)})
+            for k in spec.outputs}
+    return xr.Dataset(data, coords=coords, attrs=_attrs(spec))
+
+
+class MemorySink:
+    """Results kept in memory (``store=None``): nothing to resume, nothing to lock."""
+
+    def __init__(self, spec: SweepSpec):
+        self.spec = spec
+        self.ds = _template(spec, lazy=False)
+
+    def flagged(self):
+        return iter(())
+
+    def is_done(self, index) -> bool:
+        return False
+
+    def write(self, index, values: dict) -> None:
+        sl = self.spec.chunk_slices(index)
+        for k, v in values.items():
+            self.ds[k].values[sl] = v
+
+    def dataset(self):
+        return self.ds
+
+    def close(self) -> None:
+        pass
+
+
+def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
+    """Refuse, before any work, a store path that cannot take the results: an existing
+    file, a location this process cannot write, or one with less free space than
+    ``need_bytes`` (the uncompressed size of what is still to be written). ``opt`` names
+    the option in the caller's terms (``--out``, ``store``)."""
+    path = Path(path)
+    where = f"{opt} {str(path)!r}"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{where} is an existing file, not a sweep store; choose another "
+                         "path")
+    d = path if path.exists() else path.parent
+    while not d.exists():
+        d = d.parent
+    if not d.is_dir():
+        raise ValueError(f"{where}: {str(d)!r} is a file, so the store cannot be created "
+                         "there; choose another path")
+    # access(2), not a probe file: a refused store must be left exactly as it was
+    for p in [d] + ([path / "_sweep"] if (path / "_sweep").is_dir() else []):
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValueError(f"{where}: {str(p)!r} is not writable (read-only location or "
+                             "no permission); choose a writable location")
+    free = shutil.disk_usage(d).free
+    if need_bytes > free:
+        raise ValueError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
+                         f"(uncompressed) and {str(d)!r} has {free / 2**30:.3g} GiB free; "
+                         "free some space, choose another location, or sweep fewer points")
+
+
+def _first_difference(old: dict, new: dict) -> str:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            return f"{key}.{_first_difference(a, b)}"
+        if key == "axes" and isinstance(a, list) and isinstance(b, list):
+            da_, db_ = dict(map(tuple, a)), dict(map(tuple, b))
+            if list(da_) != list(db_):
+                return f"axes: stored {list(da_)}, this spec {list(db_)}"
+            return f"axes.{_first_difference(da_, db_)}"
+        return key
+    return "?"
+
+
+def read_attrs(path) -> dict:
+    """The root attributes of a store ({} when it is not a readable Zarr group)."""
+    import zarr
+
+    try:
+        return dict(zarr.open_group(str(path), mode="r").attrs)
+    except Exception:  # noqa: BLE001 - any unreadable store is refused alike
+        return {}
+
+
+def _read_all(arr, grid, dtype) -> np.ndarray:
+    try:
+        return np.asarray(arr[...])
+    except Exception:  # noqa: BLE001 - a flag torn by a kill: read chunk by chunk
+        out = np.zeros(arr.shape, dtype=dtype)
+        for idx in np.ndindex(*grid):
+            try:
+                out[idx] = arr[idx]
+            except Exception:  # noqa: BLE001 - unreadable flag = not done
+                out[idx] = 0
+        return out
+
+
+def flagged_chunks(done, checksum, layout):
+    """Yield (chunk index, checksums) of every chunk whose done flag is set.
+
+    ``layout`` has ``chunk_grid``, ``chunk_slices(index)`` and ``outputs`` (a
+    :class:`~catbell_qutip.sweep.SweepSpec`, or the layout read back from a store).
+    """
+    grid = layout.chunk_grid
+    mask = _read_all(done, grid, "u1") == 1
+    sums = _read_all(checksum, grid, "u8")
+    for idx in zip(*np.nonzero(mask), strict=True):
+        yield tuple(int(i) for i in idx), sums[idx]
+
+
+def chunk_damage(arrays: dict, layout, index, sums) -> list[str]:
+    """Each output of a flagged chunk that cannot be read or does not match its checksum,
+    as ``"OUTPUT/CHUNK: reason"`` ([] when the chunk is intact)."""
+    sl = layout.chunk_slices(index)
+    name = chunk_name(index)
+    out = []
+    for j, k in enumerate(layout.outputs):
+        try:
+            got = chunk_checksum(arrays[k][sl])
+        except Exception as exc:  # noqa: BLE001 - an unreadable chunk is damage
+            out.append(f"{k}/{name}: unreadable ({type(exc).__name__}: {exc})")
+            continue
+        if got != int(sums[j]):
+            out.append(f"{k}/{name}: data do not match the checksum")
+    return out
+
+
+class ZarrStore:
+    """A sweep store on the local filesystem: created atomically, checked against the spec
+    and the code that computes results, written chunk by chunk.
+
+    Parameters
+    ----------
+    path : path
+    spec : SweepSpec
+    force : bool
+        Resume a store written by another version of the computing code (recorded in
+        ``_sweep/mixed_code.json``); otherwise that is refused.
+    terms : dict
+        How messages name the options (``{"force": "--force"}`` in the CLI).
+    """
+
+    def __init__(self, path, spec: SweepSpec, *, force: bool = False,
+                 terms: dict | None = None, note=print):
+        import zarr
+
+        self.path = Path(path)
+        self.spec = spec
+        self.terms = {"force": "force=True", **(terms or {})}
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
+        self.created = not self.path.exists()
+        if self.created:
+            self._create()
+        self._check_spec()
+        self.force, self.note = force, note
+        self.root = zarr.open_group(str(self.path), mode="r+", zarr_format=2)
+        self.arrays = {k: self.root[k] for k in spec.outputs}
+        self.done = self.root["_sweep/done"]
+        self.checksum = self.root["_sweep/checksum"]
+
+    def _create(self) -> None:
+        import zarr
+
+        parent = self.path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = parent / f".{self.path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            _template(self.spec, lazy=True).to_zarr(
+                str(tmp), mode="w-", compute=False, zarr_format=2, consolidated=False)
+            root = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
+            grid = self.spec.chunk_grid
+            dims = [f"chunk_{d}" for d in self.spec.dims]
+            g = root.create_group("_sweep")
+            g.create_array(
+                "done", shape=grid, chunks=(1,) * len(grid), dtype="u1", fill_value=0,
+                compressors=None, filters=None,
+                attributes={"_ARRAY_DIMENSIONS": dims,
+                            "description": "1 where the chunk's data and checksums are "
+                                           "written"})
+            n_out = len(self.spec.outputs)
+            g.create_array(
+                "checksum", shape=(*grid, n_out), chunks=(1,) * len(grid) + (n_out,),
+                dtype="u8", fill_value=0, compressors=None, filters=None,
+                attributes={"_ARRAY_DIMENSIONS": [*dims, "output"],
+                            "outputs": list(self.spec.outputs),
+                            "description": "BLAKE2b-64 of each output's chunk (float64)"})
+            zarr.consolidate_metadata(str(tmp), zarr_format=2)
+            try:
+                os.rename(tmp, self.path)   # atomic: the store appears complete or not at all
+            except OSError:
+                if not self.path.exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+
+    def _check_spec(self) -> None:
+        where = str(self.path)
+        attrs = read_attrs(self.path)
+        stored = attrs.get("catbell_sweep_spec_sha256")
+        if stored is None:
+            raise ValueError(f"store {where!r} exists and is not a catbell sweep store; "
+                             "refusing to overwrite it (choose another path or delete it)")
+        if stored != self.spec.sha256:
+            try:
+                diff = _first_difference(json.loads(attrs["catbell_sweep_spec"]),
+                                         self.spec.canonical())
+            except (KeyError, ValueError, TypeError):
+                diff = "?"
+            diff = re.sub(r"^params\.", "parameter ", diff)
+            diff = diff if ":" in diff else f"{diff} differs"
+            raise ValueError(f"store {where!r} was made from a different sweep spec "
+                             f"({diff}); refusing to overwrite it (choose another "
+                             "path, or delete the store to start over)")
+        self.attrs = attrs
+
+    def check_code(self) -> None:
+        """Refuse (unless ``force``) a store written by other computing code: its package
+        version and :func:`code_fingerprint` are in the store's attributes."""
+        from .. import __version__
+
+        force, note = self.force, self.note
+
+        old_v = self.attrs.get("catbell_qutip_version")
+        old_fp = self.attrs.get("catbell_code_fingerprint")
+        fp = code_fingerprint()
+        if (old_v, old_fp) == (__version__, fp):
+            return
+        was = f"catbell_qutip {old_v} (code {str(old_fp)[:12]})"
+        now = f"catbell_qutip {__version__} (code {fp[:12]})"
+        if not force:
+            raise ValueError(
+                f"store {str(self.path)!r} was written by {was} and this is {now}: "
+                f"resuming would mix results of two code versions; use a new store, or "
+                f"{self.terms['force']} to resume anyway (recorded in the store)")
+        log = self.path / MIXED_CODE_LOG
+        try:
+            entries = json.loads(log.read_text())
+        except (OSError, ValueError):
+            entries = []
+        entries.append({"version": __version__, "fingerprint": fp,
+                        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        tmp = log.with_name(f".{log.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps(entries, indent=1))
+        os.replace(tmp, log)
+        note(f"resuming a store written by {was} with {now} ({self.terms['force']}); "
+             f"recorded in {str(log)!r}")
+
+    # -- flags ---------------------------------------------------------------------------
+    def flagged(self):
+        """Yield (chunk index, checksums) of every chunk flagged done."""
+        return flagged_chunks(self.done, self.checksum, self.spec)
+
+    def damage(self, index, sums) -> list[str]:
+        """What is wrong with a flagged chunk ([] when every output matches its checksum)."""
+        return chunk_damage(self.arrays, self.spec, index, sums)
+
+    def unflag(self, index) -> None:
+        self.done[tuple(index)] = 0
+
+    def write(self, index, values: dict) -> None:
+        """Write a chunk, then its checksums, then its done flag (in that order)."""
+        index = tuple(index)
+        sl = self.spec.chunk_slices(index)
+        shape = tuple(s.stop - s.start for s in sl)
+        sums = []
+        for k in self.spec.outputs:
+            v = np.ascontiguousarray(np.broadcast_to(values[k], shape), dtype="<f8")
+            self.arrays[k][sl] = v
+            sums.append(chunk_checksum(v))
+        self.checksum[index] = np.array(sums, dtype="u8")
+        self.done[index] = 1
+
+    def dataset(self):
+        import xarray as xr
+
+        return xr.open_zarr(str(self.path))
+
+    def close(self) -> None:
+        pass
