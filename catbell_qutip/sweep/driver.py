@@ -158,8 +158,8 @@ def run_sweep(spec, store=None, *, workers: int | None = None,
     _check_options(workers, scheduler, t)
     window = 2 * (workers or default_workers())
     if store is None:
-        way_out = (f"give a store ({t['out']}) so results stream to disk chunk by chunk, "
-                   "or sweep fewer points")
+        way_out = (f"write to a store ({t['out']}=PATH), where results stream to disk "
+                   "chunk by chunk, or sweep fewer points")
     else:
         way_out = ("sweep fewer points (smaller axes) or give larger chunks (the spec's "
                    "chunks table)")

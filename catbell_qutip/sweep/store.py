@@ -24,9 +24,9 @@ import numpy as np
 
 from .spec import SweepSpec, long_name, units
 
-__all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "chunk_checksum",
-           "check_store_path", "chunk_name", "flagged_chunks", "chunk_damage",
-           "read_attrs", "MIXED_CODE_LOG"]
+__all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
+           "chunk_checksum", "check_store_path", "chunk_name", "flagged_chunks",
+           "chunk_damage", "read_attrs", "MIXED_CODE_LOG"]
 
 #: written in the store when a resume across code versions was forced
 MIXED_CODE_LOG = "_sweep/mixed_code.json"
@@ -36,16 +36,20 @@ _NOT_COMPUTING = ("cli/", "__main__.py", "sweep/__init__.py", "sweep/driver.py",
                   "sweep/verify.py")
 
 
+def fingerprint_files() -> list[Path]:
+    """The package's source files that compute results: every module but the command
+    line and the sweep's bookkeeping, in path order."""
+    root = Path(__file__).resolve().parent.parent
+    return [p for p in sorted(root.rglob("*.py"))
+            if not p.relative_to(root).as_posix().startswith(_NOT_COMPUTING)]
+
+
 def code_fingerprint() -> str:
-    """SHA-256 of the source of every module of the package that computes results (all
-    but the command line and the sweep's bookkeeping), in path order."""
+    """SHA-256 of the source of :func:`fingerprint_files` (and their paths)."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        rel = p.relative_to(root).as_posix()
-        if rel.startswith(_NOT_COMPUTING):
-            continue
-        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    for p in fingerprint_files():
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
 
