@@ -170,19 +170,19 @@ def run_sweep(spec, store=None, *, workers: int | None = None,
         print(f"{t['prog']}: {msg}", file=sys.stderr, flush=True)
 
     if store is None:
-        sink, lock = MemorySink(spec), None
+        sink, lock, forced = MemorySink(spec), None, False
     else:
         from pathlib import Path
 
         need = 0 if Path(store).exists() else 8 * spec.size * len(spec.outputs)
         check_store_path(store, need, t["out"])
         sink = ZarrStore(store, spec, force=force, terms=t, note=note)
+        forced = sink.check_code()
         lock = StoreLock(store, note=note)
         lock.acquire()
     try:
-        sink_check = getattr(sink, "check_code", None)
-        if sink_check is not None:
-            sink_check()
+        if forced:
+            sink.record_forced()
         return _run_locked(spec, sink, workers, scheduler, progress, note, t)
     finally:
         if lock is not None:

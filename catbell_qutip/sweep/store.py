@@ -310,37 +310,43 @@ class ZarrStore:
                              "path, or delete the store to start over)")
         self.attrs = attrs
 
-    def check_code(self) -> None:
+    def check_code(self) -> bool:
         """Refuse (unless ``force``) a store written by other computing code: its package
-        version and :func:`code_fingerprint` are in the store's attributes."""
+        version and :func:`code_fingerprint` are in the store's attributes. Returns True
+        when the code differs and ``force`` lets the resume go ahead (then call
+        :meth:`record_forced` once the store is locked)."""
         from .. import __version__
 
-        force, note = self.force, self.note
-
-        old_v = self.attrs.get("catbell_qutip_version")
-        old_fp = self.attrs.get("catbell_code_fingerprint")
+        old = (self.attrs.get("catbell_qutip_version"),
+               self.attrs.get("catbell_code_fingerprint"))
         fp = code_fingerprint()
-        if (old_v, old_fp) == (__version__, fp):
-            return
-        was = f"catbell_qutip {old_v} (code {str(old_fp)[:12]})"
-        now = f"catbell_qutip {__version__} (code {fp[:12]})"
-        if not force:
+        if old == (__version__, fp):
+            return False
+        self._was = f"catbell_qutip {old[0]} (code {str(old[1])[:12]})"
+        self._now = f"catbell_qutip {__version__} (code {fp[:12]})"
+        if not self.force:
             raise ValueError(
-                f"store {str(self.path)!r} was written by {was} and this is {now}: "
-                f"resuming would mix results of two code versions; use a new store, or "
-                f"{self.terms['force']} to resume anyway (recorded in the store)")
+                f"store {str(self.path)!r} was written by {self._was} and this is "
+                f"{self._now}: resuming would mix results of two code versions; use a new "
+                f"store, or {self.terms['force']} to resume anyway (recorded in the store)")
+        return True
+
+    def record_forced(self) -> None:
+        """Append this code's version and fingerprint to ``_sweep/mixed_code.json``."""
+        from .. import __version__
+
         log = self.path / MIXED_CODE_LOG
         try:
             entries = json.loads(log.read_text())
         except (OSError, ValueError):
             entries = []
-        entries.append({"version": __version__, "fingerprint": fp,
+        entries.append({"version": __version__, "fingerprint": code_fingerprint(),
                         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         tmp = log.with_name(f".{log.name}.{uuid.uuid4().hex[:8]}")
         tmp.write_text(json.dumps(entries, indent=1))
         os.replace(tmp, log)
-        note(f"resuming a store written by {was} with {now} ({self.terms['force']}); "
-             f"recorded in {str(log)!r}")
+        self.note(f"resuming a store written by {self._was} with {self._now} "
+                  f"({self.terms['force']}); recorded in {str(log)!r}")
 
     # -- flags ---------------------------------------------------------------------------
     def flagged(self):
