@@ -1,0 +1,50 @@
+"""The sweep driver and executors (catbell_qutip/sweep/driver.py, executors.py): the public
+entry point other commands call, and the executor interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import tol
+
+import catbell_qutip.cli.sweep as cli_sweep
+from catbell_qutip.sweep import Executor, SweepStats, run_sweep
+from catbell_qutip.sweep.executors import DaskExecutor, LocalExecutor
+
+
+def test_run_sweep_is_the_public_entry_point(tmp_path):
+    spec = {"engine": "coherent", "outputs": ["P"], "fixed": {"loss_order": 0},
+            "axes": {"alpha": [0.5, 1.0, 1.5], "eta": [0.3, 0.9]}}
+    ds, stats = run_sweep(spec, tmp_path / "s.zarr", workers=1, progress=False)
+    assert isinstance(stats, SweepStats)
+    assert (stats.computed, stats.reused, stats.failed) == (6, 0, 0)
+    # l = 0 closed form (docs/model.md section 5): P = 1 - exp(-2 eta alpha^2)
+    a, e = np.meshgrid([0.5, 1.0, 1.5], [0.3, 0.9], indexing="ij")
+    np.testing.assert_allclose(ds.P.values, 1 - np.exp(-2 * e * a**2), rtol=0,
+                               atol=tol(1e-12))
+    _, again = run_sweep(spec, tmp_path / "s.zarr", workers=1, progress=False)
+    assert (again.computed, again.reused) == (0, 6)
+    assert cli_sweep.run_sweep is run_sweep and not hasattr(cli_sweep, "_run")
+
+
+def test_options_named_in_the_callers_terms():
+    spec = {"fixed": {"loss_order": 0}, "axes": {"alpha": [1.0]}}
+    with pytest.raises(ValueError, match=r"^workers = 0 must be a positive integer"):
+        run_sweep(spec, workers=0, progress=False)
+    with pytest.raises(ValueError, match=r"^--workers sizes the local pool; with "
+                                         r"--scheduler"):
+        run_sweep(spec, workers=1, scheduler="tcp://x:1", progress=False,
+                  terms=cli_sweep.CLI_TERMS)
+
+
+def test_executors_implement_the_protocol():
+    ex = LocalExecutor(1)
+    try:
+        assert isinstance(ex, Executor)
+        fut = ex.submit(abs, -3)
+        assert ex.wait([fut]) == {fut} and fut.result() == 3
+        assert not ex.lost(ValueError("a task's own failure"), ex.generation)
+    finally:
+        ex.close()
+    for name in ("window", "submit", "wait", "lost", "close"):
+        assert callable(getattr(DaskExecutor, name))
