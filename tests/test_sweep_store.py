@@ -277,6 +277,6 @@ def test_fingerprint_covers_every_module_that_computes(tmp_path):
     covered = {p.resolve() for p in store_mod.fingerprint_files()}
     bookkeeping = {p for p in loaded if p.parent.name == "sweep"
                    and p.name in ("__init__.py", "driver.py", "executors.py", "lock.py",
-                                  "store.py", "verify.py")}
+                                  "store.py", "verify.py", "spec.py", "grid.py")}
     assert {p.name for p in covered} >= {"api.py", "protocol.py", "rates.py", "compute.py"}
     assert loaded - bookkeeping <= covered

@@ -30,10 +30,11 @@ __all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
 
 #: written in the store when a resume across code versions was forced
 MIXED_CODE_LOG = "_sweep/mixed_code.json"
-#: modules that do not compute results (left out of the code fingerprint)
+#: modules that do not compute results (left out of the code fingerprint): the command
+#: line and the sweep's bookkeeping; what the spec parser decides is in the spec hash
 _NOT_COMPUTING = ("cli/", "__main__.py", "sweep/__init__.py", "sweep/driver.py",
                   "sweep/executors.py", "sweep/lock.py", "sweep/store.py",
-                  "sweep/verify.py")
+                  "sweep/verify.py", "sweep/spec.py", "sweep/grid.py")
 
 
 def fingerprint_files() -> list[Path]:
