@@ -214,7 +214,8 @@ def test_two_drivers_on_one_store(tmp_path):
     store = tmp_path / "s.zarr"
     cmd = [sys.executable, "-m", "catbell_qutip", "sweep", str(spec), "--out", str(store),
            "--workers", "1", "--no-progress"]
-    env = dict(os.environ, **{CHUNK_DELAY_ENV: "0.5"})
+    # 5 s per chunk: the first driver is still at work (30 s) when the second one starts
+    env = dict(os.environ, **{CHUNK_DELAY_ENV: "5"})
     first = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
