@@ -7,6 +7,11 @@ one per chunk and output: BLAKE2b-64 of the chunk's float64 values) and ``_sweep
 The root attributes hold the canonical spec and its SHA-256, the package version and the
 fingerprint of the code that computes results (:func:`code_fingerprint`). Format 2 keeps
 string coordinates (``usd``, ...) in a stable, widely readable form.
+
+No partial result looks complete: the store appears by an atomic rename of a finished
+temporary directory; Zarr writes every chunk file to a temporary name and renames it; a
+chunk's done flag is written last, and a flagged chunk whose data do not match its
+checksums (a torn, emptied, deleted or overwritten file) is recomputed on resume.
 """
 
 from __future__ import annotations
