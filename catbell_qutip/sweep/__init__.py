@@ -56,8 +56,8 @@ worker twice on its own is reported. F, S, Q (and key_rate) are NaN where P = 0,
 :func:`~catbell_qutip.evaluate`; with ``target_rate_hz``, every output is NaN where no alpha
 reaches the rate. Both are counted in the summary and are not failures.
 
-Outputs "key_rate" (bit/s) = ``keyrate.key_rate(rates.entanglement_rate(P, L, t0), S, Q)``
-at each point; with ``target_rate_hz``, alpha at each point is
+Outputs "key_rate" (bit/s) = ``formulas.secret_key_rate(P, S, Q, L, t0)`` at each point
+(docs/model.md section 4); with ``target_rate_hz``, alpha at each point is
 ``rates.alpha_for_rate(...)`` (stored as "alpha_at_rate") and every output is evaluated
 there.
 """

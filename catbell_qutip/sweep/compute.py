@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import api
+from ..formulas import secret_key_rate
+from ..rates import alpha_for_rate
 from .spec import is_scalar_field, json_value
 
 __all__ = ["ChunkTask", "ChunkResult", "compute_chunk", "task_for", "CHUNK_DELAY_ENV"]
@@ -75,8 +77,6 @@ def _quantities(task: ChunkTask, fields: dict, shape: tuple) -> dict:
     out = {k: np.full(shape, np.nan) for k in base}
     ok = np.ones(shape, dtype=bool)
     if task.target_rate_hz is not None:
-        from ..rates import alpha_for_rate
-
         alpha = np.array(np.broadcast_to(
             alpha_for_rate(loss_order, task.target_rate_hz, engine=task.engine,
                            on_unattainable="nan", **fields), shape), dtype=float)
@@ -99,15 +99,11 @@ def _quantities(task: ChunkTask, fields: dict, shape: tuple) -> dict:
             else:
                 out[k][ok] = values[k]
     if "key_rate" in task.outputs:
-        from ..keyrate import key_rate
-        from ..rates import entanglement_rate
-
         length = np.broadcast_to(orig.get("length_km", 0.0), shape)
         t0 = np.broadcast_to(orig.get("t0_s", 0.0), shape)
         # NaN where P = 0 or the target is unattainable: S and Q are undefined there
-        r_eg = entanglement_rate(out["P"], length, t0)
-        out["key_rate"] = np.array(np.broadcast_to(key_rate(r_eg, out["S"], out["Q"]),
-                                                   shape), dtype=float)
+        key = secret_key_rate(out["P"], out["S"], out["Q"], length, t0)
+        out["key_rate"] = np.array(np.broadcast_to(key, shape), dtype=float)
     return out
 
 

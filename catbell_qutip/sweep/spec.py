@@ -28,7 +28,7 @@ __all__ = ["SweepSpec", "load_spec", "as_spec", "SWEEP_OUTPUTS", "RATE_OUTPUTS",
 
 #: quantities a sweep can store
 SWEEP_OUTPUTS = ("P", "F", "S", "Q", "key_rate", "alpha_at_rate")
-#: outputs that need catbell_qutip.rates / catbell_qutip.keyrate
+#: outputs that need the rates (catbell_qutip.rates, catbell_qutip.formulas)
 RATE_OUTPUTS = ("key_rate", "alpha_at_rate")
 ENGINES = ("coherent", "fock")
 TOP_KEYS = ("engine", "preset", "outputs", "target_rate_hz", "chunks", "fixed", "axes")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from .spec import SweepSpec, long_name, units
 
 __all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
@@ -71,8 +72,6 @@ def chunk_name(index) -> str:
 
 
 def _attrs(spec: SweepSpec) -> dict:
-    from .. import __version__
-
     attrs = {"engine": spec.engine}
     if spec.preset is not None:
         attrs["preset"] = spec.preset
@@ -321,8 +320,6 @@ class ZarrStore:
         version and :func:`code_fingerprint` are in the store's attributes. Returns True
         when the code differs and ``force`` lets the resume go ahead (then call
         :meth:`record_forced` once the store is locked)."""
-        from .. import __version__
-
         old = (self.attrs.get("catbell_qutip_version"),
                self.attrs.get("catbell_code_fingerprint"))
         fp = code_fingerprint()
@@ -339,8 +336,6 @@ class ZarrStore:
 
     def record_forced(self) -> None:
         """Append this code's version and fingerprint to ``_sweep/mixed_code.json``."""
-        from .. import __version__
-
         log = self.path / MIXED_CODE_LOG
         try:
             entries = json.loads(log.read_text())
