@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import claims as _claims
+from . import discrepancies
 from ._checks import check_choice
 from .keyrate import key_rate_vs_alpha, peak_key_rate
 from .panels import (  # noqa: F401
@@ -190,7 +191,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
         f = merge_layers(preset(name), overrides)
         f.pop("usd")
         for L in lengths:
-            r = _claims.usd_factor_needed(1, length_km=L, engine=ctx.engine, n_scan=n, **f)
+            r = discrepancies.usd_factor_needed(1, length_km=L, engine=ctx.engine, n_scan=n, **f)
             res[f"{cid}_f_needed_{L:g}km"] = (
                 r["f_needed"], f"USD success (fraction of the TUB's) at which S_1 = S_0 at "
                 f"{L:g} km, 3000 Hz, eta_d = {f['eta_d']:g} (S_0 = {r['S_0']:.5f}, S_1 TUB = "
@@ -200,7 +201,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
                     r["P_ratio_linear_to_tub"], "P of our l = 1 linear-optics USD / P of the "
                     f"TUB at its operating |alpha| = {r['alpha_linear']:.4f} (5 km, 3000 Hz)")
     f = merge_layers(preset("repro-fig4a"), overrides)
-    frac = {l: _claims.key_fraction_max(l, length_km=LENGTH_FIG4_KM, engine=ctx.engine,
+    frac = {l: discrepancies.key_fraction_max(l, length_km=LENGTH_FIG4_KM, engine=ctx.engine,
                                         n_scan=ctx.grids["n_alpha"], **f) for l in (0, 1)}
     for l, (a, k) in frac.items():
         res[f"c8_key_fraction_l{l}"] = (

@@ -6,7 +6,8 @@ the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection as giv
 ``repro-base`` (the encoder and eta_int placement identified from the paper's numbers);
 every protocol flag overrides it.
 
-Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`) share the command:
+Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`,
+:mod:`catbell_qutip.discrepancies`) share the command:
 ``--model-table`` (which encoder x eta_int placement the paper's numbers point to),
 ``--key-fractions`` (claim C8) and ``--usd-factor`` (claims C5/C6).
 """
@@ -17,7 +18,7 @@ import json
 import math
 import sys
 
-from .. import claims
+from .. import claims, discrepancies
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
@@ -107,7 +108,7 @@ def _key_fractions(args, fields):
     fields = merge_layers(fields, {"length_km": fields.get("length_km", 10.0)})
     out = {}
     for l in (0, 1):
-        a, k = claims.key_fraction_max(l, engine=args.engine, **fields)
+        a, k = discrepancies.key_fraction_max(l, engine=args.engine, **fields)
         out[f"l{l}"] = {"alpha": a, "fraction": k}
     ratio = out["l1"]["fraction"] / out["l0"]["fraction"] if out["l0"]["fraction"] > 0 else None
     T = fields["length_km"] * 1e3 / 2e8
@@ -132,7 +133,7 @@ def _usd_factor(args, fields):
         for L in lengths:
             f = dict(fields, eta_d=eta_d, length_km=L)
             f.pop("usd", None)
-            r = claims.usd_factor_needed(1, rate_hz=args.rate_hz, engine=args.engine, **f)
+            r = discrepancies.usd_factor_needed(1, rate_hz=args.rate_hz, engine=args.engine, **f)
             rows.append(dict(eta_d=eta_d, length_km=L, **r))
     if args.json:
         _print_json({"rate_hz": args.rate_hz, "rows": rows})
