@@ -150,7 +150,7 @@ def dask_cluster():
     from distributed import LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                           dashboard_address=None)
+                           dashboard_address=":0")  # a free port: None does not disable it
     try:
         yield cluster
     finally:
