@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "reproduce": "reproduce",
     "bench": "bench",
     "repeater": "repeater",
+    "advantage": "advantage",
 }
 
 
