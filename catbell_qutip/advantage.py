@@ -32,6 +32,7 @@ a Dask cluster.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -308,22 +309,56 @@ _WINNERS = {
 }
 
 
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _block_task(task):
+    """One (code, block of points) of the plain path; module level so a pool can run it."""
+    ci, l, sl, rate, sub, engine, alpha_max, n_scan, alpha_grid = task
+    r = _block(l, rate, sub, engine, alpha_max, n_scan, alpha_grid)
+    r["alpha_at_rate"] = r.pop("alpha")
+    return ci, sl, {k: r[k] for k in _PER_CODE}
+
+
 def _plain(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_grid,
-           progress):
+           progress, processes):
+    """Blocks of at most :data:`BLOCK_POINTS` points, each code's points split into at
+    least ``processes`` blocks, run on a pool of ``processes`` forked processes (or in this
+    process when ``processes`` is 1), costliest code first."""
     shape = (x[1].size, y[1].size)
     npt = shape[0] * shape[1]
     flat = _flat_fields(fields, x, y, shape)
     rate_flat = flat.pop("rate_hz", rate)
     out = {k: np.full((len(loss_orders), npt), np.nan) for k in _PER_CODE}
-    blocks = [(l, s) for l in loss_orders for s in range(0, npt, BLOCK_POINTS)]
-    bar = _bar(len(blocks), progress, "codes x blocks")
-    for ci, l in enumerate(loss_orders):
-        for s in range(0, npt, BLOCK_POINTS):
-            sl = slice(s, min(s + BLOCK_POINTS, npt))
+    size = min(BLOCK_POINTS, -(-npt // processes))
+    tasks = []
+    for ci, l in sorted(enumerate(loss_orders), key=lambda t: -t[1]):
+        for s in range(0, npt, size):
+            sl = slice(s, min(s + size, npt))
             sub = {k: (v[sl] if np.ndim(v) else v) for k, v in flat.items()}
-            r = _block(l, rate_flat[sl] if np.ndim(rate_flat) else rate_flat, sub, engine,
-                       alpha_max, n_scan, alpha_grid)
-            r["alpha_at_rate"] = r.pop("alpha")
+            tasks.append((ci, l, sl, rate_flat[sl] if np.ndim(rate_flat) else rate_flat,
+                          sub, engine, alpha_max, n_scan, alpha_grid))
+    bar = _bar(len(tasks), progress, "blocks")
+    if processes > 1:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+            results = [pool.submit(_block_task, t) for t in tasks]
+            for fut in cf.as_completed(results):
+                ci, sl, r = fut.result()
+                for k in _PER_CODE:
+                    out[k][ci, sl] = r[k]
+                bar.update()
+    else:
+        for t in tasks:
+            ci, sl, r = _block_task(t)
             for k in _PER_CODE:
                 out[k][ci, sl] = r[k]
             bar.update()
@@ -402,7 +437,7 @@ def _swept(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
     best = np.take_along_axis(K, i[..., None], -1)[..., 0]
     a = np.where(best > 0, alpha_grid[i], np.nan)
     if rate_axis:
-        ax = 2 if xn == "rate_hz" else 1
+        ax = 1 if xn == "rate_hz" else 2
         best = np.repeat(np.expand_dims(best, ax), len(rates), axis=ax)
         a = np.repeat(np.expand_dims(a, ax), len(rates), axis=ax)
     out["key_rate_opt"], out["alpha_key_opt"] = best, a
@@ -449,7 +484,8 @@ def _one_at_a_time(x, y, loss_orders, fields, rate, engine):
 def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEFAULT_RATE_HZ,
                   engine: str = "coherent", alpha_max: float = DEFAULT_ALPHA_MAX,
                   n_scan: int = DEFAULT_N_SCAN, key_alpha_max: float = KEY_ALPHA_MAX,
-                  n_key_alpha: int = N_KEY_ALPHA, workers: int | None = None,
+                  n_key_alpha: int = N_KEY_ALPHA, processes: int | None = None,
+                  workers: int | None = None,
                   scheduler: str | None = None, thresholds: bool = True,
                   progress: bool = False, _flag_terms: bool = False, **fields):
     """Which code wins where, over a grid of two parameters (docs/model.md 4, 6).
@@ -473,10 +509,15 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     key_alpha_max, n_key_alpha : float, int
         The alpha grid of the alpha-optimised key rate: ``n_key_alpha`` points evenly in
         (0, key_alpha_max] (defaults 3 and 30); the optimum is the grid maximum.
+    processes : int, optional
+        The plain vectorised path (the default): blocks of at most :data:`BLOCK_POINTS`
+        points, each code split into at least ``processes`` blocks, on that many forked
+        processes (default: one per available core; 1: this process only; grids of fewer
+        than 64 points always run here).
     workers, scheduler : int or str, optional
-        Run through :func:`catbell_qutip.sweep.sweep` on a local pool of ``workers``
-        processes or on the Dask scheduler at ``scheduler``; default: the plain vectorised
-        path in this process (blocks of :data:`BLOCK_POINTS` points).
+        Instead, run through the sweep machinery (:func:`catbell_qutip.sweep.sweep`,
+        chunk by chunk) on a local pool of ``workers`` processes or on the Dask scheduler
+        at ``scheduler``: for grids too large for the plain path's memory, or a cluster.
     thresholds : bool
         Compute the one-at-a-time thresholds for the axes that have them (eta_int, eta_c,
         eta_d) with :func:`catbell_qutip.thresholds.threshold`: same length, rate,
@@ -550,8 +591,15 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     npt = x[1].size * y[1].size
     alpha_grid = _key_alpha_grid(float(key_alpha_max), int(n_key_alpha))
     swept = workers is not None or scheduler is not None
-    per_call = min(npt, 512 if swept else BLOCK_POINTS)
-    check_memory(_estimate_bytes(orders, per_call) * (int(workers or 1) if swept else 1),
+    if processes is None:
+        processes = _cores() if npt >= 64 else 1
+    if int(processes) < 1:
+        raise ValueError(f"{term('processes')} = {processes} is outside the allowed range "
+                         "[1, inf)")
+    processes = int(processes)
+    per_call = min(npt, 512 if swept else -(-npt // processes), BLOCK_POINTS)
+    check_memory(_estimate_bytes(orders, per_call) * (int(workers or 1) if swept
+                                                      else processes),
                  f"the advantage map (codes up to l = {max(orders)}, {per_call} points per "
                  "vectorised call)",
                  "use fewer workers" if swept else
@@ -560,7 +608,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     if swept:
         res = _swept(*args, workers, scheduler, progress)
     else:
-        res = _plain(*args, progress)
+        res = _plain(*args, progress, processes)
     if not np.any(np.isfinite(res["S"])):
         where = (f"R_eg = {rate_hz:g} Hz" if "rate_hz" not in (x[0], y[0])
                  else "any rate of the axis")
@@ -589,7 +637,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
              "x": x[0], "y": y[0], "loss_orders": ", ".join(map(str, orders)),
              "key_alpha_grid": f"{n_key_alpha} points in (0, {key_alpha_max:g}]",
              "key_alpha_step": float(alpha_grid[1] - alpha_grid[0]),
-             "run": "sweep" if swept else "vectorised"}
+             "run": "sweep" if swept else f"vectorised, {processes} process(es)"}
     if "rate_hz" not in dims:
         attrs["rate_hz"] = float(rate_hz)
     for k, v in fixed_p.as_dict().items():

@@ -75,8 +75,12 @@ def add_parser(sub):
                    help=f"alpha-optimised key rate: grid points ({N_KEY_ALPHA})")
     p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
                    help="engine (default coherent, vectorised)")
+    p.add_argument("--processes", type=_positive_int, metavar="N",
+                   help="the plain vectorised path on N forked processes (default: one per "
+                        "available core; 1: this process only)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="run through the sweep machinery on N local processes")
+                   help="run through the sweep machinery instead, chunk by chunk, on N "
+                        "local processes (large grids)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run through the sweep machinery on a dask.distributed scheduler")
     p.add_argument("--no-thresholds", action="store_true",
@@ -202,7 +206,8 @@ def run(args) -> int:
     t = time.perf_counter()
     ds = advantage_map(args.x, args.y, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
                        engine=args.engine, key_alpha_max=args.key_alpha_max,
-                       n_key_alpha=args.n_key_alpha, workers=args.workers,
+                       n_key_alpha=args.n_key_alpha, processes=args.processes,
+                       workers=args.workers,
                        scheduler=args.scheduler, thresholds=not args.no_thresholds,
                        progress=not args.no_progress, _flag_terms=True, **fields)
     elapsed = time.perf_counter() - t
