@@ -744,22 +744,23 @@ def plot_map(ds, out_stem) -> list:
             handles.append(Patch(color=_NONE_COLOUR, label=none_txt))
         if np.sum(np.isfinite(m)) > 3 and np.nanmax(m) > np.nanmin(m):
             cs = ax.contour(xv, yv, m, levels=6, colors="k", linewidths=0.8)
-            ax.clabel(cs, fontsize=7, fmt="%.3g")
+            ax.clabel(cs, fontsize=7, fmt=lambda v: f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}")
             handles.append(Line2D([], [], color="k", lw=0.8,
                                   label=f"margin to the runner-up, {mlabel}"))
         for (pname, axis_is_x) in ((xn, True), (yn, False)):
-            for l in orders:
+            for k, l in enumerate(orders):
                 v = ds.attrs.get(f"threshold_{pname}_l{l}")
                 if v is None or not np.isfinite(v):
                     continue
                 c = _CODE_COLOURS.get(l, "k")
+                ms = max(14 - 4 * (k - 1), 5)  # later codes smaller: equal values stay visible
                 if axis_is_x:
                     tr = blended_transform_factory(ax.transData, ax.transAxes)
-                    ax.plot([v], [0.0], marker="^", ms=11, color=c, mec="k", clip_on=False,
+                    ax.plot([v], [0.0], marker="^", ms=ms, color=c, mec="k", clip_on=False,
                             transform=tr, zorder=5)
                 else:
                     tr = blended_transform_factory(ax.transAxes, ax.transData)
-                    ax.plot([0.0], [v], marker=">", ms=11, color=c, mec="k", clip_on=False,
+                    ax.plot([0.0], [v], marker=">", ms=ms, color=c, mec="k", clip_on=False,
                             transform=tr, zorder=5)
                 sym = {"eta_int": r"\eta_\mathrm{int}", "eta_c": r"\eta_c",
                        "eta_d": r"\eta_d"}[pname]
@@ -910,7 +911,7 @@ def decoder_table_markdown(table: dict) -> str:
         if v is None:
             return "none"
         if unit == "bit/s":
-            return f"{v:.1f}"
+            return f"{v:.1f}" if v >= 10 else f"{v:.3f}"
         if unit == "km":
             return f"{v:.2f}"
         return f"{v:.4f}"

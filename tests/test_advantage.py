@@ -160,3 +160,19 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
 def test_cli_needs_out(capsys):
     assert main(["advantage"]) == 2
     assert "give --out DIR" in capsys.readouterr().err
+
+
+def test_cli_thresholds_take_placement_and_decoder(capsys):
+    """`catbell thresholds` passes --decoder and --eta-int-placement on, so a map's boundary
+    can be compared with it in the same settings."""
+    argv = ["thresholds", "--parameters", "eta_int", "--loss-orders", "1", "--grid", "12",
+            "--encoder", "explicit", "--json"]
+    assert main(argv + ["--decoder", "ml", "--eta-int-placement", "before"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["decoder"] == "ml" and out["eta_int_placement"] == "before"
+    ref = threshold("eta_int", 1, encoder="explicit", decoder="ml",
+                    eta_int_placement="before", n_grid=12).value
+    assert abs(out["thresholds"][0]["value"] - ref) < 1e-12
+    assert main(argv) == 0
+    default = json.loads(capsys.readouterr().out)["thresholds"][0]["value"]
+    assert abs(default - ref) > 1e-4  # the settings matter, so passing them on is tested
