@@ -175,11 +175,15 @@ def run(args) -> int:
     flags = layers[-1]
     args.x = parse_axis(args.x) if args.x is not None else None
     args.y = parse_axis(args.y) if args.y is not None else None
-    axes = [a for a in (args.x, args.y) if a is not None]
+    axes = [a if a is not None else (d[0], np.linspace(*d[1:]))
+            for a, d in ((args.x, DEFAULT_X), (args.y, DEFAULT_Y))]
+    pair = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",), "eta_uc": ("eta_c",)}
     for name, _ in axes:
-        if name in flags:
-            raise ValueError(f"{name} is both an axis and fixed by {PARAM_INFO[name].flag}; "
-                             "give it once")
+        for other in (name, *pair.get(name, ())):
+            if other in flags:
+                raise ValueError(f"{name} is an axis and {PARAM_INFO[other].flag} fixes "
+                                 f"{'it' if other == name else 'it too (eta_c = eta_dc * eta_uc)'}"
+                                 "; give it once")
     if (args.x or args.y) and any(a is None for a in (args.x, args.y)):
         given = args.x or args.y
         dflt = DEFAULT_Y if args.x else DEFAULT_X
@@ -204,7 +208,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a folder")
     t = time.perf_counter()
-    ds = advantage_map(args.x, args.y, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
+    ds = advantage_map(*axes, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
                        engine=args.engine, key_alpha_max=args.key_alpha_max,
                        n_key_alpha=args.n_key_alpha, processes=args.processes,
                        workers=args.workers,
