@@ -38,8 +38,19 @@ import warnings
 import numpy as np
 
 from ._checks import ParameterError, check_memory, check_real
+from .api import evaluate
+from .keyrate import key_rate, peak_key_rate
 from .params import ARRAY_FIELDS, PARAM_INFO, ProtocolParams, merge_layers, preset
-from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
+from .rates import (
+    DEFAULT_ALPHA_MAX,
+    DEFAULT_N_SCAN,
+    S_vs_length,
+    entanglement_rate,
+    solve_at_rate,
+)
+from .reproduce import calibrate_t0, max_length_above
+from .sweep import sweep
+from .thresholds import THRESHOLD_PARAMETERS, threshold
 
 __all__ = [
     "REPRO_PRESET",
@@ -260,8 +271,6 @@ def _key_alpha_grid(key_alpha_max: float, n_key_alpha: int) -> np.ndarray:
 
 def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
     """Every per-code quantity on a flat block of points (vectorised)."""
-    from .api import evaluate
-    from .keyrate import key_rate
 
     r = solve_at_rate(loss_order, rate, engine=engine, alpha_max=alpha_max, n_scan=n_scan,
                       **fields)
@@ -383,8 +392,6 @@ def _swept(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
     """The same quantities through :func:`catbell_qutip.sweep.sweep` (process pool or
     Dask): at-rate quantities with ``target_rate_hz`` (one sweep per rate if the rate is an
     axis), the key rate on an extra alpha axis, maximised afterwards."""
-    from .keyrate import key_rate
-    from .sweep import sweep
 
     if alpha_max != DEFAULT_ALPHA_MAX or n_scan != DEFAULT_N_SCAN:
         raise ValueError("the sweep path solves alpha with the default scan "
@@ -459,7 +466,6 @@ def _estimate_bytes(loss_orders, npt: int) -> float:
 
 def _one_at_a_time(x, y, loss_orders, fields, rate, engine):
     """The paper's one-at-a-time thresholds for the axes they apply to."""
-    from .thresholds import THRESHOLD_PARAMETERS, threshold
 
     out = {}
     if x[0] in ("length_km", "rate_hz") or y[0] in ("length_km", "rate_hz"):
@@ -834,10 +840,6 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
         with ``quantity``, ``unit``, ``loss_order`` and one value per decoder (None where
         there is none), plus ``notes`` per decoder where a value is a bound or missing.
     """
-    from .keyrate import peak_key_rate
-    from .rates import S_vs_length
-    from .reproduce import calibrate_t0, max_length_above
-    from .thresholds import threshold
 
     base = preset(REPRO_PRESET)
     encoder = base.get("encoder", "ideal")
