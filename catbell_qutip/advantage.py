@@ -335,10 +335,12 @@ def _block_task(task):
 
 
 def _plain(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_grid,
-           progress, processes):
+           progress, processes, jobs=()):
     """Blocks of at most :data:`BLOCK_POINTS` points, each code's points split into at
     least ``processes`` blocks, run on a pool of ``processes`` forked processes (or in this
-    process when ``processes`` is 1), costliest code first."""
+    process when ``processes`` is 1), costliest code first; the threshold ``jobs`` run on
+    the same pool, right after the blocks of the costliest code. Returns the per-code
+    arrays and {key: Threshold}."""
     shape = (x[1].size, y[1].size)
     npt = shape[0] * shape[1]
     flat = _flat_fields(fields, x, y, shape)
@@ -358,21 +360,26 @@ def _plain(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
         import multiprocessing as mp
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        first = sum(1 for t in tasks if t[1] == tasks[0][1])
         with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-            results = [pool.submit(_block_task, t) for t in tasks]
+            results = [pool.submit(_block_task, t) for t in tasks[:first]]
+            pending = {pool.submit(_run_threshold, kw): key for key, kw in jobs}
+            results += [pool.submit(_block_task, t) for t in tasks[first:]]
             for fut in cf.as_completed(results):
                 ci, sl, r = fut.result()
                 for k in _PER_CODE:
                     out[k][ci, sl] = r[k]
                 bar.update()
+            found = {key: fut.result() for fut, key in pending.items()}
     else:
         for t in tasks:
             ci, sl, r = _block_task(t)
             for k in _PER_CODE:
                 out[k][ci, sl] = r[k]
             bar.update()
+        found = {key: _run_threshold(kw) for key, kw in jobs}
     bar.close()
-    return {k: v.reshape((len(loss_orders),) + shape) for k, v in out.items()}
+    return {k: v.reshape((len(loss_orders),) + shape) for k, v in out.items()}, found
 
 
 def _bar(total, progress, unit):
@@ -464,27 +471,31 @@ def _estimate_bytes(loss_orders, npt: int) -> float:
     return _ALPHA_CHUNK * npt * _BYTES_PER_POINT_N2 * n2
 
 
-def _one_at_a_time(x, y, loss_orders, fields, rate, engine):
-    """The paper's one-at-a-time thresholds for the axes they apply to."""
-
-    out = {}
+def _threshold_jobs(x, y, loss_orders, fields, rate, engine) -> list:
+    """The paper's one-at-a-time thresholds for the axes they apply to, as
+    ``((name, l), kwargs of threshold())`` jobs: same length, rate, encoder, eta_int
+    placement, decoder, fibre attenuation and USD as the map, every other imperfection
+    ideal (eta_d switches on the linear-optics USD itself)."""
     if x[0] in ("length_km", "rate_hz") or y[0] in ("length_km", "rate_hz"):
-        return out
+        return []
     keep = ("encoder", "eta_int_placement", "decoder", "db_per_km", "usd")
-    fixed = {k: fields[k] for k in keep if k in fields}
-    encoder = fixed.pop("encoder", "ideal")
+    jobs = []
     for name, _ in (x, y):
         if name not in THRESHOLD_PARAMETERS:
             continue
+        fixed = {k: fields[k] for k in keep if k in fields}
         if name == "eta_d":
             fixed.pop("usd", None)
         for l in loss_orders:
-            if l == 0:
-                continue
-            out[(name, int(l))] = threshold(name, int(l), length_km=float(fields["length_km"]),
-                                            rate_hz=float(rate), engine=engine,
-                                            encoder=encoder, **fixed)
-    return out
+            if l != 0:
+                jobs.append(((name, int(l)), dict(
+                    parameter=name, loss_order=int(l), length_km=float(fields["length_km"]),
+                    rate_hz=float(rate), engine=engine, **fixed)))
+    return jobs
+
+
+def _run_threshold(kwargs):
+    return threshold(**kwargs)
 
 
 def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEFAULT_RATE_HZ,
@@ -611,10 +622,12 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                  "use fewer workers" if swept else
                  f"use {term('workers')} N to run through the sweep machinery")
     args = (orders, rate_hz, merged, x, y, engine, alpha_max, n_scan, alpha_grid)
+    jobs = _threshold_jobs(x, y, orders, merged, rate_hz, engine) if thresholds else []
     if swept:
         res = _swept(*args, workers, scheduler, progress)
+        found = {key: _run_threshold(kw) for key, kw in jobs}
     else:
-        res = _plain(*args, progress, processes)
+        res, found = _plain(*args, progress, processes, jobs)
     if not np.any(np.isfinite(res["S"])):
         where = (f"R_eg = {rate_hz:g} Hz" if "rate_hz" not in (x[0], y[0])
                  else "any rate of the axis")
@@ -653,7 +666,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     attrs["t0_s_key_rate_opt"] = (
         "t0_s axis" if "t0_s" in dims else float(fixed_p.t0_s))
     if thresholds:
-        for (n, l), th in _one_at_a_time(x, y, orders, merged, rate_hz, engine).items():
+        for (n, l), th in found.items():
             attrs[f"threshold_{n}_l{l}"] = float("nan") if th.value is None else th.value
             attrs[f"threshold_{n}_l{l}_message"] = th.message
     return xr.Dataset(data, coords=coords, attrs=attrs)
