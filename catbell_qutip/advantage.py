@@ -552,7 +552,8 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     xarray.Dataset
         Dimensions ``loss_order`` and the two axis names (units and long names in the
         attributes). Per code: ``alpha_at_rate``, ``P``, ``F``, ``S``, ``Q``,
-        ``key_rate_at_rate`` (bit/s), ``key_rate_opt`` (bit/s), ``alpha_key_opt``. Per
+        ``key_rate_at_rate`` (bit/s), ``key_rate_opt`` (bit/s), ``alpha_key_opt``,
+        ``key_alpha_at_edge`` (1 where that optimum is the grid's last alpha). Per
         point: ``winner_<q>`` (loss order, -1 for none) and ``margin_<q>`` (to the
         runner-up, >= 0) for q in S, key_rate_at_rate, key_rate_opt. Attributes: the fixed
         fields, rate, t0 used, the alpha grid, and ``threshold_<param>_l<l>`` (NaN where
@@ -644,6 +645,10 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         coords[n] = (n, v, {"units": unit, "long_name": long})
     data = {k: (("loss_order",) + dims, res[k], {"units": u, "long_name": ln})
             for k, (u, ln) in _PER_CODE.items()}
+    edge = np.isfinite(res["alpha_key_opt"]) & (res["alpha_key_opt"] >= alpha_grid[-1])
+    data["key_alpha_at_edge"] = (("loss_order",) + dims, edge.astype(np.int8), {
+        "units": "1", "long_name": "1 where the alpha-optimised key rate peaks at the largest "
+                                   "alpha of the grid (a lower bound there)"})
     for q, (src, key, unit, ln) in _WINNERS.items():
         best, margin = winner(res[src], orders, key=key)
         data[f"winner_{q}"] = (dims, best.astype(np.int32),

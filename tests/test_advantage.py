@@ -66,6 +66,8 @@ def test_winner_is_the_argmax_of_pointwise_S():
             assert abs(float(pt["margin_S"]) - (S[order[0]] - S[order[1]])) < 1e-9
             for l in (0, 1, 3):
                 assert abs(float(pt["S"].sel(loss_order=l)) - S[l]) < 1e-9
+    edge = np.nan_to_num(ds["alpha_key_opt"].values) >= 3.0 - 1e-12   # the grid's last alpha
+    assert np.array_equal(ds["key_alpha_at_edge"].values == 1, edge)
     for q in ("S", "key_rate_at_rate", "key_rate_opt"):
         m = ds[f"margin_{q}"].values
         assert np.all(m[np.isfinite(m)] >= 0)

@@ -141,6 +141,9 @@ def summarise_map(ds) -> dict:
                               "largest_margin": float(np.nanmax(m)) if np.any(
                                   np.isfinite(m)) else None,
                               "unit": ds[f"margin_{q}"].attrs["units"]}
+    edge = ds["key_alpha_at_edge"]
+    out["key_alpha_at_edge"] = {f"l{int(l)}": float(edge.sel(loss_order=l).mean())
+                                for l in ds["loss_order"].values}
     out["thresholds"] = {k[len("threshold_"):]: v for k, v in ds.attrs.items()
                          if k.startswith("threshold_") and not k.endswith("_message")}
     return out
@@ -242,6 +245,12 @@ def run(args) -> int:
             for e in ch:
                 print(f"    along {edge}: l = {e['from']} -> l = {e['to']} between "
                       f"{e['between'][0]:.5g} and {e['between'][1]:.5g}")
+    for code, share in summary["key_alpha_at_edge"].items():
+        if share > 0:
+            print(f"  note: the alpha-optimised key rate of {code.replace('l', 'l = ')} peaks "
+                  f"at the grid's largest alpha ({args.key_alpha_max:g}) on "
+                  f"{100 * share:.1f}% of the grid: a lower bound there (raise "
+                  "--key-alpha-max and --n-key-alpha to see past it)")
     for k, v in summary["thresholds"].items():
         shown = "none" if v is None or not math.isfinite(v) else f"{v:.5f}"
         print(f"  one-at-a-time threshold {k}: {shown}")
