@@ -48,9 +48,9 @@ from .rates import (
     entanglement_rate,
     solve_at_rate,
 )
-from .reproduce import calibrate_t0, max_length_above
+from .reproduce import calibrate_t0
 from .sweep import sweep
-from .thresholds import THRESHOLD_PARAMETERS, threshold
+from .thresholds import THRESHOLD_PARAMETERS, max_length_above, threshold
 
 __all__ = [
     "REPRO_PRESET",

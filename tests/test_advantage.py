@@ -52,7 +52,7 @@ def test_boundary_along_eta_c_1_is_the_eta_int_threshold(decoder, placement):
 
 
 def test_winner_is_the_argmax_of_pointwise_S():
-    fields = dict(length_km=5.0, encoder="explicit", decoder="ml")
+    fields = dict(length_km=5.0, encoder="explicit", decoder="ml", eta_int_placement="after")
     xs, ys = [0.96, 0.995], [0.6, 1.0]
     ds = advantage_map(("eta_int", xs), ("eta_c", ys), loss_orders=(0, 1, 3), processes=1,
                        n_key_alpha=4, thresholds=False, **fields)
