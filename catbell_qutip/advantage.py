@@ -918,7 +918,7 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
                 {d: f"alpha = {alphas[d]:.4f}" if alphas[d] is not None else "no key"
                  for d in decoders})
     bar.close()
-    settings = {k: v for k, v in base.items()}
+    settings = {k: v for k, v in base.items() if k != "decoder"}
     return {"settings": settings, "engine": engine, "quick": bool(quick), "t0_s": t0,
             "t0_note": cal["note"], "decoders": list(decoders), "rows": rows}
 

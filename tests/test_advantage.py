@@ -169,10 +169,10 @@ def test_cli_thresholds_take_placement_and_decoder(capsys):
     """`catbell thresholds` passes --decoder and --eta-int-placement on, so a map's boundary
     can be compared with it in the same settings."""
     argv = ["thresholds", "--parameters", "eta_int", "--loss-orders", "1", "--grid", "12",
-            "--encoder", "explicit", "--json"]
+            "--encoder", "explicit", "--json", "--no-progress"]
     assert main(argv + ["--decoder", "ml", "--eta-int-placement", "before"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["decoder"] == "ml" and out["eta_int_placement"] == "before"
+    assert out["model"]["decoder"] == "ml" and out["model"]["eta_int_placement"] == "before"
     ref = threshold("eta_int", 1, encoder="explicit", decoder="ml",
                     eta_int_placement="before", n_grid=12).value
     assert abs(out["thresholds"][0]["value"] - ref) < 1e-12
