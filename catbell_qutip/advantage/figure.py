@@ -1,0 +1,156 @@
+"""The figure of an advantage map (PNG + PDF, 300 dpi)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import PARAM_INFO
+
+__all__ = ["plot_map"]
+
+_LABELS = {
+    "eta": r"extra transmission $\eta$",
+    "length_km": r"fibre length $L$ (km)",
+    "db_per_km": r"fibre attenuation $a_\mathrm{dB}$ (dB/km)",
+    "eta_int": r"light-matter efficiency $\eta_\mathrm{int}$",
+    "eta_c": r"coupling/conversion efficiency $\eta_c$",
+    "eta_dc": r"down-conversion efficiency $\eta_\mathrm{dc}$",
+    "eta_uc": r"up-conversion efficiency $\eta_\mathrm{uc}$",
+    "eta_d": r"detector efficiency $\eta_d$",
+    "t_c_s": r"memory coherence time $t_c$ (s)",
+    "t0_s": r"repetition time $t_0$ (s)",
+    "p_dark": r"dark-click probability $p_\mathrm{dark}$",
+    "rate_hz": r"entanglement-generation rate $R_\mathrm{eg}$ (Hz)",
+}
+_LOG_AXES = ("t_c_s", "rate_hz", "t0_s")
+_CODE_COLOURS = {0: "#1f77b4", 1: "#ff7f0e", 3: "#2ca02c", 7: "#d62728", 15: "#9467bd"}
+_NONE_COLOUR = "#d9d9d9"
+
+
+def _label(name: str) -> str:
+    if name in _LABELS:
+        lab = _LABELS[name]
+    else:
+        info = PARAM_INFO[name]
+        lab = info.long_name + ("" if info.unit == "1" else f" ({info.unit})")
+    if "(" not in lab:
+        lab += " (dimensionless)"
+    return lab
+
+
+def plot_map(ds, out_stem) -> list:
+    """Draw a map of :func:`advantage_map` as PNG and PDF (300 dpi).
+
+    Three panels: the highest S at the rate, the highest key rate at the rate, and the
+    highest alpha-optimised key rate. Colour: the winning code (legend: loss order, USD,
+    decoder); grey where no code qualifies; contours: the margin to the runner-up; markers
+    on the axes: the one-at-a-time thresholds.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The result of :func:`advantage_map`.
+    out_stem : str or Path
+        Path without suffix; ``.png`` and ``.pdf`` are written.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
+
+    xn, yn = ds.attrs["x"], ds.attrs["y"]
+    xv, yv = ds[xn].values, ds[yn].values
+    orders = [int(l) for l in ds["loss_order"].values]
+    colours = [_NONE_COLOUR] + [_CODE_COLOURS.get(l, f"C{i + 4}") for i, l in enumerate(orders)]
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm(np.arange(-0.5, len(orders) + 1), cmap.N)
+    usd = ds.attrs.get("param_usd", "tub")
+    usd_name = {"tub": "TUB USD", "linear": "linear-optics USD"}.get(usd, usd)
+    dec = ds.attrs.get("param_decoder", "smallest-loss")
+    rate = ds.attrs.get("rate_hz")
+    rate_txt = (rf"$R_\mathrm{{eg}} = {rate:g}$ Hz" if rate is not None else
+                r"each $R_\mathrm{eg}$")
+    t0 = ds.attrs.get("t0_s_key_rate_opt")
+    t0_txt = (rf"$t_0 = {t0:.3g}$ s" if isinstance(t0, float) else r"$t_0$ on the axis")
+    panels = [
+        ("S", rf"highest $S$ at {rate_txt}", r"$\Delta S$", "no code reaches the rate"),
+        ("key_rate_at_rate", rf"highest key rate at {rate_txt}", r"$\Delta K$ (bit/s)",
+         "no key"),
+        ("key_rate_opt", rf"highest key rate, $\alpha$ optimised ({t0_txt})",
+         r"$\Delta K$ (bit/s)", "no key"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.6), constrained_layout=True)
+    for ax, (q, title, mlabel, none_txt) in zip(axes, panels, strict=True):
+        w = ds[f"winner_{q}"].values
+        idx = np.full(w.shape, 0)
+        for i, l in enumerate(orders):
+            idx[w == l] = i + 1
+        ax.pcolormesh(xv, yv, idx.T, cmap=cmap, norm=norm, shading="nearest",
+                      rasterized=True)
+        m = ds[f"margin_{q}"].values.T
+        handles = [Patch(color=_CODE_COLOURS.get(l, colours[i + 1]),
+                         label=rf"$l = {l}$ wins ({usd_name}, {dec} decoder)")
+                   for i, l in enumerate(orders) if np.any(w == l)]
+        if np.any(w == -1):
+            handles.append(Patch(color=_NONE_COLOUR, label=none_txt))
+        if np.sum(np.isfinite(m)) > 3 and np.nanmax(m) > np.nanmin(m):
+            cs = ax.contour(xv, yv, m, levels=6, colors="k", linewidths=0.8)
+            ax.clabel(cs, fontsize=7, fmt=lambda v: f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}")
+            handles.append(Line2D([], [], color="k", lw=0.8,
+                                  label=f"margin to the runner-up, {mlabel}"))
+        for (pname, axis_is_x) in ((xn, True), (yn, False)):
+            for k, l in enumerate(orders):
+                v = ds.attrs.get(f"threshold_{pname}_l{l}")
+                if v is None or not np.isfinite(v):
+                    continue
+                c = _CODE_COLOURS.get(l, "k")
+                ms = max(14 - 4 * (k - 1), 5)  # later codes smaller: equal values stay visible
+                if axis_is_x:
+                    tr = blended_transform_factory(ax.transData, ax.transAxes)
+                    ax.plot([v], [0.0], marker="^", ms=ms, color=c, mec="k", clip_on=False,
+                            transform=tr, zorder=5)
+                else:
+                    tr = blended_transform_factory(ax.transAxes, ax.transData)
+                    ax.plot([0.0], [v], marker=">", ms=ms, color=c, mec="k", clip_on=False,
+                            transform=tr, zorder=5)
+                sym = {"eta_int": r"\eta_\mathrm{int}", "eta_c": r"\eta_c",
+                       "eta_d": r"\eta_d"}[pname]
+                handles.append(Line2D([], [], ls="", marker="^" if axis_is_x else ">",
+                                      ms=9, color=c, mec="k",
+                                      label=rf"one-at-a-time threshold $l = {l}$: "
+                                            rf"${sym} = {v:.4f}$"))
+        if xn in _LOG_AXES:
+            ax.set_xscale("log")
+        if yn in _LOG_AXES:
+            ax.set_yscale("log")
+        ax.set_xlabel(_label(xn))
+        ax.set_ylabel(_label(yn))
+        ax.set_title(title, fontsize=10)
+        ax.legend(handles=handles, fontsize=7, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
+    fixed = []
+    for k, sym, unit in (("length_km", "L", "km"), ("encoder", "encoder", ""),
+                         ("eta_int_placement", r"$\eta_\mathrm{int}$ placement", ""),
+                         ("decoder", "decoder", "")):
+        v = ds.attrs.get(f"param_{k}")
+        if v is not None:
+            fixed.append(f"{sym} = {v:g} {unit}".strip() if isinstance(v, float)
+                         else f"{sym}: {v}")
+    fig.suptitle("Which code pays off? " + ", ".join(fixed), fontsize=11)
+    out_stem = Path(out_stem)
+    files = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
+    for f in files:
+        fig.savefig(f, dpi=300)
+    plt.close(fig)
+    return files
