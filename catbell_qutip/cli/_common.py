@@ -7,7 +7,7 @@ import math
 
 from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
 
-__all__ = ["add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
+__all__ = ["positive_int", "add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
 
 #: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
 FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}
@@ -21,6 +21,14 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (workers, processes, counts)."""
+    n = _int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
 
 
 def _int(text: str) -> int:

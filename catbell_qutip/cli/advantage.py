@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -27,21 +26,11 @@ from ..advantage import (
     plot_map,
 )
 from ..params import PARAM_INFO, merge_layers
-from ._common import add_param_flags, layers_from_args
+from ._common import add_param_flags, layers_from_args, positive_int
 
 __all__ = ["add_parser", "run", "summarise_map"]
 
 STEM = "advantage_map"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
 
 
 def add_parser(sub):
@@ -75,10 +64,10 @@ def add_parser(sub):
                    help=f"alpha-optimised key rate: grid points ({N_KEY_ALPHA})")
     p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
                    help="engine (default coherent, vectorised)")
-    p.add_argument("--processes", type=_positive_int, metavar="N",
+    p.add_argument("--processes", type=positive_int, metavar="N",
                    help="the plain vectorised path on N forked processes (default: one per "
                         "available core; 1: this process only)")
-    p.add_argument("--workers", type=_positive_int, metavar="N",
+    p.add_argument("--workers", type=positive_int, metavar="N",
                    help="run through the sweep machinery instead, chunk by chunk, on N "
                         "local processes (large grids)")
     p.add_argument("--scheduler", metavar="ADDRESS",

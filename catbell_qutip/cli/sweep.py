@@ -13,21 +13,10 @@ import sys
 
 from ..sweep import SweepError, load_spec, run_sweep, verify_store
 from ..sweep.driver import CLI_TERMS
+from ._common import positive_int
 
 #: exit code of --verify when damaged chunks are found
 EXIT_DAMAGED = 1
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
 
 
 def add_parser(sub):
@@ -43,7 +32,7 @@ def add_parser(sub):
                     "(or --verify found damage), 2 bad input, 130 interrupted.")
     p.add_argument("spec", metavar="SPEC.toml", nargs="?", help="sweep specification")
     p.add_argument("--out", metavar="STORE.zarr", help="Zarr store to create or resume")
-    p.add_argument("--workers", type=_positive_int, metavar="N",
+    p.add_argument("--workers", type=positive_int, metavar="N",
                    help="local worker processes (default: one per available core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask.distributed scheduler to run on, e.g. tcp://HOST:8786")
