@@ -33,8 +33,9 @@ FOCK_LINEAR_P_FLOOR = 1e-7
 #: Largest memory (bytes) :func:`evaluate` lets one chunk of a large grid hold besides its
 #: outputs: the grid runs through the protocol in chunks of points, each reduced to
 #: P, F, S, Q at once, so memory grows with the grid only by the outputs themselves
-#: (8 bytes per point and output, plus the broadcast inputs).
-EVALUATE_CHUNK_BYTES = 2 ** 26
+#: (8 bytes per point and output, plus the broadcast inputs). 256 MiB of the (conservative)
+#: estimate: smaller chunks cost up to 1.3x in speed on 100 x 100 grids (benchmarks/speed.py).
+EVALUATE_CHUNK_BYTES = 2 ** 28
 
 
 def _check_fock_resolution(P: float, usd: str) -> None:
