@@ -338,45 +338,82 @@ _COLOURS = {0: "tab:blue", 1: "tab:orange", 3: "tab:green"}
 _USD_NAME = {"tub": "TUB USD", "linear": "linear-optics USD"}
 
 
-def _label(l, fields):
-    lab = f"$l = {l}$, {_USD_NAME[fields.get('usd', 'tub')]}"
-    if fields.get("decoder", "smallest-loss") != "smallest-loss":
-        lab += f", {fields['decoder']} decoder"
+def _usd_dec(fields):
+    return _USD_NAME[fields.get("usd", "tub")], fields.get("decoder", "smallest-loss")
+
+
+def _legend_title(field_sets):
+    """The USD and decoder every curve shares (the legend title), or None for either."""
+    usds = {_usd_dec(f)[0] for f in field_sets}
+    decs = {_usd_dec(f)[1] for f in field_sets}
+    usd = usds.pop() if len(usds) == 1 else None
+    dec = decs.pop() if len(decs) == 1 else None
+    return usd, dec
+
+
+def _label(l, fields, shared=(None, None)):
+    """``$l = 1$`` plus the USD and decoder unless the legend title names them."""
+    usd, dec = _usd_dec(fields)
+    lab = f"$l = {l}$"
+    if shared[0] is None:
+        lab += f", {usd}"
+    if shared[1] is None:
+        lab += f", {dec} decoder"
     return lab
 
 
+def _title_text(shared):
+    parts = []
+    if shared[0] is not None:
+        parts.append(f"USD: {shared[0].removesuffix(' USD')}")
+    if shared[1] is not None:
+        parts.append(f"decoder: {shared[1]}")
+    return " \u00b7 ".join(parts) or None
+
+
 def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
-    """PNG (300 dpi) and PDF of one panel: every curve labelled with its code and USD, a
-    marker where a curve stops because the rate is unreachable, the peaks of key panels."""
+    """PNG (300 dpi) and PDF of one panel: every curve labelled with its code, USD and
+    decoder (in the legend title where all curves share them), a cross where a curve stops
+    because the rate is unreachable, the peaks of key panels; the legend outside the data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.14, top=0.91)
-    stop_label = "rate unreachable beyond"
+    fig, ax = plt.subplots(figsize=(7.4, 3.6))
+    fig.subplots_adjust(left=0.095, right=0.615, bottom=0.14, top=0.91)
     if panel.kind in ("length", "memory"):
         x = "length_km" if panel.kind == "length" else "t_c_s"
         curves = [("S", "-", fields)]
         if panel.reference:
             curves.append(("S_reference", "--", dict(fields, **panel.reference)))
+        shared = _legend_title([f for _, _, f in curves])
+        curve_handles, stopped = [], False
         for var, ls, f in curves:
             for l in panel.loss_orders:
                 sel = ds.sel(loss_order=l)
                 xs, ys = sel[x].values, sel[var].values
-                lab = _label(l, f)
+                lab = _label(l, f, shared)
                 if var != "S" and np.nanmax(np.abs(ys - sel["S"].values)) < 1e-9:
-                    lab += " (hidden: equal to the solid curve)"
-                ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=lab)
+                    lab += " (hidden: equals the solid)"
+                (h,) = ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=lab)
+                curve_handles.append(h)
                 ok = np.isfinite(ys)
                 stops = np.nonzero(ok[:-1] & ~ok[1:])[0]
                 for i in stops:
-                    ax.plot([xs[i]], [ys[i]], "x", color=_COLOURS.get(l), ms=7, mew=1.6,
-                            label=stop_label)
-                    stop_label = None
-        for y, lab, colour, ls in panel.ref_lines:
-            ax.axhline(y, color=colour, lw=0.8, ls=ls, label=lab)
+                    # the curve's colour with a black edge, drawn above every curve
+                    ax.plot([xs[i]], [ys[i]], "X", color=_COLOURS.get(l), mec="k", mew=0.8,
+                            ms=9, zorder=5)
+                    stopped = True
+        ref_handles = [ax.axhline(y, color=colour, lw=0.8, ls=ls, label=lab)
+                       for y, lab, colour, ls in panel.ref_lines]
+        handles = curve_handles
+        if stopped:
+            where = "$L$" if x == "length_km" else "$t_c$"
+            handles = handles + [Line2D([], [], ls="", marker="X", color="k", ms=7,
+                                        label=f"rate unreachable beyond this {where}")]
+        handles = handles + ref_handles
         ax.set_xlabel(r"fibre length $L$ (km)" if x == "length_km"
                       else r"memory coherence time $t_c$ (s)")
         ax.set_ylabel(r"CHSH value $S$")
@@ -384,23 +421,29 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
         if panel.log_x:
             ax.set_xscale("log")
     else:
+        shared = _legend_title([fields])
+        handles = []
         for i, l in enumerate(panel.loss_orders):
             sel = ds.sel(loss_order=l)
-            ax.plot(sel["alpha"].values, sel["key_rate"].values, color=_COLOURS.get(l),
-                    lw=1.5, label=_label(l, fields))
+            (h,) = ax.plot(sel["alpha"].values, sel["key_rate"].values, color=_COLOURS.get(l),
+                           lw=1.5, label=_label(l, fields, shared))
+            handles.append(h)
             k, a = float(ds["peak_key_rate"].values[i]), float(ds["peak_alpha"].values[i])
             if k > 0:
-                ax.plot([a], [k], "o", color=_COLOURS.get(l), ms=4,
-                        label=f"peak {k:.4g} bit/s")
+                (h,) = ax.plot([a], [k], "o", color=_COLOURS.get(l), ms=4,
+                               label=f"$l = {l}$ peak: {k:.4g} bit/s at $|\\alpha| = {a:.3g}$")
+                handles.append(h)
         ax.set_xlabel(r"coherent amplitude $|\alpha|$")
-        ax.set_ylabel("secret key rate (bit/s)")
+        ax.set_ylabel(r"secret key rate $K$ (bit/s)")
         ax.set_ylim(bottom=0)
     title = panel.title
     if panel.kind == "key":
         title += f", $t_0$ = {float(ds.attrs['t0_s']) * 1e6:.2f} $\\mu$s"
     ax.set_title(title, fontsize=8.5)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6.5, loc="best")
+    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0, title=_title_text(shared), title_fontsize=6.5,
+              alignment="left")
     fig.savefig(out / f"{panel.name}.png", dpi=300)
     fig.savefig(out / f"{panel.name}.pdf")
     plt.close(fig)
