@@ -404,7 +404,7 @@ def build_claims(s: dict) -> list[dict]:
                                         (f"{100 * c['difference']:+.1f} %" if c["kind"] == "rel"
                                          else f"{c['difference']:+.3g} decade"
                                          if c["kind"] == "log10"
-                                         else f"{c['difference']:+.4g}"))
+                                         else f"{c['difference']:+.4g} {c['unit']}".rstrip()))
                 for c in checks),
             verdict="agrees" if ok else "differs",
             reason=reason_agree if ok else reason_differ))
@@ -491,7 +491,8 @@ def claims_markdown(claims) -> str:
     lines = ["| claim | paper (docs/model.md 6) | ours | difference | tolerance | verdict | "
              "reason |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in claims:
-        tol = "; ".join(c2["tolerance_why"] for c2 in c["checks"])
+        # two checks with the same reason (C3, C4) state it once
+        tol = "; ".join(dict.fromkeys(c2["tolerance_why"] for c2 in c["checks"]))
         cells = [f"{c['id']} {c['figure']}", c["paper"], c["ours"], c["difference"], tol,
                  f"**{c['verdict']}**", c["reason"]]
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")

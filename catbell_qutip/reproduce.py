@@ -54,7 +54,7 @@ from .rates import S_vs_length, S_vs_memory_time
 from .thresholds import threshold
 
 __all__ = ["PANELS", "GRIDS", "SUMMARY_KEYS", "THRESHOLD_JOBS", "ANALYSIS_KEYS", "Panel",
-           "reproduce", "panel_fields", "calibrate_t0", "crossing_lengths",
+           "model_text", "reproduce", "panel_fields", "calibrate_t0", "crossing_lengths",
            "max_length_above", "summary_unit"]
 
 #: the paper's l = 0 peak key rate of Fig. 4(a), bit/s (docs/model.md 6), calibrates t0
@@ -252,7 +252,7 @@ def summary_unit(key: str) -> str:
 def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
     lines = ["# catbell reproduce: summary", "",
              f"engine: {meta['engine']}, grids: {meta['grids']}, model: "
-             f"{meta['model']}, wall time: {meta['wall_time_s']:.1f} s", "",
+             f"{model_text(meta['model'])}, wall time: {meta['wall_time_s']:.1f} s", "",
              "| key | value | unit | note |", "| --- | --- | --- | --- |"]
     for k, v in summary.items():
         note = notes.get(k, "").replace("|", "\\|")  # a literal | in Markdown tables
@@ -261,14 +261,19 @@ def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def model_text(model: dict) -> str:
+    """``encoder = ideal, eta_int_placement = lumped, decoder = smallest-loss``."""
+    return ", ".join(f"{k} = {v}" for k, v in model.items())
+
+
 def _write_thresholds(rows, out: Path, model: dict):
     import xarray as xr
 
     with open(out / "thresholds.json", "w") as fh:
         json.dump([r.to_dict() for r in rows], fh, indent=2, allow_nan=False)
     with open(out / "thresholds.csv", "w") as fh:
-        fh.write(f"# S_l(5 km) = S_0(5 km) at R_eg = 3000 Hz, {model}; threshold [1] (empty: "
-                 "no crossing in (0, 1])\n")
+        fh.write(f"# S_l(5 km) = S_0(5 km) at R_eg = 3000 Hz, {model_text(model)}; "
+                 "threshold [1] (empty: no crossing in (0, 1])\n")
         fh.write("parameter,loss_order,threshold,message\n")
         for r in rows:
             v = "" if r.value is None else f"{r.value:.8g}"
@@ -388,8 +393,8 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
                                 progress=bar.update)
     _claims.write_model_table(table, out)
     picked = _claims.identify_model(table)
-    meta_notes.append(f"model identified from the paper's numbers: {picked} (model_table.md); "
-                      f"this run uses {model}")
+    meta_notes.append(f"model identified from the paper's numbers: {model_text(picked)} "
+                      f"(model_table.md); this run uses {model_text(model)}")
     step("claims analyses")
     put(_analyses(ctx, overrides, t0))
     bar.update()

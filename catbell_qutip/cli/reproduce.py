@@ -7,7 +7,7 @@ See :mod:`catbell_qutip.reproduce`, :mod:`catbell_qutip.claims` and REPRODUCTION
 from __future__ import annotations
 
 from ..params import ENCODERS, ETA_INT_PLACEMENTS
-from ..reproduce import reproduce
+from ..reproduce import model_text, reproduce
 
 __all__ = ["add_parser", "run"]
 
@@ -40,8 +40,8 @@ def run(args) -> int:
                         progress=not args.no_progress, encoder=args.encoder,
                         eta_int_placement=args.eta_int_placement)
     meta = summary["_meta"]
-    print(f"The paper's claims (model: {meta['model']}; identified from the paper's "
-          f"numbers: {meta['identified_model']}):")
+    print(f"The paper's claims (model: {model_text(meta['model'])}; identified from the "
+          f"paper's numbers: {model_text(meta['identified_model'])}):")
     for c in summary["_claims"]:
         print(f"  {c['id']:<4} {c['figure']:<14} {c['verdict']:<8} {c['ours']}")
         print(f"  {'':<4} {'':<14} {'':<8} paper: {c['paper']}")
