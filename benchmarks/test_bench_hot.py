@@ -1,7 +1,8 @@
 """pytest-benchmark harness for the hot functions (outside the default test run).
 
 Run:  python -m pytest benchmarks --benchmark-only
-(pyproject's testpaths = ["tests"], so a plain ``pytest`` never collects this folder.)
+(pyproject's testpaths = ["tests", "catbell_qutip"], so a plain ``pytest`` never collects
+this folder.)
 Add ``--benchmark-json=FILE`` to keep the numbers, ``--benchmark-compare`` to compare runs.
 
 Each benchmark also checks one property the timed call must have (a closed form of

@@ -22,15 +22,23 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub):
     p = sub.add_parser("bench", help="truncation-convergence and speed benchmarks",
-                       description=__doc__.split("\n\n")[0])
+                       description="Truncation-convergence and speed benchmarks. They live in "
+                                   "the repository's benchmarks/ folder, so this runs from a "
+                                   "source checkout.")
     acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     c = acts.add_parser("convergence", help="Fock cutoff vs the coherent engine; check the "
-                                            "automatic cutoff rule (|delta S| <= 1e-8)")
+                                            "automatic cutoff rule (|delta S| <= 1e-8)",
+                        description="Fock-cutoff convergence against the coherent engine and "
+                                    "a check of the automatic cutoff rule (|delta S| <= 1e-8; "
+                                    "exit code 1 if it fails somewhere).")
     c.add_argument("--out", metavar="DIR", default=None,
                    help="output folder (default docs/bench)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quick", action="store_true", help="coarser curves and grid")
-    add_speed_arguments(acts.add_parser("speed", help="engine timings, ratios and targets"))
+    add_speed_arguments(acts.add_parser(
+        "speed", help="engine timings, ratios and targets",
+        description="Per-point engine timings, vectorised throughput, 'catbell reproduce "
+                    "--quick' and the full-space QuTiP baseline, with ratios and targets."))
     return p
 
 
