@@ -238,12 +238,21 @@ def run(args) -> int:
             print(f"  l = {l}, n = {n}: key >= {opts['key_min']:g} bit/s up to "
                   f"{_km(r['key_reach_km'], L_max)}, S >= {opts['s_level']:g} up to "
                   f"{_km(r['S_reach_km'], L_max)}, above PLOB from "
-                  f"{_km(r['beats_plob_from_km'])}, above n = 1 from "
-                  f"{_km(r['beats_one_segment_from_km'])}, key at {L_max:g} km "
+                  f"{_km(r['beats_plob_from_km'])}, {_vs_one(n, r)}key at {L_max:g} km "
                   f"{r['key_rate_at_max_km']:.3g} bit/s")
     print(f"wrote {out}/repeater.png, repeater.pdf, repeater.nc, summary.json in "
           f"{summary['_meta']['wall_time_s']:.1f} s")
     return 0
+
+
+def _vs_one(n, r) -> str:
+    """The summary's comparison with one link (nothing for n = 1)."""
+    if n == 1:
+        return ""
+    v = r["beats_one_segment_from_km"]
+    if v is None:
+        return "never above n = 1 (where either has a key), "
+    return f"above n = 1 from {v:.4g} km (where either has a key), "
 
 
 def _km(v, end=None):

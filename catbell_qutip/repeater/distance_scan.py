@@ -99,6 +99,15 @@ def _holds_from(mask, L):
     return float(L[fails[-1] + 1]) if fails.size else float(L[0])
 
 
+def _beats_from(K, ref, L, key_min):
+    """Smallest L from which ``K > ref`` at every larger grid point where either is a key
+    (>= ``key_min``); None if ``K`` never exceeds ``ref`` where one of them is a key."""
+    keyed = (K >= key_min) | (ref >= key_min)
+    if not np.any(keyed & (K > ref)):
+        return None
+    return _holds_from((K > ref) | ~keyed, L)
+
+
 def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S) -> dict:
     """Per code l and number of segments n, the reach and crossings of a :func:`scan`.
 
@@ -120,8 +129,10 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
         ``{"l{l}": {"n{n}": {...}}}`` with ``key_reach_km`` (largest L with key rate >=
         ``key_min``), ``S_reach_km`` (largest L with S >= ``s_level`` at the chosen alpha),
         ``beats_plob_from_km`` (smallest L from which the key rate exceeds
-        ``plob_key_rate`` up to the end of the grid), ``beats_one_segment_from_km`` (the same
-        against the n = 1 key rate),
+        ``plob_key_rate`` up to the end of the grid), ``beats_one_segment_from_km`` (smallest L
+        from which the key rate exceeds the n = 1 key rate wherever either of them is at least
+        ``key_min``: beyond both reaches neither has a key and the comparison is void; None
+        if the chain never beats one link there, and for n = 1),
         ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
         ``s_level``, ``key_min_bit_s``.
     """
@@ -140,7 +151,7 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
                 "S_reach_km": _last_true(S >= s_level, L),
                 "beats_plob_from_km": _holds_from(K > d["plob_key_rate"].values, L),
                 "beats_one_segment_from_km": (None if one is None or n == 1 else
-                                              _holds_from(K > one, L)),
+                                              _beats_from(K, one, L, key_min)),
                 "key_rate_at_max_km": float(K[-1]),
             }
         out[f"l{int(l)}"] = per

@@ -14,7 +14,23 @@ import numpy as np
 
 from .distance_scan import KEY_MIN_BIT_S, S_LEVEL
 
-__all__ = ["plot_scan"]
+__all__ = ["plot_scan", "alpha_jumps"]
+
+
+def alpha_jumps(alpha, ratio: float = 3.0) -> np.ndarray:
+    """Grid indices i where the optimal amplitude jumps between L[i] and L[i + 1].
+
+    A jump: the step alpha[i + 1] - alpha[i] has the opposite sign of the step before it and
+    is more than ``ratio`` times as large, i.e. the optimum moved to another local maximum of
+    the objective over alpha instead of drifting along one (docs/repeater.md, "The notch").
+    """
+    a = np.asarray(alpha, dtype=float)
+    if a.size < 3:
+        return np.zeros(0, dtype=int)
+    d = np.diff(a)
+    prev, step = d[:-1], d[1:]
+    hit = (np.sign(prev) * np.sign(step) < 0) & (np.abs(step) > ratio * np.abs(prev))
+    return np.nonzero(np.nan_to_num(hit, nan=False))[0] + 1
 
 
 _SEG_COLOURS = {1: "tab:blue", 2: "tab:orange", 4: "tab:green", 8: "tab:red", 16: "tab:purple"}
@@ -42,12 +58,13 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     bottom = (0.6 + 0.22 * rows) / (4.0 + 0.22 * rows)
     fig.subplots_adjust(left=0.075, right=0.985, bottom=bottom, top=0.9, wspace=0.22)
     usd_name = "TUB" if usd == "tub" else "linear-optics"
+    any_jump = False
     for l in ds["loss_order"].values:
         for n in ds["segments"].values:
             d = ds.sel(loss_order=l, segments=n)
             colour = _SEG_COLOURS.get(int(n))
             style = _L_STYLES.get(int(l), "-")
-            label = f"n = {int(n)}, l = {int(l)}, {usd_name} USD"
+            label = f"$n = {int(n)}$, $l = {int(l)}$, {usd_name} USD"
             K = d["key_rate"].values
             shown = K >= key_min
             ax_k.plot(L, np.where(shown, K, np.nan), style, color=colour, lw=1.5, label=label)
@@ -56,7 +73,20 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
                 ax_k.plot(L[pos[-1]], K[pos[-1]], "o", color=colour, ms=4)
             S = d["S"].values
             above = np.nan_to_num(S, nan=0.0) >= s_level
-            ax_s.plot(L, np.where(above, S, np.nan), style, color=colour, lw=1.5)
+            S_shown = np.where(above, S, np.nan)
+            # where the optimal alpha jumps to another maximum, S jumps too: break the line
+            # there (no V drawn through the jump) and mark the first point after it
+            jumps = alpha_jumps(d["alpha"].values)
+            xs, ys = L.astype(float), S_shown.copy()
+            for i in jumps[::-1]:
+                xs = np.insert(xs, i + 1, np.nan)
+                ys = np.insert(ys, i + 1, np.nan)
+            ax_s.plot(xs, ys, style, color=colour, lw=1.5)
+            for i in jumps:
+                if np.isfinite(S_shown[i + 1]):
+                    ax_s.plot(L[i + 1], S_shown[i + 1], "D", mfc="white", mec=colour, mew=1.2,
+                              ms=5, zorder=5)
+                    any_jump = True
             pos = np.nonzero(above)[0]
             if pos.size and pos[-1] < L.size - 1:
                 ax_s.plot(L[pos[-1]], S[pos[-1]], "o", color=colour, ms=4)
@@ -80,7 +110,10 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     for ax in (ax_k, ax_s):
         ax.grid(alpha=0.3)
         ax.set_xlim(0, L[-1])
-    ax_s.legend(fontsize=7, loc="upper right")
+    if any_jump:
+        ax_s.plot([], [], "D", mfc="white", mec="k", mew=1.2, ms=5, ls="",
+                  label=r"optimal $|\alpha|$ jumps to another maximum")
+    ax_s.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.95))
     handles, labels = ax_k.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     obj = ds.attrs.get("objective")
