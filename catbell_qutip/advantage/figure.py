@@ -38,6 +38,45 @@ def _label(name: str) -> str:
     return lab
 
 
+def _drop_small_loops(cs, ax, min_frac: float = 0.04) -> None:
+    """Remove contour pieces smaller than ``min_frac`` of the axes in both directions: the
+    small closed loops the margin draws around single grid cells where the runner-up
+    changes."""
+    from matplotlib.path import Path
+
+    to_axes = ax.transData + ax.transAxes.inverted()
+    new = []
+    for path in cs.get_paths():
+        if path.codes is None or len(path.vertices) == 0:
+            new.append(path)
+            continue
+        starts = list(np.nonzero(path.codes == Path.MOVETO)[0]) + [len(path.vertices)]
+        verts, codes = [], []
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            v = path.vertices[a:b]
+            ext = np.ptp(to_axes.transform(v), axis=0)
+            if ext[0] >= min_frac or ext[1] >= min_frac:
+                verts.append(v)
+                codes.append(path.codes[a:b])
+        new.append(Path(np.concatenate(verts), np.concatenate(codes)) if verts
+                   else Path(np.zeros((0, 2))))
+    cs.set_paths(new)
+
+
+def _drop_colliding(fig, label_sets) -> None:
+    """Remove contour labels that overlap an earlier label of the same panel."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for labels in label_sets:
+        kept = []
+        for t in labels:
+            box = t.get_window_extent(renderer).expanded(1.15, 1.3)
+            if any(box.overlaps(k) for k in kept):
+                t.remove()
+            else:
+                kept.append(box)
+
+
 def plot_map(ds, out_stem) -> list:
     """Draw a map of :func:`advantage_map` as PNG and PDF (300 dpi).
 
@@ -67,7 +106,8 @@ def plot_map(ds, out_stem) -> list:
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.transforms import blended_transform_factory
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory, offset_copy
 
     xn, yn = ds.attrs["x"], ds.attrs["y"]
     xv, yv = ds[xn].values, ds[yn].values
@@ -91,6 +131,7 @@ def plot_map(ds, out_stem) -> list:
          r"$\Delta K$ (bit/s)", "no key"),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.6), constrained_layout=True)
+    contour_labels = []
     for ax, (q, title, mlabel, none_txt) in zip(axes, panels, strict=True):
         w = ds[f"winner_{q}"].values
         idx = np.full(w.shape, 0)
@@ -105,8 +146,16 @@ def plot_map(ds, out_stem) -> list:
         if np.any(w == -1):
             handles.append(Patch(color=_NONE_COLOUR, label=none_txt))
         if np.sum(np.isfinite(m)) > 3 and np.nanmax(m) > np.nanmin(m):
-            cs = ax.contour(xv, yv, m, levels=6, colors="k", linewidths=0.8)
-            ax.clabel(cs, fontsize=7, fmt=lambda v: f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}")
+            # few round levels: the margin has kinks where the runner-up changes, and many
+            # levels there draw jagged lines and stacked labels (the field is not smoothed)
+            lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
+            levels = [v for v in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+                      if lo < v < hi]
+            cs = ax.contour(xv, yv, m, levels=levels or 4, colors="k", linewidths=0.8)
+            _drop_small_loops(cs, ax)
+            labels = ax.clabel(cs, fontsize=7, inline_spacing=6,
+                               fmt=lambda v: f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}")
+            contour_labels.append(labels)
             handles.append(Line2D([], [], color="k", lw=0.8,
                                   label=f"margin to the runner-up, {mlabel}"))
         for (pname, axis_is_x) in ((xn, True), (yn, False)):
@@ -116,12 +165,15 @@ def plot_map(ds, out_stem) -> list:
                     continue
                 c = _CODE_COLOURS.get(l, "k")
                 ms = max(14 - 4 * (k - 1), 5)  # later codes smaller: equal values stay visible
+                # just inside the axes, the base on the spine: the tick labels stay free
                 if axis_is_x:
-                    tr = blended_transform_factory(ax.transData, ax.transAxes)
+                    tr = offset_copy(blended_transform_factory(ax.transData, ax.transAxes),
+                                     fig=fig, y=ms / 2, units="points")
                     ax.plot([v], [0.0], marker="^", ms=ms, color=c, mec="k", clip_on=False,
                             transform=tr, zorder=5)
                 else:
-                    tr = blended_transform_factory(ax.transAxes, ax.transData)
+                    tr = offset_copy(blended_transform_factory(ax.transAxes, ax.transData),
+                                     fig=fig, x=ms / 2, units="points")
                     ax.plot([0.0], [v], marker=">", ms=ms, color=c, mec="k", clip_on=False,
                             transform=tr, zorder=5)
                 sym = {"eta_int": r"\eta_\mathrm{int}", "eta_c": r"\eta_c",
@@ -148,6 +200,7 @@ def plot_map(ds, out_stem) -> list:
             fixed.append(f"{sym} = {v:g} {unit}".strip() if isinstance(v, float)
                          else f"{sym}: {v}")
     fig.suptitle("Which code pays off? " + ", ".join(fixed), fontsize=11)
+    _drop_colliding(fig, contour_labels)
     out_stem = Path(out_stem)
     files = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
     for f in files:
