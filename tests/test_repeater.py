@@ -458,3 +458,21 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, extra, fragment, capsys):
     assert main(argv + extra) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1, err
+
+
+def test_alpha_jumps_and_beats_one_segment_ignore_keyless_points():
+    """alpha_jumps flags a reversal much larger than the step before it (the n = 8, l = 1
+    notch of the default scan), not a smooth drift; _beats_from ignores points where neither
+    chain has a key (both below key_min)."""
+    import numpy as np
+
+    from catbell_qutip.repeater import alpha_jumps
+    from catbell_qutip.repeater.distance_scan import _beats_from
+
+    assert list(alpha_jumps([1.278, 1.302, 1.328, 1.353, 1.131, 1.046, 0.982])) == [3]
+    assert list(alpha_jumps([0.78, 0.585, 0.492, 0.434, 0.395])) == []
+    L = np.array([10.0, 20.0, 30.0, 40.0])
+    K = np.array([1.0, 2.0, 1e-3, 1e-12])
+    one = np.array([2.0, 1.0, 1e-4, 1e-10])
+    assert _beats_from(K, one, L, 1e-3) == 20.0
+    assert _beats_from(one, K, L, 1e-3) is None

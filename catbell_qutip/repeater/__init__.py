@@ -31,7 +31,8 @@ The pieces, each exact, one module per concern (docs/repeater.md gives the formu
 - :mod:`.plob` (section 6): :func:`plob_key_rate`, the PLOB bound, and
   :func:`plob_clock_s`, its clock.
 - :mod:`.distance_scan` (sections 5 and 6): :func:`scan` and :func:`scan_summary`, the
-  computation behind ``catbell repeater``; :mod:`.plot`: :func:`plot_scan`, its figure.
+  computation behind ``catbell repeater``; :mod:`.plot`: :func:`plot_scan`, its figure
+  (:func:`alpha_jumps`: where the optimal alpha jumps and the S curve breaks).
 
 Dependencies run one way: swap, waiting -> montecarlo, chain_model -> optimisation ->
 distance_scan -> plot (plob is used by distance_scan only).
@@ -44,7 +45,7 @@ from .distance_scan import KEY_MIN_BIT_S, S_LEVEL, scan, scan_summary
 from .montecarlo import waiting_monte_carlo
 from .optimisation import OBJECTIVES, optimise
 from .plob import plob_clock_s, plob_key_rate
-from .plot import plot_scan
+from .plot import alpha_jumps, plot_scan
 from .swap import BSM_OUTCOMES, bell_swap, compose_chain, dephase_output, swap_outcomes
 from .waiting import (
     MAX_MARKOV_SEGMENTS,
@@ -83,6 +84,7 @@ __all__ = [
     "scan",
     "scan_summary",
     "plot_scan",
+    "alpha_jumps",
     "S_LEVEL",
     "KEY_MIN_BIT_S",
 ]
