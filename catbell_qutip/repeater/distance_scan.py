@@ -101,11 +101,9 @@ def _holds_from(mask, L):
 
 def _beats_from(K, ref, L, key_min):
     """Smallest L from which ``K > ref`` at every larger grid point where either is a key
-    (>= ``key_min``); None if ``K`` never exceeds ``ref`` where one of them is a key."""
+    (>= ``key_min``); None if ``K <= ref`` at the last such point, or there is none."""
     keyed = (K >= key_min) | (ref >= key_min)
-    if not np.any(keyed & (K > ref)):
-        return None
-    return _holds_from((K > ref) | ~keyed, L)
+    return _holds_from((K > ref)[keyed], L[keyed])
 
 
 def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S) -> dict:
