@@ -15,6 +15,7 @@ __all__ = [
     "memory_limit_bytes",
     "check_memory",
     "MEMORY_LIMIT_ENV",
+    "check_out_dir",
 ]
 
 #: environment variable that sets the memory limit of one run, in GiB
@@ -146,3 +147,54 @@ def check_choice(value, name: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ParameterError(f"{name} must be one of {sorted(choices)}, got {value!r}", name)
     return value
+
+
+def check_out_dir(path, flag: str = "--out", *, kind: str = "folder"):
+    """Refuse, before any work, an output location that cannot take the results; return it
+    as a :class:`pathlib.Path` (not created).
+
+    Refused: an empty path (it would write into the current folder), an existing
+    non-folder, a path below an existing file (its parents cannot be created), and a
+    location this process cannot write. Writability is tested by creating and removing a
+    probe file in the nearest existing folder (``os.access`` says yes to root everywhere,
+    even in /proc), so a refused location is left as it was. ``flag`` names the option in
+    the caller's terms (``--out``), ``kind`` what is written there ("folder", "sweep
+    store"). The message is one line saying what is wrong and what to do.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    text = os.fspath(path) if path is not None else ""
+    if not str(text).strip():
+        raise ValueError(f"{flag} is empty: give the {kind} to write, e.g. {flag} results")
+    p = Path(text)
+    where = f"{flag} {str(p)!r}"
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{where} is an existing file, not a {kind}; choose another path")
+    d = p
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    if not d.is_dir():
+        raise ValueError(f"{where}: {str(d)!r} is a file, so the {kind} cannot be created "
+                         "there; choose another path")
+    why = None
+    if not os.access(d, os.W_OK | os.X_OK):
+        why = "read-only location or no permission"
+    else:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".catbell-write-test-", dir=d)
+        except OSError as exc:
+            import errno
+
+            why = ("read-only file system" if exc.errno == errno.EROFS else
+                   "no permission" if exc.errno in (errno.EACCES, errno.EPERM) else
+                   "no space left" if exc.errno == errno.ENOSPC else
+                   "a test file could not be created there")
+        else:
+            os.close(fd)
+            os.unlink(probe)
+    if why is not None:
+        raise ValueError(f"{where}: {str(d)!r} is not writable ({why}), so the {kind} "
+                         f"cannot be created there; choose a writable location")
+    return p

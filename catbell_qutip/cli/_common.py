@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 
+from .._checks import check_out_dir
 from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
 
-__all__ = ["positive_int", "add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
+__all__ = ["check_out_dir", "positive_int", "add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
 
 #: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
 FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}

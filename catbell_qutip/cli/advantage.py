@@ -26,7 +26,7 @@ from ..advantage import (
     plot_map,
 )
 from ..params import PARAM_INFO, merge_layers
-from ._common import add_param_flags, layers_from_args, positive_int
+from ._common import add_param_flags, check_out_dir, layers_from_args, positive_int
 
 __all__ = ["add_parser", "run", "summarise_map"]
 
@@ -161,8 +161,9 @@ def run(args) -> int:
         return 0
     if args.quick:
         raise ValueError("--quick only applies to --decoder-table")
-    if not args.out:
+    if args.out is None:
         raise ValueError("give --out DIR (the folder for the map and its data)")
+    out = check_out_dir(args.out)
     layers = layers_from_args(args)
     flags = layers[-1]
     args.x = parse_axis(args.x) if args.x is not None else None
@@ -196,9 +197,6 @@ def run(args) -> int:
         if l < 0 or (n & (n - 1)) != 0:
             raise ValueError(f"--loss-orders: {l} is not of the form 2^m - 1 (0, 1, 3, 7, ...)")
     fields = merge_layers(*layers)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
     t = time.perf_counter()
     ds = advantage_map(*axes, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
                        engine=args.engine, key_alpha_max=args.key_alpha_max,

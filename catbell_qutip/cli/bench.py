@@ -17,6 +17,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from ._common import check_out_dir
+
 __all__ = ["add_parser", "run"]
 
 
@@ -66,6 +68,8 @@ def _bench_module(name: str):
 
 
 def run(args) -> int:
+    if args.out is not None:
+        check_out_dir(args.out)
     mod = _bench_module(args.action)
     if args.action == "convergence" and args.out is None:
         args.out = str(mod.DEFAULT_OUT)

@@ -12,7 +12,6 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from ..repeater import (
     scan,
     scan_summary,
 )
-from ._common import add_param_flags, layers_from_args
+from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -189,7 +188,7 @@ def run(args) -> int:
 
     opts = _options(args)
     fields = _fields(args)
-    out = Path(args.out)
+    out = check_out_dir(args.out)
     start = time.perf_counter()
     steps = len(opts["loss_orders"]) * (1 + len(opts["segments"]))
     with tqdm(total=steps, desc="catbell repeater", unit="step",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..params import ENCODERS, ETA_INT_PLACEMENTS
 from ..reproduce import model_text, reproduce
+from ._common import check_out_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +37,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    check_out_dir(args.out)
     summary = reproduce(args.out, engine=args.engine, quick=args.quick,
                         progress=not args.no_progress, encoder=args.encoder,
                         eta_int_placement=args.eta_int_placement)

@@ -23,7 +23,7 @@ from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
-from ._common import add_param_flags, layers_from_args
+from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -153,6 +153,11 @@ def _usd_factor(args, fields):
 def run(args) -> int:
     if args.grid < 2:
         raise ValueError(f"--grid = {args.grid} is outside the allowed range [2, inf)")
+    if args.out is not None:
+        if not args.model_table:
+            raise ValueError("--out only applies to --model-table (it writes model_table.* "
+                             "there); drop --out or add --model-table")
+        check_out_dir(args.out)
     layers = layers_from_args(args)
     given = merge_layers(*layers)
     fields = merge_layers(preset("repro-base"), *layers)

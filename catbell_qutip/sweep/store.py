@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._checks import check_out_dir
 from .spec import SweepSpec, long_name, units
 
 __all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
@@ -133,22 +134,16 @@ def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
     file, a location this process cannot write, or one with less free space than
     ``need_bytes`` (the uncompressed size of what is still to be written). ``opt`` names
     the option in the caller's terms (``--out``, ``store``)."""
-    path = Path(path)
+    path = check_out_dir(path, opt, kind="sweep store")
     where = f"{opt} {str(path)!r}"
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{where} is an existing file, not a sweep store; choose another "
-                         "path")
     d = path if path.exists() else path.parent
     while not d.exists():
         d = d.parent
-    if not d.is_dir():
-        raise ValueError(f"{where}: {str(d)!r} is a file, so the store cannot be created "
-                         "there; choose another path")
-    # access(2), not a probe file: a refused store must be left exactly as it was
-    for p in [d] + ([path / "_sweep"] if (path / "_sweep").is_dir() else []):
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise ValueError(f"{where}: {str(p)!r} is not writable (read-only location or "
-                             "no permission); choose a writable location")
+    # the common check probed the nearest existing folder; a store being resumed also
+    # needs its _sweep folder (access(2): a refused store must be left exactly as it was)
+    if (path / "_sweep").is_dir() and not os.access(path / "_sweep", os.W_OK | os.X_OK):
+        raise ValueError(f"{where}: {str(path / '_sweep')!r} is not writable (read-only "
+                         "location or no permission); choose a writable location")
     free = shutil.disk_usage(d).free
     if need_bytes > free:
         raise ValueError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
