@@ -425,6 +425,11 @@ def _read_toml(path: Path, what: str) -> dict:
             f"{what}: unknown parameter {unknown[0]!r}; known parameters are "
             f"{', '.join(PARAM_NAMES)}"
         )
+    for key, value in data.items():  # TOML `alpha = true`: named by its key, not a flag
+        if isinstance(value, bool) and PARAM_INFO[key].kind != "choice":
+            what_kind = "an integer" if PARAM_INFO[key].kind == "loss_order" else "a number"
+            raise ValueError(f"{what}: {key} = {str(value).lower()}: a boolean is not "
+                             f"{what_kind}; give {what_kind}")
     if data.get("t_c_s") in ("inf", "infinity"):
         data["t_c_s"] = math.inf
     return data

@@ -114,7 +114,7 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
      "--engine coherent"),
     (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "--engine coherent"),
     (["--loss-order", "1023", "--alpha", "1", "--engine", "coherent"],
-     "the coherent engine on 1 point(s)", "a lower loss_order"),
+     "the coherent engine on 1 point(s)", "a lower --loss-order"),
 ])
 def test_memory_guard_exits_2_before_any_work(argv, what, way_out, capsys, monkeypatch):
     """Runs that would ask for tens of GiB (or a MemoryError) stop at once, naming the
@@ -134,7 +134,8 @@ def test_toml_boolean_is_not_a_number(tmp_path, capsys):
     cfg.write_text("loss_order = 1\nalpha = true\n")
     assert main(["simulate", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "--alpha must be a real number, got the boolean True" in err
+    # the value comes from the file: named by its key, in TOML's spelling
+    assert f"config file {str(cfg)!r}: alpha = true: a boolean is not a number" in err
 
 
 def test_binary_config_file_names_the_file(tmp_path, capsys):
@@ -204,3 +205,99 @@ def test_cli_message_translates_api_terms():
     assert msg == "--t-c = 0 s is outside"
     assert "--cutoff >= 12 (or no --cutoff" in cli_message(
         ValueError("use cutoff >= 12 (or cutoff=None for the automatic rule)"))
+
+
+# -- QA pass: one-line errors in command-line terms ------------------------------------------
+@pytest.mark.parametrize("argv,fragment", [
+    (["simulate", "--engine", "gpu"], "argument --engine: invalid choice: 'gpu'"),
+    (["simulate", "--loss-order", "1.5"], "argument --loss-order: not an integer: '1.5'"),
+    (["thresholds", "--parameters", "foo"], "argument --parameters: invalid choice: 'foo'"),
+    (["reproduce", "--engine", "gpu"], "argument --engine: invalid choice: 'gpu'"),
+    (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_argparse_errors_are_one_line(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"catbell {argv[0]}: error: {fragment}" + err[err.index(fragment)
+                                                                + len(fragment):]
+    assert err.count("\n") == 1 and "usage:" not in err
+    assert err.rstrip().endswith(f"(see catbell {argv[0]} --help)")
+
+
+def _error(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_advantage_axis_example_is_a_valid_option(capsys):
+    err = _error(["advantage", "--out", "unused", "--x", "eta_int=0.8:1"], capsys)
+    assert "--x eta_int=0.8:1:" in err and "(e.g. --x eta_int=0.8:1:40)" in err
+    assert "--eta-int" not in err
+
+
+def test_repeater_alpha_max_is_checked_itself(capsys):
+    err = _error(["repeater", "--alpha-max", "1e6", "--no-progress"], capsys)
+    assert "--alpha-max = 1e6 is outside the allowed range (0.0, 1000.0]" in err
+    assert "12500" not in err and "--alpha " not in err
+
+
+def test_sweep_binary_spec_is_named(tmp_path, capsys):
+    spec = tmp_path / "binary.toml"
+    spec.write_bytes(b"\xff\xfe\x00\x81")
+    err = _error(["sweep", str(spec), "--out", str(tmp_path / "x.zarr")], capsys)
+    assert str(spec) in err and "not UTF-8" in err
+    assert not (tmp_path / "x.zarr").exists()
+
+
+@pytest.mark.parametrize("orders", ["0", "2"])
+def test_thresholds_loss_orders_checked_before_the_bar(orders, capsys, monkeypatch):
+    import catbell_qutip.cli.thresholds as thr
+
+    monkeypatch.setattr(thr, "reference_S", lambda *a, **k: pytest.fail("work started"))
+    err = _error(["thresholds", "--loss-orders", orders], capsys)
+    assert err.startswith(f"catbell thresholds: error: --loss-orders {orders}:")
+    assert "loss_order" not in err and "--loss-order " not in err and "%|" not in err
+
+
+def test_thresholds_unreachable_rate_in_flag_terms(capsys):
+    err = _error(["thresholds", "--rate-hz", "1e12", "--no-progress"], capsys)
+    assert "--rate-hz" in err and "rate_hz" not in err and "loss_order" not in err
+
+
+def test_simulate_memory_advice_names_flags(capsys):
+    err = _error(["simulate", "--loss-order", "1023", "--alpha", "1", "--engine",
+                  "coherent"], capsys)
+    assert "--loss-order" in err and "loss_order" not in err and "per call" not in err
+
+
+def test_config_boolean_names_the_key(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("alpha = true\n")
+    err = _error(["simulate", "--loss-order", "1", "--config", str(cfg)], capsys)
+    assert "alpha = true: a boolean is not a number" in err and "--alpha" not in err
+
+
+def test_sweep_spec_boolean_speaks_toml(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('engine = "coherent"\noutputs = ["S"]\n[fixed]\nalpha = true\n'
+                    '[axes]\neta = [0.5, 0.6]\nloss_order = [0]\n')
+    err = _error(["sweep", str(spec), "--out", str(tmp_path / "s.zarr")], capsys)
+    assert "fixed.alpha = true: a boolean is not a number" in err and "True" not in err
+
+
+def test_sweep_nothing_left_to_compute_says_so(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('engine = "coherent"\noutputs = ["S"]\n[fixed]\nalpha = 1.0\n'
+                    '[axes]\neta = [0.5, 0.6]\nloss_order = [0]\n')
+    argv = ["sweep", str(spec), "--out", str(tmp_path / "s.zarr"), "--workers", "1",
+            "--no-progress"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to compute: every chunk is already stored and verified" in out
+    assert "s on nothing" not in out

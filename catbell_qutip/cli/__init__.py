@@ -26,8 +26,17 @@ SUBCOMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``catbell CMD: error: MSG (see catbell CMD --help)``
+    and exit 2, without the usage block (the subcommands' parsers are of this class too)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="catbell",
         description="Bell tests and DI-QKD between cavity atoms entangled through cat-code "
                     "light pulses (docs/model.md).",
@@ -37,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in SUBCOMMANDS.values():
         mod = importlib.import_module(f"{__name__}.{module}")
         p = mod.add_parser(sub)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p)
     return parser
 
 
@@ -49,8 +58,13 @@ def _version() -> str:
 
 
 #: API spellings in messages that the command line spells differently
-_API_WORDS = {"cutoff=None": "no --cutoff"}
-_API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None))")
+_API_WORDS = {"cutoff=None": "no --cutoff", "a lower loss_order": "a lower loss order"}
+#: per-command spellings (a flag that only one command has)
+_COMMAND_WORDS = {
+    "simulate": {"evaluate fewer points per call, a lower loss_order or a smaller alpha":
+                 "give a lower --loss-order or a smaller --alpha"},
+}
+_API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None)(?![-+0-9.e:,]))")
 
 
 def _flag(name: str) -> str:
@@ -58,7 +72,7 @@ def _flag(name: str) -> str:
     return info.flag if info is not None else "--" + name.replace("_", "-")
 
 
-def cli_message(exc: ValueError) -> str:
+def cli_message(exc: ValueError, command: str | None = None) -> str:
     """An API error message in command-line terms, on one line (the one place this happens).
 
     ``engine='coherent'`` becomes ``--engine coherent``, ``cutoff >= 12`` becomes
@@ -66,7 +80,7 @@ def cli_message(exc: ValueError) -> str:
     ``field``) names its flag: ``--alpha = -1 is outside ...``.
     """
     msg = " ".join(str(exc).split())
-    for api, cli in _API_WORDS.items():
+    for api, cli in [*_COMMAND_WORDS.get(command, {}).items(), *_API_WORDS.items()]:
         msg = msg.replace(api, cli)
     msg = _API_ARG.sub(lambda m: f"{_flag(m[1])} {m[2] if m[2] is not None else m[3]}", msg)
     msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1])} ", msg)
@@ -80,11 +94,13 @@ def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`cli_message`)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the subcommand that refuses them, not by the top-level parser
+        args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args._run(args) or 0)
     except ValueError as exc:
-        print(f"catbell {args.command}: error: {cli_message(exc)}", file=sys.stderr)
+        print(f"catbell {args.command}: error: {cli_message(exc, args.command)}", file=sys.stderr)
         return 2
 
 

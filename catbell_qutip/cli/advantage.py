@@ -150,6 +150,16 @@ def _write(ds, out: Path):
     return [out / f"{STEM}.nc", out / f"{STEM}.csv"]
 
 
+def _axis(text: str, flag: str):
+    """:func:`parse_axis` with its message in command-line terms: the axis is named by its
+    flag and the example is a whole valid option (``--x eta_int=0.8:1:40``)."""
+    try:
+        return parse_axis(text)
+    except ValueError as exc:
+        msg = str(exc).replace(f"axis {text!r}", f"{flag} {text}", 1)
+        raise ValueError(msg.replace("(e.g. ", f"(e.g. {flag} ")) from None
+
+
 def run(args) -> int:
     if args.decoder_table:
         table = decoder_table(engine=args.engine, quick=args.quick,
@@ -166,8 +176,8 @@ def run(args) -> int:
     out = check_out_dir(args.out)
     layers = layers_from_args(args)
     flags = layers[-1]
-    args.x = parse_axis(args.x) if args.x is not None else None
-    args.y = parse_axis(args.y) if args.y is not None else None
+    args.x = _axis(args.x, "--x") if args.x is not None else None
+    args.y = _axis(args.y, "--y") if args.y is not None else None
     axes = [a if a is not None else (d[0], np.linspace(*d[1:]))
             for a, d in ((args.x, DEFAULT_X), (args.y, DEFAULT_Y))]
     pair = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",), "eta_uc": ("eta_c",)}

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..params import merge_layers
+from ..params import ALPHA_MAX, merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
     MAX_MARKOV_SEGMENTS,
@@ -148,7 +148,8 @@ def _options(args) -> dict:
         swap_depol=_number(args.swap_depol, "--swap-depol", low=0.0, high=1.0),
         objective=objective, rate_hz=rate,
         length_km=np.linspace(L_max / num, L_max, num),
-        alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True),
+        alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True,
+                          high=ALPHA_MAX),
         n_alpha=_number(args.n_alpha, "--n-alpha", kind=int, low=3),
         s_level=_number(args.s_level, "--s-level", low=2.0, high=2 * math.sqrt(2)),
         key_min=_number(args.key_min, "--key-min", low=0.0, low_open=True),

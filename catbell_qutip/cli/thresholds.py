@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 
 from .. import claims, discrepancies
@@ -150,9 +151,30 @@ def _usd_factor(args, fields):
     return 0
 
 
+def _check_options(args) -> None:
+    """--loss-orders and --rate-hz, checked before any work (and before the progress bar)."""
+    for l in args.loss_orders:
+        if l < 1 or (l + 1) & l:
+            raise ValueError(f"--loss-orders {l}: give codes l >= 1 of the form 2^m - 1 "
+                             "(1, 3, 7, ...), each compared with l = 0 (e.g. --loss-orders "
+                             "1 3)")
+    if len(set(args.loss_orders)) != len(args.loss_orders):
+        raise ValueError("--loss-orders lists a code twice; give each l once")
+    if not (args.rate_hz > 0 and math.isfinite(args.rate_hz)):
+        raise ValueError(f"--rate-hz = {args.rate_hz:g} Hz is outside the allowed range "
+                         "(0, inf) Hz")
+
+
+def _rate_words(why: str) -> str:
+    """An API message about an unattainable rate in this command's terms."""
+    why = re.sub(r"\brate_hz = ", "--rate-hz ", why)
+    return re.sub(r"\bloss_order = ", "l = ", why)
+
+
 def run(args) -> int:
     if args.grid < 2:
         raise ValueError(f"--grid = {args.grid} is outside the allowed range [2, inf)")
+    _check_options(args)
     if args.out is not None:
         if not args.model_table:
             raise ValueError("--out only applies to --model-table (it writes model_table.* "
@@ -182,7 +204,7 @@ def run(args) -> int:
         try:
             alpha_for_rate(missing[0], args.rate_hz, engine=args.engine, length_km=L, **fields)
         except ValueError as exc:
-            why = str(exc)
+            why = _rate_words(str(exc))
         else:  # pragma: no cover - reference_S found no alpha, so this raises
             why = ""
         raise ValueError(

@@ -34,6 +34,8 @@ CLI_TERMS = {"prog": "catbell sweep", "out": "--out", "workers": "--workers",
              "scheduler": "--scheduler", "force": "--force"}
 #: how many damaged chunks a note lists by name
 _LIST_LIMIT = 10
+#: SweepStats.executor when every chunk was already stored and verified
+NOTHING_TO_COMPUTE = "nothing to compute"
 
 
 @dataclass
@@ -68,7 +70,10 @@ class SweepStats:
             s += f", {self.retried_chunks} retried"
         if self.lost_chunks:
             s += f", {self.lost_chunks} resubmitted after a worker died"
-        s += f"; {self.seconds:.1f} s on {self.executor})"
+        if self.executor == NOTHING_TO_COMPUTE:
+            s += f"; {NOTHING_TO_COMPUTE}: every chunk is already stored and verified)"
+        else:
+            s += f"; {self.seconds:.1f} s on {self.executor})"
         if self.p_zero:
             s += (f"; {self.p_zero} computed points have P = 0, where F, S, Q are NaN "
                   "(undefined, not failures)")
@@ -228,7 +233,7 @@ def _run_locked(spec, sink, workers, scheduler, progress, note, t):
             raise
         ex.close()
     else:
-        stats.executor = "nothing to compute"
+        stats.executor = NOTHING_TO_COMPUTE
     stats.seconds = time.perf_counter() - t_start
     if stats.failures:
         raise SweepError(_failure_message(stats), stats, sink.dataset())

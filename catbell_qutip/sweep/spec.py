@@ -92,10 +92,16 @@ def _checked(key: str, name: str, value):
     if kind is float:
         if isinstance(value, str) and value in _INF:
             value = math.inf
-        elif not _is_number(value):     # bools too: TOML `alpha = true` is not a number
+        elif isinstance(value, bool):   # TOML `alpha = true` is not a number
+            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not a number; give "
+                             f"a number")
+        elif not _is_number(value):
             raise ValueError(f"{key} must be a number, got {value!r}")
         value = float(value)
-    elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+    elif kind is int and isinstance(value, bool):
+        raise ValueError(f"{key} = {str(value).lower()}: a boolean is not an integer; give "
+                         "an integer")
+    elif kind is int and not isinstance(value, int):
         raise ValueError(f"{key} must be an integer, got {value!r}")
     elif kind is str and not isinstance(value, str):
         raise ValueError(f"{key} must be a string, got {value!r}")
@@ -383,6 +389,9 @@ def load_spec(path) -> SweepSpec:
             data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"sweep spec {str(path)!r}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"sweep spec {str(path)!r}: not valid TOML: not UTF-8 text (a "
+                             "binary file?); give a TOML text file") from None
     return SweepSpec.from_dict(data, source=f"sweep spec {str(path)!r}")
 
 
