@@ -301,3 +301,27 @@ def test_sweep_nothing_left_to_compute_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "nothing to compute: every chunk is already stored and verified" in out
     assert "s on nothing" not in out
+
+
+def _help_text(command, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["thresholds", "advantage"])
+def test_help_shows_the_commands_own_defaults(command, capsys):
+    from catbell_qutip.params import preset
+
+    text = _help_text(command, capsys)
+    base = preset("repro-base")
+    assert "fibre length L, in km (default 5.0)" in text
+    assert "(default 0.0)" not in text.split("--length-km LENGTH_KM", 2)[-1][:80]
+    for field in ("eta_int_placement", "encoder"):
+        assert f"(default: preset repro-base: {base[field]})" in text
+    assert "(default after)" not in text
+
+
+def test_repeater_help_leaves_out_the_refused_length_flag(capsys):
+    assert "--length-km " not in _help_text("repeater", capsys)

@@ -39,30 +39,57 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
-def _help(name: str) -> str:
+def _help(name: str, shown: dict) -> str:
     info = PARAM_INFO[name]
     unit = "" if info.unit == "1" else f", in {info.unit}"
-    default = ProtocolParams.__dataclass_fields__[name].default
-    shown = "" if default is None or name in POINT_FIELDS else f" (default {default})"
-    return f"{info.help}{unit}{shown}"
+    if name in shown:
+        text = shown[name]
+    else:
+        default = ProtocolParams.__dataclass_fields__[name].default
+        text = "" if default is None or name in POINT_FIELDS else f" (default {default})"
+    return f"{info.help}{unit}{text}"
 
 
-def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True) -> None:
+def _shown_defaults(defaults, defaults_from, preset_fields) -> dict:
+    """field -> the " (default ...)" text of its help, for a command's own defaults."""
+    shown = {}
+    if defaults_from is not None:
+        values = preset(defaults_from)
+        for name in preset_fields if preset_fields is not None else values:
+            if name in values:
+                shown[name] = f" (default: preset {defaults_from}: {values[name]})"
+            else:  # the preset leaves it to ProtocolParams
+                default = ProtocolParams.__dataclass_fields__[name].default
+                shown[name] = f" (default: preset {defaults_from}: {default})"
+    for name, value in (defaults or {}).items():
+        shown[name] = f" (default {value})"
+    return shown
+
+
+def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True, exclude=(),
+                    defaults: dict | None = None, defaults_from: str | None = None,
+                    preset_fields=None) -> None:
     """Add --preset, --config and one flag per protocol parameter (defaults: unset).
 
     The flags, their types, choices and help texts come from
     :data:`catbell_qutip.params.PARAM_INFO`; ``point=False`` leaves out ``--loss-order``
-    and ``--alpha`` (commands that scan or solve for them).
+    and ``--alpha`` (commands that scan or solve for them), ``exclude`` names further
+    fields a command refuses (``exclude=("length_km",)``). The help shows each field's
+    :class:`~catbell_qutip.params.ProtocolParams` default unless the command has its own:
+    ``defaults`` (field -> value, e.g. ``{"length_km": 5.0}``) and ``defaults_from`` (a
+    preset the command starts from, shown as "(default: preset repro-base: lumped)";
+    ``preset_fields`` restricts it to the fields the command takes from it).
     """
+    shown = _shown_defaults(defaults, defaults_from, preset_fields)
     g = p.add_argument_group("protocol parameters (flag beats --config beats --preset)")
     g.add_argument("--preset", action="append", metavar="NAME",
                    help=f"named preset: {', '.join(PRESETS())}; repeat to layer presets "
                         "(a later --preset beats an earlier one)")
     g.add_argument("--config", metavar="FILE.toml", help="TOML file of parameter = value lines")
     for name, info in PARAM_INFO.items():
-        if name in POINT_FIELDS and not point:
+        if (name in POINT_FIELDS and not point) or name in exclude:
             continue
-        kw = {"help": _help(name)}
+        kw = {"help": _help(name, shown)}
         if info.kind == "choice":
             kw["choices"] = list(info.choices)
         else:

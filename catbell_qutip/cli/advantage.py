@@ -13,6 +13,7 @@ import numpy as np
 
 from ..advantage import (
     AXIS_NAMES,
+    DEFAULT_LENGTH_KM,
     DEFAULT_RATE_HZ,
     DEFAULT_X,
     DEFAULT_Y,
@@ -24,6 +25,7 @@ from ..advantage import (
     decoder_table_markdown,
     parse_axis,
     plot_map,
+    repro_settings,
 )
 from ..params import PARAM_INFO, merge_layers
 from ._common import add_param_flags, check_out_dir, layers_from_args, positive_int
@@ -80,7 +82,9 @@ def add_parser(sub):
     p.add_argument("--quick", action="store_true",
                    help="--decoder-table on coarse grids (a smoke test)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    add_param_flags(p, point=False)
+    add_param_flags(p, point=False, defaults_from=REPRO_PRESET,
+                    preset_fields=tuple(repro_settings()),
+                    defaults={"length_km": DEFAULT_LENGTH_KM})
     return p
 
 

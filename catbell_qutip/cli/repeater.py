@@ -78,7 +78,7 @@ def add_parser(sub):
                    help="output folder (default results/repeater)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_param_flags(p, point=False)
+    add_param_flags(p, point=False, exclude=("length_km",))
     return p
 
 

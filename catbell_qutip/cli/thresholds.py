@@ -28,6 +28,9 @@ from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
+#: total distance of the thresholds unless --length-km (or a preset/config) says otherwise
+DEFAULT_LENGTH_KM = 5.0
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -37,7 +40,8 @@ def add_parser(sub):
                     "to 1e-5). Model: preset repro-base (the paper's model as identified by "
                     "--model-table) unless --preset, --config or a protocol flag says "
                     "otherwise; --length-km defaults to 5.")
-    add_param_flags(p, point=False)
+    add_param_flags(p, point=False, defaults_from="repro-base",
+                    defaults={"length_km": DEFAULT_LENGTH_KM})
     p.add_argument("--rate-hz", type=float, default=3000.0,
                    help="entanglement-generation rate both codes run at, Hz (3000)")
     p.add_argument("--loss-orders", type=int, nargs="+", default=[1, 3], metavar="L",
@@ -195,7 +199,7 @@ def run(args) -> int:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} is the efficiency being scanned; leave it out or drop "
                              f"{name} from --parameters")
-    fields.setdefault("length_km", 5.0)
+    fields.setdefault("length_km", DEFAULT_LENGTH_KM)
     L = fields.pop("length_km")
     kw = dict(length_km=L, rate_hz=args.rate_hz, engine=args.engine)
     ref = reference_S((0, *args.loss_orders), **kw, **fields)
