@@ -15,20 +15,25 @@ import time
 
 import numpy as np
 
+from .._checks import check_memory
 from ..params import ALPHA_MAX, merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
     MAX_MARKOV_SEGMENTS,
+    MAX_PARALLEL_SEGMENTS,
     S_LEVEL,
     STRATEGIES,
     plot_scan,
     scan,
+    scan_cost,
     scan_summary,
 )
 from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
+#: longest scan the command starts, by the estimate of :func:`scan_cost` (an hour)
+MAX_SCAN_SECONDS = 3600.0
 DEFAULT_SEGMENTS = "1 2 4 8"
 DEFAULT_LOSS_ORDERS = "0 1"
 
@@ -100,6 +105,19 @@ def _number(text, flag, *, kind=float, low=None, high=None, low_open=False):
     return v
 
 
+def _check_cost(segments, num_lengths, n_codes, n_alpha) -> None:
+    """Refuse, before any work, a scan estimated (:func:`scan_cost`) to take more than
+    :data:`MAX_SCAN_SECONDS` or more memory than the limit."""
+    way_out = "give fewer or smaller --segments, fewer --num-lengths or a smaller --n-alpha"
+    seconds, peak = scan_cost([1, *segments], num_lengths, n_codes, n_alpha)
+    what = (f"this scan ({n_codes} code(s) x {num_lengths} distances x --segments "
+            f"{' '.join(map(str, segments))}, {n_alpha} amplitudes)")
+    if seconds > MAX_SCAN_SECONDS:
+        raise ValueError(f"{what} would take about {seconds / 3600:.2g} h (more than "
+                         f"{MAX_SCAN_SECONDS / 3600:g} h); {way_out}")
+    check_memory(peak, what, way_out)
+
+
 def _options(args) -> dict:
     if args.strategy not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, "
@@ -115,6 +133,10 @@ def _options(args) -> dict:
         if args.strategy != "parallel" and n > MAX_MARKOV_SEGMENTS:
             raise ValueError(f"--segments {n}: --strategy {args.strategy} is exact up to "
                              f"{MAX_MARKOV_SEGMENTS} segments; use --strategy parallel")
+        if n > MAX_PARALLEL_SEGMENTS:
+            raise ValueError(f"--segments {n}: the exact waiting-time statistics hold up to "
+                             f"{MAX_PARALLEL_SEGMENTS} segments (docs/repeater.md section 7); "
+                             f"give --segments <= {MAX_PARALLEL_SEGMENTS}")
     if len(set(segs)) != len(segs):
         raise ValueError("--segments lists a number twice; give each n once")
     orders = [_number(s, "--loss-orders", kind=int) for s in args.loss_orders]
@@ -143,6 +165,8 @@ def _options(args) -> dict:
     if math.isinf(L_max):
         raise ValueError("--length-max-km must be finite")
     num = _number(args.num_lengths, "--num-lengths", kind=int, low=2)
+    n_alpha = _number(args.n_alpha, "--n-alpha", kind=int, low=3)
+    _check_cost(segs, num, len(orders), n_alpha)
     return dict(
         segments=segs, loss_orders=orders, strategy=args.strategy, p_swap=p_swap,
         swap_depol=_number(args.swap_depol, "--swap-depol", low=0.0, high=1.0),
@@ -150,7 +174,7 @@ def _options(args) -> dict:
         length_km=np.linspace(L_max / num, L_max, num),
         alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True,
                           high=ALPHA_MAX),
-        n_alpha=_number(args.n_alpha, "--n-alpha", kind=int, low=3),
+        n_alpha=n_alpha,
         s_level=_number(args.s_level, "--s-level", low=2.0, high=2 * math.sqrt(2)),
         key_min=_number(args.key_min, "--key-min", low=0.0, low_open=True),
     )

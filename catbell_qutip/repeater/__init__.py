@@ -49,6 +49,7 @@ from .plot import alpha_jumps, plot_scan
 from .swap import BSM_OUTCOMES, bell_swap, compose_chain, dephase_output, swap_outcomes
 from .waiting import (
     MAX_MARKOV_SEGMENTS,
+    MAX_PARALLEL_SEGMENTS,
     STRATEGIES,
     check_segments,
     expected_attempts,
@@ -56,6 +57,7 @@ from .waiting import (
     idle_dephasing_two_links,
     idle_time_pmf,
     memory_factors,
+    scan_cost,
     two_link_memory_factors,
 )
 
@@ -64,6 +66,8 @@ __all__ = [
     "OBJECTIVES",
     "BSM_OUTCOMES",
     "MAX_MARKOV_SEGMENTS",
+    "MAX_PARALLEL_SEGMENTS",
+    "scan_cost",
     "swap_outcomes",
     "bell_swap",
     "compose_chain",

@@ -28,6 +28,8 @@ from .._checks import check_choice, check_real
 __all__ = [
     "STRATEGIES",
     "MAX_MARKOV_SEGMENTS",
+    "MAX_PARALLEL_SEGMENTS",
+    "scan_cost",
     "check_segments",
     "expected_max_geometric",
     "expected_attempts",
@@ -46,6 +48,10 @@ STRATEGIES = ("parallel", "nested", "asap")
 #: Largest n for the "nested" and "asap" strategies: their exact statistics run a Markov
 #: chain on the 2^n sets of ready links (3^n transitions).
 MAX_MARKOV_SEGMENTS = 10
+#: Largest n for the "parallel" strategy: its exact statistics weigh k of j pending links by
+#: C(j, k) q^k p^(j - k) in floating point, and C(n, n/2) leaves the float range above
+#: n ~ 1030 (docs/repeater.md section 7); the work also grows ~n^2 (:func:`scan_cost`).
+MAX_PARALLEL_SEGMENTS = 1024
 
 
 def check_segments(segments, *, strategy: str = "parallel", name: str = "segments") -> int:
@@ -55,7 +61,8 @@ def check_segments(segments, *, strategy: str = "parallel", name: str = "segment
     ------
     ValueError
         If n is not an integer >= 1, if ``strategy="nested"`` and n is not a power of 2, or
-        if a Markov-chain strategy gets n > :data:`MAX_MARKOV_SEGMENTS`.
+        if a Markov-chain strategy gets n > :data:`MAX_MARKOV_SEGMENTS`, or the
+        parallel strategy n > :data:`MAX_PARALLEL_SEGMENTS`.
     """
     check_choice(strategy, "strategy", STRATEGIES)
     if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)):
@@ -72,7 +79,28 @@ def check_segments(segments, *, strategy: str = "parallel", name: str = "segment
                          f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
                          "statistics need 3^n Markov-chain transitions); use strategy "
                          "'parallel' for longer chains")
+    if n > MAX_PARALLEL_SEGMENTS:
+        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
+                         f"{MAX_PARALLEL_SEGMENTS}] (the exact waiting-time statistics' "
+                         "binomial weights leave the float range beyond it)")
     return n
+
+
+def scan_cost(segments, n_lengths: int, n_codes: int, n_alpha: int) -> tuple[float, float]:
+    """Rough (seconds, bytes) of a distance scan with the parallel strategy, for refusing
+    a hopeless run up front (docs/repeater.md section 7).
+
+    Per distance, code and n, the waiting-time statistics of the amplitude scan and its
+    refinement build n x n tables: about ``0.3 + 0.01 n + 1e-4 n^2`` s for ``n_alpha`` <=
+    80, more in proportion beyond (timed on a loaded 2-core machine: 0.5 s at n = 32, 4 s
+    at n = 256, 19 s at n = 512, 150 s at n = 1024; the estimate errs high), and
+    ``n^2 / 2 (8 n_alpha + 112)`` bytes at a time. An order of magnitude, not a promise.
+    """
+    ns = [int(n) for n in segments]
+    per = sum(0.3 + 0.01 * n + 1e-4 * n * n for n in ns) * max(n_alpha / 80, 1.0)
+    seconds = per * n_lengths * n_codes
+    peak = max(0.5 * n * n * (8 * n_alpha + 112) for n in ns) if ns else 0.0
+    return seconds, peak
 
 
 def _check_p(p):
