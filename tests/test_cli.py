@@ -325,3 +325,21 @@ def test_help_shows_the_commands_own_defaults(command, capsys):
 
 def test_repeater_help_leaves_out_the_refused_length_flag(capsys):
     assert "--length-km " not in _help_text("repeater", capsys)
+
+
+# -- size guards, before any work -------------------------------------------------------------
+def test_repeater_refuses_too_many_segments(capsys, monkeypatch):
+    import catbell_qutip.cli.repeater as rep
+
+    monkeypatch.setattr(rep, "scan", lambda *a, **k: pytest.fail("work started"))
+    err = _error(["repeater", "--segments", "100000", "--no-progress"], capsys)
+    assert "--segments 100000" in err and "give --segments <= 1024" in err
+    err = _error(["repeater", "--segments", "1024", "--no-progress"], capsys)
+    assert "would take about" in err and " h " in err and "--num-lengths" in err
+
+
+def test_advantage_refuses_a_huge_axis_on_the_plain_path(tmp_path, capsys):
+    err = _error(["advantage", "--x", "eta_int=0.8:1:100000", "--out", str(tmp_path / "a"),
+                  "--no-progress"], capsys)
+    assert "--x eta_int has 100000 points" in err and "--workers N" in err and " h on " in err
+    assert not (tmp_path / "a").exists()

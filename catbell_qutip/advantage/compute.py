@@ -20,11 +20,14 @@ from .settings import (
     _ALPHA_CHUNK,
     _BYTES_PER_POINT_N2,
     _RATE_INFO,
+    _RESULT_BYTES_PER_POINT_CODE,
+    _SECONDS_PER_POINT,
     BLOCK_POINTS,
     DEFAULT_RATE_HZ,
     DEFAULT_X,
     DEFAULT_Y,
     KEY_ALPHA_MAX,
+    MAX_AXIS_POINTS,
     N_KEY_ALPHA,
     _axis_info,
     _bar,
@@ -429,9 +432,22 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         raise ValueError(f"{term('processes')} = {processes} is outside the allowed range "
                          "[1, inf)")
     processes = int(processes)
+    hours = npt * _SECONDS_PER_POINT * len(orders) / 3 / (
+        int(workers or 1) if swept else processes) / 3600
+    for flag, (name, v) in (("--x" if _flag_terms else "x", x), ("--y" if _flag_terms else "y",
+                                                                 y)):
+        if v.size > MAX_AXIS_POINTS and not swept:
+            raise ValueError(
+                f"{flag} {name} has {v.size} points, more than the {MAX_AXIS_POINTS} per axis "
+                f"of the plain path (this map: {npt:.3g} points, about {hours:.2g} h on "
+                f"{processes} process(es) and "
+                f"{npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE / 2 ** 30:.2g} GiB of "
+                f"results); give fewer points or use {term('workers')} N to run through the "
+                "sweep machinery")
     per_call = min(npt, 512 if swept else -(-npt // processes), BLOCK_POINTS)
     check_memory(_estimate_bytes(orders, per_call) * (int(workers or 1) if swept
-                                                      else processes),
+                                                      else processes)
+                 + npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE,
                  f"the advantage map (codes up to l = {max(orders)}, {per_call} points per "
                  "vectorised call)",
                  "use fewer workers" if swept else

@@ -8,7 +8,8 @@ import numpy as np
 from .._checks import ParameterError, check_real
 from ..params import ARRAY_FIELDS, PARAM_INFO, ProtocolParams, preset
 
-__all__ = ["REPRO_PRESET", "AXIS_NAMES", "DEFAULT_X", "DEFAULT_Y", "DEFAULT_LENGTH_KM",
+__all__ = ["MAX_AXIS_POINTS", "REPRO_PRESET", "AXIS_NAMES", "DEFAULT_X", "DEFAULT_Y",
+           "DEFAULT_LENGTH_KM",
            "DEFAULT_RATE_HZ", "KEY_ALPHA_MAX", "N_KEY_ALPHA", "BLOCK_POINTS",
            "repro_settings", "default_fields", "parse_axis"]
 
@@ -33,6 +34,15 @@ BLOCK_POINTS = 2048
 _BYTES_PER_POINT_N2 = 2.0e3
 #: amplitudes evaluated together per point (rates._scan_P works in chunks of 8)
 _ALPHA_CHUNK = 8
+#: most points per axis on the plain path (all results in one process's memory; the
+#: default map has 40): larger axes go through the sweep machinery (``workers=``)
+MAX_AXIS_POINTS = 1000
+#: CPU seconds per map point for three codes l <= 3 on the coherent engine (measured: a
+#: 100000 x 40 grid runs ~20 h on 2 cores), for the estimate in refusals
+_SECONDS_PER_POINT = 0.035
+#: bytes of results kept per map point and code (the per-code outputs, their copies in
+#: the dataset, the CSV frame)
+_RESULT_BYTES_PER_POINT_CODE = 400.0
 
 _RATE_INFO = dict(unit="Hz", long_name="entanglement-generation rate R_eg", flag="--rate-hz")
 

@@ -73,9 +73,10 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True, exclude=(
 
     The flags, their types, choices and help texts come from
     :data:`catbell_qutip.params.PARAM_INFO`; ``point=False`` leaves out ``--loss-order``
-    and ``--alpha`` (commands that scan or solve for them), ``exclude`` names further
-    fields a command refuses (``exclude=("length_km",)``). The help shows each field's
-    :class:`~catbell_qutip.params.ProtocolParams` default unless the command has its own:
+    and ``--alpha`` (commands that scan or solve for them), ``exclude`` hides from
+    ``--help`` further fields a command refuses (``exclude=("length_km",)``). The help
+    shows each field's :class:`~catbell_qutip.params.ProtocolParams` default unless the
+    command has its own:
     ``defaults`` (field -> value, e.g. ``{"length_km": 5.0}``) and ``defaults_from`` (a
     preset the command starts from, shown as "(default: preset repro-base: lumped)";
     ``preset_fields`` restricts it to the fields the command takes from it).
@@ -87,9 +88,11 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True, exclude=(
                         "(a later --preset beats an earlier one)")
     g.add_argument("--config", metavar="FILE.toml", help="TOML file of parameter = value lines")
     for name, info in PARAM_INFO.items():
-        if (name in POINT_FIELDS and not point) or name in exclude:
+        if name in POINT_FIELDS and not point:
             continue
-        kw = {"help": _help(name, shown)}
+        # an excluded flag is still parsed (hidden from --help), so that the command's
+        # refusal can say what to give instead
+        kw = {"help": argparse.SUPPRESS if name in exclude else _help(name, shown)}
         if info.kind == "choice":
             kw["choices"] = list(info.choices)
         else:
