@@ -30,6 +30,7 @@ __all__ = [
     "PRESETS",
     "preset",
     "load_toml",
+    "read_toml_table",
     "resolve_params",
     "merge_layers",
 ]
@@ -411,14 +412,23 @@ def _preset_files() -> dict[str, Path]:
     return {p.name[:-5]: Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml")}
 
 
-def _read_toml(path: Path, what: str) -> dict:
+def read_toml_table(path, what: str) -> dict:
+    """The TOML table of a file; ValueError naming ``what`` if it is not UTF-8 TOML text.
+
+    The one reader of presets, config files and sweep specs.
+    """
     with open(path, "rb") as fh:
         try:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{what}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
-            raise ValueError(f"{what}: not valid TOML: not UTF-8 text (a binary file?)") from None
+            raise ValueError(f"{what}: not valid TOML: not UTF-8 text (a binary file?); "
+                             "give a TOML text file") from None
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    data = read_toml_table(path, what)
     unknown = sorted(set(data) - set(PARAM_NAMES))
     if unknown:
         raise ValueError(

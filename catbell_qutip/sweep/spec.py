@@ -13,14 +13,20 @@ import hashlib
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError, check_memory
-from ..params import PARAM_INFO, PARAM_NAMES, ProtocolParams, merge_layers, preset
+from ..params import (
+    PARAM_INFO,
+    PARAM_NAMES,
+    ProtocolParams,
+    merge_layers,
+    preset,
+    read_toml_table,
+)
 from .grid import axis_bytes, chunk_shape, validate_grid
 
 __all__ = ["SweepSpec", "load_spec", "as_spec", "SWEEP_OUTPUTS", "RATE_OUTPUTS",
@@ -384,14 +390,7 @@ def load_spec(path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep spec {str(path)!r} does not exist")
-    with open(path, "rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"sweep spec {str(path)!r}: not valid TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"sweep spec {str(path)!r}: not valid TOML: not UTF-8 text (a "
-                             "binary file?); give a TOML text file") from None
+    data = read_toml_table(path, f"sweep spec {str(path)!r}")
     return SweepSpec.from_dict(data, source=f"sweep spec {str(path)!r}")
 
 
