@@ -165,6 +165,48 @@ def test_expected_max_matches_monte_carlo(n, p):
     assert se < 0.01 * exact  # the test can resolve a 4 % error
 
 
+def expected_max_by_stable_series(p, n, terms):
+    """The same series with every term 1 - (1 - q^k)^n = -expm1(n log1p(-q^k)), accurate
+    for any n; ``terms`` must reach q^k < 1e-20."""
+    k = np.arange(terms)
+    assert (1.0 - p) ** terms < 1e-20
+    with np.errstate(divide="ignore"):  # k = 0: log1p(-1) = -inf, the term is 1
+        return float(np.sum(-np.expm1(n * np.log1p(-((1.0 - p) ** k)))))
+
+
+@pytest.mark.parametrize("n", [48, 64, 200, 1024])
+@pytest.mark.parametrize("p", [0.3, 0.05])
+def test_expected_max_of_many_geometrics_is_exact(p, n):
+    """Long chains (issue 23, item 12): the alternating closed form lost 3.5e-4 relative at
+    n = 48 and everything from n = 64 on; both routes must equal the series to 1e-12."""
+    series = expected_max_by_stable_series(p, n, terms=5000)
+    assert rp.expected_max_geometric(p, n) == pytest.approx(series, rel=1e-12)
+    assert rp.expected_attempts(p, n) == pytest.approx(series, rel=1e-12)
+
+
+def test_expected_max_of_many_geometrics_matches_monte_carlo():
+    n, p, samples = 48, 0.1, 100_000
+    m = np.random.default_rng(23).geometric(p, size=(samples, n)).max(axis=1)
+    se = m.std(ddof=1) / math.sqrt(samples)
+    assert abs(m.mean() - rp.expected_max_geometric(p, n)) < 4 * se
+    assert se < 0.002 * m.mean()  # resolves a 1 % error
+
+
+def test_expected_max_of_1024_rare_geometrics_is_finite_and_exact():
+    """n = 1024, p = 1e-9 (the closed form gave NaN): for small lambda = -ln(1 - p) the
+    series sum_k 1 - (1 - e^(-lambda k))^n is H_n / lambda + 1/2 + O(lambda^2) by
+    Euler-Maclaurin (the integral is H_n / lambda, f(0) = 1 and f'(0) = 0 for n >= 2)."""
+    n, p = 1024, 1e-9
+    harmonic = math.fsum(1.0 / k for k in range(1, n + 1))
+    expected = harmonic / -math.log1p(-p) + 0.5
+    exact = rp.expected_max_geometric(p, n)
+    assert math.isfinite(exact)
+    assert exact == pytest.approx(expected, rel=1e-14)
+    # the chain's float recursion accumulates ~1e-11 over 1024 levels
+    assert rp.expected_attempts(p, n) == pytest.approx(expected, rel=1e-10)
+    assert rp.expected_max_geometric(1.0, n) == 1.0 == rp.expected_attempts(1.0, n)
+
+
 def test_idle_time_distribution_of_two_links():
     p = 0.15
     d = np.arange(0, 2000)
