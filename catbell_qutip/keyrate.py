@@ -15,7 +15,15 @@ from scipy.optimize import minimize_scalar
 
 from ._checks import check_real
 from .api import evaluate
-from .formulas import S_MAX, binary_entropy, chi, entanglement_rate, key_rate, secret_key_rate
+from .formulas import (
+    S_MAX,
+    binary_entropy,
+    chi,
+    entanglement_rate,
+    key_rate,
+    secret_key_rate,
+    timing,
+)
 
 __all__ = [
     "S_MAX",
@@ -64,7 +72,7 @@ def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fie
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
         r = evaluate(loss_order, engine=engine, alpha=alpha, **fields)
-    R_eg = entanglement_rate(r["P"], fields.get("length_km", 0.0), fields.get("t0_s", 0.0))
+    R_eg = entanglement_rate(r["P"], **timing(fields))
     K = key_rate(R_eg, r["S"], r["Q"])
     units = {"P": "1", "F": "1", "S": "1", "Q": "1"}
     data = {k: ("alpha", np.asarray(r[k]), {"units": units[k]}) for k in ("P", "F", "S", "Q")}
@@ -103,11 +111,11 @@ def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,
     i = int(np.argmax(K))
     if not K[i] > 0:
         return float("nan"), 0.0
-    length, t0 = fields.get("length_km", 0.0), fields.get("t0_s", 0.0)
+    clock = timing(fields)
 
     def neg(a):
         r = evaluate(loss_order, engine=engine, alpha=float(a), **fields)
-        return -float(secret_key_rate(float(r["P"]), r["S"], r["Q"], length, t0))
+        return -float(secret_key_rate(float(r["P"]), r["S"], r["Q"], **clock))
 
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_scan - 1)]
     lo = lo if i > 0 else grid[0] * 1e-3

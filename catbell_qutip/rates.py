@@ -27,7 +27,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from ._checks import check_real
 from .api import evaluate
-from .formulas import entanglement_rate
+from .formulas import entanglement_rate, timing
 from .params import ProtocolParams
 
 __all__ = [
@@ -333,8 +333,7 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
                      **sub)
         for k in ("P", "F", "S", "Q"):
             out[k][ok] = r[k]
-        out["R_eg"][ok] = entanglement_rate(out["P"][ok], sub.get("length_km", 0.0),
-                                            sub.get("t0_s", 0.0))
+        out["R_eg"][ok] = entanglement_rate(out["P"][ok], **timing(sub))
     out["alpha"] = alpha
     return out
 

@@ -34,6 +34,7 @@ import numpy as np
 from . import claims as _claims
 from . import discrepancies
 from ._checks import check_choice
+from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
@@ -49,7 +50,7 @@ from .panels import (  # noqa: F401
     panel_fields,
     plot_panel,
 )
-from .params import C_FIBRE_M_PER_S, ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
+from .params import ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length, S_vs_memory_time
 from .thresholds import threshold
 
@@ -167,7 +168,7 @@ def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
     f = dict(panel_fields(panel), t0_s=0.0)
     a0, k0 = peak_key_rate(0, alpha_max=panel.alpha_max, n_scan=n_alpha, engine=engine,
                            length_km=LENGTH_FIG4_KM, **f)
-    T = LENGTH_FIG4_KM * 1e3 / C_FIBRE_M_PER_S
+    T = float(travel_time_s(LENGTH_FIG4_KM))
     if k0 > PEAK_FIG4A_L0_BIT_S:
         t0 = T * k0 / PEAK_FIG4A_L0_BIT_S
         note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s > "
@@ -210,7 +211,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
     res["c8_max_ratio_l1_l0"] = (
         frac[1][1] / frac[0][1] if frac[0][1] > 0 else None,
         "largest possible ratio of the l = 1 and l = 0 peak key rates at one common t0")
-    T = LENGTH_FIG4_KM * 1e3 / C_FIBRE_M_PER_S
+    T = float(travel_time_s(LENGTH_FIG4_KM))
     res["c8_max_peak_l1_any_t0"] = (
         frac[1][1] / T, "largest l = 1 peak key rate any t0 allows at 10 km: fraction / "
                         "(L / c_f), i.e. t0 <= L / c_f (bit/s)")

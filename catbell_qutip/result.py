@@ -103,15 +103,17 @@ class ProtocolResult:
         """
         if not float(self.params.attempt_time_s) > 0:
             return None
-        return float(entanglement_rate(self.P, self.params.length_km, self.params.t0_s))
+        pr = self.params
+        return float(entanglement_rate(self.P, pr.length_km, pr.t0_s, pr.wait_rule))
 
     @property
     def key_rate(self) -> float | None:
         """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
         if self.R_eg is None or self.S is None:
             return None
-        return float(secret_key_rate(self.P, self.S, self.Q, self.params.length_km,
-                                     self.params.t0_s))
+        pr = self.params
+        return float(secret_key_rate(self.P, self.S, self.Q, pr.length_km, pr.t0_s,
+                                     pr.wait_rule))
 
     @property
     def S_closed_form(self) -> float | None:

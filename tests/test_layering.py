@@ -126,5 +126,8 @@ def test_no_function_level_import_of_a_package_module(module):
 
 
 def test_formulas_is_a_bottom_layer():
-    # the pure formulas may lean on validation and constants only
-    assert GRAPH["catbell_qutip.formulas"] <= {"catbell_qutip._checks", "catbell_qutip.params"}
+    # the pure formulas may lean on validation, the fibre's formulas and constants only
+    assert GRAPH["catbell_qutip.formulas"] <= {"catbell_qutip._checks", "catbell_qutip.fibre",
+                                               "catbell_qutip.params"}
+    # the fibre's transmission and timing: below everything but the checks
+    assert GRAPH["catbell_qutip.fibre"] <= {"catbell_qutip._checks"}

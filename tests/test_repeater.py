@@ -427,6 +427,59 @@ def test_bad_arguments_raise_with_the_parameter_named(call, fragment):
     assert fragment in str(err.value)
 
 
+# -- PLOB ----------------------------------------------------------------------------------
+def bits_per_use(eta):
+    """-log2(1 - eta) = sum_k eta^k / k / ln 2, summed term by term (no 1 - eta rounding)."""
+    eta = np.asarray(eta, dtype=float)
+    k = np.arange(1, 3000)
+    return np.sum(eta[..., None] ** k / k, axis=-1) / math.log(2)
+
+
+@pytest.mark.parametrize("L", [1.0, 15.0, 50.0, 200.0, 500.0])
+def test_plob_is_minus_log2_of_one_minus_eta_per_use(L):
+    eta = 10 ** (-0.02 * L)
+    assert rp.plob_key_rate(L, 1.0) == pytest.approx(bits_per_use(eta), rel=1e-13)
+    assert rp.plob_key_rate(L, 2.5e-4) == pytest.approx(bits_per_use(eta) / 2.5e-4,
+                                                        rel=1e-13)
+    assert rp.plob_key_rate(L, 1.0, db_per_km=0.3) == pytest.approx(
+        bits_per_use(10 ** (-0.03 * L)), rel=1e-13)
+
+
+def test_plob_high_loss_limit_is_eta_over_ln2():
+    """-log2(1 - eta) = eta / ln 2 (1 + eta / 2 + ...): in bits, not nats."""
+    for L in (300.0, 400.0, 600.0):
+        eta = 10 ** (-0.02 * L)
+        assert rp.plob_key_rate(L, 1.0) / (eta / math.log(2)) == pytest.approx(1.0,
+                                                                                abs=2 * eta)
+
+
+def test_plob_line_does_not_depend_on_the_chains_compared():
+    """Issue 23, item 13: the PLOB line is the bound at one source rate for every chain;
+    adding or removing chains must not move it (nor the n = 2 chain's crossing with it)."""
+    L = np.array([50.0, 150.0, 250.0])
+    kw = dict(n_alpha=8, t_c_s=0.5)
+    few = rp.scan([0], L, [2], **kw)
+    many = rp.scan([0], L, [1, 2, 8], **kw)
+    assert np.array_equal(few["plob_key_rate"].values, many["plob_key_rate"].values)
+    assert few.attrs["plob_clock"] == many.attrs["plob_clock"]
+    assert (rp.scan_summary(few)["l0"]["n2"]["beats_plob_from_km"]
+            == rp.scan_summary(many)["l0"]["n2"]["beats_plob_from_km"])
+    # default: one use per attempt of a single link over L, here L / c_f (t0 = 0)
+    eta = 10 ** (-0.02 * L)
+    np.testing.assert_allclose(many["plob_key_rate"].values,
+                               bits_per_use(eta) / (L * 1e3 / 2e8), rtol=1e-13)
+    # a stated source rate; the round-trip clock of a slower t0
+    fixed = rp.scan([0], L, [2], plob_rate_hz=1e6, **kw)
+    np.testing.assert_allclose(fixed["plob_key_rate"].values, bits_per_use(eta) * 1e6,
+                               rtol=1e-13)
+    assert fixed.attrs["plob_rate_hz"] == 1e6 and "1e+06 channel uses/s" in fixed.attrs[
+        "plob_clock"]
+    rt = rp.scan([0], L, [2], wait_rule="round-trip", t0_s=1e-3, **kw)
+    np.testing.assert_allclose(rt["plob_key_rate"].values,
+                               bits_per_use(eta) / np.maximum(2 * L * 1e3 / 2e8, 1e-3),
+                               rtol=1e-13)
+
+
 # -- package layout ------------------------------------------------------------------------
 def test_package_reexports_every_public_name_of_its_modules_once():
     """catbell_qutip.repeater's __all__ is the union of its modules' __all__, each name defined

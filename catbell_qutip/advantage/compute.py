@@ -11,6 +11,7 @@ import numpy as np
 
 from .._checks import ParameterError, check_memory, check_real
 from ..api import evaluate
+from ..formulas import timing
 from ..keyrate import key_rate
 from ..params import PARAM_INFO, ProtocolParams, merge_layers
 from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
@@ -103,8 +104,7 @@ def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
     n = out["S"].size
     best = np.zeros(n)
     best_a = np.full(n, np.nan)
-    length = fields.get("length_km", 0.0)
-    t0 = fields.get("t0_s", 0.0)
+    clock = timing(fields)
     for start in range(0, alpha_grid.size, _ALPHA_CHUNK):
         a = alpha_grid[start:start + _ALPHA_CHUNK]
         with warnings.catch_warnings():
@@ -112,7 +112,7 @@ def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
                                     category=RuntimeWarning)
             e = evaluate(loss_order, engine=engine, alpha=a[:, None], **fields)
         P = np.broadcast_to(e["P"], (a.size, n))
-        K = key_rate(entanglement_rate(P, length, t0), e["S"], e["Q"])
+        K = key_rate(entanglement_rate(P, **clock), e["S"], e["Q"])
         K = np.nan_to_num(np.broadcast_to(K, (a.size, n)), nan=0.0)
         i = np.argmax(K, axis=0)
         k = K[i, np.arange(n)]
@@ -254,7 +254,7 @@ def _swept(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
                 out[k][:, :, j] = v
     L = np.broadcast_to(_grid_field(fields, x, y, "length_km", 0.0), shape)
     t0 = np.broadcast_to(_grid_field(fields, x, y, "t0_s", 0.0), shape)
-    r_eg = entanglement_rate(out["P"], L, t0)
+    r_eg = entanglement_rate(out["P"], L, t0, timing(fields)["wait_rule"])
     out["key_rate_at_rate"] = np.asarray(key_rate(r_eg, out["S"], out["Q"]), dtype=float)
     # alpha optimised: the key rate does not depend on the rate
     axes = {"loss_order": orders}

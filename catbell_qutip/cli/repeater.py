@@ -73,6 +73,10 @@ def add_parser(sub):
                    help="largest amplitude scanned (default 4)")
     g.add_argument("--n-alpha", default="80", metavar="K",
                    help="amplitudes scanned before refining (default 80)")
+    g.add_argument("--plob-rate-hz", default=None, metavar="HZ",
+                   help="source rate of the PLOB comparison, channel uses per second "
+                        "(default: one use per attempt of a single link over the whole "
+                        "distance, max(L / c_f, t0); the same for every --segments)")
     g.add_argument("--s-level", default=str(S_LEVEL), metavar="S",
                    help=f"S level of the reported reach (default {S_LEVEL}; S - 2 never "
                         "vanishes exactly without bit-flip noise)")
@@ -164,13 +168,18 @@ def _options(args) -> dict:
     L_max = _number(args.length_max_km, "--length-max-km", low=0.0, low_open=True)
     if math.isinf(L_max):
         raise ValueError("--length-max-km must be finite")
+    plob_rate = None
+    if args.plob_rate_hz is not None:
+        plob_rate = _number(args.plob_rate_hz, "--plob-rate-hz", low=0.0, low_open=True)
+        if math.isinf(plob_rate):
+            raise ValueError("--plob-rate-hz must be finite")
     num = _number(args.num_lengths, "--num-lengths", kind=int, low=2)
     n_alpha = _number(args.n_alpha, "--n-alpha", kind=int, low=3)
     _check_cost(segs, num, len(orders), n_alpha)
     return dict(
         segments=segs, loss_orders=orders, strategy=args.strategy, p_swap=p_swap,
         swap_depol=_number(args.swap_depol, "--swap-depol", low=0.0, high=1.0),
-        objective=objective, rate_hz=rate,
+        objective=objective, rate_hz=rate, plob_rate_hz=plob_rate,
         length_km=np.linspace(L_max / num, L_max, num),
         alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True,
                           high=ALPHA_MAX),
@@ -222,7 +231,8 @@ def run(args) -> int:
                   objective=opts["objective"], rate_hz=opts["rate_hz"],
                   strategy=opts["strategy"], p_swap=opts["p_swap"],
                   swap_depol=opts["swap_depol"], alpha_max=opts["alpha_max"],
-                  n_alpha=opts["n_alpha"], progress=bar.update, **fields)
+                  n_alpha=opts["n_alpha"], progress=bar.update,
+                  plob_rate_hz=opts["plob_rate_hz"], **fields)
     if not np.isfinite(ds["alpha"].values).any():
         what = ("no positive key rate" if opts["objective"] == "key_rate" else
                 f"the delivery rate {opts['rate_hz']:g} Hz is unattainable")

@@ -20,6 +20,8 @@ import re
 import sys
 
 from .. import claims, discrepancies
+from ..fibre import attempt_time_s
+from ..formulas import timing
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
@@ -116,7 +118,7 @@ def _key_fractions(args, fields):
         a, k = discrepancies.key_fraction_max(l, engine=args.engine, **fields)
         out[f"l{l}"] = {"alpha": a, "fraction": k}
     ratio = out["l1"]["fraction"] / out["l0"]["fraction"] if out["l0"]["fraction"] > 0 else None
-    T = fields["length_km"] * 1e3 / 2e8
+    T = float(attempt_time_s(**dict(timing(fields), t0_s=0.0)))
     if args.json:
         _print_json({"length_km": fields["length_km"], "key_fraction": out,
                      "max_ratio_l1_l0": ratio, "max_peak_l1_bit_s": out["l1"]["fraction"] / T})
@@ -128,7 +130,7 @@ def _key_fractions(args, fields):
               f"{out[f'l{l}']['alpha']:.4f}")
     print(f"with one attempt time for both codes, peak(l = 1) / peak(l = 0) <= "
           f"{ratio:.4f}; the l = 1 peak is at most {out['l1']['fraction'] / T:.1f} bit/s "
-          f"(attempt time L / c_f = {T * 1e6:g} us, i.e. any t0 <= L / c_f)")
+          f"(attempt time at t0 = 0: {T * 1e6:g} us, i.e. any t0 up to that)")
     return 0
 
 

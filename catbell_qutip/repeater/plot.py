@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .distance_scan import KEY_MIN_BIT_S, S_LEVEL
+from .plob import plob_clock_text
 
 __all__ = ["plot_scan", "alpha_jumps"]
 
@@ -90,9 +91,10 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
             pos = np.nonzero(above)[0]
             if pos.size and pos[-1] < L.size - 1:
                 ax_s.plot(L[pos[-1]], S[pos[-1]], "o", color=colour, ms=4)
-    nmax = int(ds["segments"].values.max())
+    clock = plob_clock_text(ds.attrs.get("plob_rate_hz"),
+                            wait_rule=ds.attrs.get("wait_rule", "one-way"), math=True)
     ax_k.plot(L, ds["plob_key_rate"].values, color="k", lw=1.0,
-              label=rf"PLOB $-\log_2(1-\eta)$ per use, one use per $\max(L/({nmax}c_f), t_0)$")
+              label=rf"PLOB $-\log_2(1-\eta)$ per use, {clock}")
     ax_k.set_yscale("log")
     ax_k.set_xlabel(r"total distance $L$ (km)")
     ax_k.set_ylabel(r"secret key rate $K$ (bit/s)")

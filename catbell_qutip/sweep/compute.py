@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import api
-from ..formulas import secret_key_rate
+from ..formulas import secret_key_rate, timing
 from ..rates import alpha_for_rate
 from .spec import is_scalar_field, json_value
 
@@ -99,10 +99,9 @@ def _quantities(task: ChunkTask, fields: dict, shape: tuple) -> dict:
             else:
                 out[k][ok] = values[k]
     if "key_rate" in task.outputs:
-        length = np.broadcast_to(orig.get("length_km", 0.0), shape)
-        t0 = np.broadcast_to(orig.get("t0_s", 0.0), shape)
+        clock = timing(orig)
         # NaN where P = 0 or the target is unattainable: S and Q are undefined there
-        key = secret_key_rate(out["P"], out["S"], out["Q"], length, t0)
+        key = secret_key_rate(out["P"], out["S"], out["Q"], **clock)
         out["key_rate"] = np.array(np.broadcast_to(key, shape), dtype=float)
     return out
 
