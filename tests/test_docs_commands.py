@@ -5,14 +5,21 @@ Extracts each ``catbell ...`` and ``python -c ...`` command from the fenced shel
 docs/*.md: continuation lines (trailing backslash) are joined, a ``$ `` prompt and shell
 comments are dropped, and ``a && b`` chains are split. Every ``catbell`` command is parsed
 by the real argument parser (so a misspelt flag or a bad value fails here); the cheap ones
-run in-process from the repository root and must exit 0; ``python -c`` lines run in a
-subprocess. Commands that take minutes are only parsed, by :data:`SKIP` (what, and why).
+run in-process and must exit 0 and produce their output (:func:`_check_output`: text on
+stdout, JSON without NaN whose S, F, P lie in their physical ranges for ``--json``, a
+non-empty file in ``--out``); ``python -c`` lines run in a subprocess and must print. They
+all run, in document order, in one temporary working directory (so ``--out results/...``
+lands there, not in the checkout, and a later command finds an earlier one's files, as a
+reader following the README would). Commands that take minutes are only parsed, by
+:data:`SKIP` (what, and why).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import math
 import re
 import shlex
 import subprocess
@@ -95,14 +102,52 @@ def test_the_docs_show_commands():
     assert any(c[1] == "simulate" for _, c in COMMANDS)
 
 
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """One working directory for every documented command, outside the checkout."""
+    return tmp_path_factory.mktemp("docs-commands")
+
+
+def _check_physical(obj, where):
+    """Every number is finite JSON, and S, F, P values lie in their ranges."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "S" and isinstance(v, float):
+                assert 0.0 <= v <= 2 * math.sqrt(2) + 1e-12, (where, k, v)
+            if k in ("F", "P") and isinstance(v, float):
+                assert 0.0 <= v <= 1.0 + 1e-12, (where, k, v)
+            _check_physical(v, where)
+    elif isinstance(obj, list):
+        for v in obj:
+            _check_physical(v, where)
+
+
+def _check_output(argv: list[str], stdout: str, cwd: Path) -> None:
+    """What a documented command must leave: text on stdout; with ``--json`` a JSON
+    document (no NaN or Infinity) with physical S, F, P; with ``--out`` a folder holding at
+    least one non-empty file."""
+    where = " ".join(argv)
+    assert stdout.strip(), f"{where}: printed nothing"
+    if "--json" in argv:
+        def refuse(token):
+            raise AssertionError(f"{where}: JSON holds {token}")
+
+        _check_physical(json.loads(stdout, parse_constant=refuse), where)
+    if "--out" in argv:
+        out = cwd / argv[argv.index("--out") + 1]
+        assert out.is_dir(), f"{where}: wrote no {out}"
+        assert any(f.is_file() and f.stat().st_size > 0 for f in out.rglob("*")), where
+
+
 @pytest.mark.parametrize("doc,cmd", COMMANDS,
                          ids=[f"{d}:{' '.join(c)[:70]}" for d, c in COMMANDS])
-def test_documented_command_runs(doc, cmd, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_documented_command_runs(doc, cmd, monkeypatch, workdir):
+    monkeypatch.chdir(workdir)
     if cmd[0] == "python":
         proc = subprocess.run([sys.executable, *cmd[1:]], capture_output=True, text=True,
-                              timeout=120, cwd=ROOT)
+                              timeout=120, cwd=workdir)
         assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip(), f"{' '.join(cmd)}: printed nothing"
         return
     argv = cmd[1:]
     out, err = io.StringIO(), io.StringIO()
@@ -117,9 +162,11 @@ def test_documented_command_runs(doc, cmd, monkeypatch):
             assert (ROOT / path).is_file(), f"{path} (named in {doc}) does not exist"
     if argv and argv[0] in SKIP and "--help" not in argv and not _small_thresholds(args):
         return
+    out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
     assert code == 0, err.getvalue()
+    _check_output(argv, out.getvalue(), workdir)
 
 
 def test_package_speaks_only_of_itself():
