@@ -11,6 +11,7 @@ import numpy as np
 from ._checks import ParameterError, check_choice, check_memory, check_real
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
+from .outputs import dataset
 from .params import PARAM_INFO, ProtocolParams
 from .protocol import run_protocol
 from .result import ProtocolResult, herald, summarise
@@ -454,18 +455,8 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     values = {k: np.asarray(values[k], dtype=float) for k in outputs}
     if not grid:
         return values
-    # xarray is slow to import and only grid=True needs it: importing it here keeps
-    # `import catbell_qutip` (which imports this module) light
-    import xarray as xr
-
-    dims = list(axes)
-    units = {"length_km": "km", "db_per_km": "dB/km", "t_c_s": "s", "t0_s": "s"}
-    coords = {d: (d, axes[d], {"units": units.get(d, "1")}) for d in dims}
-    long = {"P": "heralding probability", "F": "heralded fidelity to phi+",
-            "S": "CHSH value", "Q": "bit-error rate of key rounds"}
-    data = {k: (dims, np.asarray(v), {"long_name": long[k], "units": "1"})
-            for k, v in values.items()}
+    dims = list(axes)  # outputs.dataset imports xarray, slow, only when a grid needs it
     fixed = {k: (str(v) if not isinstance(v, (int, float)) else v)
              for k, v in params.as_dict().items() if k not in axes}
-    return xr.Dataset(data, coords=coords, attrs={"engine": engine, **{
-        k: v for k, v in fixed.items() if v is not None}})
+    return dataset({k: (dims, v) for k, v in values.items()}, dict(axes),
+                   attrs={"engine": engine, **{k: v for k, v in fixed.items() if v is not None}})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import xarray as xr
 from scipy.optimize import minimize_scalar
 
 from ._checks import check_real
@@ -24,6 +23,7 @@ from .formulas import (
     secret_key_rate,
     timing,
 )
+from .outputs import dataset
 
 __all__ = [
     "S_MAX",
@@ -74,14 +74,10 @@ def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fie
         r = evaluate(loss_order, engine=engine, alpha=alpha, **fields)
     R_eg = entanglement_rate(r["P"], **timing(fields))
     K = key_rate(R_eg, r["S"], r["Q"])
-    units = {"P": "1", "F": "1", "S": "1", "Q": "1"}
-    data = {k: ("alpha", np.asarray(r[k]), {"units": units[k]}) for k in ("P", "F", "S", "Q")}
-    data["R_eg"] = ("alpha", np.asarray(R_eg, dtype=float),
-                    {"units": "Hz", "long_name": "entanglement-generation rate"})
-    data["key_rate"] = ("alpha", np.asarray(K, dtype=float),
-                        {"units": "bit/s", "long_name": "DI-QKD secret key rate"})
-    return xr.Dataset(data, coords={"alpha": ("alpha", alpha, {"units": "1"})},
-                      attrs={"loss_order": int(loss_order), "engine": engine})
+    data = {k: ("alpha", np.asarray(r[k])) for k in ("P", "F", "S", "Q")}
+    data["R_eg"] = ("alpha", np.asarray(R_eg, dtype=float))
+    data["key_rate"] = ("alpha", np.asarray(K, dtype=float))
+    return dataset(data, {"alpha": alpha}, {"loss_order": int(loss_order), "engine": engine})
 
 
 def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,

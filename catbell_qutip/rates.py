@@ -22,12 +22,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import xarray as xr
 from scipy.optimize import brentq, minimize_scalar
 
 from ._checks import check_real
 from .api import evaluate
 from .formulas import entanglement_rate, timing
+from .outputs import dataset
 from .params import ProtocolParams
 
 __all__ = [
@@ -338,16 +338,12 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     return out
 
 
-def _curve_dataset(dim, coord, unit, res, attrs):
-    units = {"alpha": "1", "P": "1", "F": "1", "S": "1", "Q": "1", "R_eg": "Hz"}
-    long = {"alpha": "amplitude solved for the target rate", "P": "heralding probability",
-            "F": "heralded fidelity to phi+", "S": "CHSH value",
-            "Q": "bit-error rate of key rounds", "R_eg": "entanglement-generation rate"}
-    data = {k: (dim, np.asarray(res[k], dtype=float),
-                {"units": units[k], "long_name": long[k]}) for k in units}
+def _curve_dataset(dim, coord, res, attrs):
+    data = {k: (dim, np.asarray(res[k], dtype=float))
+            for k in ("alpha", "P", "F", "S", "Q", "R_eg")}
     clean = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in attrs.items()}
-    return xr.Dataset(data, coords={dim: (dim, np.asarray(coord, dtype=float),
-                                          {"units": unit})}, attrs=clean)
+    return dataset(data, {dim: np.asarray(coord, dtype=float)}, clean,
+                   long_names={"alpha": "amplitude solved for the target rate"})
 
 
 def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "coherent",
@@ -387,7 +383,7 @@ def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "co
     L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, unit="km")))
     res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                         n_scan=n_scan, length_km=L, **fields)
-    return _curve_dataset("length_km", L, "km", res,
+    return _curve_dataset("length_km", L, res,
                           {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
                            "engine": engine, **fields})
 
@@ -427,6 +423,6 @@ def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float
                                              allow_inf=True, unit="s")))
     res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                         n_scan=n_scan, length_km=length_km, t_c_s=tc, **fields)
-    return _curve_dataset("t_c_s", tc, "s", res,
+    return _curve_dataset("t_c_s", tc, res,
                           {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
                            "length_km": float(length_km), "engine": engine, **fields})

@@ -36,6 +36,7 @@ from . import discrepancies
 from ._checks import check_choice
 from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
+from .outputs import attrs_of
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -95,7 +96,7 @@ def _stack(datasets, panel: Panel, fields: dict, engine: str, extra_attrs: dict)
 
     ds = xr.concat(datasets, dim="loss_order", combine_attrs="override")
     ds = ds.assign_coords(loss_order=("loss_order", np.asarray(panel.loss_orders, dtype=int),
-                                      {"units": "1", "long_name": "loss order l"}))
+                                      attrs_of("loss_order")))
     attrs = {"panel": panel.name, "title": panel.title, "paper_statement": panel.statement,
              "presets": ", ".join(panel.presets), "engine": engine}
     for k, v in fields.items():
@@ -131,8 +132,10 @@ def compute_panel(panel: Panel, fields: dict, ctx: Context, t0_s: float = 0.0):
         peaks = [peak_key_rate(l, alpha_max=panel.alpha_max, n_scan=ctx.grids["n_alpha"],
                                engine=ctx.engine, length_km=L, **f) for l in panel.loss_orders]
         ds = _stack(dss, panel, f, ctx.engine, {"length_km": L, "t0_s": t0_s})
-        ds["peak_key_rate"] = ("loss_order", [k for _, k in peaks], {"units": "bit/s"})
-        ds["peak_alpha"] = ("loss_order", [a for a, _ in peaks], {"units": "1"})
+        ds["peak_key_rate"] = ("loss_order", [k for _, k in peaks],
+                               attrs_of("key_rate", "peak key rate over alpha"))
+        ds["peak_alpha"] = ("loss_order", [a for a, _ in peaks],
+                            attrs_of("alpha", "amplitude of the peak key rate"))
         return ds
 
     def curves(f):

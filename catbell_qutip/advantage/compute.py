@@ -13,6 +13,7 @@ from .._checks import ParameterError, check_memory, check_real
 from ..api import evaluate
 from ..formulas import timing
 from ..keyrate import key_rate
+from ..outputs import dataset
 from ..params import PARAM_INFO, ProtocolParams, merge_layers
 from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
 from ..sweep import sweep
@@ -20,7 +21,6 @@ from ..thresholds import THRESHOLD_PARAMETERS, threshold
 from .settings import (
     _ALPHA_CHUNK,
     _BYTES_PER_POINT_N2,
-    _RATE_INFO,
     _RESULT_BYTES_PER_POINT_CODE,
     _SECONDS_PER_POINT,
     BLOCK_POINTS,
@@ -124,20 +124,22 @@ def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
     return out
 
 
+#: per-code variables: name -> (the quantity it is, for its unit; its long name)
 _PER_CODE = {
-    "alpha_at_rate": ("1", "amplitude |alpha| at which the code reaches the rate"),
-    "P": ("1", "heralding probability at the rate"),
-    "F": ("1", "heralded fidelity to phi+ at the rate"),
-    "S": ("1", "CHSH value at the rate"),
-    "Q": ("1", "bit-error rate of the key rounds at the rate"),
-    "key_rate_at_rate": ("bit/s", "DI-QKD secret key rate at the rate"),
-    "key_rate_opt": ("bit/s", "DI-QKD secret key rate, alpha optimised on the alpha grid"),
-    "alpha_key_opt": ("1", "amplitude of the alpha-optimised key rate"),
+    "alpha_at_rate": ("alpha", "amplitude |alpha| at which the code reaches the rate"),
+    "P": ("P", "heralding probability at the rate"),
+    "F": ("F", "heralded fidelity to phi+ at the rate"),
+    "S": ("S", "CHSH value at the rate"),
+    "Q": ("Q", "bit-error rate of the key rounds at the rate"),
+    "key_rate_at_rate": ("key_rate", "DI-QKD secret key rate at the rate"),
+    "key_rate_opt": ("key_rate", "DI-QKD secret key rate, alpha optimised on the alpha grid"),
+    "alpha_key_opt": ("alpha", "amplitude of the alpha-optimised key rate"),
 }
+#: winner maps: figure of merit -> (per-code variable, is a key rate, words)
 _WINNERS = {
-    "S": ("S", False, "1", "CHSH value at the rate"),
-    "key_rate_at_rate": ("key_rate_at_rate", True, "bit/s", "key rate at the rate"),
-    "key_rate_opt": ("key_rate_opt", True, "bit/s", "key rate, alpha optimised"),
+    "S": ("S", False, "CHSH value at the rate"),
+    "key_rate_at_rate": ("key_rate_at_rate", True, "key rate at the rate"),
+    "key_rate_opt": ("key_rate_opt", True, "key rate, alpha optimised"),
 }
 
 
@@ -382,8 +384,6 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         An axis that is not a map parameter, out-of-range or non-increasing values, bad
         fields, a run above the memory limit, or a rate no code reaches anywhere on the map.
     """
-    import xarray as xr
-
     x = _axis_arg(x, DEFAULT_X, _flag_terms)
     y = _axis_arg(y, DEFAULT_Y, _flag_terms)
     term = (lambda f: PARAM_INFO[f].flag if f in PARAM_INFO else "--" + f.replace("_", "-")) \
@@ -466,26 +466,22 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                          f"(0, {alpha_max:g}]: lower {term('rate_hz')} or change the axes")
 
     dims = (x[0], y[0])
-    coords = {"loss_order": ("loss_order", np.asarray(orders, dtype=int),
-                             {"units": "1", "long_name": "loss order l"})}
-    for n, v in (x, y):
-        info = PARAM_INFO.get(n)
-        unit, long = (info.unit, info.long_name) if info else (_RATE_INFO["unit"],
-                                                              _RATE_INFO["long_name"])
-        coords[n] = (n, v, {"units": unit, "long_name": long})
-    data = {k: (("loss_order",) + dims, res[k], {"units": u, "long_name": ln})
-            for k, (u, ln) in _PER_CODE.items()}
+    coords = {"loss_order": np.asarray(orders, dtype=int), x[0]: x[1], y[0]: y[1]}
+    data = {k: (("loss_order",) + dims, res[k]) for k in _PER_CODE}
+    names = {k: q for k, (q, _) in _PER_CODE.items()}
+    longs = {k: ln for k, (_, ln) in _PER_CODE.items()}
     edge = np.isfinite(res["alpha_key_opt"]) & (res["alpha_key_opt"] >= alpha_grid[-1])
-    data["key_alpha_at_edge"] = (("loss_order",) + dims, edge.astype(np.int8), {
-        "units": "1", "long_name": "1 where the alpha-optimised key rate peaks at the largest "
-                                   "alpha of the grid (a lower bound there)"})
-    for q, (src, key, unit, ln) in _WINNERS.items():
+    data["key_alpha_at_edge"] = (("loss_order",) + dims, edge.astype(np.int8))
+    longs["key_alpha_at_edge"] = ("1 where the alpha-optimised key rate peaks at the largest "
+                                  "alpha of the grid (a lower bound there)")
+    for q, (src, key, ln) in _WINNERS.items():
         best, margin = winner(res[src], orders, key=key)
-        data[f"winner_{q}"] = (dims, best.astype(np.int32),
-                               {"units": "1", "long_name": f"loss order with the highest "
-                                f"{ln} (-1: none)"})
-        data[f"margin_{q}"] = (dims, margin, {"units": unit, "long_name":
-                                               f"margin of the winner over the runner-up, {ln}"})
+        data[f"winner_{q}"] = (dims, best.astype(np.int32))
+        names[f"winner_{q}"] = "loss_order"
+        longs[f"winner_{q}"] = f"loss order with the highest {ln} (-1: none)"
+        data[f"margin_{q}"] = (dims, margin)
+        names[f"margin_{q}"] = names[src]
+        longs[f"margin_{q}"] = f"margin of the winner over the runner-up, {ln}"
     fixed_p = ProtocolParams(**merged)
     attrs = {"title": "which code wins (docs/model.md 4, 6)", "engine": engine,
              "x": x[0], "y": y[0], "loss_orders": ", ".join(map(str, orders)),
@@ -504,7 +500,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         for (n, l), th in found.items():
             attrs[f"threshold_{n}_l{l}"] = float("nan") if th.value is None else th.value
             attrs[f"threshold_{n}_l{l}_message"] = th.message
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return dataset(data, coords, attrs, names=names, long_names=longs)
 
 
 def _axis_arg(axis, default, flag_terms):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import ParameterError, check_real
+from ..outputs import long_name, units
 from ..params import ARRAY_FIELDS, PARAM_INFO, ProtocolParams, preset
 
 __all__ = ["MAX_AXIS_POINTS", "REPRO_PRESET", "AXIS_NAMES", "DEFAULT_X", "DEFAULT_Y",
@@ -44,7 +45,7 @@ _SECONDS_PER_POINT = 0.035
 #: the dataset, the CSV frame)
 _RESULT_BYTES_PER_POINT_CODE = 400.0
 
-_RATE_INFO = dict(unit="Hz", long_name="entanglement-generation rate R_eg", flag="--rate-hz")
+_RATE_INFO = dict(unit=units("rate_hz"), long_name=long_name("rate_hz"), flag="--rate-hz")
 
 
 def repro_settings() -> dict:

@@ -17,6 +17,7 @@ import numpy as np
 from .._checks import check_choice, check_real
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
+from ..outputs import dataset
 from .chain_model import chain, link_states
 from .swap import compose_chain, dephase_output
 from .waiting import check_segments, expected_attempts, memory_factors
@@ -83,8 +84,6 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         ``alpha_max``), and every output of
         :func:`chain` there except ``rho``.
     """
-    import xarray as xr
-
     check_choice(objective, "objective", OBJECTIVES)
     segs = [check_segments(s, strategy=strategy) for s in np.atleast_1d(segments).tolist()]
     if not segs:
@@ -132,27 +131,17 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         out["key_rate"][i] = np.where(ok, out["key_rate"][i], 0.0)
         out["rate_hz"][i] = np.where(ok, out["rate_hz"][i], 0.0)
     out["alpha"] = best
-    units = {"alpha": "1", "P_link": "1", "F_link": "1", "S_link": "1", "T0_s": "s",
-             "attempts": "1", "d_A": "1", "d_B": "1", "d_AB": "1", "rate_hz": "Hz",
-             "F": "1", "S": "1", "Q": "1", "key_rate": "bit/s"}
-    long = {"alpha": "optimal amplitude of every link", "P_link": "link success probability",
-            "F_link": "link heralded fidelity", "S_link": "link CHSH value",
-            "T0_s": "attempt time max(L0 / c_f, t0)",
-            "attempts": "expected attempt rounds until all links are ready",
-            "d_A": "E[d_A], memory factor on A_1", "d_B": "E[d_B], memory factor on B_n",
-            "d_AB": "E[d_A d_B]", "rate_hz": "delivery rate of end-to-end pairs",
-            "F": "end-to-end fidelity to phi+", "S": "end-to-end CHSH value (Horodecki)",
-            "Q": "end-to-end bit-error rate of key rounds", "key_rate": "DI-QKD key rate"}
-    data = {k: (("segments", "length_km"), v, {"units": units[k], "long_name": long[k]})
-            for k, v in out.items()}
-    coords = {"segments": ("segments", np.asarray(segs, dtype=int), {"units": "1"}),
-              "length_km": ("length_km", L, {"units": "km", "long_name": "total distance"})}
+    data = {k: (("segments", "length_km"), v) for k, v in out.items()}
+    coords = {"segments": np.asarray(segs, dtype=int), "length_km": L}
     attrs = {"loss_order": int(loss_order), "objective": objective, "strategy": strategy,
              "p_swap": float(p_swap), "swap_depol": float(swap_depol),
              "alpha_max": alpha_max, "n_alpha": int(n_alpha)}
     if rate_hz is not None:
         attrs["rate_hz"] = rate_hz
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return dataset(data, coords, attrs, names={"rate_hz": "chain_rate_hz"}, long_names={
+        "alpha": "optimal amplitude of every link", "length_km": "total distance",
+        "F": "end-to-end fidelity to phi+", "S": "end-to-end CHSH value (Horodecki)",
+        "Q": "end-to-end bit-error rate of key rounds"})
 
 
 def _from_links(link, i, n, L, kw):

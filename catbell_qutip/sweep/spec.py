@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError, check_memory
+from ..outputs import long_name, units  # noqa: F401 - re-exported: the sweep's names
 from ..params import (
     PARAM_INFO,
     PARAM_NAMES,
@@ -42,28 +43,7 @@ RANGE_KEYS = ("start", "stop", "num", "scale")
 #: storage layout version, part of the spec hash (2: per-chunk checksums, ranges kept as
 #: ranges in the canonical spec)
 STORE_FORMAT = 2
-#: units and long names of the outputs (those of parameters come from PARAM_INFO)
-OUTPUT_UNITS = {"key_rate": "bit/s"}
-OUTPUT_LONG_NAMES = {
-    "P": "heralding probability", "F": "heralded fidelity to phi+", "S": "CHSH value",
-    "Q": "bit-error rate of key rounds", "key_rate": "DI-QKD secret key rate",
-    "alpha_at_rate": "smallest alpha reaching target_rate_hz",
-}
 _INF = ("inf", "infinity")
-
-
-def units(name: str) -> str:
-    """Unit of a parameter or an output ("1" when dimensionless)."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].unit
-    return OUTPUT_UNITS.get(name, "1")
-
-
-def long_name(name: str) -> str:
-    """Long name of a parameter or an output."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].long_name
-    return OUTPUT_LONG_NAMES.get(name, name)
 
 
 def is_scalar_field(name: str) -> bool:
