@@ -18,24 +18,26 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .claims import CLAIMS
+from .fibre import travel_time_s
+from .keyrate import peak_key_rate
+from .paper import (
+    ALPHA_MAX_FIG3G,
+    ALPHA_MAX_FIG4,
+    LENGTH_FIG4_KM,
+    LENGTH_MAX_FIG3G_KM,
+    LENGTH_THRESHOLD_KM,
+    PEAK_FIG4A_L0_BIT_S,
+    RATE_FIG3G_HZ,
+    RATE_FIG23_HZ,
+    S_LEVEL,
+)
 from .params import merge_layers, preset
 from .rates import solve_at_rate
 from .thresholds import max_length_above
 
 __all__ = ["Panel", "Post", "PANELS", "panel_fields", "crossing_lengths", "max_length_above",
-           "RATE_FIG23_HZ", "RATE_FIG3G_HZ", "LENGTH_FIG4_KM", "LENGTH_THRESHOLD_KM",
-           "S_LEVEL_FIG3G", "plot_panel"]
+           "calibrate_t0", "plot_panel"]
 
-#: fixed rate of Figs. 2-3 and of the thresholds, Hz
-RATE_FIG23_HZ = 3000.0
-#: fixed rate of Fig. 3(g), Hz
-RATE_FIG3G_HZ = 3.0
-#: length of Fig. 4, km
-LENGTH_FIG4_KM = 10.0
-#: length where the paper reads its numbers (thresholds, S at 5 km), km
-LENGTH_THRESHOLD_KM = 5.0
-#: S level of the Fig. 3(g) length (see catbell_qutip.claims.model_numbers for why 2.01)
-S_LEVEL_FIG3G = 2.01
 #: S below which S_0 counts as not yet saturated in Fig. 2(b): S_0(t_c = inf) - this
 S_SATURATION_GAP = 0.01
 
@@ -128,6 +130,39 @@ class Panel:
 def panel_fields(panel: Panel, overrides: dict | None = None) -> dict:
     """The ProtocolParams fields of a panel: its presets merged in order, then ``overrides``."""
     return merge_layers(*(preset(name) for name in panel.presets), overrides)
+
+
+def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
+    """t0 from the l = 0 peak of Fig. 4(a) (docs/model.md 6), and whether that is possible.
+
+    With t0 > L / c_f every rate scales by (L / c_f) / t0 and the optimal alpha does not
+    move, so t0 = (L / c_f) * peak(t0 = 0) / 2000 bit/s exactly. Fig. 4(a) has no eta_int,
+    so the value is the same for every encoder and eta_int placement.
+
+    Returns
+    -------
+    dict
+        ``t0_s`` (s), ``peak_t0_zero`` (bit/s), ``alpha_t0_zero``, ``travel_time_s`` (s),
+        ``calibrated`` (bool) and ``note`` (str).
+    """
+    panel = next(p for p in PANELS if p.name == "fig4a")
+    f = dict(panel_fields(panel), t0_s=0.0)
+    a0, k0 = peak_key_rate(0, alpha_max=panel.alpha_max, n_scan=n_alpha, engine=engine,
+                           length_km=LENGTH_FIG4_KM, **f)
+    T = float(travel_time_s(LENGTH_FIG4_KM))
+    if k0 > PEAK_FIG4A_L0_BIT_S:
+        t0 = T * k0 / PEAK_FIG4A_L0_BIT_S
+        note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s > "
+                f"{PEAK_FIG4A_L0_BIT_S:g} bit/s; t0 = (L / c_f) x {k0:.6g} / "
+                f"{PEAK_FIG4A_L0_BIT_S:g} = {t0:.6g} s brings it to {PEAK_FIG4A_L0_BIT_S:g}")
+        return dict(t0_s=t0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
+                    calibrated=True, note=note)
+    note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s <= "
+            f"{PEAK_FIG4A_L0_BIT_S:g} bit/s: since t0 can only lower the rate, no t0 "
+            "reproduces the paper's peak; t0 = 0 kept (any t0 <= L / c_f = "
+            f"{T:.3g} s is equivalent)")
+    return dict(t0_s=0.0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
+                calibrated=False, note=note)
 
 
 def _finite(v):
@@ -250,7 +285,7 @@ def _maxlen_run(panel, ds, fields, ctx):
               n_scan=ctx.grids["n_scan"], tol_km=ctx.grids["length_tol_km"], **fields)
     for l in panel.loss_orders:
         sel = ds.sel(loss_order=l)
-        v, note = max_length_above(l, S_LEVEL_FIG3G, sel["length_km"].values,
+        v, note = max_length_above(l, S_LEVEL, sel["length_km"].values,
                                    sel["S"].values, **kw)
         res[f"{panel.name}_max_km_S_above_2.01_l{l}"] = (v, note)
         if v is not None and (best is None or v > best[0]):
@@ -292,7 +327,8 @@ PEAKS = Post(lambda p: tuple(k for l in p.loss_orders
 _TUB = {"usd": "tub"}
 _FIG3 = dict(loss_orders=(0, 1, 3), posts=(S_AT_5KM,))
 _LIN = dict(loss_orders=(0, 1), posts=(S_AT_5KM,), reference=_TUB)
-_KEY = dict(kind="key", loss_orders=(0, 1), length_km=(LENGTH_FIG4_KM,), alpha_max=3.0,
+_KEY = dict(kind="key", loss_orders=(0, 1), length_km=(LENGTH_FIG4_KM,),
+            alpha_max=ALPHA_MAX_FIG4,
             points=(200, 40), posts=(PEAKS,))
 
 PANELS = (
@@ -317,11 +353,12 @@ PANELS = (
           presets=("repro-fig3f",), **_LIN),
     Panel("fig3g", "length", "Fig. 3(g): Table I, $R_\\mathrm{eg}$ = 3 Hz, ideal memory",
           CLAIMS["C7"][1], (0, 1, 3),
-          ("repro-fig3g",), rate_hz=RATE_FIG3G_HZ, length_km=(0.1, 150.0), log_x=True,
-          alpha_max=8.0, points=(90, 10), refine=(40.0, 110.0, 50), posts=(S_AT_5KM, MAX_LENGTH),
+          ("repro-fig3g",), rate_hz=RATE_FIG3G_HZ, length_km=(0.1, LENGTH_MAX_FIG3G_KM),
+          log_x=True, alpha_max=ALPHA_MAX_FIG3G, points=(90, 10), refine=(40.0, 110.0, 50),
+          posts=(S_AT_5KM, MAX_LENGTH),
           ref_lines=((2.0, "$S = 2$ (local bound)", "0.4", ":"),
                      (2 * math.sqrt(2), r"$S = 2\sqrt{2}$", "0.4", "--"),
-                     (S_LEVEL_FIG3G, "$S = 2.01$", "tab:red", "-."))),
+                     (S_LEVEL, f"$S = {S_LEVEL:g}$", "tab:red", "-."))),
     Panel(name="fig4a", title="Fig. 4(a): channel loss only, $L$ = 10 km",
           statement=CLAIMS["C8"][1],
           presets=("repro-fig4a",), **_KEY),

@@ -16,7 +16,7 @@ Every other :class:`~catbell_qutip.params.ProtocolParams` field passes through (
 ``eta_int_placement``, ``decoder``, ``usd``, ...; the library defaults when not given). Which
 reflections carry eta_int and where it acts (docs/model.md section 3, "Imperfections") decide
 the eta_int thresholds: the reproduction pins the combination identified from the paper's
-own numbers (:func:`catbell_qutip.claims.identify_model`, presets ``repro-*``).
+own numbers (:func:`catbell_qutip.identification.identify_model`, presets ``repro-*``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, solve_at_rate
 
 __all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold", "threshold_table",
@@ -81,7 +82,8 @@ def _fields(parameter, x, fixed):
     return f
 
 
-def reference_S(loss_orders=(0, 1, 3), *, length_km: float = 5.0, rate_hz: float = 3000.0,
+def reference_S(loss_orders=(0, 1, 3), *, length_km: float = LENGTH_THRESHOLD_KM,
+                rate_hz: float = RATE_FIG23_HZ,
                 engine: str = "coherent", **fixed) -> dict:
     """S_l at the given length and rate (docs/model.md section 6 reads thresholds there).
 
@@ -111,8 +113,8 @@ def reference_S(loss_orders=(0, 1, 3), *, length_km: float = 5.0, rate_hz: float
     return out
 
 
-def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
-              rate_hz: float = 3000.0, engine: str = "coherent",
+def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRESHOLD_KM,
+              rate_hz: float = RATE_FIG23_HZ, engine: str = "coherent",
               n_grid: int = 25, x_min: float = 0.02, xtol: float = 1e-5,
               alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
               **fixed) -> Threshold:

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from catbell_qutip.claims import identify_model, model_table
+from catbell_qutip.identification import identify_model, model_table
 from catbell_qutip.keyrate import peak_key_rate
 from catbell_qutip.params import PRESETS, ProtocolParams, preset
 from catbell_qutip.reproduce import PANELS

@@ -6,7 +6,7 @@ the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection as giv
 ``repro-base`` (the encoder and eta_int placement identified from the paper's numbers);
 every protocol flag overrides it.
 
-Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`,
+Three analyses behind the paper's claims (:mod:`catbell_qutip.identification`,
 :mod:`catbell_qutip.discrepancies`) share the command:
 ``--model-table`` (which encoder x eta_int placement the paper's numbers point to),
 ``--key-fractions`` (claim C8) and ``--usd-factor`` (claims C5/C6).
@@ -19,19 +19,20 @@ import math
 import re
 import sys
 
-from .. import claims, discrepancies
+from .. import discrepancies, identification
 from ..fibre import attempt_time_s
 from ..formulas import timing
+from ..panels import calibrate_t0
+from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
-from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
 from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
 
 #: total distance of the thresholds unless --length-km (or a preset/config) says otherwise
-DEFAULT_LENGTH_KM = 5.0
+DEFAULT_LENGTH_KM = LENGTH_THRESHOLD_KM
 
 
 def add_parser(sub):
@@ -44,8 +45,9 @@ def add_parser(sub):
                     "otherwise; --length-km defaults to 5.")
     add_param_flags(p, point=False, defaults_from="repro-base",
                     defaults={"length_km": DEFAULT_LENGTH_KM})
-    p.add_argument("--rate-hz", type=float, default=3000.0,
-                   help="entanglement-generation rate both codes run at, Hz (3000)")
+    p.add_argument("--rate-hz", type=float, default=RATE_FIG23_HZ,
+                   help=f"entanglement-generation rate both codes run at, Hz "
+                        f"({RATE_FIG23_HZ:g})")
     p.add_argument("--loss-orders", type=int, nargs="+", default=[1, 3], metavar="L",
                    help="loss orders compared with l = 0 (1 3)")
     p.add_argument("--parameters", nargs="+", default=list(THRESHOLD_PARAMETERS),
@@ -96,18 +98,18 @@ def _model_table(args):
     bar = _bar(7, args)
     t0 = calibrate_t0(args.engine)["t0_s"]
     bar.update()
-    rows = claims.model_table(t0_s=t0, engine=args.engine, n_threshold=args.grid,
+    rows = identification.model_table(t0_s=t0, engine=args.engine, n_threshold=args.grid,
                               progress=bar.update)
     bar.close()
     if args.out:
         from pathlib import Path
 
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        claims.write_model_table(rows, args.out)
+        identification.write_model_table(rows, args.out)
     if args.json:
-        _print_json({"fig4_t0_s": t0, "picked": claims.identify_model(rows), "rows": rows})
+        _print_json({"fig4_t0_s": t0, "picked": identification.identify_model(rows), "rows": rows})
     else:
-        print(claims.model_table_markdown(rows))
+        print(identification.model_table_markdown(rows))
     return 0
 
 

@@ -13,6 +13,11 @@ import numpy as np
 
 from ..fibre import attempt_time_s
 from ..formulas import timing
+
+# S level of the reach in scan_summary, the paper's Fig. 3(g) level: S - 2 decays
+# continuously and, without bit-flip noise (Q = 0), never vanishes, so "S > 2" alone has no
+# finite reach (docs/repeater.md section 5)
+from ..paper import S_LEVEL
 from .optimisation import optimise
 from .plob import plob_clock_s, plob_clock_text, plob_key_rate
 
@@ -86,10 +91,6 @@ n_alpha, progress, **fields
     return ds
 
 
-#: S level of the reach in :func:`scan_summary` (the level ``catbell reproduce`` uses for
-#: the Fig. 3(g) reach): S - 2 decays continuously and, without bit-flip noise (Q = 0),
-#: never vanishes, so "S > 2" alone has no finite reach (docs/repeater.md section 5)
-S_LEVEL = 2.01
 #: key-rate floor (bit/s) of the reach in :func:`scan_summary` and of the figure
 KEY_MIN_BIT_S = 1e-3
 
