@@ -5,11 +5,12 @@ The physics is specified in docs/model.md (see docs/model.md); the public entry 
 (vectorised grids).
 """
 
+from ._checks import NoHeraldWarning, UnreachableRateWarning
 from .api import evaluate, simulate
 from .params import ProtocolParams, preset, resolve_params
 from .result import ProtocolResult
 
 __all__ = ["simulate", "evaluate", "ProtocolParams", "ProtocolResult", "preset",
-           "resolve_params", "__version__"]
+           "resolve_params", "NoHeraldWarning", "UnreachableRateWarning", "__version__"]
 
 __version__ = "0.1.0"

@@ -9,6 +9,8 @@ import numpy as np
 __all__ = [
     "ParameterError",
     "MemoryLimitError",
+    "NoHeraldWarning",
+    "UnreachableRateWarning",
     "check_loss_order",
     "check_real",
     "check_choice",
@@ -44,6 +46,19 @@ class MemoryLimitError(ValueError):
         super().__init__(message)
         self.estimate_bytes = float(estimate_bytes)
         self.limit_bytes = float(limit_bytes)
+
+
+class NoHeraldWarning(RuntimeWarning):
+    """Some points have P = 0: no attempt heralds, so F, S and Q are NaN (undefined) there.
+
+    A legitimate result (no light, total loss), not an error: callers that expect it (scans
+    over small amplitudes) silence it by class,
+    ``warnings.filterwarnings("ignore", category=NoHeraldWarning)``, not by its text.
+    """
+
+
+class UnreachableRateWarning(RuntimeWarning):
+    """Some points of a sweep cannot reach its ``target_rate_hz``: every output is NaN there."""
 
 
 def memory_limit_bytes() -> float:

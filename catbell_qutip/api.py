@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_memory, check_real
+from ._checks import NoHeraldWarning, ParameterError, check_choice, check_memory, check_real
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
 from .outputs import dataset
@@ -451,7 +451,7 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      NoHeraldWarning, stacklevel=2)
     values = {k: np.asarray(values[k], dtype=float) for k in outputs}
     if not grid:
         return values

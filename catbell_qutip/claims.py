@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from .outputs import json_ready
+
 __all__ = ["CLAIMS", "check_passes", "build_claims", "claims_markdown", "write_claims",
            "number_text"]
 
@@ -213,16 +215,7 @@ def write_claims(claims, out) -> None:
 
     out = Path(out)
 
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return v
-
     with open(out / "claims.json", "w") as fh:
-        json.dump(clean(list(claims)), fh, indent=2, allow_nan=False)
+        json.dump(json_ready(list(claims)), fh, indent=2, allow_nan=False)
     (out / "claims.md").write_text("# The paper's claims C1-C10, answered\n\n"
                                    + claims_markdown(claims))

@@ -18,6 +18,7 @@ import numpy as np
 
 from .claims import check_passes, number_text
 from .keyrate import peak_key_rate
+from .outputs import json_ready
 from .paper import (
     ALPHA_MAX_FIG3G,
     ALPHA_MAX_FIG4,
@@ -288,11 +289,7 @@ def write_model_table(rows, out) -> None:
     from pathlib import Path
 
     out = Path(out)
-    clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-              for k, v in row.items()} for row in rows]
-    for row in clean:
-        row["deviation"] = {c: (v if math.isfinite(v) else None)
-                            for c, v in row["deviation"].items()}
+    clean = json_ready(rows)
     doc = {"paper": {k: MODEL_CLAIMS[k][1] for k in MODEL_CLAIMS},
            "units": {k: MODEL_CLAIMS[k][2] for k in MODEL_CLAIMS},
            "criteria": {c: CRITERIA[c][1] for c in CRITERIA},

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._checks import check_real
+from ._checks import NoHeraldWarning, check_real
 from .api import evaluate
 from .formulas import (
     S_MAX,
@@ -70,7 +70,7 @@ def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fie
     if alpha.ndim != 1:
         raise ValueError("alpha must be a 1-D grid")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         r = evaluate(loss_order, engine=engine, alpha=alpha, **fields)
     R_eg = entanglement_rate(r["P"], **timing(fields))
     K = key_rate(R_eg, r["S"], r["Q"])

@@ -9,11 +9,13 @@ repeater scans, advantage maps) is built by :func:`dataset`, which writes them i
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .params import PARAM_INFO
 
-__all__ = ["OUTPUT_INFO", "units", "long_name", "attrs_of", "dataset"]
+__all__ = ["OUTPUT_INFO", "units", "long_name", "attrs_of", "dataset", "json_ready"]
 
 #: result name -> (unit, long name); "1" is dimensionless
 OUTPUT_INFO: dict[str, tuple[str, str]] = {
@@ -106,3 +108,22 @@ def dataset(data: dict, coords: dict, attrs: dict | None = None, *,
         built_coords[name] = entry(name, v if isinstance(v, tuple) else (name, v))
     return xr.Dataset({k: entry(k, v) for k, v in data.items()}, coords=built_coords,
                       attrs=attrs or {})
+
+
+def json_ready(v):
+    """``v`` made JSON-safe, the one cleaner of every JSON the package writes: NaN and
+    infinities become null, NumPy scalars plain numbers, tuples lists, dict keys strings.
+
+    >>> json_ready({"S": np.float64("nan"), 1: (np.int64(2), float("inf"), 0.5)})
+    {'S': None, '1': [2, None, 0.5]}
+    """
+    if isinstance(v, dict):
+        return {str(k): json_ready(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_ready(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    return v

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from ._checks import check_real
+from ._checks import NoHeraldWarning, check_real
 from .api import evaluate
 from .formulas import entanglement_rate, timing
 from .outputs import dataset
@@ -62,7 +62,7 @@ def _evaluate_P(loss_order, engine, alpha, fields):
     engine, a loop over points on the Fock engine). P at tiny alpha may underflow to 0 for
     high codes: expected here, so the warning about it is silenced."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         return np.asarray(evaluate(loss_order, engine=engine, outputs=("P",), alpha=alpha,
                                    **fields)["P"], dtype=float)
 

@@ -36,7 +36,7 @@ from . import discrepancies, identification
 from ._checks import check_choice
 from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
-from .outputs import attrs_of
+from .outputs import attrs_of, json_ready
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -371,8 +371,7 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     task_times.pop("summary", None)
     ordered = {k: summary.get(k) for k in SUMMARY_KEYS}
     ordered.update({k: v for k, v in summary.items() if k not in ordered})
-    ordered = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-               for k, v in ordered.items()}
+    ordered = json_ready(ordered)
     claims = _claims.build_claims(ordered)
     _claims.write_claims(claims, out)
     wall = time.perf_counter() - start

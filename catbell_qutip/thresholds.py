@@ -29,7 +29,7 @@ from scipy.optimize import brentq
 from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, solve_at_rate
 
-__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold", "threshold_table",
+__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold",
            "reference_S", "max_length_above"]
 
 #: parameter -> the extra fields it needs (eta_d only acts with detectors: linear USD)
@@ -198,18 +198,6 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
     msg += nan_note
     return Threshold(parameter, int(loss_order), value, msg,
                      tuple(c for c, _ in crossings), x, gap)
-
-
-def threshold_table(parameters=("eta_int", "eta_c", "eta_d"), loss_orders=(1, 3),
-                    progress=None, **kwargs) -> list[Threshold]:
-    """:func:`threshold` for every parameter and loss order (``progress``: callback)."""
-    out = []
-    for p in parameters:
-        for l in loss_orders:
-            out.append(threshold(p, l, **kwargs))
-            if progress is not None:
-                progress()
-    return out
 
 
 def max_length_above(loss_order: int, level: float, lengths, S, *, rate_hz, engine,

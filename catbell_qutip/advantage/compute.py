@@ -4,12 +4,17 @@ its margin at every point (docs/model.md sections 4, 6)."""
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
 
-from .._checks import ParameterError, check_memory, check_real
+from .._checks import (
+    NoHeraldWarning,
+    ParameterError,
+    UnreachableRateWarning,
+    check_memory,
+    check_real,
+)
 from ..api import evaluate
 from ..formulas import timing
 from ..keyrate import key_rate
@@ -17,6 +22,7 @@ from ..outputs import dataset
 from ..params import PARAM_INFO, ProtocolParams, merge_layers
 from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
 from ..sweep import sweep
+from ..sweep.executors import default_workers
 from ..thresholds import THRESHOLD_PARAMETERS, threshold
 from .settings import (
     _ALPHA_CHUNK,
@@ -108,8 +114,7 @@ def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
     for start in range(0, alpha_grid.size, _ALPHA_CHUNK):
         a = alpha_grid[start:start + _ALPHA_CHUNK]
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*have P = 0",
-                                    category=RuntimeWarning)
+            warnings.filterwarnings("ignore", category=NoHeraldWarning)
             e = evaluate(loss_order, engine=engine, alpha=a[:, None], **fields)
         P = np.broadcast_to(e["P"], (a.size, n))
         K = key_rate(entanglement_rate(P, **clock), e["S"], e["Q"])
@@ -141,14 +146,6 @@ _WINNERS = {
     "key_rate_at_rate": ("key_rate_at_rate", True, "key rate at the rate"),
     "key_rate_opt": ("key_rate_opt", True, "key rate, alpha optimised"),
 }
-
-
-def _cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _block_task(task):
@@ -232,8 +229,8 @@ def _swept(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
 
     def run(spec):
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*point\(s\) (have P = 0|cannot "
-                                    r"reach)", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", category=NoHeraldWarning)
+            warnings.filterwarnings("ignore", category=UnreachableRateWarning)
             return sweep({"engine": engine, **spec}, **kw).load()
 
     # at the rate
@@ -427,7 +424,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     alpha_grid = _key_alpha_grid(float(key_alpha_max), int(n_key_alpha))
     swept = workers is not None or scheduler is not None
     if processes is None:
-        processes = _cores() if npt >= 64 else 1
+        processes = default_workers() if npt >= 64 else 1
     if int(processes) < 1:
         raise ValueError(f"{term('processes')} = {processes} is outside the allowed range "
                          "[1, inf)")

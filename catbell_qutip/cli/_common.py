@@ -6,9 +6,9 @@ import argparse
 import math
 
 from .._checks import check_out_dir
-from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
+from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset
 
-__all__ = ["check_out_dir", "positive_int", "add_param_flags", "params_from_args", "FLAG_TO_FIELD"]
+__all__ = ["check_out_dir", "positive_int", "add_param_flags", "FLAG_TO_FIELD"]
 
 #: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
 FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}
@@ -118,7 +118,3 @@ def layers_from_args(args) -> list[dict]:
     layers.append(flags)
     return layers
 
-
-def params_from_args(args, **defaults):
-    """Resolve ProtocolParams from ``defaults`` < preset < config < flags."""
-    return resolve_params(defaults, *layers_from_args(args))

@@ -27,6 +27,7 @@ from ..advantage import (
     plot_map,
     repro_settings,
 )
+from ..outputs import json_ready
 from ..params import PARAM_INFO, merge_layers
 from ._common import add_param_flags, check_out_dir, layers_from_args, positive_int
 
@@ -86,20 +87,6 @@ def add_parser(sub):
                     preset_fields=tuple(repro_settings()),
                     defaults={"length_km": DEFAULT_LENGTH_KM})
     return p
-
-
-def _clean(v):
-    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    return v
 
 
 def _changes(values, winners):
@@ -169,7 +156,7 @@ def run(args) -> int:
         table = decoder_table(engine=args.engine, quick=args.quick,
                               progress=not args.no_progress)
         if args.json:
-            print(json.dumps(_clean(table), allow_nan=False))
+            print(json.dumps(json_ready(table), allow_nan=False))
         else:
             print(decoder_table_markdown(table))
         return 0
@@ -225,10 +212,10 @@ def run(args) -> int:
     summary["seconds"] = elapsed
     summary["attrs"] = {k: v for k, v in ds.attrs.items()}
     with open(out / "summary.json", "w") as fh:
-        json.dump(_clean(summary), fh, indent=1, allow_nan=False)
+        json.dump(json_ready(summary), fh, indent=1, allow_nan=False)
     files.append(out / "summary.json")
     if args.json:
-        print(json.dumps(_clean({**summary, "files": [str(f) for f in files]}),
+        print(json.dumps(json_ready({**summary, "files": [str(f) for f in files]}),
                          allow_nan=False))
         return 0
     xn, yn = ds.attrs["x"], ds.attrs["y"]

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .._checks import check_memory
+from ..outputs import json_ready
 from ..params import ALPHA_MAX, merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -205,18 +206,6 @@ def _fields(args) -> dict:
     return fields
 
 
-def _json_ready(obj):
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
 def run(args) -> int:
     from tqdm.auto import tqdm
 
@@ -257,7 +246,7 @@ def run(args) -> int:
         "plob_clock": ds.attrs["plob_clock"], "wall_time_s": time.perf_counter() - start,
         "files": [str(p.name) for p in figs] + ["repeater.nc", "summary.json"],
     }
-    summary = _json_ready(summary)
+    summary = json_ready(summary)
     with open(out / "summary.json", "w") as fh:
         json.dump(summary, fh, indent=2, allow_nan=False)
     if args.json:

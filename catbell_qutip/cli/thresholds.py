@@ -22,6 +22,7 @@ import sys
 from .. import discrepancies, identification
 from ..fibre import attempt_time_s
 from ..formulas import timing
+from ..outputs import json_ready
 from ..panels import calibrate_t0
 from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ProtocolParams, merge_layers, preset
@@ -73,18 +74,8 @@ def add_parser(sub):
     return p
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
 def _print_json(obj):
-    print(json.dumps(_clean(obj), allow_nan=False))
+    print(json.dumps(json_ready(obj), allow_nan=False))
 
 
 def _bar(total, args):

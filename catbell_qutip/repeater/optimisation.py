@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .._checks import check_choice, check_real
+from .._checks import NoHeraldWarning, check_choice, check_real
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..outputs import dataset
@@ -32,7 +32,7 @@ _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
 def _chain_quiet(loss_order, alpha, L, n, kw, fields):
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         return chain(loss_order, alpha, L, n, **kw, **fields)
 
 
@@ -106,7 +106,7 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
     # one engine call for every (alpha, n, L): link states at L0 = L / n
     n_arr = np.asarray(segs, dtype=float)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         link = link_states(loss_order, grid[:, None, None],
                            L[None, None, :] / n_arr[None, :, None], **fields)
     tick(1)
