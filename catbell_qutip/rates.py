@@ -20,6 +20,7 @@ This is a layer above :mod:`catbell_qutip.api`; :func:`entanglement_rate` is def
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -31,6 +32,7 @@ from .outputs import dataset
 from .params import ProtocolParams
 
 __all__ = [
+    "ScanOptions",
     "RATE_RTOL",
     "DEFAULT_ALPHA_MAX",
     "entanglement_rate",
@@ -40,12 +42,31 @@ __all__ = [
     "S_vs_memory_time",
 ]
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """How the amplitude at a rate is found, as one value: the engine and the scan of
+    :func:`alpha_for_rate` (``alpha_max``, ``n_scan``). Callers that run the solver many
+    times (thresholds, advantage maps) carry this instead of three loose arguments.
+
+    >>> ScanOptions(n_scan=12).solver_kwargs()
+    {'engine': 'coherent', 'alpha_max': 6.0, 'n_scan': 12}
+    """
+
+    engine: str = "coherent"
+    alpha_max: float = 6.0
+    n_scan: int = 32
+
+    def solver_kwargs(self) -> dict:
+        """The keyword arguments of :func:`alpha_for_rate` and :func:`solve_at_rate`."""
+        return {"engine": self.engine, "alpha_max": self.alpha_max, "n_scan": self.n_scan}
+
+
 #: relative accuracy in R_eg of the amplitudes :func:`alpha_for_rate` returns
 RATE_RTOL = 1e-9
 #: default upper end of the alpha scan
-DEFAULT_ALPHA_MAX = 6.0
+DEFAULT_ALPHA_MAX = ScanOptions.alpha_max
 #: default number of scan points
-DEFAULT_N_SCAN = 32
+DEFAULT_N_SCAN = ScanOptions.n_scan
 
 # the solvers aim well below RATE_RTOL so that the final check has margin
 _F_TOL = 1e-11

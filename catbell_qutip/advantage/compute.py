@@ -4,7 +4,10 @@ its margin at every point (docs/model.md sections 4, 6)."""
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,9 +23,15 @@ from ..formulas import timing
 from ..keyrate import key_rate
 from ..outputs import dataset
 from ..params import PARAM_INFO, ProtocolParams, merge_layers
-from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
+from ..rates import (
+    DEFAULT_ALPHA_MAX,
+    DEFAULT_N_SCAN,
+    ScanOptions,
+    entanglement_rate,
+    solve_at_rate,
+)
 from ..sweep import sweep
-from ..sweep.executors import default_workers
+from ..sweep.executors import LocalExecutor, default_workers
 from ..thresholds import THRESHOLD_PARAMETERS, threshold
 from .settings import (
     _ALPHA_CHUNK,
@@ -99,11 +108,9 @@ def _key_alpha_grid(key_alpha_max: float, n_key_alpha: int) -> np.ndarray:
     return np.linspace(key_alpha_max / n_key_alpha, key_alpha_max, n_key_alpha)
 
 
-def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
+def _block(loss_order, rate, fields, scan: ScanOptions, alpha_grid):
     """Every per-code quantity on a flat block of points (vectorised)."""
-
-    r = solve_at_rate(loss_order, rate, engine=engine, alpha_max=alpha_max, n_scan=n_scan,
-                      **fields)
+    r = solve_at_rate(loss_order, rate, **scan.solver_kwargs(), **fields)
     out = {k: np.asarray(r[k], dtype=float) for k in ("alpha", "P", "F", "S", "Q", "R_eg")}
     out["key_rate_at_rate"] = np.asarray(key_rate(out["R_eg"], out["S"], out["Q"]),
                                          dtype=float)
@@ -115,7 +122,7 @@ def _block(loss_order, rate, fields, engine, alpha_max, n_scan, alpha_grid):
         a = alpha_grid[start:start + _ALPHA_CHUNK]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=NoHeraldWarning)
-            e = evaluate(loss_order, engine=engine, alpha=a[:, None], **fields)
+            e = evaluate(loss_order, engine=scan.engine, alpha=a[:, None], **fields)
         P = np.broadcast_to(e["P"], (a.size, n))
         K = key_rate(entanglement_rate(P, **clock), e["S"], e["Q"])
         K = np.nan_to_num(np.broadcast_to(K, (a.size, n)), nan=0.0)
@@ -150,58 +157,62 @@ _WINNERS = {
 
 def _block_task(task):
     """One (code, block of points) of the plain path; module level so a pool can run it."""
-    ci, l, sl, rate, sub, engine, alpha_max, n_scan, alpha_grid = task
-    r = _block(l, rate, sub, engine, alpha_max, n_scan, alpha_grid)
+    ci, l, sl, rate, sub, scan, alpha_grid = task
+    r = _block(l, rate, sub, scan, alpha_grid)
     r["alpha_at_rate"] = r.pop("alpha")
     return ci, sl, {k: r[k] for k in _PER_CODE}
 
 
-def _plain(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_grid,
-           progress, processes, jobs=()):
+def _plain(job: MapJob):
     """Blocks of at most :data:`BLOCK_POINTS` points, each code's points split into at
-    least ``processes`` blocks, run on a pool of ``processes`` forked processes (or in this
-    process when ``processes`` is 1), costliest code first; the threshold ``jobs`` run on
-    the same pool, right after the blocks of the costliest code. Returns the per-code
-    arrays and {key: Threshold}."""
+    least ``job.processes`` blocks, costliest code first, run on a local pool of forked
+    processes (:class:`catbell_qutip.sweep.executors.LocalExecutor`) or in this process when
+    ``job.processes`` is 1; the threshold jobs run on the same pool, right after the blocks
+    of the costliest code. Returns the per-code arrays and {key: Threshold}."""
+    x, y, orders = job.x, job.y, job.loss_orders
     shape = (x[1].size, y[1].size)
     npt = shape[0] * shape[1]
-    flat = _flat_fields(fields, x, y, shape)
-    rate_flat = flat.pop("rate_hz", rate)
-    out = {k: np.full((len(loss_orders), npt), np.nan) for k in _PER_CODE}
-    size = min(BLOCK_POINTS, -(-npt // processes))
+    flat = _flat_fields(job.fields, x, y, shape)
+    rate_flat = flat.pop("rate_hz", job.rate_hz)
+    out = {k: np.full((len(orders), npt), np.nan) for k in _PER_CODE}
+    size = min(BLOCK_POINTS, -(-npt // job.processes))
     tasks = []
-    for ci, l in sorted(enumerate(loss_orders), key=lambda t: -t[1]):
+    for ci, l in sorted(enumerate(orders), key=lambda t: -t[1]):
         for s in range(0, npt, size):
             sl = slice(s, min(s + size, npt))
             sub = {k: (v[sl] if np.ndim(v) else v) for k, v in flat.items()}
             tasks.append((ci, l, sl, rate_flat[sl] if np.ndim(rate_flat) else rate_flat,
-                          sub, engine, alpha_max, n_scan, alpha_grid))
-    bar = _bar(len(tasks), progress, "blocks")
-    if processes > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
+                          sub, job.scan, job.alpha_grid))
+    bar = _bar(len(tasks), job.progress, "blocks")
 
+    def store(result):
+        ci, sl, r = result
+        for k in _PER_CODE:
+            out[k][ci, sl] = r[k]
+        bar.update()
+
+    if job.processes > 1:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        first = sum(1 for t in tasks if t[1] == tasks[0][1])
-        with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-            results = [pool.submit(_block_task, t) for t in tasks[:first]]
-            pending = {pool.submit(_run_threshold, kw): key for key, kw in jobs}
-            results += [pool.submit(_block_task, t) for t in tasks[first:]]
-            for fut in cf.as_completed(results):
-                ci, sl, r = fut.result()
-                for k in _PER_CODE:
-                    out[k][ci, sl] = r[k]
-                bar.update()
+        pool = LocalExecutor(job.processes, mp_context=ctx)
+        try:
+            first = sum(1 for t in tasks if t[1] == tasks[0][1])
+            running = {pool.submit(_block_task, t) for t in tasks[:first]}
+            pending = {pool.submit(_run_threshold, kw): key for key, kw in job.threshold_jobs}
+            running |= {pool.submit(_block_task, t) for t in tasks[first:]}
+            while running:
+                done = pool.wait(running)
+                running -= done
+                for fut in done:
+                    store(fut.result())
             found = {key: fut.result() for fut, key in pending.items()}
+        finally:
+            pool.close()
     else:
         for t in tasks:
-            ci, sl, r = _block_task(t)
-            for k in _PER_CODE:
-                out[k][ci, sl] = r[k]
-            bar.update()
-        found = {key: _run_threshold(kw) for key, kw in jobs}
+            store(_block_task(t))
+        found = {key: _run_threshold(kw) for key, kw in job.threshold_jobs}
     bar.close()
-    return {k: v.reshape((len(loss_orders),) + shape) for k, v in out.items()}, found
+    return {k: v.reshape((len(orders),) + shape) for k, v in out.items()}, found
 
 
 def _sweep_value(v):
@@ -210,33 +221,28 @@ def _sweep_value(v):
     return v
 
 
-def _swept(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_grid,
-           workers, scheduler, progress):
+def _swept(job: MapJob):
     """The same quantities through :func:`catbell_qutip.sweep.sweep` (process pool or
     Dask): at-rate quantities with ``target_rate_hz`` (one sweep per rate if the rate is an
     axis), the key rate on an extra alpha axis, maximised afterwards."""
-
-    if alpha_max != DEFAULT_ALPHA_MAX or n_scan != DEFAULT_N_SCAN:
-        raise ValueError("the sweep path solves alpha with the default scan "
-                         f"(alpha_max = {DEFAULT_ALPHA_MAX:g}, n_scan = {DEFAULT_N_SCAN}); "
-                         "leave alpha_max and n_scan at their defaults or use workers=None")
+    x, y, fields, alpha_grid = job.x, job.y, job.fields, job.alpha_grid
     fixed = {k: _sweep_value(v) for k, v in fields.items() if k not in ("alpha", "loss_order")}
     (xn, xv), (yn, yv) = x, y
     shape = (xv.size, yv.size)
-    orders = [int(l) for l in loss_orders]
+    orders = [int(l) for l in job.loss_orders]
     out = {k: np.full((len(orders),) + shape, np.nan) for k in _PER_CODE}
-    kw = dict(workers=workers, scheduler=scheduler, progress=progress)
+    kw = dict(workers=job.workers, scheduler=job.scheduler, progress=job.progress)
 
     def run(spec):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=NoHeraldWarning)
             warnings.filterwarnings("ignore", category=UnreachableRateWarning)
-            return sweep({"engine": engine, **spec}, **kw).load()
+            return sweep({"engine": job.scan.engine, **spec}, **kw).load()
 
     # at the rate
     rate_axis = xn == "rate_hz" or yn == "rate_hz"
     other = (yn, yv) if xn == "rate_hz" else (xn, xv)
-    rates = (xv if xn == "rate_hz" else yv) if rate_axis else [rate]
+    rates = (xv if xn == "rate_hz" else yv) if rate_axis else [job.rate_hz]
     for j, rr in enumerate(rates):
         axes = {"loss_order": orders}
         axes.update({other[0]: other[1].tolist()} if rate_axis
@@ -381,10 +387,78 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         An axis that is not a map parameter, out-of-range or non-increasing values, bad
         fields, a run above the memory limit, or a rate no code reaches anywhere on the map.
     """
-    x = _axis_arg(x, DEFAULT_X, _flag_terms)
-    y = _axis_arg(y, DEFAULT_Y, _flag_terms)
+    job = _validate(x, y, loss_orders=loss_orders, rate_hz=rate_hz,
+                    scan=ScanOptions(engine, alpha_max, n_scan), key_alpha_max=key_alpha_max,
+                    n_key_alpha=n_key_alpha, processes=processes, workers=workers,
+                    scheduler=scheduler, thresholds=thresholds, progress=progress,
+                    flag_terms=_flag_terms, fields=fields)
+    if job.swept:
+        res = _swept(job)
+        found = {key: _run_threshold(kw) for key, kw in job.threshold_jobs}
+    else:
+        res, found = _plain(job)
+    return _assemble(job, res, found)
+
+
+@dataclass(frozen=True)
+class MapJob:
+    """A validated advantage map: what :func:`advantage_map` computes and how, the one value
+    its run (:func:`_plain`, :func:`_swept`) and :func:`_assemble` read.
+
+    Attributes
+    ----------
+    x, y : (str, ndarray)
+        The axes.
+    loss_orders : list of int
+        The codes, sorted.
+    rate_hz : float or None
+        The common rate (None when it is an axis).
+    fields : dict
+        The fixed ProtocolParams fields (defaults < caller's).
+    scan : ScanOptions
+        Engine and the rate solver's amplitude scan.
+    alpha_grid : ndarray
+        Amplitudes of the alpha-optimised key rate.
+    processes : int
+        Processes of the plain path.
+    workers, scheduler : int or str or None
+        The sweep path's backend (``swept`` when either is given).
+    threshold_jobs : list
+        ``((name, l), kwargs of threshold())`` for the axes that have thresholds.
+    progress : bool
+        Progress bar.
+    term : callable
+        Parameter name -> how the caller names it (flag on the command line).
+    """
+
+    x: tuple
+    y: tuple
+    loss_orders: list
+    rate_hz: float | None
+    fields: dict
+    scan: ScanOptions
+    alpha_grid: np.ndarray
+    processes: int
+    workers: int | None
+    scheduler: str | None
+    threshold_jobs: list
+    progress: bool
+    term: Callable
+    thresholds: bool
+
+    @property
+    def swept(self) -> bool:
+        return self.workers is not None or self.scheduler is not None
+
+
+def _validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, processes,
+              workers, scheduler, thresholds, progress, flag_terms, fields) -> MapJob:
+    """Every check of :func:`advantage_map`, before any work: axes, codes, rate, fields, the
+    attempt time, the plain path's axis limit and the memory estimate."""
+    x = _axis_arg(x, DEFAULT_X, flag_terms)
+    y = _axis_arg(y, DEFAULT_Y, flag_terms)
     term = (lambda f: PARAM_INFO[f].flag if f in PARAM_INFO else "--" + f.replace("_", "-")) \
-        if _flag_terms else (lambda f: f)
+        if flag_terms else (lambda f: f)
     if x[0] == y[0]:
         raise ParameterError(f"the two axes must differ, got {term(x[0])} twice", x[0])
     if {x[0], y[0]} & {"eta_dc", "eta_uc"} and {x[0], y[0]} & {"eta_c"}:
@@ -421,8 +495,11 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                          f"{term('length_km')} and {term('t0_s')} are both 0 at some points; "
                          f"give {term('length_km')} > 0 or {term('t0_s')} > 0")
     npt = x[1].size * y[1].size
-    alpha_grid = _key_alpha_grid(float(key_alpha_max), int(n_key_alpha))
     swept = workers is not None or scheduler is not None
+    if swept and (scan.alpha_max != DEFAULT_ALPHA_MAX or scan.n_scan != DEFAULT_N_SCAN):
+        raise ValueError("the sweep path solves alpha with the default scan "
+                         f"(alpha_max = {DEFAULT_ALPHA_MAX:g}, n_scan = {DEFAULT_N_SCAN}); "
+                         "leave alpha_max and n_scan at their defaults or use workers=None")
     if processes is None:
         processes = default_workers() if npt >= 64 else 1
     if int(processes) < 1:
@@ -431,8 +508,8 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     processes = int(processes)
     hours = npt * _SECONDS_PER_POINT * len(orders) / 3 / (
         int(workers or 1) if swept else processes) / 3600
-    for flag, (name, v) in (("--x" if _flag_terms else "x", x), ("--y" if _flag_terms else "y",
-                                                                 y)):
+    for flag, (name, v) in (("--x" if flag_terms else "x", x), ("--y" if flag_terms else "y",
+                                                                y)):
         if v.size > MAX_AXIS_POINTS and not swept:
             raise ValueError(
                 f"{flag} {name} has {v.size} points, more than the {MAX_AXIS_POINTS} per axis "
@@ -449,19 +526,26 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                  "vectorised call)",
                  "use fewer workers" if swept else
                  f"use {term('workers')} N to run through the sweep machinery")
-    args = (orders, rate_hz, merged, x, y, engine, alpha_max, n_scan, alpha_grid)
-    jobs = _threshold_jobs(x, y, orders, merged, rate_hz, engine) if thresholds else []
-    if swept:
-        res = _swept(*args, workers, scheduler, progress)
-        found = {key: _run_threshold(kw) for key, kw in jobs}
-    else:
-        res, found = _plain(*args, progress, processes, jobs)
+    jobs = _threshold_jobs(x, y, orders, merged, rate_hz, scan.engine) if thresholds else []
+    return MapJob(x=x, y=y, loss_orders=orders,
+                  rate_hz=None if "rate_hz" in (x[0], y[0]) else float(rate_hz),
+                  fields=merged, scan=scan,
+                  alpha_grid=_key_alpha_grid(float(key_alpha_max), int(n_key_alpha)),
+                  processes=processes, workers=workers, scheduler=scheduler,
+                  threshold_jobs=jobs, progress=progress, term=term, thresholds=thresholds)
+
+
+def _assemble(job: MapJob, res: dict, found: dict):
+    """The map's Dataset from the per-code arrays and the thresholds: winners, margins,
+    units and long names (:func:`catbell_qutip.outputs.dataset`), the settings as
+    attributes. Refuses a map where no code reaches the rate anywhere."""
+    x, y, orders, alpha_grid = job.x, job.y, job.loss_orders, job.alpha_grid
     if not np.any(np.isfinite(res["S"])):
-        where = (f"R_eg = {rate_hz:g} Hz" if "rate_hz" not in (x[0], y[0])
+        where = (f"R_eg = {job.rate_hz:g} Hz" if job.rate_hz is not None
                  else "any rate of the axis")
         raise ValueError(f"no code reaches {where} anywhere on the map with alpha in "
-                         f"(0, {alpha_max:g}]: lower {term('rate_hz')} or change the axes")
-
+                         f"(0, {job.scan.alpha_max:g}]: lower {job.term('rate_hz')} or change "
+                         "the axes")
     dims = (x[0], y[0])
     coords = {"loss_order": np.asarray(orders, dtype=int), x[0]: x[1], y[0]: y[1]}
     data = {k: (("loss_order",) + dims, res[k]) for k in _PER_CODE}
@@ -479,21 +563,21 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
         data[f"margin_{q}"] = (dims, margin)
         names[f"margin_{q}"] = names[src]
         longs[f"margin_{q}"] = f"margin of the winner over the runner-up, {ln}"
-    fixed_p = ProtocolParams(**merged)
-    attrs = {"title": "which code wins (docs/model.md 4, 6)", "engine": engine,
+    fixed_p = ProtocolParams(**job.fields)
+    attrs = {"title": "which code wins (docs/model.md 4, 6)", "engine": job.scan.engine,
              "x": x[0], "y": y[0], "loss_orders": ", ".join(map(str, orders)),
-             "key_alpha_grid": f"{n_key_alpha} points in (0, {key_alpha_max:g}]",
+             "key_alpha_grid": f"{alpha_grid.size} points in (0, {alpha_grid[-1]:g}]",
              "key_alpha_step": float(alpha_grid[1] - alpha_grid[0]),
-             "run": "sweep" if swept else f"vectorised, {processes} process(es)"}
-    if "rate_hz" not in dims:
-        attrs["rate_hz"] = float(rate_hz)
+             "run": "sweep" if job.swept else f"vectorised, {job.processes} process(es)"}
+    if job.rate_hz is not None:
+        attrs["rate_hz"] = job.rate_hz
     for k, v in fixed_p.as_dict().items():
         if k in dims or k in ("alpha", "loss_order") or v is None:
             continue
         attrs[f"param_{k}"] = v if isinstance(v, (int, float, str)) else str(v)
     attrs["t0_s_key_rate_opt"] = (
         "t0_s axis" if "t0_s" in dims else float(fixed_p.t0_s))
-    if thresholds:
+    if job.thresholds:
         for (n, l), th in found.items():
             attrs[f"threshold_{n}_l{l}"] = float("nan") if th.value is None else th.value
             attrs[f"threshold_{n}_l{l}_message"] = th.message
