@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
-from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, solve_at_rate
+from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, ScanOptions, solve_at_rate
 
 __all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold",
            "reference_S", "max_length_above"]
@@ -152,7 +152,7 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
                          "with l >= 1 is compared with l = 0")
     if not 0 < x_min < 1:
         raise ValueError(f"x_min = {x_min:g} is outside the allowed range (0, 1)")
-    kw = dict(engine=engine, alpha_max=alpha_max, n_scan=n_scan)
+    kw = ScanOptions(engine, alpha_max, n_scan).solver_kwargs()
     base = dict(fixed, length_km=length_km)
     x = np.linspace(x_min, 1.0, int(n_grid))
     S_l = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, x, base))["S"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,10 +31,32 @@ OBJECTIVES = ("key_rate", "S")
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def _chain_quiet(loss_order, alpha, L, n, kw, fields):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=NoHeraldWarning)
-        return chain(loss_order, alpha, L, n, **kw, **fields)
+@dataclass(frozen=True)
+class _Search:
+    """One :func:`optimise` call's fixed settings, the one value its refinement steps
+    share: the code, the chain's swap settings, the link fields and the amplitude scan
+    (``alpha_max``, ``n_alpha`` points, refined to ``xtol``)."""
+
+    loss_order: int
+    strategy: str
+    p_swap: float
+    swap_depol: float
+    fields: dict
+    alpha_max: float
+    n_alpha: int
+    xtol: float
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The amplitude scan, n_alpha points in (0, alpha_max]."""
+        return np.linspace(self.alpha_max / self.n_alpha, self.alpha_max, self.n_alpha)
+
+    def chain(self, alpha, L, n):
+        """:func:`chain` at these settings (P = 0 points expected: not warned)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=NoHeraldWarning)
+            return chain(self.loss_order, alpha, L, n, strategy=self.strategy,
+                         p_swap=self.p_swap, swap_depol=self.swap_depol, **self.fields)
 
 
 def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate",
@@ -99,8 +122,9 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         if rate_hz is None:
             raise ValueError("objective 'S' needs rate_hz, the delivery rate to reach (Hz)")
         rate_hz = float(check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz"))
-    kw = dict(strategy=strategy, p_swap=p_swap, swap_depol=swap_depol)
-    grid = np.linspace(alpha_max / n_alpha, alpha_max, int(n_alpha))
+    search = _Search(int(loss_order), strategy, p_swap, swap_depol, fields, alpha_max,
+                     int(n_alpha), xtol)
+    grid = search.grid
     tick = progress or (lambda k: None)
 
     # one engine call for every (alpha, n, L): link states at L0 = L / n
@@ -112,18 +136,17 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
     tick(1)
     best = np.full((len(segs), L.size), np.nan)
     for i, n in enumerate(segs):
-        res = _from_links(link, i, n, L, kw)
+        res = _from_links(link, i, n, search)
         if objective == "key_rate":
-            best[i] = _refine_key(loss_order, grid, res["key_rate"], L, n, kw, fields, xtol)
+            best[i] = _refine_key(search, res["key_rate"], L, n)
         else:
-            best[i] = _refine_rate(loss_order, grid, res["rate_hz"], res["S"], rate_hz, L,
-                                   n, kw, fields, xtol)
+            best[i] = _refine_rate(search, res["rate_hz"], res["S"], rate_hz, L, n)
         tick(1)
     out = {}
     for i, n in enumerate(segs):
         ok = np.isfinite(best[i])
         a = np.where(ok, best[i], 1.0)
-        r = _chain_quiet(loss_order, a, L, n, kw, fields)
+        r = search.chain(a, L, n)
         for k, v in r.items():
             if k == "rho":
                 continue
@@ -144,7 +167,7 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         "Q": "end-to-end bit-error rate of key rounds"})
 
 
-def _from_links(link, i, n, L, kw):
+def _from_links(link, i, n, search: _Search):
     """Chain outputs on the alpha grid for segment index i, from precomputed link states."""
     P = link["P"][:, i, :]
     rho_link = link["rho"][:, i, :]
@@ -158,9 +181,10 @@ def _from_links(link, i, n, L, kw):
         dA = dB = dAB = np.ones(P.shape)
     else:
         attempts = np.asarray(expected_attempts(p_safe, n))
-        rate = np.where(ok, kw["p_swap"] ** (n - 1) / (attempts * T0), 0.0)
-        dA, dB, dAB = memory_factors(p_safe, n, T0 / t_c, strategy=kw["strategy"])
-    rho = dephase_output(compose_chain([np.nan_to_num(rho_link)] * n, depol=kw["swap_depol"]),
+        rate = np.where(ok, search.p_swap ** (n - 1) / (attempts * T0), 0.0)
+        dA, dB, dAB = memory_factors(p_safe, n, T0 / t_c, strategy=search.strategy)
+    rho = dephase_output(compose_chain([np.nan_to_num(rho_link)] * n,
+                                       depol=search.swap_depol),
                          dA, dB, dAB)
     S = chsh_horodecki(rho)
     Q = np.maximum(qber_z(rho), 0.0)
@@ -168,8 +192,9 @@ def _from_links(link, i, n, L, kw):
     return {"rate_hz": np.where(ok, rate, 0.0), "key_rate": K, "S": np.where(ok, S, np.nan)}
 
 
-def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
+def _refine_key(search: _Search, K, L, n):
     """Golden-section refinement of the key-rate maximum of each column of K (n_alpha, nL)."""
+    grid = search.grid
     K = np.nan_to_num(K, nan=0.0)
     i = np.argmax(K, axis=0)
     has = K[i, np.arange(L.size)] > 0
@@ -183,9 +208,9 @@ def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
     Lc = L[cols]
 
     def f(a):
-        return _chain_quiet(loss_order, a, Lc, n, kw, fields)["key_rate"]
+        return search.chain(a, Lc, n)["key_rate"]
 
-    a_ref, k_ref = _golden_max(f, lo, hi, xtol)
+    a_ref, k_ref = _golden_max(f, lo, hi, search.xtol)
     k_grid = K[ii, cols]
     best[cols] = np.where(k_ref >= k_grid, a_ref, grid[ii])
     return best
@@ -207,13 +232,14 @@ def _golden_max(f, lo, hi, xtol):
     return np.where(fc >= fd, c, d), np.maximum(fc, fd)
 
 
-def _refine_rate(loss_order, grid, R, S, target, L, n, kw, fields, xtol):
+def _refine_rate(search: _Search, R, S, target, L, n):
     """Largest S subject to delivery rate >= target, per column of the (n_alpha, nL) grid.
 
     The best feasible grid point is refined by golden section between its neighbours; where
     its lower neighbour misses the rate, the bracket starts at the smallest alpha reaching
     it (bisection), which is also a candidate (the answer whenever S falls with alpha).
     """
+    grid, xtol = search.grid, search.xtol
     feasible = (R >= target) & np.isfinite(S)
     has = feasible.any(axis=0)
     best = np.full(L.size, np.nan)
@@ -225,7 +251,7 @@ def _refine_rate(loss_order, grid, R, S, target, L, n, kw, fields, xtol):
     Lc = L[cols]
 
     def run(a):
-        return _chain_quiet(loss_order, np.maximum(a, 1e-12), Lc, n, kw, fields)
+        return search.chain(np.maximum(a, 1e-12), Lc, n)
 
     # smallest alpha reaching the rate, below the best grid point when its neighbour misses
     lo_grid = np.where(ii > 0, grid[np.maximum(ii - 1, 0)], 0.0)
