@@ -290,6 +290,52 @@ def test_squeezed_cat_light_is_the_projected_qutip_state(ell, alpha, r, encoder)
     assert abs(dropped - np.sum(np.abs(ref[cutoff + 1:]) ** 2)) < 1e-14
 
 
+# -- the conventions of a peer: Grimsmo, Combes and Baragiola's rotation codes ------------
+@pytest.mark.parametrize("n_comp,m", [(1, 0), (2, 1), (2, 3), (4, 3), (8, 1)])
+def test_binomial_is_the_peer_plus_word(n_comp, m):
+    """arXiv:1901.08071's binomial code of order N: |+> = 2^{-(M+1)/2} sum_k sqrt(C(M+1,
+    k)) |kN>, |-> the same with (-1)^k. Ours: |Theta_N> = |+>, exp(i pi n/N)|Theta_N> =
+    |->, built here from Fock kets with QuTiP."""
+    dim = (m + 2) * n_comp + 1
+    plus = sum(math.sqrt(math.comb(m + 1, k)) * qutip.basis(dim, k * n_comp)
+               for k in range(m + 2)) / math.sqrt(2 ** (m + 1))
+    minus = sum((-1) ** k * math.sqrt(math.comb(m + 1, k)) * qutip.basis(dim, k * n_comp)
+                for k in range(m + 2)) / math.sqrt(2 ** (m + 1))
+    p = code_params(loss_order=n_comp - 1, code="binomial", binomial_m=m)
+    th = code_state(p, dim).codeword[:dim].astype(complex)
+    rot = np.exp(1j * np.pi * np.arange(dim) / n_comp) * th
+    assert np.abs(th - plus.full().ravel()).max() < 1e-15
+    assert np.abs(rot - minus.full().ravel()).max() < 1e-15
+
+
+@pytest.mark.parametrize("n_comp,alpha,r_peer", [(1, 1.2, -0.4), (2, 1.5, 0.3)])
+def test_squeezed_cat_is_the_peer_propeller_code(n_comp, alpha, r_peer):
+    """arXiv:1901.08071's "propeller" (squeezed cat) code: 2N blades
+    D(alpha e^{i phi_m}) S(r e^{2i(phi_m - pi/2)})|0>, phi_m = m pi/N (QuTiP's S), summed
+    into |0_L> (all blades) and |1_L> (sign (-1)^m), each normalised. Its blade m = 0 is
+    D(alpha) S(-r)|0>: our squeezed cat with squeezing = -r (r > 0 there squeezes the
+    phase quadrature). Our |Theta_N> is the normalised sum of the even blades,
+    (n0 |0_L> + n1 |1_L>) / sqrt(n0^2 + n1^2) with n0, n1 the norms of the blade sums:
+    the peer's |+> = (|0_L> + |1_L>)/sqrt2 only when n0 = n1."""
+    big, n_max = 100, 40
+    blades = []
+    for m in range(2 * n_comp):
+        phi = m * np.pi / n_comp
+        blades.append((qutip.displace(big, alpha * np.exp(1j * phi))
+                       * qutip.squeeze(big, r_peer * np.exp(2j * (phi - np.pi / 2)))
+                       * qutip.basis(big, 0)).full().ravel()[: n_max + 1])
+    zero_l = sum(blades)
+    one_l = sum((-1) ** m * b for m, b in enumerate(blades))
+    p = code_params(loss_order=n_comp - 1, code="squeezed-cat", alpha=alpha, squeezing=-r_peer)
+    th = code_state(p, n_max).codeword[: n_max + 1].astype(complex)
+    even = zero_l + one_l
+    assert np.abs(th - even / np.linalg.norm(even)).max() < 1e-12
+    n = np.arange(n_max + 1)
+    for q, word in ((0, zero_l), (n_comp, one_l)):  # |0_L>, |1_L>: th on n = q mod 2N
+        part = np.where(n % (2 * n_comp) == q, th, 0)
+        assert np.abs(part / np.linalg.norm(part) - word / np.linalg.norm(word)).max() < 1e-12
+
+
 # -- (f) a user vector ----------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["bin l=1 kitten explicit before ml",
                                   "bin l=3 M=3 ideal after sl",
