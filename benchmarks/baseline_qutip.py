@@ -924,7 +924,7 @@ def baseline_codes_points() -> dict[str, dict]:
                                           encoder="explicit", eta_int_placement="before",
                                           decoder="ml", **c),
         "sq l=1 explicit lumped sl dc/uc": dict(
-            loss_order=1, code=sq, alpha=1.4, squeezing=0.5, encoder="explicit",
+            loss_order=1, code=sq, alpha=1.4, squeezing=0.35, encoder="explicit",
             eta_int_placement="lumped", eta_int=0.9, eta_dc=0.85, eta_uc=0.9,
             length_km=1.0, t_c_s=3e-4, eta_d=0.9),
         "bin l=1 kitten ideal after sl": dict(loss_order=1, code=bi, binomial_m=1, **c),
