@@ -89,9 +89,9 @@ are read, none of its derived properties), and the conventions |up> = basis(2, 0
 order A, B. The spec's choices (the encoder's feed-forward, the TUB taken in the syndrome
 sector, which click patterns are "even") are read from docs/model.md and
 docs/model-notes.md, so a misreading of the spec that both share would not be caught.
-The code fields are read with ``getattr`` (absent means the cat code), so the module
-runs on a ProtocolParams with or without them; :func:`code_params` builds a stand-in
-that carries them next to a ProtocolParams while it has none.
+The code fields are read with ``getattr`` (absent means the cat code) and checked here
+again, so the module also runs on a stand-in that carries them unvalidated
+(:func:`code_params` with ``raw=True``).
 
 Truncation: every operation keeps or lowers photon numbers, so the only truncation is
 the mass the cutoff drops from the initial light state, computed here from the tail of
@@ -733,7 +733,8 @@ def _run(params: ProtocolParams, cutoff: int, tol: float) -> BaselineResult:
     N = params.loss_order + 1
     m = N.bit_length() - 1
     explicit = params.encoder == "explicit"
-    alpha = float(params.alpha)
+    # alpha: the displacement of cat and squeezed-cat codes (None or unused for the others)
+    alpha = 0.0 if params.alpha is None else float(params.alpha)
     eta_int = float(params.eta_int)
     n_reflections = (2 * m + 2) if explicit else (m + 2)
     eta_ch = _channel(params)
@@ -827,7 +828,7 @@ CODE_FIELDS = ("code", "squeezing", "binomial_m", "code_vector")
 
 
 class _WithCode:
-    """ProtocolParams plus the raw code fields, for as long as ProtocolParams lacks them."""
+    """A ProtocolParams with the raw code fields set beside it, unvalidated."""
 
     def __init__(self, base: ProtocolParams, code="cat", squeezing=0.0, binomial_m=None,
                  code_vector=None):
@@ -843,19 +844,22 @@ class _WithCode:
                 f"binomial_m={self.binomial_m!r}, code_vector={self.code_vector!r}")
 
 
-def code_params(**kw):
-    """``ProtocolParams(**kw)``, or, while ProtocolParams has no ``code`` field, a stand-in
-    carrying the code fields (``code``, ``squeezing``, ``binomial_m``, ``code_vector``) as
-    raw attributes next to a ProtocolParams of the other fields.
+def code_params(*, raw: bool = False, **kw):
+    """``ProtocolParams(**kw)``; with ``raw=True`` a stand-in that carries the code fields
+    (``code``, ``squeezing``, ``binomial_m``, ``code_vector``) as given, unvalidated, next
+    to a ProtocolParams of the other fields: what the tests use to reach this module's
+    own checks, and what runs where ProtocolParams has no code fields.
 
     Examples
     --------
     >>> p = code_params(loss_order=1, code="binomial", binomial_m=1, eta=0.5)
     >>> p.code, p.binomial_m, p.eta
     ('binomial', 1, 0.5)
+    >>> code_params(raw=True, loss_order=1, code="gkp").code
+    'gkp'
     """
     names = {f.name for f in dataclasses.fields(ProtocolParams)}
-    if "code" in names:
+    if not raw and "code" in names:
         return ProtocolParams(**kw)
     code_kw = {k: kw.pop(k) for k in CODE_FIELDS if k in kw}
     return _WithCode(ProtocolParams(**kw), **code_kw)

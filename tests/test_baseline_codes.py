@@ -19,7 +19,8 @@ primitive (explicit encoder), and Bob's USD is the generalised TUB. Checked here
   derivation of (b) for a general |Theta_N>, with codewords built by QuTiP);
 - the points of :func:`baseline_codes_points` (physical results, truncation).
 
-Until ProtocolParams carries the code fields, :func:`code_params` gives a stand-in.
+Points are ProtocolParams (:func:`code_params`); the baseline's own refusals are checked
+on a raw stand-in that bypasses ProtocolParams' validation.
 Cost: about 12 s CPU of the default run.
 """
 
@@ -586,5 +587,7 @@ def test_baseline_module_examples_run():
     (dict(code="gkp"), "unknown code"),
 ])
 def test_baseline_refuses_what_the_model_does_not_define(kw, match):
+    """The baseline's own checks (ProtocolParams refuses these too, in its own words: the
+    raw stand-in bypasses it)."""
     with pytest.raises(ValueError, match=match):
-        baseline_run(code_params(loss_order=1, **kw), 10)
+        baseline_run(code_params(raw=True, loss_order=1, **kw), 10)
