@@ -13,6 +13,7 @@ import numpy as np
 
 from ..fibre import attempt_time_s
 from ..formulas import timing
+from ..outputs import attrs_of
 
 # S level of the reach in scan_summary, the paper's Fig. 3(g) level: S - 2 decays
 # continuously and, without bit-flip noise (Q = 0), never vanishes, so "S > 2" alone has no
@@ -62,7 +63,7 @@ n_alpha, progress, **fields
                       alpha_max=alpha_max, n_alpha=n_alpha, progress=progress, **fields)
              for l in orders]
     ds = xr.concat(parts, dim="loss_order", combine_attrs="drop_conflicts")
-    ds = ds.assign_coords(loss_order=("loss_order", np.asarray(orders), {"units": "1"}))
+    ds = ds.assign_coords(loss_order=("loss_order", np.asarray(orders), attrs_of("loss_order")))
     ds.attrs.pop("loss_order", None)
     L = ds["length_km"].values
     segs = ds["segments"].values
