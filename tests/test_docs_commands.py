@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -144,8 +145,12 @@ def _check_output(argv: list[str], stdout: str, cwd: Path) -> None:
 def test_documented_command_runs(doc, cmd, monkeypatch, workdir):
     monkeypatch.chdir(workdir)
     if cmd[0] == "python":
+        # run from the checkout, as the docs say, for imports (``from benchmarks...``);
+        # files are read and written in the working directory
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
         proc = subprocess.run([sys.executable, *cmd[1:]], capture_output=True, text=True,
-                              timeout=120, cwd=workdir)
+                              timeout=120, cwd=workdir, env=env)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip(), f"{' '.join(cmd)}: printed nothing"
         return
