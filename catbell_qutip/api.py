@@ -22,7 +22,7 @@ from .params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 from .protocol import Outcome, run_probability, run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
+__all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
@@ -358,6 +358,33 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
                         None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
     return outcomes, int(cuts[0]), float(masses[0])
+
+
+def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
+             tol: float = DEFAULT_TRUNCATION_TOL):
+    """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
+    ``batch_shape`` and ``batch_shape + (4, 4)``: the batched core of :func:`evaluate`
+    for callers that compose the states further (repeater chains). ``engine`` defaults to
+    "coherent" for cat codes and "fock" for the others.
+
+    Examples
+    --------
+    >>> P, rho = heralded(ProtocolParams(loss_order=0, alpha=[0.5, 1.0]))
+    >>> P.round(6), rho.shape
+    (array([0.393469, 0.864665]), (2, 4, 4))
+    """
+    if engine is None:
+        engine = "coherent" if params.code == "cat" else "fock"
+    check_choice(engine, "engine", ENGINES)
+    tol = _check_tol(tol)
+    shape = params.batch_shape
+    if engine == "coherent":
+        outcomes, _, _ = run(params, engine="coherent", cutoff=cutoff, tol=tol)
+        P, rho = herald(outcomes)
+        return (np.array(np.broadcast_to(P, shape), dtype=float),
+                np.broadcast_to(rho, shape + (4, 4)))
+    P, rho, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol)
+    return P.reshape(shape), rho.reshape(shape + (4, 4))
 
 
 def _check_coherent_code(params: ProtocolParams) -> None:
