@@ -63,8 +63,9 @@ theta_eps ~ 1 + 2 log2(1/eps)). The infimum over omega in [omega_min, omega_max]
 a 2001-point grid and refined by Brent's method to 1e-12 in omega for the reported value.
 
 Cross-checks (docs/finite-key.md): [N22]'s own operating point (n = 1.5e6, S = 2.64,
-Q = 1.8 %, gamma = 13/256, eps_sound = 1e-10, omega_thr = 0.825538) gives 95 892 bits here
-against the paper's 95 884 (its Fig. 4 and Table I); as n -> infinity the key per round
+Q = 1.8 %, gamma = 13/256, eps_sound = 1e-10, its 3-sigma threshold) gives 95 885 bits here
+against the paper's 95 884 (its Fig. 4 and Table I); the first key at S = 2 sqrt 2, Q = 0
+comes at n = 2.56e5 here, "n ~ 2.6e5" in its Fig. S15a; as n -> infinity the key per round
 tends to 1 - h(Q) - chi(S) from below.
 """
 
@@ -80,7 +81,7 @@ from scipy.special import bdtrik
 from scipy.stats import binom
 
 from .._checks import ParameterError, check_count, check_real
-from ..formulas import S_MAX, binary_entropy, chi, key_rate
+from ..formulas import S_MAX, binary_entropy, key_rate
 
 __all__ = [
     "EPS_SOUND",
@@ -172,8 +173,9 @@ def entropy_bound(omega):
 
     Examples
     --------
-    >>> float(entropy_bound(OMEGA_MAX)), float(entropy_bound(0.75))
+    >>> round(float(entropy_bound(OMEGA_MAX)), 12), float(entropy_bound(0.75))
     (1.0, 0.0)
+    >>> from catbell_qutip.formulas import chi
     >>> S = 2.5; abs(float(entropy_bound((4 + S) / 8)) - (1 - chi(S))) < 1e-15
     True
     """
@@ -284,7 +286,7 @@ def threshold_omega(n, S, gamma, eps_completeness=EPS_COMPLETENESS):
     --------
     >>> w, p = threshold_omega(1.5e6, 2.64, 13 / 256)
     >>> round(w, 6), p <= 1e-2
-    (0.825882, True)
+    (0.826524, True)
     """
     omega = (4.0 + np.asarray(S, dtype=float)) / 8.0
     gamma = np.asarray(gamma, dtype=float)
@@ -314,7 +316,7 @@ def asymptotic_key_per_round(S, Q):
     Examples
     --------
     >>> round(asymptotic_key_per_round(2.64, 0.018), 6)
-    0.507047
+    0.50706
     """
     return key_rate(1.0, S, Q)
 
@@ -552,9 +554,10 @@ def _to_t(s):
 
 def _optimise(pb: _Problem, start=None):
     """(gamma, t, b1) maximising x of eq. 73: coarse vectorised grid, then Nelder-Mead."""
-    g_lo = max(1e-9, 3.0 / pb.n)
+    g_lo = min(max(1e-9, 3.0 / pb.n), 0.1)
     g_hi = 0.5
     fixed_g = pb.gamma is not None
+    warm = start is not None
     if start is None:
         gs = (np.array([pb.gamma]) if fixed_g else
               np.logspace(math.log10(g_lo), math.log10(g_hi), 11))
@@ -586,17 +589,18 @@ def _optimise(pb: _Problem, start=None):
     x0 = [min(max(v, lo), hi) for v, (lo, hi) in zip(x0, bounds, strict=True)]
     res = minimize(neg, x0, method="Nelder-Mead", bounds=bounds,
                    options={"xatol": 1e-5, "fatol": 1e-10, "maxiter": 1000,
-                            "initial_simplex": _simplex(x0, bounds)})
+                            "initial_simplex": _simplex(x0, bounds, 0.2 if warm else 1.0)})
     best = res.x if res.fun <= neg(x0) else np.asarray(x0)
     return unpack(best)
 
 
-def _simplex(x0, bounds):
-    """Initial Nelder-Mead simplex: steps of 0.3 decades / 5 % of the t range, inside."""
+def _simplex(x0, bounds, scale=1.0):
+    """Initial Nelder-Mead simplex: steps of 0.3 decades / 5 % of the t range (times
+    ``scale``: smaller from a warm start), inside the bounds."""
     pts = [list(x0)]
     for i, (lo, hi) in enumerate(bounds):
         p = list(x0)
-        step = 0.05 if hi - lo <= 1.0 else 0.3
+        step = scale * (0.05 if hi - lo <= 1.0 else 0.3)
         p[i] = p[i] + step if p[i] + step <= hi else p[i] - step
         pts.append(p)
     return np.array(pts)
@@ -680,11 +684,11 @@ def finite_key(n, S, Q, *, eps_sound=EPS_SOUND, eps_completeness=EPS_COMPLETENES
 
     Examples
     --------
-    [N22]'s run (their Fig. 4 and Table I: 95 884 bits):
+    [N22]'s run, their gamma and threshold rule (their Fig. 4 and Table I: 95 884 bits):
 
-    >>> r = finite_key(1.5e6, 2.64, 0.018, gamma=13 / 256, omega_thr=0.825538)
-    >>> r.key_length_bits, r.dominant
-    (95892, 'statistics')
+    >>> r = finite_key(1.5e6, 2.64, 0.018, gamma=13 / 256, completeness_sigmas=3)
+    >>> r.key_length_bits, r.dominant, round(r.params["omega_thr"], 6)
+    (95885, 'eat_second_order', 0.825538)
 
     Below some number of rounds there is no key at all:
 
@@ -723,7 +727,7 @@ def _prepare(n, S, Q, *, eps_sound=EPS_SOUND, eps_completeness=EPS_COMPLETENESS,
     return pb, inputs
 
 
-def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, **kwargs) -> int | None:
+def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, n_guess=None, **kwargs) -> int | None:
     """Smallest number of heralded rounds with a key of at least one bit (to ``rtol``).
 
     The argument x(n) of Upsilon in [N22] eq. 73, maximised over the free parameters, is
@@ -738,9 +742,12 @@ def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, **kwargs) -> int | None:
         Relative resolution in n, default 1e-3 (the returned n has a key).
     n_max : float
         Largest n searched, default :data:`MAX_ROUNDS`.
+    n_guess : float, optional
+        Where to start bracketing (e.g. the answer at a neighbouring S, Q); default: decades
+        from 1e3 up.
     **kwargs
         ``eps_sound``, ``eps_completeness``, ``ec_efficiency``, ``ec_margin``, ``gamma``,
-        ``omega_thr``.
+        ``omega_thr``, ``completeness_sigmas``.
 
     Returns
     -------
@@ -767,7 +774,10 @@ def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, **kwargs) -> int | None:
         return cache[n]
 
     lo, start = None, None
+    step = 1.0
     log_hi = 3.0
+    if n_guess is not None and n_guess > 1.0:
+        log_hi, step = min(math.log10(n_guess) + 0.15, math.log10(n_max)), 0.5
     while True:
         x, start = x_of(log_hi, start)
         if x >= 1.0:
@@ -775,7 +785,13 @@ def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, **kwargs) -> int | None:
         lo = log_hi
         if 10.0 ** log_hi >= n_max:
             return None
-        log_hi = min(log_hi + 1.0, math.log10(n_max))
+        log_hi = min(log_hi + step, math.log10(n_max))
+    if lo is None and n_guess is not None:  # step down until no key
+        lo = log_hi
+        while lo > 0.0:
+            lo = max(lo - 0.3, 0.0)
+            if x_of(lo, start)[0] < 1.0:
+                break
     if lo is None:  # already 1e3 rounds suffice: search down to 1
         lo = 0.0
     best = start
