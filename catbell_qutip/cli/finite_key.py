@@ -23,6 +23,7 @@ from ..finitekey import (
     EC_MARGIN,
     EPS_COMPLETENESS,
     EPS_SOUND,
+    FIG4_PANELS,
     MAX_ROUNDS,
     HeraldError,
     finite_key,
@@ -69,6 +70,9 @@ def add_parser(sub):
     g.add_argument("--out", metavar="DIR",
                    help="write key_vs_rounds and run_time_vs_distance figures (PNG 300 dpi, "
                         "PDF) and data (netCDF, CSV) into DIR")
+    g.add_argument("--panels", nargs="+", default=list(FIG4_PANELS), choices=FIG4_PANELS,
+                   metavar="NAME", help="which of the paper's Fig. 4 points "
+                                        f"({', '.join(FIG4_PANELS)}; default all)")
     g.add_argument("--num-rounds", default="41", metavar="K",
                    help="numbers of rounds from 1e4 to 1e12 in the key figure (default 41)")
     g.add_argument("--num-lengths", default="12", metavar="K",
@@ -245,11 +249,12 @@ def _write_figures(args, out_dir, num_rounds, num_lengths, length_max, opts) -> 
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    steps = 6 + 6 * num_lengths
+    panels = tuple(dict.fromkeys(args.panels))
+    steps = 2 * len(panels) * (1 + num_lengths)
     bound = {k: v for k, v in opts.items() if k != "gamma"}
     with tqdm(total=steps, desc="catbell finite-key", unit="curve point", file=sys.stderr,
               disable=args.no_progress) as bar:
-        res = write_outputs(out_dir, engine=args.engine, num_rounds=num_rounds,
+        res = write_outputs(out_dir, panels=panels, engine=args.engine, num_rounds=num_rounds,
                             num_lengths=num_lengths, length_max_km=length_max,
                             progress=bar.update, **bound)
     pts = []

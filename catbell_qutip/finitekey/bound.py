@@ -292,7 +292,7 @@ def threshold_omega(n, S, gamma, eps_completeness=EPS_COMPLETENESS):
     gamma = np.asarray(gamma, dtype=float)
     q = gamma * (1.0 - omega)
     w = _threshold(n, q, gamma, eps_completeness)
-    p = binom.sf(np.floor(n * gamma * (1.0 - w) + 1e-9), n, q)
+    p = binom.sf(np.floor(n * gamma * (1.0 - w) * (1.0 + 1e-12)), n, q)
     if np.ndim(w) == 0:
         return float(w), float(p)
     return w, p
@@ -379,7 +379,7 @@ class _Problem:
     def abort_probability(self, gamma, omega_thr) -> float:
         """Honest Bell-test abort probability at this gamma and threshold."""
         q = gamma * (1.0 - (4.0 + self.S) / 8.0)
-        return float(binom.sf(math.floor(self.n * gamma * (1.0 - omega_thr) + 1e-9),
+        return float(binom.sf(math.floor(self.n * gamma * (1.0 - omega_thr) * (1 + 1e-12)),
                               self.n, q))
 
     def syndrome(self, gamma):
@@ -587,10 +587,13 @@ def _optimise(pb: _Problem, start=None):
         x0 = [math.log10(g0), s0, math.log10(b0)]
         bounds = [(math.log10(g_lo), math.log10(g_hi)), (_S_MIN_T, _S_MAX_T), b_bounds]
     x0 = [min(max(v, lo), hi) for v, (lo, hi) in zip(x0, bounds, strict=True)]
-    res = minimize(neg, x0, method="Nelder-Mead", bounds=bounds,
-                   options={"xatol": 1e-5, "fatol": 1e-10, "maxiter": 1000,
-                            "initial_simplex": _simplex(x0, bounds, 0.2 if warm else 1.0)})
-    best = res.x if res.fun <= neg(x0) else np.asarray(x0)
+    best, f_best = np.asarray(x0, dtype=float), neg(x0)
+    for scale in (0.2 if warm else 1.0, 0.05):  # a restart: Nelder-Mead can stall early
+        res = minimize(neg, best, method="Nelder-Mead", bounds=bounds,
+                       options={"xatol": 1e-6, "fatol": 1e-11, "maxiter": 1000,
+                                "initial_simplex": _simplex(best, bounds, scale)})
+        if res.fun < f_best:
+            best, f_best = res.x, res.fun
     return unpack(best)
 
 
@@ -804,7 +807,7 @@ def min_rounds(S, Q, *, rtol=1e-3, n_max=MAX_ROUNDS, n_guess=None, **kwargs) -> 
 
     if f(lo) >= 0.0:
         return 1
-    root = brentq(f, lo, log_hi, xtol=rtol / 10.0)
+    root = brentq(f, lo, log_hi, xtol=0.4 * math.log10(1.0 + rtol))
     n = math.ceil(10.0 ** root)
     while x_of(math.log10(n), best)[0] < 1.0:  # step up past the root (within rtol)
         n = math.ceil(n * (1.0 + rtol / 10.0))

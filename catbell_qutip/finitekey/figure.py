@@ -47,7 +47,9 @@ def key_vs_rounds_dataset(points, rounds, *, progress=None, **options) -> xr.Dat
         if p["S"] is not None and p["asymptotic_key_per_round"] > 0:
             c = key_vs_rounds(p["S"], p["Q"], rounds, **options)
             kpr[i], bits[i], gam[i] = c["key_per_round"], c["key_length_bits"], c["gamma"]
-            n = min_rounds(p["S"], p["Q"], rtol=1e-3, **options)
+            has = c["key_per_round"] > 0
+            guess = float(c["rounds"][np.argmax(has)]) if has.any() else None
+            n = min_rounds(p["S"], p["Q"], rtol=1e-3, n_guess=guess, **options)
             n_min[i] = np.nan if n is None else n
         if progress is not None:
             progress()
@@ -76,15 +78,15 @@ def key_vs_rounds_dataset(points, rounds, *, progress=None, **options) -> xr.Dat
                "length_km": 10.0})
 
 
-def run_time_dataset(lengths, loss_orders=(0, 1), *, engine="coherent", progress=None,
-                     **options) -> xr.Dataset:
+def run_time_dataset(lengths, loss_orders=(0, 1), *, panels=FIG4_PANELS, engine="coherent",
+                     progress=None, **options) -> xr.Dataset:
     """Shortest run to a first key against length (dims ``panel`` x ``loss_order`` x
     ``length_km``)."""
     lengths = np.asarray(lengths, dtype=float)
     names = ("alpha", "S", "Q", "R_eg_hz", "min_rounds", "run_time_s")
-    data = {k: np.full((len(FIG4_PANELS), len(loss_orders), lengths.size), np.nan)
+    data = {k: np.full((len(panels), len(loss_orders), lengths.size), np.nan)
             for k in names}
-    for i, pn in enumerate(FIG4_PANELS):
+    for i, pn in enumerate(panels):
         for j, l in enumerate(loss_orders):
             r = run_time_vs_distance(pn, l, lengths, engine=engine, progress=progress,
                                      rtol=1e-2, **options)
@@ -94,7 +96,7 @@ def run_time_dataset(lengths, loss_orders=(0, 1), *, engine="coherent", progress
              "run_time_s": "s"}
     dims = ("panel", "loss_order", "length_km")
     return xr.Dataset({k: (dims, v, {"units": units[k]}) for k, v in data.items()},
-                      coords={"panel": list(FIG4_PANELS), "loss_order": list(loss_orders),
+                      coords={"panel": list(panels), "loss_order": list(loss_orders),
                               "length_km": ("length_km", lengths, {"units": "km"})},
                       attrs={"title": "shortest run to a first key vs fibre length "
                                       "(min_rounds to 1e-2 relative)"})
@@ -112,9 +114,10 @@ def _axes(n):
 
 def plot_key_vs_rounds(ds: xr.Dataset, stem) -> list[Path]:
     """key_vs_rounds.png (300 dpi) and .pdf from :func:`key_vs_rounds_dataset`."""
-    plt, fig, axes = _axes(len(FIG4_PANELS))
+    panels = list(dict.fromkeys(ds["panel"].values.tolist()))
+    plt, fig, axes = _axes(len(panels))
     n = ds["rounds"].values
-    for ax, pn in zip(axes, FIG4_PANELS, strict=True):
+    for ax, pn in zip(axes, panels, strict=True):
         for i in np.nonzero(ds["panel"].values == pn)[0]:
             l = int(ds["loss_order"].values[i])
             c = _COLOURS.get(l, "k")
@@ -151,9 +154,10 @@ def plot_key_vs_rounds(ds: xr.Dataset, stem) -> list[Path]:
 
 def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
     """run_time_vs_distance.png (300 dpi) and .pdf from :func:`run_time_dataset`."""
-    plt, fig, axes = _axes(len(FIG4_PANELS))
+    panels = ds["panel"].values.tolist()
+    plt, fig, axes = _axes(len(panels))
     L = ds["length_km"].values
-    for ax, pn in zip(axes, FIG4_PANELS, strict=True):
+    for ax, pn in zip(axes, panels, strict=True):
         for l in ds["loss_order"].values:
             c = _COLOURS.get(int(l), "k")
             y = ds["run_time_s"].sel(panel=pn, loss_order=l).values
@@ -212,14 +216,17 @@ def _write_data(ds: xr.Dataset, stem: Path) -> list[Path]:
     return [nc, csv]
 
 
-def write_outputs(out, *, engine="coherent", num_rounds=41, num_lengths=12,
-                  length_max_km=LENGTH_MAX_KM, progress=None, **options) -> dict:
+def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
+                  num_lengths=12, length_max_km=LENGTH_MAX_KM, progress=None,
+                  **options) -> dict:
     """Compute and write both figures and their data into the folder ``out``.
 
     Parameters
     ----------
     out : path
         Output folder (created).
+    panels : tuple of str
+        Which of the paper's Fig. 4 points (default all: fig4a, fig4b, fig4c).
     engine : {"coherent", "fock"}
     num_rounds : int
         Points of n, log-spaced over :data:`ROUNDS_RANGE`.
@@ -237,13 +244,14 @@ def write_outputs(out, *, engine="coherent", num_rounds=41, num_lengths=12,
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    points = fig4_points(engine=engine)
+    points = fig4_points(panels=panels, engine=engine)
     rounds = np.unique(np.round(np.logspace(*ROUNDS_RANGE, num_rounds)))
     attrs = {"eps_sound": options.get("eps_sound", EPS_SOUND), "engine": engine}
     ds_n = key_vs_rounds_dataset(points, rounds, progress=progress, **options)
     ds_n.attrs.update(attrs)
     lengths = np.linspace(length_max_km / num_lengths, length_max_km, num_lengths)
-    ds_t = run_time_dataset(lengths, engine=engine, progress=progress, **options)
+    ds_t = run_time_dataset(lengths, panels=panels, engine=engine, progress=progress,
+                            **options)
     ds_t.attrs.update(attrs)
     files = []
     files += plot_key_vs_rounds(ds_n, out / "key_vs_rounds")

@@ -209,7 +209,8 @@ def _peak_alpha(loss_order, length_km, panel, engine, overrides):
                              engine=engine, length_km=length_km, **fields)
 
 
-def fig4_points(loss_orders=(0, 1), *, engine: str = "coherent", overrides=None) -> list:
+def fig4_points(loss_orders=(0, 1), *, panels=FIG4_PANELS, engine: str = "coherent",
+                overrides=None) -> list:
     """The paper's Fig. 4 operating points: for each panel (4a-c) and code, the amplitude of
     the peak asymptotic key rate at 10 km (as ``catbell reproduce`` finds it:
     :func:`catbell_qutip.keyrate.peak_key_rate`, 200 amplitudes up to the panel's alpha_max,
@@ -222,7 +223,9 @@ def fig4_points(loss_orders=(0, 1), *, engine: str = "coherent", overrides=None)
         ``R_eg_hz``, ``asymptotic_key_per_round`` and ``key_rate_bit_s`` (asymptotic).
     """
     out = []
-    for name in FIG4_PANELS:
+    for name in panels:
+        if name not in FIG4_PANELS:
+            raise ValueError(f"panels: {name!r} is not one of {', '.join(FIG4_PANELS)}")
         panel = next(p for p in PANELS if p.name == name)
         for l in loss_orders:
             a, peak = _peak_alpha(l, LENGTH_FIG4_KM, panel, engine, overrides)
