@@ -28,6 +28,9 @@ from .bound import FiniteKey, finite_key
 __all__ = ["chsh_settings", "correlation_table", "statistics_from_table",
            "protocol_statistics_of_state", "finite_key_from_table"]
 
+#: Q below this is rounding of a0 . T b2 = 1 (products of unit vectors, ~1e-16) and is 0
+_Q_ROUND = 1e-14
+
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 
@@ -174,7 +177,7 @@ def protocol_statistics_of_state(rho) -> dict:
     -------
     dict
         ``S`` (CHSH value of the Horodecki settings: :func:`catbell_qutip.bell.chsh_horodecki`
-        of the state), ``Q`` (p(a0 != b2) = (1 - a0 . T b2) / 2), ``table``
+        of the state), ``Q`` (p(a0 != b2) = (1 - a0 . T b2) / 2, 0 below 1e-14), ``table``
         (:func:`correlation_table`; :func:`statistics_from_table` gives the same S and Q to
         rounding) and ``settings`` (:func:`chsh_settings`).
     """
@@ -184,6 +187,7 @@ def protocol_statistics_of_state(rho) -> dict:
     # from the correlators directly (the table's sums would add rounding to Q = 0)
     S = float(d["a0"] @ T @ (d["b0"] + d["b1"]) + d["a1"] @ T @ (d["b0"] - d["b1"]))
     Q = float(np.clip((1.0 - d["a0"] @ T @ d["b2"]) / 2.0, 0.0, 0.5))
+    Q = 0.0 if Q < _Q_ROUND else Q  # a0 . T b2 = 1 to rounding: no bit errors
     return {"S": min(abs(S), 2.0 * np.sqrt(2.0)), "Q": Q, "table": p, "settings": d}
 
 
