@@ -12,6 +12,7 @@ __all__ = [
     "check_loss_order",
     "check_real",
     "check_choice",
+    "check_int",
     "memory_limit_bytes",
     "check_memory",
     "MEMORY_LIMIT_ENV",
@@ -164,6 +165,18 @@ def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int
     if v < low:
         raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, inf)", name)
     return int(v)
+
+
+def check_int(value, name: str, *, low: float | None = None, high: float | None = None) -> int:
+    """Validate an integer (a float or string is refused, booleans too); return it as int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer, got {value!r}", name)
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ParameterError(f"{name} = {v} is outside the allowed range [{lo}, {hi}]", name)
+    return v
 
 
 def check_choice(value, name: str, choices) -> str:
