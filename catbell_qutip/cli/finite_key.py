@@ -264,8 +264,17 @@ def _write_figures(args, out_dir, num_rounds, num_lengths, length_max, opts) -> 
                     "S": p["S"], "Q": p["Q"], "R_eg_hz": p["R_eg_hz"],
                     "asymptotic_key_per_round": p["asymptotic_key_per_round"],
                     "min_rounds": _finite(float(ds["min_rounds"].values[i]))})
+    t = res["run_time"]
+    faster = {}
+    if {0, 1} <= set(t["loss_order"].values.tolist()):
+        for pn in t["panel"].values.tolist():
+            t0, t1 = (t["run_time_s"].sel(panel=pn, loss_order=l).values for l in (0, 1))
+            ok = (t1 < t0)
+            L = t["length_km"].values
+            faster[pn] = float(L[ok].max()) if ok.any() else None
     return {"dir": str(out_dir), "files": [p.name for p in res["files"]],
-            "fig4_points": pts, "wall_time_s": time.perf_counter() - start}
+            "fig4_points": pts, "l1_faster_up_to_km": faster,
+            "wall_time_s": time.perf_counter() - start}
 
 
 def _finite(v):
@@ -335,8 +344,12 @@ def _print(r: dict) -> None:
             if p["alpha"] is None:
                 print(f"  {p['panel']} l = {p['loss_order']}: no key at any alpha")
                 continue
-            nm = "none" if p["min_rounds"] is None else f"{p['min_rounds']:.4g}"
+            nm = p["min_rounds"]
+            first = ("no key at any n" if nm is None else
+                     f"first key at n = {nm:.4g}, after {_fmt_time(nm / p['R_eg_hz'])}")
             print(f"  {p['panel']} l = {p['loss_order']}: alpha = {p['alpha']:.4f}, "
                   f"S = {p['S']:.4f}, Q = {p['Q']:.3g}, R_eg = {p['R_eg_hz']:.4g} Hz, "
-                  f"asymptotic {p['asymptotic_key_per_round']:.4f} bit/round, first key at "
-                  f"n = {nm}")
+                  f"asymptotic {p['asymptotic_key_per_round']:.4f} bit/round, {first}")
+        for pn, km in o["l1_faster_up_to_km"].items():
+            where = "at no length" if km is None else f"up to {km:g} km (grid)"
+            print(f"  {pn}: l = 1 reaches a first key sooner than l = 0 {where}")
