@@ -149,6 +149,7 @@ class _Diff:
         self.max_rel = (0.0, "")
         self.max_abs = (0.0, "")
         self.failures: list[str] = []
+        self.added: set[str] = set()
 
     def number(self, a: float, b: float, where: str, rtol: float = RTOL) -> None:
         self.n += 1
@@ -178,8 +179,10 @@ class _Diff:
         if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool):
             self.number(float(a), float(b), where, rtol)
         elif isinstance(a, dict) and isinstance(b, dict):
-            if set(a) != set(b):
-                self.failures.append(f"{where}: keys differ: {sorted(set(a) ^ set(b))}")
+            if set(a) - set(b):
+                self.failures.append(f"{where}: keys missing: {sorted(set(a) - set(b))}")
+            for k in sorted(set(b) - set(a)):  # a new field or output: reported, not a move
+                self.added.add(k)
             S, Q = a.get("S"), a.get("Q")
             S = float(S) if isinstance(S, num) else math.nan
             Q = float(Q) if isinstance(Q, num) else math.nan
@@ -296,6 +299,8 @@ def compare(reference: Path) -> int:
     print(f"compared {diff.n} values ({len(POINTS)} simulate points + catbell reproduce --quick)")
     print(f"largest relative difference: {diff.max_rel[0]:.3g} at {diff.max_rel[1] or '-'}")
     print(f"largest absolute difference: {diff.max_abs[0]:.3g} at {diff.max_abs[1] or '-'}")
+    if diff.added:
+        print(f"keys new in this tree (not compared): {', '.join(sorted(diff.added))}")
     if diff.failures:
         print(f"{len(diff.failures)} disagreement(s) beyond rtol={RTOL:g}, atol={ATOL:g}:")
         for line in diff.failures[:40]:

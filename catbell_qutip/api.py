@@ -13,8 +13,8 @@ from ._checks import ParameterError, check_choice, check_memory, check_real
 from .codes import DEFAULT_TRUNCATION_TOL, Code, cat_cutoffs_and_tails
 from .engines import ENGINES, CoherentState, FockState
 from .params import PARAM_INFO, ProtocolParams
-from .protocol import Outcome, run_protocol
-from .result import ProtocolResult, herald, summarise
+from .protocol import Outcome, run_probability, run_protocol
+from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
@@ -197,7 +197,9 @@ def _fock_chunks(cutoffs: np.ndarray, todo: np.ndarray) -> list[np.ndarray]:
         L = int(cutoffs[i]) + 1
         if cur:
             lo = int(cutoffs[cur[0]]) + 1
-            if L > 1.25 * lo + 2 or 256 * L * L * (len(cur) + 1) > FOCK_CHUNK_BYTES:
+            # padding costs at most ~(1.5)^3 in work on a point; below ~20 levels the work
+            # is per-call overhead, so small points always share a chunk
+            if L > 1.5 * lo + 8 or 256 * L * L * (len(cur) + 1) > FOCK_CHUNK_BYTES:
                 chunks.append(np.array(cur))
                 cur = []
         cur.append(i)
@@ -206,12 +208,14 @@ def _fock_chunks(cutoffs: np.ndarray, todo: np.ndarray) -> list[np.ndarray]:
     return chunks
 
 
-def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False):
+def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False,
+              p_only: bool = False):
     """Every point of ``params`` on the Fock engine, batched.
 
     Returns (P, rho_un, cutoffs, truncation_errors, outcomes): arrays over the flattened
     batch; ``outcomes`` (the records of the single point) only with ``keep_outcomes``.
-    Truncation rule and refusals as in :func:`run`.
+    ``p_only``: P alone (:func:`catbell_qutip.protocol.run_probability`; ``rho_un`` is
+    then zero). Truncation rule and refusals as in :func:`run`.
     """
     explicit = params.encoder == "explicit"
     sector = None if explicit else 0
@@ -262,6 +266,10 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             else:
                 state = FockState.initial([codes[i] for i in idx], cuts[idx],
                                           explicit=explicit, truncation_errors=masses[idx])
+            if p_only:
+                p = np.real(run_probability(sub, state, explicit=explicit))
+                P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
+                continue
             out = run_protocol(sub, state, explicit=explicit)
             p, r = herald(out)
             P[idx], rho[idx] = p, r
@@ -576,7 +584,8 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
         values = {k: v.reshape(shape) for k, v in flat.items()}
         P = values["P"]
     else:
-        P, rho_un, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol)
+        P, rho_un, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol,
+                                       p_only=set(outputs) == {"P"})
         # P itself is accurate; only quantities conditioned on success need the floor
         if set(outputs) - {"P"}:
             for p in P:

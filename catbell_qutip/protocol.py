@@ -53,7 +53,8 @@ import numpy as np
 
 from .engines.base import LightAtomState
 
-__all__ = ["Outcome", "run_protocol", "sector_readout", "lossy_reflection", "pauli_frame"]
+__all__ = ["Outcome", "run_protocol", "run_probability", "sector_readout",
+           "lossy_reflection", "pauli_frame"]
 
 
 @dataclass(frozen=True)
@@ -263,3 +264,29 @@ def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]
                 outcomes.append(Outcome(r, s, name, p, rho))
             outcomes.append(Outcome(r, s, "inconclusive", total - conclusive, None))
     return outcomes
+
+
+def run_probability(params, initial: LightAtomState, *, explicit: bool) -> np.ndarray:
+    """P alone (docs/model.md 3.6): the heralding probability of :func:`run_protocol`'s
+    outcomes, without the atoms.
+
+    P is a trace, so the atoms can be traced out right after their reflections: each
+    leaves the light in (rho + R rho R^dag) / 2 (:meth:`~.engines.base.LightAtomState.
+    reflect_traced`); Alice's memory and Bob's Pauli frame act on the atoms only and drop
+    out. The light runs through the same steps as in :func:`run_protocol`, with no
+    register: the rate solvers, which need P at many amplitudes, use this. Not clipped
+    (see :func:`catbell_qutip.result.herald`).
+    """
+    n_comp, m = params.n_components, params.n_rounds
+    before, after = _placed(params.eta_int_at_reflections, params.eta_int_placement)
+    encoded = (_readout(initial, 1.0, m, before, after) if explicit
+               else [(0, initial, 1.0)])
+    P = 0.0
+    for r, st, pend in encoded:
+        st = _flush(st, pend * before).reflect_traced(np.pi / n_comp)
+        for s, sub, pend_s in _readout(st, after * params.eta_channel, m, before, after):
+            sub = _flush(sub, pend_s * before)
+            P = P + sub.conclusive_probability(np.pi / n_comp, after * params.eta_d,
+                                               params.usd, n_comp, s, params.p_dark,
+                                               encoder_sector=r)
+    return P

@@ -226,6 +226,14 @@ class LightAtomState(abc.ABC):
             out.append((t, self._new(self.K * (m[:, None] * m.conj()[None, :]))))
         return out
 
+    def reflect_traced(self, theta: float) -> LightAtomState:
+        """A qubit in |+> reflects the light with CR(theta) and is traced out:
+        rho -> (rho + R(theta) rho R(theta)^dag) / 2 on the light (what the light alone
+        sees; :func:`catbell_qutip.protocol.run_probability` needs nothing more)."""
+        self._check_angle(theta)
+        ph = np.exp(1j * theta * (self.labels[:, None] - self.labels[None, :]))
+        return self._new(0.5 * (self.K + self.K * ph))
+
     def project_sector(self, n_comp: int, sector: int) -> LightAtomState:
         """Projection of the light onto photon numbers n = sector (mod n_comp)."""
         keep = (self.labels % n_comp) == sector
@@ -271,6 +279,17 @@ class LightAtomState(abc.ABC):
             res = np.matmul(Kf, Et.astype(complex))[..., 0]
             out[name] = res.reshape(res.shape[:-1] + (d, d))
         return out
+
+    def conclusive_probability(self, theta: float, eta_final, usd: str, n_comp: int,
+                               sector: int, p_dark=0.0, encoder_sector: int = 0):
+        """The probability that Bob's USD is conclusive (the trace of
+        :meth:`entangle_and_measure`'s two outcomes, his qubit traced out), shape (*batch)."""
+        st = self.reflect_traced(theta)
+        if not np.all(np.asarray(eta_final) == 1.0):
+            st = st.loss(eta_final)
+        effects = st.usd_effects(usd, n_comp, sector, p_dark, encoder_sector=encoder_sector)
+        out = st.measure_light(effects)
+        return np.real(sum(np.trace(v, axis1=-2, axis2=-1) for v in out.values()))
 
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,

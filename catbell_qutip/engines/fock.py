@@ -19,6 +19,7 @@ Truncation: the probability mass a cutoff drops is that of the initial light sta
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
 import numpy as np
 import qutip
@@ -33,7 +34,6 @@ from ..codes import (
 )
 from ..operations import (
     linear_optics_povm_matrices,
-    loss_weights,
     sector_idp_effects,
     sector_idp_factors,
     tub_povm_matrices,
@@ -63,77 +63,84 @@ def _loss_pattern(L: int):
     return out
 
 
-@functools.lru_cache(maxsize=256)
-def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
-    """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
-    W = loss_weights(eta, L - 1)
-    k, m, n, indices, indptr = _loss_pattern(L)
-    return scipy.sparse.csr_matrix((W[k, m + k] * W[k, n + k], indices, indptr),
-                                   shape=(L * L, L * L))
+#: memory the cached loss superoperators may take, bytes (each ~4 L^3 bytes: a sweep
+#: reuses a transmission at every amplitude and every solver step, so they are kept)
+LOSS_CACHE_BYTES = 2 ** 28
+
+_LOSS_CACHE: OrderedDict = OrderedDict()
+_LOSS_CACHE_SIZE = [0]
 
 
-@functools.lru_cache(maxsize=256)
-def _loss_adjoint(eta: float, L: int) -> scipy.sparse.csr_matrix:
-    """The adjoint (Heisenberg-picture) loss channel, acting on effects: S^T (cached)."""
-    return _loss_superoperator(eta, L).T.tocsr()
+def _cached_loss(eta: float, L: int, adjoint: bool) -> scipy.sparse.csr_matrix:
+    """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache."""
+    key = (eta, L, adjoint)
+    mat = _LOSS_CACHE.get(key)
+    if mat is not None:
+        _LOSS_CACHE.move_to_end(key)
+        return mat
+    mat = _build_loss(eta, L)
+    if adjoint:
+        mat = mat.T.tocsr()
+    size = mat.data.nbytes + mat.indices.nbytes + mat.indptr.nbytes
+    _LOSS_CACHE[key] = mat
+    _LOSS_CACHE_SIZE[0] += size
+    while _LOSS_CACHE_SIZE[0] > LOSS_CACHE_BYTES and len(_LOSS_CACHE) > 1:
+        _, old = _LOSS_CACHE.popitem(last=False)
+        _LOSS_CACHE_SIZE[0] -= old.data.nbytes + old.indices.nbytes + old.indptr.nbytes
+    return mat
 
 
 @functools.lru_cache(maxsize=16)
 def _log_binomials(L: int) -> np.ndarray:
-    """log C(n, k) at [k, n] for n >= k, -inf elsewhere (read-only, cached per L)."""
+    """log C(n, k) at [k, n] for n >= k, 0 elsewhere (read-only, cached per L)."""
     n = np.arange(L)[None, :]
     k = np.arange(L)[:, None]
-    valid = n >= k
-    nk = np.where(valid, n - k, 0)
-    out = np.where(valid, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(nk + 1.0), -np.inf)
+    nk = np.where(n >= k, n - k, 0)
+    out = np.where(n >= k, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(nk + 1.0), 0.0)
     out.flags.writeable = False
     return out
 
 
-def _block_loss_matrix(etas: np.ndarray, L: int, adjoint: bool):
-    """Block-diagonal sparse matrix of the pure losses of transmissions ``etas``, one L^2
-    block per point, sharing the sparsity pattern of :func:`_loss_pattern`: every point's
-    channel in one sparse product. Weights W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in
-    log space, as :func:`catbell_qutip.operations.loss_weights`."""
-    B = etas.size
+def _build_loss(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real): entries
+    W[k, m+k] W[k, n+k], W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
+    :func:`catbell_qutip.operations.loss_weights`)."""
     n = np.arange(L)[None, :]
     k = np.arange(L)[:, None]
     nk = np.where(n >= k, n - k, 0)
-    e = etas[:, None, None]
-    logw = 0.5 * (_log_binomials(L)[None] + xlogy(nk[None], e) + xlogy(k[None], 1.0 - e))
-    W = np.exp(logw)  # (B, k, n); 0 where n < k
+    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L) + xlogy(nk, eta)
+                                       + xlogy(k, 1.0 - eta))), 0.0)
     kk, m, nn, indices, indptr = _loss_pattern(L)
-    data = W[:, kk, m + kk] * W[:, kk, nn + kk]  # (B, nnz)
-    LL = L * L
-    nnz = indices.size
-    all_idx = (indices[None, :] + LL * np.arange(B)[:, None]).ravel()
-    all_ptr = np.concatenate([(indptr[:-1][None, :] + nnz * np.arange(B)[:, None]).ravel(),
-                              [B * nnz]])
-    mat = scipy.sparse.csr_matrix((data.ravel(), all_idx, all_ptr), shape=(B * LL, B * LL))
-    return mat.T.tocsr() if adjoint else mat
+    return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
+                                   shape=(L * L, L * L))
+
+
+def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
+    return _cached_loss(float(eta), int(L), False)
+
+
+def _loss_adjoint(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The adjoint (Heisenberg-picture) loss channel, acting on effects: S^T (cached)."""
+    return _cached_loss(float(eta), int(L), True)
 
 
 def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndarray:
     """The pure loss (or its adjoint) on each row of ``rows`` (shape (B, n, L*L)), point b
-    with transmission eta[b] (``eta`` scalar or shape (B,)): one sparse product."""
+    with transmission eta[b] (``eta`` scalar or shape (B,)): one sparse product per
+    distinct transmission, with operators cached across calls (a sweep or a solver meets
+    the same transmissions again and again)."""
     B, n, LL = rows.shape
     L = int(round(np.sqrt(LL)))
+    make = _loss_adjoint if adjoint else _loss_superoperator
     eta = np.asarray(eta, dtype=float)
     if eta.ndim == 0 or np.all(eta == eta.flat[0]):
         value = float(eta.flat[0])
         if value == 1.0:
             return rows
-        make = _loss_adjoint if adjoint else _loss_superoperator
         return _apply_superoperator(make(value, L), rows.reshape(-1, LL)).reshape(rows.shape)
-    etas = np.broadcast_to(eta, (B,)).astype(float)
+    etas = np.broadcast_to(eta, (B,))
     values, inverse = np.unique(etas, return_inverse=True)
-    if 4 * values.size > B:  # mostly distinct: one block-diagonal product
-        mat = _block_loss_matrix(etas, L, adjoint)
-        X = np.ascontiguousarray(rows.transpose(0, 2, 1)).reshape(B * LL, n)
-        out = (mat @ X.view(np.float64)).view(np.complex128)
-        return out.reshape(B, LL, n).transpose(0, 2, 1)
-    # a grid: few transmissions, each cached operator applied to all of its points
-    make = _loss_adjoint if adjoint else _loss_superoperator
     out = np.empty_like(rows)
     for j, value in enumerate(values):
         idx = np.nonzero(inverse == j)[0]
@@ -446,6 +453,34 @@ class FockState(LightAtomState):
                                              float(eta_tot[i]), int(c))
             v[i, : c + 1], u[i, : c + 1] = vi, ui
         return w, v, u
+
+    def conclusive_probability(self, theta: float, eta_final, usd: str, n_comp: int,
+                               sector: int, p_dark=0.0, encoder_sector: int = 0):
+        """The base class's probability in one pass: with the light's state rho (no
+        register), P = 1/2 sum_b Tr[G R^b rho R^-b], G = L^dag(E_even + E_odd) (rank-one
+        effects as quadratic forms when there is no final loss)."""
+        if self.K.ndim != 5 or self.n_qubits != 0:
+            return super().conclusive_probability(theta, eta_final, usd, n_comp, sector,
+                                                  p_dark, encoder_sector)
+        eta_final = np.asarray(eta_final, dtype=float)
+        B, L = self.K.shape[0], self.cutoff + 1
+        rho = self.K.reshape(B, L, L)
+        if usd == "tub" and np.all(eta_final == 1.0):
+            w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
+            rot = np.stack([np.ones(L), np.exp(-1j * theta * np.arange(L))])
+            y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
+            y = y.reshape(B, 4, L)
+            Z = np.matmul(rho, np.swapaxes(y, -1, -2))  # (B, q, 4)
+            quad = np.einsum("zjq,zqj->z", y.conj(), Z)
+            return 0.5 * w * np.real(quad)
+        effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
+                                   x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
+        E = (effects["even"] + effects["odd"]).reshape(B, 1, L * L)
+        G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True).reshape(B, L, L)
+        ph = np.exp(1j * theta * (np.arange(L)[:, None] - np.arange(L)[None, :]))
+        # Tr[G R^b rho R^-b] = sum_{q,p} G[p, q] e^{i theta b (q - p)} rho[q, p]
+        M = np.swapaxes(G, -1, -2) * rho
+        return 0.5 * np.real(M.sum(axis=(-1, -2)) + (M * ph).sum(axis=(-1, -2)))
 
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,
