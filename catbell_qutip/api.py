@@ -254,7 +254,10 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 "for the automatic rule)", "cutoff")
     else:
         _check_fock_amplitude(params, codes, tol)
-        if cats:
+        if cats and n == 1:  # one point: the scalar rule, cached
+            c, m = _auto_cutoff(codes[0], tol, sector)
+            cuts, masses = np.array([c]), np.array([m])
+        elif cats:
             cuts, masses = cat_cutoffs_and_tails(params.loss_order, alphas, tol=tol,
                                                  sector=sector)
         else:
@@ -264,12 +267,11 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     P = np.zeros(n)
     rho = np.zeros((n, 4, 4), dtype=complex)
     outcomes = None
-    todo = np.arange(n)
-    for _ in range(4):
+
+    def chunks(todo):
         check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
                      f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})",
-                     _fock_way_out(codes[0]))
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0]))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:
@@ -278,7 +280,16 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             else:
                 state = FockState.initial([codes[i] for i in idx], cuts[idx],
                                           explicit=explicit, truncation_errors=masses[idx])
-            if p_only:
+            yield idx, sub, state
+
+    # The cutoff rule needs P (mass <= tol P). A batch finds it with P alone (the atoms
+    # traced out, ~4x cheaper) and runs the full protocol once at the final cutoffs; a
+    # single point runs the full protocol and again only if its cutoff was too small.
+    pre = p_only or n > 1
+    todo = np.arange(n)
+    for _ in range(4):
+        for idx, sub, state in chunks(todo):
+            if pre:
                 p = np.real(run_probability(sub, state, explicit=explicit))
                 P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
                 continue
@@ -305,6 +316,12 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 c = int(cuts[i]) + 1
                 m = codes[i].truncation_error(c, sector)
             cuts[i], masses[i] = c, m
+    if pre and not p_only:
+        for idx, sub, state in chunks(np.arange(n)):
+            out = run_protocol(sub, state, explicit=explicit)
+            P[idx], rho[idx] = herald(out)
+            if keep_outcomes:
+                outcomes = out
     return P, rho, cuts, masses, outcomes
 
 

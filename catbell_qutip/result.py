@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import qutip
 
+from ._qutip import qutip
 from .bell import (
     bell_fidelity,
     chsh_from_fidelity,

@@ -288,11 +288,12 @@ def test_a_point_that_cannot_herald_is_refused():
         protocol_statistics(0, 0.0, length_km=10.0)
 
 
-@pytest.mark.parametrize("fields", [dict(code="binomial", binomial_m=2),
-                                    dict(code="squeezed-cat", squeezing=0.3)])
-def test_other_codes_pass_through_on_the_fock_engine(fields):
-    st = protocol_statistics(1, 1.0, length_km=5.0, engine="fock", **fields)
-    res = simulate(1, 1.0, engine="fock", length_km=5.0, **fields)
+@pytest.mark.parametrize("alpha,fields", [(None, dict(code="binomial", binomial_m=2)),
+                                          (1.0, dict(code="squeezed-cat", squeezing=0.3))])
+def test_other_codes_pass_through_on_the_fock_engine(alpha, fields):
+    """A binomial code has no amplitude: alpha is None (given, it is refused)."""
+    st = protocol_statistics(1, alpha, length_km=5.0, engine="fock", **fields)
+    res = simulate(1, alpha, engine="fock", length_km=5.0, **fields)
     assert st["S"] == pytest.approx(res.S, abs=1e-10)
     assert 0.0 < st["Q"] <= res.Q + 1e-12  # these codes flip bits; aligned <= z basis
     assert st["result"].params.code == fields["code"]
