@@ -28,6 +28,7 @@ OUTPUT_INFO: dict[str, tuple[str, str]] = {
     "rate_hz": ("Hz", "entanglement-generation rate R_eg"),
     "key_rate": ("bit/s", "DI-QKD secret key rate"),
     "alpha_at_rate": ("1", "smallest alpha reaching target_rate_hz"),
+    "mean_photon_number": ("1", "mean photon number of the light Alice sends"),
     "loss_order": ("1", "loss order l"),
     # repeater chains (docs/repeater.md)
     "segments": ("1", "number of segments n"),

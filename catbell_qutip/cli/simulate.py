@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..api import simulate
-from ..params import resolve_params
+from ..params import ALPHA_CODES, merge_layers, resolve_params
 from ._common import _float, _int, add_param_flags, layers_from_args
 
 
@@ -27,9 +27,19 @@ def add_parser(sub):
 
 def run(args) -> int:
     layers = layers_from_args(args)
-    for field, flag in (("loss_order", "--loss-order"), ("alpha", "--alpha")):
-        if not any(field in layer for layer in layers):
+    merged = merge_layers(*layers)
+    code = merged.get("code", "cat")
+    need = [("loss_order", "--loss-order")] + ([("alpha", "--alpha")]
+                                               if code in ALPHA_CODES else [])
+    for field, flag in need:
+        if field not in merged:
             raise ValueError(f"give {flag} (or {field} in --config FILE.toml)")
+    if code not in ALPHA_CODES and "alpha" in merged:
+        raise ValueError(f"--alpha does not apply to --code {code} (its photon numbers are "
+                         "fixed by the code); leave it out")
+    if code != "cat" and args.engine == "coherent":
+        raise ValueError(f"--engine coherent computes cat codes only; --code {code} runs "
+                         "on --engine fock")
     params = resolve_params(*layers)
     res = simulate(params=params, engine=args.engine, cutoff=args.cutoff, tol=args.tol)
     out = res.to_dict()
@@ -39,9 +49,14 @@ def run(args) -> int:
     def cond(v, fmt):  # conditioned on success: undefined where nothing heralds
         return "undefined (P = 0: nothing heralds)" if v is None else format(v, fmt)
 
+    code = res.code_info()
+    described = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                          for k, v in code.items()
+                          if k not in ("family", "N", "mean_photon_number"))
     rows = [
         ("loss order l", f"{params.loss_order}"),
-        ("alpha", f"{float(params.alpha):g}"),
+        ("code", code["family"] + (f" ({described})" if described else "")),
+        ("mean photon number", f"{code['mean_photon_number']:.6g}"),
         ("engine", res.engine),
         ("cutoff", "none (truncation-free)" if res.cutoff is None else f"{res.cutoff}"),
         ("truncation error", f"{res.truncation_error:.3g}"),
