@@ -27,7 +27,8 @@ import numpy as np
 from .._checks import NoHeraldWarning, check_count, check_real
 from ..api import simulate
 from ..keyrate import peak_key_rate
-from ..panels import LENGTH_FIG4_KM, PANELS, panel_fields
+from ..panels import PANELS, panel_fields
+from ..paper import LENGTH_FIG4_KM
 from .bound import (
     EPS_COMPLETENESS,
     EPS_SOUND,
