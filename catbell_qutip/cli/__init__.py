@@ -1,5 +1,10 @@
 """The ``catbell`` command. Each subcommand lives in its own module of this package and
-exposes ``add_parser(subparsers)`` and ``run(args) -> int``."""
+exposes ``add_parser(subparsers)`` and ``run(args) -> int``.
+
+Only the module of the subcommand being run is imported (with the engines, SciPy and
+QuTiP it needs): ``catbell --help`` lists every subcommand from :data:`SUBCOMMANDS`, and
+``catbell --version`` imports nothing more, so both answer at once.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +19,25 @@ from ..params import PARAM_INFO
 
 __all__ = ["main", "SUBCOMMANDS"]
 
-#: subcommand name -> module of this package
+#: subcommand name -> (module of this package, one-line help: the subcommand's own)
 SUBCOMMANDS = {
-    "simulate": "simulate",
-    "sweep": "sweep",
-    "thresholds": "thresholds",
-    "reproduce": "reproduce",
-    "bench": "bench",
-    "repeater": "repeater",
-    "advantage": "advantage",
-    "finite-key": "finite_key",
+    "simulate": ("simulate", "simulate one protocol point"),
+    "sweep": ("sweep", "parameter sweep into a resumable Zarr store"),
+    "thresholds": ("thresholds", "efficiency thresholds where S_l = S_0 (docs/model.md 6)"),
+    "reproduce": ("reproduce", "reproduce every figure panel of the paper and answer its "
+                               "claims"),
+    "bench": ("bench", "truncation-convergence and speed benchmarks"),
+    "repeater": ("repeater", "repeater chains: key rate and S vs total distance"),
+    "advantage": ("advantage", "which loss order wins over a grid of two parameters"),
+    "finite-key": ("finite_key", "finite-size DI-QKD: key length, rounds and time to a "
+                                 "first key"),
 }
+
+
+def summary(name: str) -> str:
+    """The one-line help of subcommand ``name`` (one home: ``catbell --help`` and the
+    subcommand's own parser both read it)."""
+    return SUBCOMMANDS[name][1]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +49,9 @@ class _Parser(argparse.ArgumentParser):
                      f"(see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``catbell`` parser; only ``command``'s own parser is built in full (its module
+    imported), the others are listed by name and summary."""
     parser = _Parser(
         prog="catbell",
         description="Bell tests and DI-QKD between cavity atoms entangled through cat-code "
@@ -44,11 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMANDS.values():
+    for name, (module, text) in SUBCOMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=text, add_help=False)
+            continue
         mod = importlib.import_module(f"{__name__}.{module}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run, _parser=p)
     return parser
+
+
+def _command(argv) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one), or None."""
+    for word in argv:
+        if word in SUBCOMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
 
 
 def _version() -> str:
@@ -94,7 +122,8 @@ def cli_message(exc: ValueError, command: str | None = None) -> str:
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`cli_message`)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the subcommand that refuses them, not by the top-level parser
         args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -103,6 +132,11 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"catbell {args.command}: error: {cli_message(exc, args.command)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader closed the pipe (catbell ... | head): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
 
 
 if __name__ == "__main__":  # pragma: no cover

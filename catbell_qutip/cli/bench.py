@@ -17,13 +17,14 @@ import importlib
 import sys
 from pathlib import Path
 
+from . import summary
 from ._common import check_out_dir
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="truncation-convergence and speed benchmarks",
+    p = sub.add_parser("bench", help=summary("bench"),
                        description="Truncation-convergence and speed benchmarks. They live in "
                                    "the repository's benchmarks/ folder, so this runs from a "
                                    "source checkout.")

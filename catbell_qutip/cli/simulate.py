@@ -6,11 +6,12 @@ import json
 
 from ..api import simulate
 from ..params import ALPHA_CODES, merge_layers, resolve_params
+from . import summary
 from ._common import _float, _int, add_param_flags, layers_from_args
 
 
 def add_parser(sub):
-    p = sub.add_parser("simulate", help="simulate one protocol point",
+    p = sub.add_parser("simulate", help=summary("simulate"),
                        description="Simulate one protocol point (docs/model.md section 3).")
     add_param_flags(p)
     p.add_argument("--engine", choices=["fock", "coherent"], default="fock",
