@@ -164,7 +164,8 @@ def test_documented_command_runs(doc, cmd, monkeypatch, workdir):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            args = build_parser().parse_args(argv)
+            # the subcommand's own parser is built only when it is named
+            args = build_parser(argv[0] if argv else None).parse_args(argv)
         except SystemExit as exc:  # --help, --version, or a parse error (code 2)
             assert exc.code == 0, err.getvalue()
             return
