@@ -35,6 +35,7 @@ from . import claims as _claims
 from . import discrepancies
 from ._checks import check_choice
 from .keyrate import key_rate_vs_alpha, peak_key_rate
+from .outputs import csv_header
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -223,8 +224,8 @@ def _write_data(ds, out: Path, name: str):
     df = ds.to_dataframe().reset_index()
     units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
     with open(out / f"{name}.csv", "w") as fh:
-        fh.write(f"# {ds.attrs.get('title', name)}; units: "
-                 + ", ".join(f"{c} [{units.get(c, '')}]" for c in df.columns) + "\n")
+        fh.write(csv_header(ds.attrs.get("title", name),
+                            {c: units.get(c, "") for c in df.columns}) + "\n")
         df.to_csv(fh, index=False)
 
 

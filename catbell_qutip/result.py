@@ -17,6 +17,7 @@ from .bell import (
     qber_z,
 )
 from .formulas import entanglement_rate, secret_key_rate
+from .outputs import json_ready
 from .params import ProtocolParams
 from .protocol import Outcome
 
@@ -153,7 +154,9 @@ class ProtocolResult:
         return sum(ps[s] * fs[s] for s in fs) / tot
 
     def to_dict(self) -> dict:
-        """JSON-ready summary; undefined values (F, S, Q, rates where P = 0) are None."""
+        """JSON-ready summary (:mod:`catbell_qutip.outputs`): undefined values (F, S, Q,
+        rates where P = 0) are None, and so is ``params["t_c_s"]`` for an ideal memory
+        (t_c = inf)."""
         def num(v):
             return None if v is None or not math.isfinite(v) else float(v)
 
@@ -167,7 +170,7 @@ class ProtocolResult:
             "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
-            "params": self.params.as_dict(),
+            "params": json_ready({k: getattr(self.params, k) for k in self.params.as_dict()}),
         }
 
 
