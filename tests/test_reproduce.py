@@ -66,7 +66,7 @@ def test_every_panel_written(run):
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", png[16:24])
-        assert (width, height) == (2220, 1080)  # 7.4 x 3.6 inches (legend outside) at 300 dpi
+        assert (width, height) == (1920, 1380)  # 6.4 x 4.6 inches (legend below) at 300 dpi
     for f in ("summary.md", "summary.json", "thresholds.json", "thresholds.csv",
               "thresholds.nc", "claims.json", "claims.md", "model_table.json",
               "model_table.md", "model_table.csv"):
