@@ -185,15 +185,19 @@ def _plain(loss_orders, rate, fields, x, y, engine, alpha_max, n_scan, alpha_gri
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         first = sum(1 for t in tasks if t[1] == tasks[0][1])
         with cf.ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-            results = [pool.submit(_block_task, t) for t in tasks[:first]]
-            pending = {pool.submit(_run_threshold, kw): key for key, kw in jobs}
-            results += [pool.submit(_block_task, t) for t in tasks[first:]]
-            for fut in cf.as_completed(results):
-                ci, sl, r = fut.result()
-                for k in _PER_CODE:
-                    out[k][ci, sl] = r[k]
-                bar.update()
-            found = {key: fut.result() for fut, key in pending.items()}
+            try:
+                results = [pool.submit(_block_task, t) for t in tasks[:first]]
+                pending = {pool.submit(_run_threshold, kw): key for key, kw in jobs}
+                results += [pool.submit(_block_task, t) for t in tasks[first:]]
+                for fut in cf.as_completed(results):
+                    ci, sl, r = fut.result()
+                    for k in _PER_CODE:
+                        out[k][ci, sl] = r[k]
+                    bar.update()
+                found = {key: fut.result() for fut, key in pending.items()}
+            except BaseException:  # Ctrl-C or a failure: drop the queue, not run it out
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     else:
         for t in tasks:
             ci, sl, r = _block_task(t)

@@ -14,17 +14,17 @@ Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`,
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
 
 from .. import claims, discrepancies
+from ..outputs import dumps
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
-from ._common import add_param_flags, check_out_dir, layers_from_args
+from ._common import add_param_flags, check_out_dir, layers_from_args, staged_output
 
 __all__ = ["add_parser", "run"]
 
@@ -69,18 +69,8 @@ def add_parser(sub):
     return p
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
 def _print_json(obj):
-    print(json.dumps(_clean(obj), allow_nan=False))
+    print(dumps(obj))
 
 
 def _bar(total, args):
@@ -98,10 +88,8 @@ def _model_table(args):
                               progress=bar.update)
     bar.close()
     if args.out:
-        from pathlib import Path
-
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        claims.write_model_table(rows, args.out)
+        with staged_output(args.out) as stage:  # every file or none (Ctrl-C)
+            claims.write_model_table(rows, stage)
     if args.json:
         _print_json({"fig4_t0_s": t0, "picked": claims.identify_model(rows), "rows": rows})
     else:
