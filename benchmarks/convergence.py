@@ -330,7 +330,7 @@ def format_summary(s: dict) -> str:
     verdict = "HOLDS" if s["rule_holds"] else f"FAILS at {s['n_fail']} points"
     lines = [f"grid: {s['grid_source']}",
              f"points: {s['points']} ({s['evaluated']} evaluated, {s['skipped']} refused by "
-             f"the Fock engine, coherent P there <= {s['skipped_max_P_coherent']})",
+             f"the Fock engine, coherent P there <= {s['skipped_max_P_coherent'] or 0:.2g})",
              *(f"  refused at {k['points']} point(s)"
                + (f" (Fock P from {k['P_fock_range'][0]:.2g} to {k['P_fock_range'][1]:.2g})"
                   if k["P_fock_range"] else "") + f", e.g.: {k['example']}"

@@ -18,6 +18,7 @@ import signal
 import sys
 import textwrap
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from .._checks import ParameterError
 from ..params import PARAM_INFO
@@ -36,6 +37,9 @@ SUBCOMMANDS = {
     "advantage": "advantage",
     "presets": "presets",
 }
+
+#: the glossary every --help points to (in a source checkout)
+ROOT_GLOSSARY = Path(__file__).resolve().parents[2] / "docs" / "glossary.md"
 
 #: the last paragraph of every --help: where the terms are defined
 EPILOG = ("Terms (USD, TUB, CHSH, DI-QKD, PLOB, Pauli frame, loss order, h(Q), chi(S), R_eg, "
