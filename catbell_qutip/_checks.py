@@ -12,6 +12,7 @@ __all__ = [
     "check_loss_order",
     "check_real",
     "check_choice",
+    "check_int",
     "memory_limit_bytes",
     "check_memory",
     "MEMORY_LIMIT_ENV",
@@ -140,6 +141,18 @@ def check_real(
         raise ParameterError(f"{name} = {shown:g}{u} is outside the allowed range {rng}{u}",
                              name)
     return float(arr) if arr.ndim == 0 else arr
+
+
+def check_int(value, name: str, *, low: float | None = None, high: float | None = None) -> int:
+    """Validate an integer (a float or string is refused, booleans too); return it as int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer, got {value!r}", name)
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ParameterError(f"{name} = {v} is outside the allowed range [{lo}, {hi}]", name)
+    return v
 
 
 def check_choice(value, name: str, choices) -> str:

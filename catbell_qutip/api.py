@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 
 from ._checks import ParameterError, check_choice, check_memory, check_real
-from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
+from .codes import DEFAULT_TRUNCATION_TOL, Code, cat_cutoffs_and_tails
 from .engines import ENGINES, CoherentState, FockState
 from .params import PARAM_INFO, ProtocolParams
-from .protocol import run_protocol
-from .result import ProtocolResult, herald, summarise
+from .protocol import Outcome, run_probability, run_protocol
+from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
@@ -120,14 +121,179 @@ def coherent_memory_bytes(params: ProtocolParams, n_points: int | None = None) -
     return per_point * max(int(size), 1)
 
 
-def _fock_initial(params: ProtocolParams, cutoff: int, truncation_error=None):
-    check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
-                 f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
-                 f"alpha = {float(params.alpha):g})",
-                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
-    make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
-    return make(params.alpha, params.n_components, cutoff=int(cutoff),
-                truncation_error=truncation_error)
+def point_codes(params: ProtocolParams) -> list[Code]:
+    """The code of every point of ``params``' flattened batch (docs/model.md 7)."""
+    shape = params.batch_shape
+    n = math.prod(shape)
+    alpha = (np.broadcast_to(np.asarray(params.alpha, dtype=float), shape).reshape(-1)
+             if params.alpha is not None else np.full(n, np.nan))
+    r = np.broadcast_to(np.asarray(params.squeezing, dtype=float), shape).reshape(-1)
+    return [Code(params.code, params.n_components,
+                 alpha=None if np.isnan(alpha[i]) else float(alpha[i]),
+                 squeezing=float(r[i]), binomial_m=params.binomial_m,
+                 vector=params.code_vector) for i in range(n)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _auto_cutoff(code: Code, tol: float, sector):
+    return code.cutoff_and_tail(tol, sector)
+
+
+def _check_fock_amplitude(params: ProtocolParams, codes, tol: float) -> None:
+    """Refuse before computing a cutoff whose own window would not fit: the automatic
+    cutoff is at least the code's estimate (|alpha|^2 + |alpha| for a cat: the Poisson mean
+    plus one standard deviation; the squeezed cat's tail falls only like tanh|r|^n)."""
+    i = int(np.argmax([c.cutoff_estimate(tol) for c in codes]))
+    est = codes[i].cutoff_estimate(tol)
+    check_memory(fock_memory_bytes(params.loss_order, est, params.usd),
+                 f"the Fock engine at {_describe(codes[i])} (cutoff above {int(est)})",
+                 _fock_way_out(codes[i]))
+
+
+def _fock_way_out(code: Code) -> str:
+    """What to do when a Fock run is too large, in API terms."""
+    return {"cat": "use engine='coherent', which needs no cutoff, or a smaller alpha",
+            "squeezed-cat": "use a smaller alpha or squeezing",
+            "binomial": "use a smaller binomial_m"}.get(code.family, "use a shorter vector")
+
+
+def _describe(code: Code) -> str:
+    """"alpha = 2" for a cat point; "code = binomial, binomial_m = 1" for others."""
+    d = code.describe()
+    d = {("code" if k == "family" else k): v for k, v in d.items()
+         if k != "N" and not (k == "family" and v == "cat")}
+    return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in d.items())
+
+
+def _fock_initial(params: ProtocolParams, cutoff, truncation_error=None):
+    """The Fock engine's initial light for ``params`` (every point at ``cutoff``)."""
+    codes = point_codes(params)
+    cut = np.broadcast_to(np.asarray(cutoff, dtype=int), (len(codes),))
+    check_memory(fock_memory_bytes(params.loss_order, int(cut.max()), params.usd),
+                 f"the Fock engine at cutoff {int(cut.max())} (l = {params.loss_order})",
+                 _fock_way_out(codes[0]))
+    errs = None if truncation_error is None else \
+        np.broadcast_to(np.asarray(truncation_error, dtype=float), (len(codes),))
+    state = FockState.initial(codes, cut, explicit=params.encoder == "explicit",
+                              truncation_errors=errs)
+    if params.batch_shape == ():
+        return state.batch_slice(slice(0, 1))
+    return state
+
+
+#: Target size in bytes of one chunk's state (the largest register: two qubits, 16
+#: light blocks of L^2 complex numbers per point): the Fock engine runs a batch in
+#: chunks of points of similar cutoff, each in one pass through the protocol.
+FOCK_CHUNK_BYTES = 2 ** 22
+
+
+def _fock_chunks(cutoffs: np.ndarray, todo: np.ndarray) -> list[np.ndarray]:
+    """Points ``todo`` cut into chunks of similar cutoff (sorted), each small enough for
+    :data:`FOCK_CHUNK_BYTES`: a point's light is padded to its chunk's largest cutoff."""
+    order = todo[np.argsort(cutoffs[todo], kind="stable")]
+    chunks, cur = [], []
+    for i in order:
+        L = int(cutoffs[i]) + 1
+        if cur:
+            lo = int(cutoffs[cur[0]]) + 1
+            # padding costs at most ~(1.5)^3 in work on a point; below ~20 levels the work
+            # is per-call overhead, so small points always share a chunk
+            if L > 1.5 * lo + 8 or 256 * L * L * (len(cur) + 1) > FOCK_CHUNK_BYTES:
+                chunks.append(np.array(cur))
+                cur = []
+        cur.append(i)
+    if cur:
+        chunks.append(np.array(cur))
+    return chunks
+
+
+def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False,
+              p_only: bool = False):
+    """Every point of ``params`` on the Fock engine, batched.
+
+    Returns (P, rho_un, cutoffs, truncation_errors, outcomes): arrays over the flattened
+    batch; ``outcomes`` (the records of the single point) only with ``keep_outcomes``.
+    ``p_only``: P alone (:func:`catbell_qutip.protocol.run_probability`; ``rho_un`` is
+    then zero). Truncation rule and refusals as in :func:`run`.
+    """
+    explicit = params.encoder == "explicit"
+    sector = None if explicit else 0
+    flat = params if params.batch_shape == () else params.take(
+        np.arange(math.prod(params.batch_shape)))
+    codes = point_codes(params)
+    n = len(codes)
+    cats = params.code == "cat"
+    alphas = np.array([c.alpha for c in codes]) if cats else None
+    user = cutoff is not None
+    if user:
+        if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) or cutoff < 1:
+            raise ParameterError(f"cutoff must be a positive integer, got {cutoff!r}",
+                                 "cutoff")
+        cuts = np.full(n, int(cutoff))
+        masses = np.array([c.truncation_error(int(cutoff), sector) for c in codes])
+        bad = np.nonzero(masses > tol)[0]
+        if bad.size:
+            i = int(bad[0])
+            need = _auto_cutoff(codes[i], tol, sector)[0]
+            raise ParameterError(
+                f"cutoff = {cutoff} drops probability mass {masses[i]:.3g} > tolerance "
+                f"{tol:g} at {_describe(codes[i])}; use cutoff >= {need} (or cutoff=None "
+                "for the automatic rule)", "cutoff")
+    else:
+        _check_fock_amplitude(params, codes, tol)
+        if cats:
+            cuts, masses = cat_cutoffs_and_tails(params.loss_order, alphas, tol=tol,
+                                                 sector=sector)
+        else:
+            auto = [_auto_cutoff(c, tol, sector) for c in codes]
+            cuts = np.array([a[0] for a in auto])
+            masses = np.array([a[1] for a in auto])
+    P = np.zeros(n)
+    rho = np.zeros((n, 4, 4), dtype=complex)
+    outcomes = None
+    todo = np.arange(n)
+    for _ in range(4):
+        check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
+                     f"the Fock engine at cutoff {int(cuts[todo].max())} "
+                     f"(l = {params.loss_order})",
+                     _fock_way_out(codes[0]))
+        for idx in _fock_chunks(cuts, todo):
+            sub = flat.take(idx) if params.batch_shape != () else flat
+            if cats:
+                state = FockState.initial_cats(alphas[idx], params.n_components, cuts[idx],
+                                               explicit=explicit, truncation_errors=masses[idx])
+            else:
+                state = FockState.initial([codes[i] for i in idx], cuts[idx],
+                                          explicit=explicit, truncation_errors=masses[idx])
+            if p_only:
+                p = np.real(run_probability(sub, state, explicit=explicit))
+                P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
+                continue
+            out = run_protocol(sub, state, explicit=explicit)
+            p, r = herald(out)
+            P[idx], rho[idx] = p, r
+            if keep_outcomes:
+                outcomes = out
+        need = (P[todo] > 0) & (masses[todo] > tol * P[todo])
+        if not np.any(need):
+            break
+        todo = todo[need]
+        if user:
+            i = int(todo[0])
+            new = _auto_cutoff(codes[i], 0.5 * tol * P[i], sector)[0]
+            raise ValueError(
+                f"cutoff = {cutoff} drops probability mass {masses[i]:.3g}, more than "
+                f"tol = {tol:g} times the heralding probability P = {P[i]:.3g} (F, S and Q "
+                f"are conditioned on success); use cutoff >= {new} (or cutoff=None for the "
+                "automatic rule)")
+        for i in todo:
+            c, m = _auto_cutoff(codes[i], 0.5 * tol * P[i], sector)
+            if c <= cuts[i]:
+                c = int(cuts[i]) + 1
+                m = codes[i].truncation_error(c, sector)
+            cuts[i], masses[i] = c, m
+    return P, rho, cuts, masses, outcomes
 
 
 def _coherent_initial(params: ProtocolParams):
@@ -170,44 +336,24 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
             raise ParameterError(
                 f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
                 "no truncation", "cutoff")
+        _check_coherent_code(params)
         _check_coherent_memory(params)
         return run_protocol(params, _coherent_initial(params), explicit=explicit), None, 0.0
     if params.batch_shape != ():
-        raise ValueError("the Fock engine runs one point at a time; use evaluate() for grids")
-    sector = None if explicit else 0
-    user = cutoff is not None
-    if user:
-        mass = check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
-    else:
-        _check_fock_amplitude(params)
-        cutoff, mass = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
-    for _ in range(4):
-        initial = _fock_initial(params, cutoff, mass)
-        outcomes = run_protocol(params, initial, explicit=explicit)
-        P = float(herald(outcomes)[0])
-        mass = initial.truncation_error
-        if not P > 0 or mass <= tol * P:
-            break
-        need = auto_cutoff(params.loss_order, params.alpha, tol=0.5 * tol * P, sector=sector)
-        if user:
-            raise ValueError(
-                f"cutoff = {cutoff} drops probability mass {mass:.3g}, more than tol = {tol:g} "
-                f"times the heralding probability P = {P:.3g} (F, S and Q are conditioned on "
-                f"success); use cutoff >= {need} (or cutoff=None for the automatic rule)"
-            )
-        cutoff = max(need, cutoff + 1)
-        mass = None
-    return outcomes, int(cutoff), float(initial.truncation_error)
+        raise ValueError("run() takes one parameter point; use evaluate() for grids")
+    P, _, cuts, masses, outcomes = _run_fock(params, cutoff=cutoff, tol=tol,
+                                             keep_outcomes=True)
+    outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
+                        None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
+    return outcomes, int(cuts[0]), float(masses[0])
 
 
-def _check_fock_amplitude(params: ProtocolParams) -> None:
-    """Refuse before computing a cutoff whose own window would not fit: the automatic cutoff
-    is at least |alpha|^2 + |alpha| (the Poisson mean plus one standard deviation)."""
-    x = float(params.alpha) ** 2
-    check_memory(fock_memory_bytes(params.loss_order, x + math.sqrt(x), params.usd),
-                 f"the Fock engine at alpha = {float(params.alpha):g} (cutoff above "
-                 f"{int(x + math.sqrt(x))})",
-                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
+def _check_coherent_code(params: ProtocolParams) -> None:
+    """The coherent engine is built on the cat code's ring of coherent states."""
+    if params.code != "cat":
+        raise ParameterError(
+            f"engine='coherent' computes cat codes only (sums of coherent states); "
+            f"code={params.code!r} runs on engine='fock'", "engine")
 
 
 def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) -> None:
@@ -433,18 +579,18 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     params = ProtocolParams(loss_order=loss_order, **kwargs)
     shape = params.batch_shape
     if engine == "coherent":
+        _check_coherent_code(params)
         flat = _evaluate_coherent(params, outputs)
         values = {k: v.reshape(shape) for k, v in flat.items()}
         P = values["P"]
     else:
-        P = np.empty(shape)
-        rho_un = np.empty(shape + (4, 4), dtype=complex)
-        for idx in np.ndindex(*shape):
-            outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
-            P[idx], rho_un[idx] = herald(outcomes)
-            # P itself is accurate; only quantities conditioned on success need the floor
-            if set(outputs) - {"P"}:
-                _check_fock_resolution(float(P[idx]), params.usd)
+        P, rho_un, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol,
+                                       p_only=set(outputs) == {"P"})
+        # P itself is accurate; only quantities conditioned on success need the floor
+        if set(outputs) - {"P"}:
+            for p in P:
+                _check_fock_resolution(float(p), params.usd)
+        P, rho_un = P.reshape(shape), rho_un.reshape(shape + (4, 4))
         _, F, S, Q = summarise(rho_un, P)
         values = {"P": np.asarray(P, dtype=float), "F": F, "S": S, "Q": Q}
     n_zero = int(np.sum(~(P > 0)))

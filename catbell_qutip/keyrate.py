@@ -24,7 +24,13 @@ __all__ = [
     "key_rate",
     "key_rate_vs_alpha",
     "peak_key_rate",
+    "PEAK_ALPHA_RTOL",
 ]
+
+#: relative accuracy of the key-optimal amplitude :func:`peak_key_rate` returns (its
+#: bounded search stops when the bracket is this fraction of its upper end): the key rate
+#: is flat at its peak, so the location is defined only to this, not to rounding
+PEAK_ALPHA_RTOL = 1e-7
 
 
 def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fields):
@@ -112,7 +118,7 @@ def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_scan - 1)]
     lo = lo if i > 0 else grid[0] * 1e-3
     res = minimize_scalar(neg, bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-7 * hi})
+                          options={"xatol": PEAK_ALPHA_RTOL * hi})
     if -res.fun >= K[i]:
         return float(res.x), float(-res.fun)
     return float(grid[i]), float(K[i])

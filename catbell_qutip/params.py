@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_loss_order, check_real
+from ._checks import ParameterError, check_choice, check_int, check_loss_order, check_real
 
 __all__ = [
     "ProtocolParams",
@@ -43,6 +43,13 @@ ENCODERS = ("ideal", "explicit")
 WAIT_RULES = ("one-way", "round-trip", "none")
 ETA_INT_PLACEMENTS = ("after", "before", "lumped")
 DECODERS = ("smallest-loss", "ml")
+#: code families (docs/model.md sections 2 and 7); "vector" is a user's own |Theta_N>,
+#: given in Python as ``code_vector`` (or ``code=<ket>`` to simulate/evaluate)
+CODES = ("cat", "squeezed-cat", "binomial", "vector")
+#: families whose light is displaced by alpha (the others take no alpha)
+ALPHA_CODES = ("cat", "squeezed-cat")
+#: largest off-sector probability a user vector may carry before it is refused
+VECTOR_SUPPORT_TOL = 1e-12
 #: Largest coherent amplitude accepted (mean photon number |alpha|^2 = 1e6). The photon-number
 #: sums of docs/model.md 5 run over ~|alpha|^2 terms per point and their rounding grows with
 #: them: where P -> 1 exactly, the coherent engine's 1 - P is ~1e-11 at alpha = 1000 and
@@ -61,7 +68,7 @@ class ParamInfo:
 
     Attributes
     ----------
-    kind : {"loss_order", "real", "choice"}
+    kind : {"loss_order", "real", "int", "choice"}
         How the value is validated.
     unit : str
         Unit of the value ("1" for dimensionless).
@@ -69,6 +76,9 @@ class ParamInfo:
         What it is, in words (xarray ``long_name`` attribute, help texts).
     choices : tuple of str
         Allowed values of a "choice" field.
+    hidden_choices : tuple of str
+        Further values a "choice" field accepts that are not offered by the command
+        line or sweep specs (``code="vector"``: a user's vector is Python-only).
     low, high : float or None
         Bounds of a "real" field; ``low_open``/``high_open`` make them strict.
     allow_inf : bool
@@ -98,6 +108,7 @@ class ParamInfo:
     allow_inf: bool = False
     optional: bool = False
     array: bool = True
+    hidden_choices: tuple = ()
 
     def check(self, value):
         """Validate one value of this field (ValueError naming the field); return it."""
@@ -107,7 +118,11 @@ class ParamInfo:
             check_loss_order(value)
             return int(value)
         if self.kind == "choice":
+            if value in self.hidden_choices:
+                return value
             return check_choice(value, self.name, self.choices)
+        if self.kind == "int":
+            return check_int(value, self.name, low=self.low, high=self.high)
         unit = "" if self.unit == "1" else self.unit
         return check_real(value, self.name, low=self.low, high=self.high,
                           low_open=self.low_open, high_open=self.high_open,
@@ -192,6 +207,23 @@ class ProtocolParams:
     p_dark : float or ndarray
         Dark-click probability per detector and gate, in [0, 1) (default 0). Only the
         linear-optics USD has detectors; with ``usd="tub"`` it must be 0.
+    code : {"cat", "squeezed-cat", "binomial", "vector"}
+        The rotation-symmetric code of order N = l + 1 (docs/model.md sections 2, 7):
+        the paper's cat code (default); the squeezed cat, primitive D(alpha) S(r)|0>; the
+        binomial code of spacing N; or a user's own |Theta_N> (``code_vector``). Every
+        family but "cat" runs on the Fock engine only, with ``usd="tub"``.
+    squeezing : float or ndarray
+        r of the squeezed cat's S(r) = exp[(r/2)(a^2 - a^dag^2)] (dimensionless; r > 0
+        squeezes the amplitude quadrature, r < 0 the phase quadrature; r = 0 is the cat
+        code). Only with ``code="squeezed-cat"``; default 0.
+    binomial_m : int or None
+        M of the binomial code, an integer >= 0 (default None: M = N - 1, the code that
+        detects N - 1 losses; mean photon number N (M + 1) / 2). Only with
+        ``code="binomial"``.
+    code_vector : tuple of complex or None
+        Fock amplitudes of a user's |Theta_N> (n = 0, 1, ...), with ``code="vector"``:
+        supported on n = 0 mod N (off-sector probability at most 1e-12; it is projected
+        away) and normalisable (it is normalised). Python only: ``simulate(..., code=ket)``.
 
     Raises
     ------
@@ -201,9 +233,9 @@ class ProtocolParams:
 
     loss_order: int = _p(0, "loss_order", "1", "loss order l",
                          "l = 2^m - 1: 0, 1, 3, 7, ...", array=False)
-    alpha: float | np.ndarray = _p(1.0, "real", "1", "coherent amplitude |alpha|",
-                                   "coherent amplitude |alpha|, [0, 1e3]", low=0.0,
-                                   high=ALPHA_MAX)
+    alpha: float | np.ndarray | None = _p(1.0, "real", "1", "coherent amplitude |alpha|",
+                                          "coherent amplitude |alpha|, [0, 1e3]", low=0.0,
+                                          high=ALPHA_MAX, optional=True)
     eta: float | np.ndarray = _eff(1.0, "extra transmission between Alice and Bob",
                                    "extra pure loss between Alice and Bob, [0, 1]")
     length_km: float | np.ndarray = _p(0.0, "real", "km", "fibre length",
@@ -245,6 +277,16 @@ class ProtocolParams:
     p_dark: float | np.ndarray = _eff(0.0, "dark-click probability",
                                       "dark-click probability per detector and gate, "
                                       "[0, 1)", high_open=True)
+    code: str = _p("cat", "choice", "1", "code family",
+                   "code family (squeezed-cat, binomial: Fock engine, TUB only)",
+                   choices=CODES[:3], hidden_choices=("vector",), array=False)
+    squeezing: float | np.ndarray = _p(0.0, "real", "1", "squeezing r of the squeezed cat",
+                                       "squeezing r of --code squeezed-cat (r > 0: "
+                                       "amplitude-squeezed)", low=-20.0, high=20.0)
+    binomial_m: int | None = _p(None, "int", "1", "binomial code order M",
+                                "M of --code binomial, integer >= 0 (default N - 1)",
+                                low=0, optional=True, array=False)
+    code_vector: tuple | None = field(default=None, repr=False)
     _batch_shape: tuple = field(init=False, repr=False, default=())
 
     def __post_init__(self):
@@ -255,6 +297,7 @@ class ProtocolParams:
             raise ParameterError(
                 "give either eta_c or the pair eta_dc/eta_uc (eta_c = eta_dc * eta_uc), "
                 "not both", "eta_c")
+        self._check_code()
         if self.usd == "tub" and np.any(np.asarray(self.p_dark) > 0):
             raise ParameterError(
                 "p_dark > 0 needs usd='linear': the theoretical-upper-bound USD has no "
@@ -266,6 +309,40 @@ class ProtocolParams:
         except ValueError as exc:
             raise ValueError(f"array-valued parameters do not broadcast together: {exc}") from None
         set_(self, "_batch_shape", shape)
+
+    def _check_code(self) -> None:
+        """The code's own parameters agree with its family and with N (docs/model.md 7)."""
+        set_ = object.__setattr__
+        code = self.code
+        if self.code_vector is not None and code == "cat":
+            code = "vector"
+            set_(self, "code", code)
+        if code == "vector":
+            if self.code_vector is None:
+                raise ParameterError("code='vector' needs code_vector (the Fock amplitudes "
+                                     "of |Theta_N>), or pass the ket as code=", "code")
+            set_(self, "code_vector", _checked_vector(self.code_vector, self.n_components))
+        elif self.code_vector is not None:
+            raise ParameterError(f"code_vector is a code of its own; it does not go with "
+                                 f"code={code!r}", "code_vector")
+        if code != "squeezed-cat" and np.any(np.asarray(self.squeezing) != 0.0):
+            raise ParameterError(f"squeezing applies to code='squeezed-cat' only, not to "
+                                 f"code={code!r}", "squeezing")
+        if code != "binomial" and self.binomial_m is not None:
+            raise ParameterError(f"binomial_m applies to code='binomial' only, not to "
+                                 f"code={code!r}", "binomial_m")
+        if code in ALPHA_CODES and self.alpha is None:
+            raise ParameterError(f"code={code!r} needs alpha (its displacement |alpha|)",
+                                 "alpha")
+        if code != "cat" and self.usd != "tub":
+            raise ParameterError(
+                f"usd={self.usd!r} is a cat-code scheme (docs/model.md 3.5); code={code!r} "
+                "takes usd='tub' (the generalised optimal USD of docs/model.md 7)", "usd")
+        if code not in ALPHA_CODES:
+            if self.alpha is not None and np.any(np.asarray(self.alpha) != 1.0):
+                raise ParameterError(f"alpha does not apply to code={code!r}: its photon "
+                                     "numbers are fixed by the code itself", "alpha")
+            set_(self, "alpha", None)
 
     # -- derived quantities -------------------------------------------------------------
     @staticmethod
@@ -355,13 +432,17 @@ class ProtocolParams:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
-        """Plain-Python dictionary of the fields (arrays become lists)."""
+        """Plain-Python dictionary of the fields (arrays become lists; a code vector
+        becomes {"real": [...], "imag": [...]})."""
         out = {}
         for f in fields(self):
             if f.name.startswith("_"):
                 continue
             v = getattr(self, f.name)
-            if isinstance(v, np.ndarray):
+            if f.name == "code_vector":
+                if v is not None:
+                    v = {"real": [float(z.real) for z in v], "imag": [float(z.imag) for z in v]}
+            elif isinstance(v, np.ndarray):
                 v = v.tolist()
             elif isinstance(v, float) and math.isinf(v):
                 v = "inf"
@@ -379,6 +460,17 @@ class ProtocolParams:
                 changes[name] = np.broadcast_to(v, shape).reshape(-1)[sl]
         return dataclasses.replace(self, **changes)
 
+    def take(self, indices) -> ProtocolParams:
+        """Points ``indices`` (integers into the flattened batch) as a batch of shape
+        ``(len(indices),)``."""
+        indices = np.asarray(indices, dtype=int)
+        changes = {}
+        for name in self.numeric_fields():
+            v = getattr(self, name)
+            if v is not None and np.ndim(v):
+                changes[name] = np.broadcast_to(v, self.batch_shape).reshape(-1)[indices]
+        return dataclasses.replace(self, **changes)
+
     def at(self, index) -> ProtocolParams:
         """The scalar point at ``index`` of the broadcast batch."""
         changes = {}
@@ -389,10 +481,39 @@ class ProtocolParams:
         return dataclasses.replace(self, **changes)
 
 
+def _checked_vector(vector, n_comp: int) -> tuple:
+    """A user's |Theta_N> as a normalised tuple of complex amplitudes, or ParameterError."""
+    try:
+        v = np.asarray(vector.full() if hasattr(vector, "full") else vector,
+                       dtype=complex).ravel()
+    except (TypeError, ValueError):
+        raise ParameterError(f"code_vector must be Fock amplitudes (numbers) or a ket, got "
+                             f"{type(vector).__name__}", "code_vector") from None
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ParameterError("code_vector must be a non-empty vector of finite amplitudes",
+                             "code_vector")
+    p = np.abs(v) ** 2
+    total = float(p.sum())
+    if not total > 0.0:
+        raise ParameterError("code_vector is zero: it cannot be normalised", "code_vector")
+    n = np.arange(v.size)
+    off = float(p[n % n_comp != 0].sum()) / total
+    if off > VECTOR_SUPPORT_TOL:
+        bad = int(n[(n % n_comp != 0) & (p > 0)][0])
+        raise ParameterError(
+            f"code_vector is not supported on photon numbers n = 0 mod N = {n_comp} "
+            f"(loss order {n_comp - 1}): probability {off:.3g} lies elsewhere (first at "
+            f"n = {bad}); give a vector on n = 0, {n_comp}, {2 * n_comp}, ... or the loss "
+            "order it is built for", "code_vector")
+    v = np.where(n % n_comp == 0, v, 0.0)
+    v = v / np.sqrt(np.sum(np.abs(v) ** 2))
+    return tuple(complex(z) for z in v)
+
+
 def _collect() -> dict[str, ParamInfo]:
     out = {}
     for f in fields(ProtocolParams):
-        if f.name.startswith("_"):
+        if f.name.startswith("_") or "info" not in f.metadata:
             continue
         meta = dict(f.metadata["info"])
         meta["flag"] = meta["flag"] or "--" + f.name.replace("_", "-")

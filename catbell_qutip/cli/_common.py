@@ -119,7 +119,7 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True, exclude=(
         if info.kind == "choice":
             kw["choices"] = list(info.choices)
         else:
-            kw["type"] = _int if info.kind == "loss_order" else _float
+            kw["type"] = _int if info.kind in ("loss_order", "int") else _float
         g.add_argument(info.flag, dest=info.flag[2:].replace("-", "_"), **kw)
 
 

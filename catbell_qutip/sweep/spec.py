@@ -20,6 +20,7 @@ import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError, check_memory
 from ..params import (
+    ALPHA_CODES,
     PARAM_INFO,
     PARAM_NAMES,
     ProtocolParams,
@@ -364,7 +365,23 @@ def _check_tables(fixed_in, axes_in, layer0: dict, rate) -> None:
     if "loss_order" not in given:
         raise ValueError("loss_order is missing: give fixed.loss_order (or an axis "
                          "axes.loss_order), e.g. loss_order = 1")
-    if rate is not None:
+    codes = axes_in.get("code")
+    if not isinstance(codes, list):
+        codes = [fixed_in.get("code", layer0.get("code", "cat"))]
+    takes_alpha = {c in ALPHA_CODES for c in codes if isinstance(c, str)}
+    if len(takes_alpha) > 1:
+        raise ValueError("axes.code mixes codes with an amplitude alpha (cat, squeezed-cat) "
+                         "and codes without one (binomial); sweep them separately")
+    if takes_alpha == {False}:
+        code = next(c for c in codes if isinstance(c, str))
+        for sect, table in (("fixed", fixed_in), ("axes", axes_in)):
+            if "alpha" in table:
+                raise ValueError(f"{sect}.alpha: alpha does not apply to code = {code!r} "
+                                 "(its photon numbers are fixed by the code); remove it")
+        if rate is not None:
+            raise ValueError(f"target_rate_hz solves alpha at every point, and code = "
+                             f"{code!r} has no alpha; give no target_rate_hz")
+    elif rate is not None:
         for sect, table in (("fixed", fixed_in), ("axes", axes_in)):
             if "alpha" in table:
                 raise ValueError(f"{sect}.alpha: with target_rate_hz, alpha is solved at "
