@@ -67,11 +67,12 @@ def _fock_at_cutoff(l, cutoff, **kw):
     params = ProtocolParams(loss_order=l, **kw)
     outcomes = run_protocol(params, _fock_initial(params, cutoff),
                             explicit=params.encoder == "explicit")
-    P, rho = herald(outcomes)
-    if not P > 0:
+    P, rho = herald(outcomes)  # the engine runs a batch (of one point here)
+    if not np.ravel(P)[0] > 0:
         return "P = 0"
     _, F, S, _ = summarise(rho, P)
-    return SimpleNamespace(P=float(P), F=float(F), S=float(S))
+    return SimpleNamespace(**{k: float(np.ravel(v)[0]) for k, v in (("P", P), ("F", F),
+                                                                       ("S", S))})
 
 
 def _fock(l, cutoff=None, **kw):

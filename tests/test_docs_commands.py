@@ -93,8 +93,9 @@ def documented_commands() -> list[tuple[str, list[str]]]:
 
 COMMANDS = documented_commands()
 
-#: inputs the documented commands read, copied into the sandbox (read-only use)
-INPUTS = ("examples",)
+#: inputs the documented commands read, copied into the sandbox (read-only use): spec
+#: files, and the benchmarks a `python -c` line imports from the repository root
+INPUTS = ("examples", "benchmarks")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,8 @@ def sandbox(tmp_path_factory):
     """A folder that stands for the repository root: the commands run there."""
     root = tmp_path_factory.mktemp("docs-sandbox")
     for name in INPUTS:
-        shutil.copytree(ROOT / name, root / name)
+        shutil.copytree(ROOT / name, root / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
