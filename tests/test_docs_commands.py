@@ -7,7 +7,8 @@ docs/*.md: continuation lines (trailing backslash) are joined, a ``$ `` prompt a
 comments are dropped, and ``a && b`` chains are split. Every ``catbell`` command is parsed
 by the real argument parser (so a misspelt flag or a bad value fails here); the cheap ones
 run in-process and must exit 0; ``python -c`` lines run in a subprocess. Commands that take
-minutes are only parsed, by :data:`SKIP` (what, and why); a command shown twice runs once.
+minutes are only parsed, by :data:`SKIP` (what, and why), and so are those shown only in
+README's maintainers' refresh section (:data:`REFRESH_ONLY`); a command shown twice runs once.
 
 They run in a sandbox, a temporary folder that stands for the repository root (a copy of
 ``examples/``, the inputs the commands name): relative outputs such as ``results/`` land
@@ -93,6 +94,27 @@ def documented_commands() -> list[tuple[str, list[str]]]:
 
 COMMANDS = documented_commands()
 
+
+def _refresh_only() -> set[str]:
+    """Commands shown only in README's maintainers' refresh section: they remake the
+    committed figures on the full grids (a minute each) and are parsed, not run."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- section:refresh -->(.*?)<!-- /section:refresh -->", text, re.S)
+    if not m:
+        return set()
+    inside = {" ".join(c) for body in _blocks(m.group(1)) for c in _commands(body)
+              if c[0] == "catbell"}
+    rest = text[:m.start()] + text[m.end():]
+    outside = {" ".join(c) for body in _blocks(rest) for c in _commands(body)}
+    for path in DOCS[1:]:
+        if path.is_file():
+            outside |= {" ".join(c) for body in _blocks(path.read_text(encoding="utf-8"))
+                        for c in _commands(body)}
+    return inside - outside
+
+
+REFRESH_ONLY = _refresh_only()
+
 #: inputs the documented commands read, copied into the sandbox (read-only use): spec
 #: files, and the benchmarks a `python -c` line imports from the repository root
 INPUTS = ("examples", "benchmarks")
@@ -154,6 +176,8 @@ def run_documented(doc: str, cmd: list[str], sandbox: Path) -> None:
                 assert (sandbox / path).is_file(), f"{path} (named in {doc}) does not exist"
         if argv and argv[0] in SKIP and "--help" not in argv and not _small_thresholds(args):
             return
+        if " ".join(cmd) in REFRESH_ONLY:
+            return
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
         assert code == 0, err.getvalue()
@@ -185,6 +209,8 @@ def test_the_docs_show_commands():
     """The extraction finds the README's commands (a broken extractor would test nothing)."""
     assert sum(c[0] == "catbell" for _, c in COMMANDS) >= 5
     assert any(c[1] == "simulate" for _, c in COMMANDS)
+    assert REFRESH_ONLY and all(c.startswith("catbell ") for c in REFRESH_ONLY)
+    assert "catbell advantage" not in REFRESH_ONLY  # also in its own section: it runs
 
 
 _UNIQUE: list = []
