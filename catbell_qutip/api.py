@@ -10,13 +10,19 @@ import warnings
 import numpy as np
 
 from ._checks import ParameterError, check_choice, check_memory, check_real
-from .codes import DEFAULT_TRUNCATION_TOL, Code, cat_cutoffs_and_tails
+from .codes import (
+    DEFAULT_TRUNCATION_TOL,
+    Code,
+    cat_cutoffs_and_tails,
+    codes_of,
+    mean_photon_numbers,
+)
 from .engines import ENGINES, CoherentState, FockState
-from .params import PARAM_INFO, ProtocolParams
+from .params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 from .protocol import Outcome, run_probability, run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
+__all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
@@ -59,6 +65,23 @@ def _require(name: str, value, call: str) -> None:
             f"{call}(loss_order=1, alpha=1.2, ...)", name)
 
 
+def _code_fields(fields: dict, call: str) -> dict:
+    """``code=<ket or amplitudes>`` becomes code="vector" with ``code_vector``; alpha is
+    required by the codes that take it and refused by the others."""
+    code = fields.get("code", "cat")
+    if code is not None and not isinstance(code, str):
+        fields["code"], fields["code_vector"] = "vector", code
+        code = "vector"
+    code = code or "cat"
+    if code in ALPHA_CODES:
+        _require("alpha", fields.get("alpha"), call)
+    elif fields.get("alpha") is not None:
+        raise ParameterError(f"alpha does not apply to code={code!r}: its photon numbers "
+                             f"are fixed by the code itself; call {call}() without alpha",
+                             "alpha")
+    return fields
+
+
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     if params is not None:
         if kwargs or loss_order is not None or alpha is not None or eta is not None:
@@ -72,7 +95,9 @@ def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     if eta is not None:
         fields["eta"] = eta
     _require("loss_order", fields.get("loss_order"), "simulate")
-    _require("alpha", fields.get("alpha"), "simulate")
+    fields = _code_fields(fields, "simulate")
+    if fields.get("code", "cat") not in ALPHA_CODES:
+        fields["alpha"] = None
     return ProtocolParams(**fields)
 
 
@@ -121,19 +146,6 @@ def coherent_memory_bytes(params: ProtocolParams, n_points: int | None = None) -
     return per_point * max(int(size), 1)
 
 
-def point_codes(params: ProtocolParams) -> list[Code]:
-    """The code of every point of ``params``' flattened batch (docs/model.md 7)."""
-    shape = params.batch_shape
-    n = math.prod(shape)
-    alpha = (np.broadcast_to(np.asarray(params.alpha, dtype=float), shape).reshape(-1)
-             if params.alpha is not None else np.full(n, np.nan))
-    r = np.broadcast_to(np.asarray(params.squeezing, dtype=float), shape).reshape(-1)
-    return [Code(params.code, params.n_components,
-                 alpha=None if np.isnan(alpha[i]) else float(alpha[i]),
-                 squeezing=float(r[i]), binomial_m=params.binomial_m,
-                 vector=params.code_vector) for i in range(n)]
-
-
 @functools.lru_cache(maxsize=4096)
 def _auto_cutoff(code: Code, tol: float, sector):
     return code.cutoff_and_tail(tol, sector)
@@ -168,7 +180,7 @@ def _describe(code: Code) -> str:
 
 def _fock_initial(params: ProtocolParams, cutoff, truncation_error=None):
     """The Fock engine's initial light for ``params`` (every point at ``cutoff``)."""
-    codes = point_codes(params)
+    codes = codes_of(params)
     cut = np.broadcast_to(np.asarray(cutoff, dtype=int), (len(codes),))
     check_memory(fock_memory_bytes(params.loss_order, int(cut.max()), params.usd),
                  f"the Fock engine at cutoff {int(cut.max())} (l = {params.loss_order})",
@@ -221,7 +233,7 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     sector = None if explicit else 0
     flat = params if params.batch_shape == () else params.take(
         np.arange(math.prod(params.batch_shape)))
-    codes = point_codes(params)
+    codes = codes_of(params)
     n = len(codes)
     cats = params.code == "cat"
     alphas = np.array([c.alpha for c in codes]) if cats else None
@@ -242,7 +254,10 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 "for the automatic rule)", "cutoff")
     else:
         _check_fock_amplitude(params, codes, tol)
-        if cats:
+        if cats and n == 1:  # one point: the scalar rule, cached
+            c, m = _auto_cutoff(codes[0], tol, sector)
+            cuts, masses = np.array([c]), np.array([m])
+        elif cats:
             cuts, masses = cat_cutoffs_and_tails(params.loss_order, alphas, tol=tol,
                                                  sector=sector)
         else:
@@ -252,12 +267,11 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     P = np.zeros(n)
     rho = np.zeros((n, 4, 4), dtype=complex)
     outcomes = None
-    todo = np.arange(n)
-    for _ in range(4):
+
+    def chunks(todo):
         check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
                      f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})",
-                     _fock_way_out(codes[0]))
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0]))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:
@@ -266,7 +280,16 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             else:
                 state = FockState.initial([codes[i] for i in idx], cuts[idx],
                                           explicit=explicit, truncation_errors=masses[idx])
-            if p_only:
+            yield idx, sub, state
+
+    # The cutoff rule needs P (mass <= tol P). A batch finds it with P alone (the atoms
+    # traced out, ~4x cheaper) and runs the full protocol once at the final cutoffs; a
+    # single point runs the full protocol and again only if its cutoff was too small.
+    pre = p_only or n > 1
+    todo = np.arange(n)
+    for _ in range(4):
+        for idx, sub, state in chunks(todo):
+            if pre:
                 p = np.real(run_probability(sub, state, explicit=explicit))
                 P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
                 continue
@@ -293,6 +316,12 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 c = int(cuts[i]) + 1
                 m = codes[i].truncation_error(c, sector)
             cuts[i], masses[i] = c, m
+    if pre and not p_only:
+        for idx, sub, state in chunks(np.arange(n)):
+            out = run_protocol(sub, state, explicit=explicit)
+            P[idx], rho[idx] = herald(out)
+            if keep_outcomes:
+                outcomes = out
     return P, rho, cuts, masses, outcomes
 
 
@@ -346,6 +375,33 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
                         None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
     return outcomes, int(cuts[0]), float(masses[0])
+
+
+def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
+             tol: float = DEFAULT_TRUNCATION_TOL):
+    """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
+    ``batch_shape`` and ``batch_shape + (4, 4)``: the batched core of :func:`evaluate`
+    for callers that compose the states further (repeater chains). ``engine`` defaults to
+    "coherent" for cat codes and "fock" for the others.
+
+    Examples
+    --------
+    >>> P, rho = heralded(ProtocolParams(loss_order=0, alpha=[0.5, 1.0]))
+    >>> P.round(6), rho.shape
+    (array([0.393469, 0.864665]), (2, 4, 4))
+    """
+    if engine is None:
+        engine = "coherent" if params.code == "cat" else "fock"
+    check_choice(engine, "engine", ENGINES)
+    tol = _check_tol(tol)
+    shape = params.batch_shape
+    if engine == "coherent":
+        outcomes, _, _ = run(params, engine="coherent", cutoff=cutoff, tol=tol)
+        P, rho = herald(outcomes)
+        return (np.array(np.broadcast_to(P, shape), dtype=float),
+                np.broadcast_to(rho, shape + (4, 4)))
+    P, rho, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol)
+    return P.reshape(shape), rho.reshape(shape + (4, 4))
 
 
 def _check_coherent_code(params: ProtocolParams) -> None:
@@ -449,7 +505,7 @@ def _grid_axes(kwargs: dict) -> dict:
     """The 1-D axes of ``evaluate(grid=True)``; a choice field given as a list is refused."""
     axes = {}
     for name, v in kwargs.items():
-        if np.ndim(v) == 0:
+        if np.ndim(v) == 0 or name == "code_vector":  # a code vector is one value
             continue
         info = PARAM_INFO.get(name)
         if info is not None and not info.array:
@@ -501,7 +557,7 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
     return out
 
 
-def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
+def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
              outputs=OUTPUTS, cutoff=None, tol: float = DEFAULT_TRUNCATION_TOL,
              **kwargs):
     """Evaluate P, F, S, Q on many parameter points at once.
@@ -510,12 +566,13 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     ----------
     loss_order : int
         l = 2^m - 1 (one value per call).
-    engine : {"coherent", "fock"}
-        "coherent" (default) pushes the batch through the protocol in chunks of points
+    engine : {"coherent", "fock"}, optional
+        "coherent" pushes the batch through the protocol in chunks of points
         (:data:`EVALUATE_CHUNK_BYTES`), each reduced to its outputs at once, so memory
         grows with the grid only by the outputs (8 bytes per point and output) and the
-        broadcast inputs; "fock" loops over points (each with its own automatic cutoff)
-        and is much slower.
+        broadcast inputs; "fock" runs the batch in chunks of points of similar cutoff
+        (each point with its own automatic cutoff), ~30-100 times slower per point.
+        Default: "coherent" for cat codes, "fock" for the others (which only it runs).
     grid : bool
         False (default): array parameters broadcast with NumPy rules and the result is a
         dict of arrays of the broadcast shape. True: every array parameter is a 1-D axis,
@@ -528,8 +585,9 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
         Fock engine only, as in :func:`simulate`; ``cutoff`` is refused with
         ``engine="coherent"``.
     **kwargs
-        ``alpha`` (required) and any other :class:`~catbell_qutip.params.ProtocolParams`
-        field (``eta``, ``length_km``, ...).
+        ``alpha`` (required by cat and squeezed-cat codes) and any other
+        :class:`~catbell_qutip.params.ProtocolParams` field (``eta``, ``length_km``,
+        ``code``, ...); ``code`` may be a ket (a user's |Theta_N>, docs/model.md 7).
 
     Returns
     -------
@@ -560,10 +618,14 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     bad = [o for o in outputs if o not in OUTPUTS]
     if bad:
         raise ValueError(f"unknown output {bad[0]!r}; choose from {OUTPUTS}")
+    if engine is None:
+        code = kwargs.get("code", "cat")
+        engine = "coherent" if code is None or code == "cat" else "fock"
     check_choice(engine, "engine", ENGINES)
     _check_tol(tol)
-    if kwargs.get("alpha") is None:
-        _require("alpha", None, "evaluate")
+    kwargs = _code_fields(dict(kwargs), "evaluate")
+    if kwargs.get("code", "cat") not in ALPHA_CODES:
+        kwargs["alpha"] = None
     if engine == "coherent" and cutoff is not None:
         raise ParameterError(
             f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
@@ -611,7 +673,13 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
             "S": "CHSH value", "Q": "bit-error rate of key rounds"}
     data = {k: (dims, np.asarray(v), {"long_name": long[k], "units": "1"})
             for k, v in values.items()}
+    nbar = mean_photon_numbers(params)
+    data["mean_photon_number"] = (dims, np.broadcast_to(nbar, shape), {
+        "long_name": "mean photon number of the light Alice sends", "units": "1"})
     fixed = {k: (str(v) if not isinstance(v, (int, float)) else v)
-             for k, v in params.as_dict().items() if k not in axes}
-    return xr.Dataset(data, coords=coords, attrs={"engine": engine, **{
-        k: v for k, v in fixed.items() if v is not None}})
+             for k, v in params.as_dict().items()
+             if k not in axes and v is not None and k != "code_vector"}
+    if params.code_vector is not None:  # netCDF attributes hold no complex numbers
+        fixed["code_vector_real"] = [float(z.real) for z in params.code_vector]
+        fixed["code_vector_imag"] = [float(z.imag) for z in params.code_vector]
+    return xr.Dataset(data, coords=coords, attrs={"engine": engine, **fixed})

@@ -9,10 +9,11 @@ sector r (what the explicit encoder produces after ancilla outcome r) are the pr
 from __future__ import annotations
 
 import numpy as np
-import qutip
 from scipy.special import gammaln, xlogy
 
 from ._checks import ParameterError, check_loss_order, check_real
+from ._qutip import qutip
+from .params import ProtocolParams
 from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "check_cutoff",
     "cat_cutoffs_and_tails",
     "cat_initial_amplitudes",
+    "codes_of",
+    "mean_photon_numbers",
 ]
 
 #: Default bound on the probability mass a Fock cutoff may drop.
@@ -643,3 +646,35 @@ def _lowered(v: np.ndarray, j: int, eta: float) -> np.ndarray:
     n = np.arange(size)
     logw = 0.5 * (gammaln(n + j + 1.0) - gammaln(n + 1.0)) + 0.5 * xlogy(n + j, eta)
     return np.exp(logw) * v[j:]
+
+
+def codes_of(params: ProtocolParams) -> list[Code]:
+    """The code of every point of ``params``' flattened batch (docs/model.md 7)."""
+    shape = params.batch_shape
+    n = int(np.prod(shape)) if shape else 1
+    alpha = (np.broadcast_to(np.asarray(params.alpha, dtype=float), shape).reshape(-1)
+             if params.alpha is not None else np.full(n, np.nan))
+    r = np.broadcast_to(np.asarray(params.squeezing, dtype=float), shape).reshape(-1)
+    return [Code(params.code, params.n_components,
+                 alpha=None if np.isnan(alpha[i]) else float(alpha[i]),
+                 squeezing=float(r[i]), binomial_m=params.binomial_m,
+                 vector=params.code_vector) for i in range(n)]
+
+
+def mean_photon_numbers(params: ProtocolParams) -> np.ndarray:
+    """<n> of the light Alice sends at every point of ``params`` (shape ``batch_shape``):
+    |Theta_N> with the ideal encoder, the primitive with the explicit one
+    (:meth:`Code.mean_photon_number`)."""
+    explicit = params.encoder == "explicit"
+    shape = params.batch_shape
+    if params.code == "cat":  # vectorised: x S_{N-1}(x) / S_0(x), or x
+        x = np.broadcast_to(np.asarray(params.alpha, dtype=float) ** 2, shape)
+        if explicit:
+            return np.array(x, dtype=float)
+        w = poisson_residue_masses(x, params.n_components)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(w[..., 0] > 0, x * w[..., -1] / np.where(w[..., 0] > 0,
+                                                                     w[..., 0], 1.0), 0.0)
+        return np.asarray(out, dtype=float)
+    vals = [c.mean_photon_number(explicit) for c in codes_of(params)]
+    return np.asarray(vals, dtype=float).reshape(shape)

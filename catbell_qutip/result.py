@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import qutip
 
+from ._qutip import qutip
 from .bell import (
     bell_fidelity,
     chsh_from_fidelity,
@@ -16,6 +16,7 @@ from .bell import (
     chsh_numerical,
     qber_z,
 )
+from .codes import codes_of, mean_photon_numbers
 from .formulas import entanglement_rate, secret_key_rate
 from .outputs import json_ready
 from .params import ProtocolParams
@@ -124,6 +125,19 @@ class ProtocolResult:
         """CHSH maximised numerically over measurement directions."""
         return chsh_numerical(self.rho_ab)
 
+    @property
+    def mean_photon_number(self) -> float:
+        """<n> of the light Alice sends (|Theta_N>, or the primitive with the explicit
+        encoder), before any loss (:func:`catbell_qutip.codes.mean_photon_numbers`)."""
+        return float(mean_photon_numbers(self.params))
+
+    def code_info(self) -> dict:
+        """The code of this point: family, N, its own parameters and the mean photon
+        number of the light Alice sends (docs/model.md 7)."""
+        info = codes_of(self.params)[0].describe()
+        info["mean_photon_number"] = self.mean_photon_number
+        return info
+
     def syndrome_probabilities(self) -> dict[int, float]:
         """p(s): probability of each syndrome, all USD results included."""
         out: dict[int, float] = {}
@@ -170,6 +184,7 @@ class ProtocolResult:
             "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
+            "code": json_ready(self.code_info()),
             "params": json_ready({k: getattr(self.params, k) for k in self.params.as_dict()}),
         }
 

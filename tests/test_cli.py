@@ -355,7 +355,13 @@ def _help_raw(argv, capsys) -> str:
 
 ALL_COMMANDS = [["simulate"], ["sweep"], ["thresholds"], ["reproduce"], ["bench"],
                 ["bench", "convergence"], ["bench", "speed"], ["repeater"], ["advantage"],
-                ["presets"]]
+                ["presets"], ["finite-key"]]
+
+
+def test_every_command_is_in_the_help_tests():
+    from catbell_qutip.cli import SUBCOMMANDS
+
+    assert set(SUBCOMMANDS) == {c[0] for c in ALL_COMMANDS}
 
 
 @pytest.mark.parametrize("argv", ALL_COMMANDS, ids=" ".join)

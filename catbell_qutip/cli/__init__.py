@@ -35,6 +35,7 @@ SUBCOMMANDS = {
     "bench": "bench",
     "repeater": "repeater",
     "advantage": "advantage",
+    "finite-key": "finite_key",
     "presets": "presets",
 }
 

@@ -14,10 +14,18 @@ import threading
 from pathlib import Path
 
 from .._checks import check_out_dir
-from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
+from ..params import (
+    ALPHA_CODES,
+    PARAM_INFO,
+    PRESETS,
+    ProtocolParams,
+    load_toml,
+    preset,
+    resolve_params,
+)
 
 __all__ = ["check_out_dir", "positive_int", "add_param_flags", "params_from_args", "FLAG_TO_FIELD",
-           "did_you_mean", "staged_output", "remove_partial_output"]
+           "code_engine", "did_you_mean", "staged_output", "remove_partial_output"]
 
 #: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
 FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}
@@ -145,6 +153,28 @@ def layers_from_args(args) -> list[dict]:
 def params_from_args(args, **defaults):
     """Resolve ProtocolParams from ``defaults`` < preset < config < flags."""
     return resolve_params(defaults, *layers_from_args(args))
+
+
+def code_engine(engine, fields: dict, *, command: str, solves: str | None = None) -> str:
+    """The engine a command runs for the code of ``fields`` (docs/model.md 7), or a
+    one-line refusal in flags.
+
+    ``engine`` is the command's --engine (None: not given). Cat codes default to the
+    coherent engine, the other families run on the Fock engine only. ``solves`` names what
+    the command solves the amplitude alpha for ("a common --rate-hz", ...): codes without
+    an amplitude (binomial) are then refused, since they have nothing to solve.
+    """
+    code = fields.get("code", "cat")
+    if code == "cat":
+        return engine or "coherent"
+    if solves and code not in ALPHA_CODES:
+        raise ValueError(f"--code {code}: catbell {command} solves the amplitude --alpha for "
+                         f"{solves}, and a {code} code has none (its P is fixed); compare "
+                         "codes with catbell codes, or give --code squeezed-cat")
+    if engine == "coherent":
+        raise ValueError(f"--engine coherent computes cat codes only; --code {code} runs on "
+                         "--engine fock")
+    return "fock"
 
 
 def did_you_mean(word: str, candidates) -> str:

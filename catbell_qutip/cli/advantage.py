@@ -31,6 +31,7 @@ from ..params import PARAM_INFO, merge_layers
 from ._common import (
     add_param_flags,
     check_out_dir,
+    code_engine,
     layers_from_args,
     positive_int,
     staged_output,
@@ -73,8 +74,9 @@ def add_parser(sub):
                    help=f"alpha-optimised key rate: largest alpha of the grid ({KEY_ALPHA_MAX:g})")
     p.add_argument("--n-key-alpha", type=int, default=N_KEY_ALPHA,
                    help=f"alpha-optimised key rate: grid points ({N_KEY_ALPHA})")
-    p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
-                   help="engine (default coherent, vectorised)")
+    p.add_argument("--engine", choices=["coherent", "fock"], default=None,
+                   help="engine (default coherent, vectorised; fock for --code "
+                        "squeezed-cat, which only it runs)")
     p.add_argument("--processes", type=positive_int, metavar="N",
                    help="the plain vectorised path on N forked processes (default: one per "
                         "available core; 1: this process only)")
@@ -159,6 +161,11 @@ def _axis(text: str, flag: str):
 
 
 def run(args) -> int:
+    code_fields = merge_layers(*layers_from_args(args))
+    args.engine = code_engine(args.engine, code_fields, command="advantage",
+                              solves="a common --rate-hz and the key rate")
+    if args.decoder_table and code_fields.get("code", "cat") != "cat":
+        raise ValueError("--decoder-table analyses the paper's cat codes; drop --code")
     if args.decoder_table:
         table = decoder_table(engine=args.engine, quick=args.quick,
                               progress=not args.no_progress)

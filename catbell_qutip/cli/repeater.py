@@ -28,7 +28,13 @@ from ..repeater import (
     scan_cost,
     scan_summary,
 )
-from ._common import add_param_flags, check_out_dir, layers_from_args, staged_output
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -194,6 +200,9 @@ def _fields(args) -> dict:
                     "loss_order": "use --loss-orders"}[name]
             raise ValueError(f"{flag} (or {name} in a preset/config) does not apply to "
                              f"catbell repeater: {hint}")
+    # every link runs at its own optimised amplitude: codes without one are refused; the
+    # others run on the Fock engine (the links choose it from the code)
+    code_engine(None, fields, command="repeater", solves="every link and distance")
     return fields
 
 

@@ -13,7 +13,7 @@ import re
 
 from ..api import simulate
 from ..outputs import dumps
-from ..params import PARAM_INFO, resolve_params
+from ..params import ALPHA_CODES, PARAM_INFO, merge_layers, resolve_params
 from ..rates import DEFAULT_ALPHA_MAX, alpha_for_rate
 from ._common import _float, _int, add_param_flags, layers_from_args
 
@@ -81,16 +81,27 @@ def _solve_alpha(args, layers) -> float:
 
 def run(args) -> int:
     layers = layers_from_args(args)
-    need = [("loss_order", "--loss-order")]
-    if args.rate_hz is None:
-        if args.alpha_max is not None:
-            raise ValueError("--alpha-max applies only with --rate-hz (the alpha scan)")
-        need.append(("alpha", "--alpha"))
+    merged = merge_layers(*layers)
+    code = merged.get("code", "cat")
+    solve = args.rate_hz is not None
+    if args.alpha_max is not None and not solve:
+        raise ValueError("--alpha-max applies only with --rate-hz (the alpha scan)")
+    if solve and code not in ALPHA_CODES:
+        raise ValueError(f"--rate-hz solves the amplitude alpha, and --code {code} has none "
+                         "(its P is fixed); leave --rate-hz out")
+    need = [("loss_order", "--loss-order")] + ([("alpha", "--alpha")]
+                                               if code in ALPHA_CODES and not solve else [])
     for field, flag in need:
-        if not any(field in layer for layer in layers):
+        if field not in merged:
             hint = " or --rate-hz R to solve it" if field == "alpha" else ""
             raise ValueError(f"give {flag}{hint} (or {field} in --config FILE.toml)")
-    if args.rate_hz is not None:
+    if code not in ALPHA_CODES and "alpha" in merged:
+        raise ValueError(f"--alpha does not apply to --code {code} (its photon numbers are "
+                         "fixed by the code); leave it out")
+    if code != "cat" and args.engine == "coherent":
+        raise ValueError(f"--engine coherent computes cat codes only; --code {code} runs "
+                         "on --engine fock")
+    if solve:
         layers = [*layers, {"alpha": _solve_alpha(args, layers)}]
     params = resolve_params(*layers)
     res = simulate(params=params, engine=args.engine, cutoff=args.cutoff, tol=args.tol)
@@ -103,10 +114,16 @@ def run(args) -> int:
     def cond(v, fmt):  # conditioned on success: undefined where nothing heralds
         return "undefined (P = 0: nothing heralds)" if v is None else format(v, fmt)
 
+    code = res.code_info()
+    described = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                          for k, v in code.items()
+                          if k not in ("family", "N", "mean_photon_number"))
     rows = [
         ("loss order l", f"{params.loss_order}"),
-        ("alpha", f"{float(params.alpha):g}" if args.rate_hz is None else
-         f"{float(params.alpha):.10g} (solved for R_eg = {args.rate_hz:g} Hz)"),
+        ("code", code["family"] + (f" ({described})" if described else "")),
+        *([("alpha", f"{float(params.alpha):.10g} (solved for R_eg = {args.rate_hz:g} Hz)")]
+          if args.rate_hz is not None else []),
+        ("mean photon number", f"{code['mean_photon_number']:.6g}"),
         ("engine", res.engine),
         ("cutoff", "none (truncation-free)" if res.cutoff is None else f"{res.cutoff}"),
         ("truncation error", f"{res.truncation_error:.3g}"),

@@ -24,7 +24,13 @@ from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
-from ._common import add_param_flags, check_out_dir, layers_from_args, staged_output
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -46,11 +52,13 @@ def add_parser(sub):
                    help="entanglement-generation rate both codes run at, Hz (3000)")
     p.add_argument("--loss-orders", type=int, nargs="+", default=[1, 3], metavar="L",
                    help="loss orders compared with l = 0 (1 3)")
-    p.add_argument("--parameters", nargs="+", default=list(THRESHOLD_PARAMETERS),
+    p.add_argument("--parameters", nargs="+", default=None,
                    choices=list(THRESHOLD_PARAMETERS), metavar="NAME",
-                   help="eta_int, eta_c, eta_d (eta_d uses the linear-optics USD)")
-    p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
-                   help="engine (default coherent)")
+                   help="eta_int, eta_c, eta_d (eta_d uses the linear-optics USD, so it "
+                        "applies to cat codes only; default: all that apply)")
+    p.add_argument("--engine", choices=["coherent", "fock"], default=None,
+                   help="engine (default coherent; fock for --code squeezed-cat, which only "
+                        "it runs)")
     p.add_argument("--grid", type=int, default=25, help="scan points in (0, 1] (25)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--model-table", action="store_true",
@@ -157,6 +165,27 @@ def _check_options(args) -> None:
                          "(0, inf) Hz")
 
 
+def _check_code(args, fields: dict) -> None:
+    """Thresholds of the code families of docs/model.md 7: squeezed cats compare with the
+    squeezed cat of l = 0 on the Fock engine (alpha solved for the rate, as for cats);
+    binomial codes have no amplitude to solve; the paper's analyses are cat-code ones."""
+    code = fields.get("code", "cat")
+    args.engine = code_engine(args.engine, fields, command="thresholds",
+                              solves="a common --rate-hz")
+    if args.parameters is None:
+        args.parameters = [p for p in THRESHOLD_PARAMETERS if code == "cat" or p != "eta_d"]
+    if code == "cat":
+        return
+    if "eta_d" in args.parameters:
+        raise ValueError("--parameters eta_d: the eta_d threshold uses the linear-optics USD, "
+                         f"a cat-code scheme; --code {code} takes eta_int and eta_c")
+    for flag, on in (("--model-table", args.model_table),
+                     ("--key-fractions", args.key_fractions),
+                     ("--usd-factor", args.usd_factor)):
+        if on:
+            raise ValueError(f"{flag} analyses the paper's cat codes; drop --code {code}")
+
+
 def _rate_words(why: str) -> str:
     """An API message about an unattainable rate in this command's terms."""
     why = re.sub(r"\brate_hz = ", "--rate-hz ", why)
@@ -175,6 +204,7 @@ def run(args) -> int:
     layers = layers_from_args(args)
     given = merge_layers(*layers)
     fields = merge_layers(preset("repro-base"), *layers)
+    _check_code(args, fields)
     ProtocolParams(**fields)  # validate the combination
     if args.model_table:
         return _model_table(args)
@@ -209,8 +239,10 @@ def run(args) -> int:
             rows.append(threshold(p, l, n_grid=args.grid, **kw, **fields))
             bar.update()
     bar.close()
-    model = {k: fields[k] for k in ("encoder", "eta_int_placement", "decoder", "usd")
-             if k in fields}
+    model = {k: fields[k] for k in ("code", "squeezing", "encoder", "eta_int_placement",
+                                    "decoder", "usd")
+             if k in fields and not (k in ("code", "squeezing") and fields.get("code",
+                                                                              "cat") == "cat")}
     if args.json:
         _print_json({
             "length_km": L, "rate_hz": args.rate_hz, "engine": args.engine, "model": model,

@@ -74,7 +74,7 @@ def is_scalar_field(name: str) -> bool:
 
 def _kind(name: str) -> type:
     kind = PARAM_INFO[name].kind
-    return {"loss_order": int, "choice": str}.get(kind, float)
+    return {"loss_order": int, "int": int, "choice": str}.get(kind, float)
 
 
 def _is_number(v) -> bool:
@@ -253,6 +253,14 @@ class SweepSpec:
         parsed = [(k, *_parse_axis(k, v)) for k, v in axes_in.items()]
         axes = tuple((k, v) for k, v, _ in parsed)
         axis_names = [k for k, _ in axes]
+        codes = (list(dict(axes)["code"]) if "code" in axis_names
+                 else [fixed.get("code", layer0.get("code", "cat"))])
+        if engine == "coherent" and any(c != "cat" for c in codes):
+            other = next(c for c in codes if c != "cat")
+            where = "axes.code" if "code" in axis_names else "fixed.code"
+            raise ValueError(f"{where}: code {other!r} runs on the Fock engine only (the "
+                             "coherent engine is built on a cat code's coherent states); "
+                             'set engine = "fock"')
 
         # preset < user layer (params.merge_layers: a user eta_c replaces the preset's
         # eta_dc/eta_uc and vice versa); every axis enters the user layer as a placeholder
