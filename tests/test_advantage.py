@@ -165,7 +165,7 @@ def test_cli_out_defaults_like_the_other_commands(capsys):
     results/repeater) and --help says so."""
     from catbell_qutip.cli import build_parser
 
-    assert build_parser().parse_args(["advantage"]).out == "results/advantage"
+    assert build_parser("advantage").parse_args(["advantage"]).out == "results/advantage"
     with pytest.raises(SystemExit):
         main(["advantage", "--help"])
     assert "default results/advantage" in " ".join(capsys.readouterr().out.split())

@@ -27,7 +27,7 @@ def _ignored(path: Path) -> bool:
 
 def test_default_output_is_not_tracked():
     """`catbell bench convergence` rewrote docs/bench/ (tracked files) by default."""
-    args = build_parser().parse_args(["bench", "convergence"])
+    args = build_parser("bench").parse_args(["bench", "convergence"])
     assert args.out is not None and not Path(args.out).is_absolute()
     assert _ignored(ROOT / args.out / "convergence.json"), args.out
     assert not _ignored(ROOT / "docs" / "bench" / "convergence.json")  # the committed copy

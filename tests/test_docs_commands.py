@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from catbell_qutip.cli import build_parser, main
+from catbell_qutip.cli import _command, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "REPRODUCTION.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -173,7 +173,7 @@ def run_documented(doc: str, cmd: list[str], sandbox: Path) -> None:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                args = build_parser().parse_args(argv)
+                args = build_parser(_command(argv)).parse_args(argv)
             except SystemExit as exc:  # --help, --version, or a parse error (code 2)
                 assert exc.code == 0, err.getvalue()
                 return
@@ -194,7 +194,8 @@ def run_documented(doc: str, cmd: list[str], sandbox: Path) -> None:
 def _out_of(cmd: list[str]) -> str | None:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
-            return getattr(build_parser().parse_args(cmd[1:]), "out", None)
+            return getattr(build_parser(_command(cmd[1:])).parse_args(cmd[1:]), "out",
+                           None)
         except SystemExit:
             return None
 

@@ -276,7 +276,7 @@ def test_model_overrides_reach_every_panel():
     from catbell_qutip.cli import build_parser
     from catbell_qutip.reproduce import panel_fields
 
-    args = build_parser().parse_args(["reproduce", "--encoder", "explicit",
+    args = build_parser("reproduce").parse_args(["reproduce", "--encoder", "explicit",
                                       "--eta-int-placement", "after"])
     assert (args.encoder, args.eta_int_placement) == ("explicit", "after")
     over = {"encoder": "explicit", "eta_int_placement": "after"}

@@ -1,10 +1,14 @@
 """The ``catbell`` command. Each subcommand lives in its own module of this package and
 exposes ``add_parser(subparsers)`` and ``run(args) -> int``.
 
+Only the module of the subcommand being run is imported (with the engines, SciPy and
+QuTiP it needs): ``catbell --help`` lists every subcommand from :data:`SUBCOMMANDS`, and
+``catbell --version`` imports nothing more, so both answer at once.
+
 Exit codes of every subcommand: 0 done, 2 bad input (one line on stderr, in the command
 line's terms), 130 interrupted (Ctrl-C: one line on stderr; files being written are
-removed, see :func:`catbell_qutip.cli._common.staged_output`); ``sweep`` and ``bench`` add
-1 for a failed check.
+removed, see :func:`catbell_qutip.cli._common.staged_output`), 141 the reader closed the
+pipe; ``sweep`` and ``bench`` add 1 for a failed check.
 """
 
 from __future__ import annotations
@@ -26,18 +30,27 @@ from ._common import did_you_mean, remove_partial_output
 
 __all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED"]
 
-#: subcommand name -> module of this package
+#: subcommand name -> (module of this package, one-line help: the subcommand's own)
 SUBCOMMANDS = {
-    "simulate": "simulate",
-    "sweep": "sweep",
-    "thresholds": "thresholds",
-    "reproduce": "reproduce",
-    "bench": "bench",
-    "repeater": "repeater",
-    "advantage": "advantage",
-    "finite-key": "finite_key",
-    "presets": "presets",
+    "simulate": ("simulate", "simulate one protocol point"),
+    "sweep": ("sweep", "parameter sweep into a resumable Zarr store"),
+    "thresholds": ("thresholds", "efficiency thresholds where S_l = S_0 (docs/model.md 6)"),
+    "reproduce": ("reproduce", "reproduce every figure panel of the paper and answer its "
+                               "claims"),
+    "bench": ("bench", "truncation-convergence and speed benchmarks"),
+    "repeater": ("repeater", "repeater chains: key rate and S vs total distance"),
+    "advantage": ("advantage", "which loss order wins over a grid of two parameters"),
+    "finite-key": ("finite_key", "finite-size DI-QKD: key length, rounds and time to a "
+                                 "first key"),
+    "presets": ("presets", "list the named presets, or show what one sets"),
 }
+
+
+def summary(name: str) -> str:
+    """The one-line help of subcommand ``name`` (one home: ``catbell --help`` and the
+    subcommand's own parser both read it)."""
+    return SUBCOMMANDS[name][1]
+
 
 #: the glossary every --help points to (in a source checkout)
 ROOT_GLOSSARY = Path(__file__).resolve().parents[2] / "docs" / "glossary.md"
@@ -101,7 +114,9 @@ class _Parser(argparse.ArgumentParser):
         self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``catbell`` parser; only ``command``'s own parser is built in full (its module
+    imported), the others are listed by name and summary."""
     parser = _Parser(
         prog="catbell",
         description="Bell tests and DI-QKD between cavity atoms entangled through cat-code "
@@ -109,11 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMANDS.values():
+    for name, (module, text) in SUBCOMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=text, add_help=False)
+            continue
         mod = importlib.import_module(f"{__name__}.{module}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run, _parser=p)
     return parser
+
+
+def _command(argv) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one), or None."""
+    for word in argv:
+        if word in SUBCOMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
 
 
 def _version() -> str:
@@ -160,12 +188,11 @@ def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`cli_message`); Ctrl-C exits with code 130 and one line
     (:data:`EXIT_INTERRUPTED`)."""
-    words = sys.argv[1:] if argv is None else list(argv)
-    command = next((w for w in words if w in SUBCOMMANDS), None)  # until parsed
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
     try:
-        parser = build_parser()
+        parser = build_parser(command)
         args, extra = parser.parse_known_args(argv)
-        command = args.command
         if extra:  # named by the subcommand that refuses them, not by the top-level parser
             args._parser.unrecognized(extra)
         return int(args._run(args) or 0)
@@ -177,6 +204,9 @@ def main(argv=None) -> int:
         print(f"catbell{' ' + command if command else ''}: interrupted (Ctrl-C){note}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader closed the pipe (catbell ... | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
 
 
 _interrupt = {"reported": False}
@@ -215,8 +245,7 @@ def console_main() -> None:
     leaves with ``os._exit(130)``, skipping interpreter shutdown, where a lock left held
     would hang it. ``main`` itself never exits the process, so tests call it in-process.
     """
-    words = sys.argv[1:]
-    command = next((w for w in words if w in SUBCOMMANDS), None)
+    command = _command(sys.argv[1:])
     main_pid = os.getpid()
 
     def on_sigint(signum, frame):

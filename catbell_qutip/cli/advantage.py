@@ -28,6 +28,7 @@ from ..advantage import (
 )
 from ..outputs import csv_header, dumps
 from ..params import PARAM_INFO, merge_layers
+from . import summary
 from ._common import (
     add_param_flags,
     check_out_dir,
@@ -47,7 +48,7 @@ DEFAULT_OUT = "results/advantage"
 def add_parser(sub):
     dx, dy = DEFAULT_X, DEFAULT_Y
     p = sub.add_parser(
-        "advantage", help="which loss order wins over a grid of two parameters",
+        "advantage", help=summary("advantage"),
         description="For every point of a grid over two parameters, the loss order with the "
                     "highest S and the highest key rate when every code runs at the same "
                     "entanglement-generation rate (each at its own alpha), the highest key "

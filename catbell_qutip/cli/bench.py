@@ -22,6 +22,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from . import summary
 from ._common import check_out_dir
 
 __all__ = ["add_parser", "run", "DEFAULT_OUT"]
@@ -31,7 +32,7 @@ DEFAULT_OUT = "results/bench"
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="truncation-convergence and speed benchmarks",
+    p = sub.add_parser("bench", help=summary("bench"),
                        description="Truncation-convergence and speed benchmarks. They live in "
                                    "the repository's benchmarks/ folder, so this runs from a "
                                    "source checkout.")

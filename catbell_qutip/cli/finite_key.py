@@ -33,6 +33,7 @@ from ..finitekey.figure import LENGTH_MAX_KM
 from ..formulas import S_MAX
 from ..outputs import dumps, json_ready
 from ..params import resolve_params
+from . import summary
 from ._common import add_param_flags, check_out_dir, layers_from_args, staged_output
 
 __all__ = ["add_parser", "run"]
@@ -40,7 +41,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub):
     p = sub.add_parser(
-        "finite-key", help="finite-size DI-QKD: key length, rounds and time to a first key",
+        "finite-key", help=summary("finite-key"),
         description="Secure key length of n heralded rounds of the CHSH DI-QKD protocol "
                     "under the entropy-accumulation bound of Nadlinger et al., Nature 607, "
                     "682 (2022), Suppl. Prop. 2 (docs/finite-key.md), with the test fraction "

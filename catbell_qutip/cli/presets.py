@@ -10,6 +10,7 @@ import re
 from importlib import resources
 
 from ..params import PARAM_INFO, PRESETS, ProtocolParams, preset
+from . import summary
 from ._common import did_you_mean
 
 __all__ = ["add_parser", "run", "describe", "preset_text"]
@@ -20,7 +21,7 @@ _SENTENCE_END = re.compile(r"(?<!Fig)(?<!Figs)\.(?:\s|$)|;")
 
 def add_parser(sub):
     p = sub.add_parser(
-        "presets", help="list the named presets, or show what one sets",
+        "presets", help=summary("presets"),
         description="Without NAME: every preset of --preset NAME, one line each. With NAME: "
                     "every value that preset sets, as TOML (its file, comments included), "
                     "then the values it leaves to the defaults; save it, edit it and pass "

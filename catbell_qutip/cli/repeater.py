@@ -28,6 +28,7 @@ from ..repeater import (
     scan_cost,
     scan_summary,
 )
+from . import summary
 from ._common import (
     add_param_flags,
     check_out_dir,
@@ -46,7 +47,7 @@ DEFAULT_LOSS_ORDERS = "0 1"
 
 def add_parser(sub):
     p = sub.add_parser(
-        "repeater", help="repeater chains: key rate and S vs total distance",
+        "repeater", help=summary("repeater"),
         description="Key rate and CHSH value S against total distance for chains of n "
                     "segments, each link this protocol at its own optimised amplitude; "
                     "links retry until they succeed and wait in memory (t_c), nodes swap "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..params import ENCODERS, ETA_INT_PLACEMENTS
 from ..reproduce import model_text, reproduce
+from . import summary
 from ._common import check_out_dir, staged_output
 
 __all__ = ["add_parser", "run"]
@@ -15,7 +16,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub):
     p = sub.add_parser(
-        "reproduce", help="reproduce every figure panel of the paper and answer its claims",
+        "reproduce", help=summary("reproduce"),
         description="Compute panels 2(a), 2(b), 3(a)-(g), 4(a)-(c), the efficiency "
                     "thresholds, the model table (which encoder and eta_int placement the "
                     "paper's numbers point to) and the claims table C1-C10; write PNG/PDF "

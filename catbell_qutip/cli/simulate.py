@@ -15,12 +15,13 @@ from ..api import simulate
 from ..outputs import dumps
 from ..params import ALPHA_CODES, PARAM_INFO, merge_layers, resolve_params
 from ..rates import DEFAULT_ALPHA_MAX, alpha_for_rate
+from . import summary
 from ._common import _float, _int, add_param_flags, layers_from_args
 
 
 def add_parser(sub):
     p = sub.add_parser(
-        "simulate", help="simulate one protocol point",
+        "simulate", help=summary("simulate"),
         description="Simulate one protocol point (docs/model.md section 3). Give --alpha, or "
                     "--rate-hz to solve alpha for an entanglement-generation rate as the "
                     "panels of 'catbell reproduce' do (e.g. the 5 km point of Fig. 3(d): "

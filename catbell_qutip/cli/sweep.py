@@ -13,6 +13,7 @@ import sys
 
 from ..sweep import SweepError, load_spec, run_sweep, verify_store
 from ..sweep.driver import CLI_TERMS
+from . import summary
 from ._common import positive_int
 
 #: exit code of --verify when damaged chunks are found
@@ -21,7 +22,7 @@ EXIT_DAMAGED = 1
 
 def add_parser(sub):
     p = sub.add_parser(
-        "sweep", help="parameter sweep into a resumable Zarr store",
+        "sweep", help=summary("sweep"),
         description="Sweep protocol parameters over a grid (TOML spec: engine, preset, "
                     "outputs, [fixed], [axes]) and store the result as a chunked Zarr store, "
                     "chunk by chunk, each with a checksum. Rerunning the same command on an "

@@ -24,6 +24,7 @@ from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
+from . import summary
 from ._common import (
     add_param_flags,
     check_out_dir,
@@ -40,7 +41,7 @@ DEFAULT_LENGTH_KM = 5.0
 
 def add_parser(sub):
     p = sub.add_parser(
-        "thresholds", help="efficiency thresholds where S_l = S_0 (docs/model.md 6)",
+        "thresholds", help=summary("thresholds"),
         description="For each parameter and loss order, the efficiency at which "
                     "S_l(L) = S_0(L) at a fixed entanglement-generation rate (root finding "
                     "to 1e-5). Model: preset repro-base (the paper's model as identified by "
