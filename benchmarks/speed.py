@@ -31,7 +31,6 @@ Measured:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -48,6 +47,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks.baseline_qutip import baseline_point  # noqa: E402
 from catbell_qutip import evaluate, simulate  # noqa: E402
+from catbell_qutip.cli._common import staged_output  # noqa: E402
+from catbell_qutip.outputs import dumps  # noqa: E402
 from catbell_qutip.params import ProtocolParams, preset  # noqa: E402
 
 __all__ = ["run_speed", "format_table", "main", "POINTS", "CODE_POINTS", "TARGETS",
@@ -330,13 +331,12 @@ def run_cli(args) -> int:
         raise ValueError(f"--repeats = {args.repeats} must be >= 1")
     res = run_speed(args.repeats, quick=args.quick, reproduce=not args.no_reproduce,
                     reproduce_full=getattr(args, "reproduce_full", False))
-    text = json.dumps(res, indent=2) if args.json else format_table(res)
+    text = dumps(res, indent=2) if args.json else format_table(res)
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "speed.json").write_text(json.dumps(res, indent=2) + "\n")
-        (out / "speed.md").write_text(format_table(res) + "\n")
+        with staged_output(args.out) as stage:  # both files or neither
+            (stage / "speed.json").write_text(dumps(res, indent=2) + "\n")
+            (stage / "speed.md").write_text(format_table(res) + "\n")
     return 0
 
 

@@ -408,25 +408,69 @@ def _title_text(shared):
     return " \u00b7 ".join(parts) or None
 
 
+#: a key-rate curve whose peak is below this fraction of the panel's highest peak gets an
+#: inset on its own scale (on the shared linear axis it would be a flat line at zero)
+INSET_BELOW = 0.05
+
+
+def _mark_stops(ax, stops):
+    """Label each curve's stop cross with its code, offset upwards and staggered, so a cross
+    that sits on another curve (Fig. 3(g): l = 1 stops where l = 0 drops) reads as its own."""
+    for k, (x, y, l) in enumerate(sorted(stops)):
+        ax.annotate(f"$l = {l}$ stops", xy=(x, y), xytext=(-10, 18 + 13 * k),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7,
+                    color=_COLOURS.get(l, "k"), zorder=6,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+                    arrowprops=dict(arrowstyle="-", color=_COLOURS.get(l, "k"), lw=0.7))
+
+
+def _small_curve_inset(ax, ds, panel, fields, shared):
+    """An inset with the key-rate curves whose peak is below :data:`INSET_BELOW` of the
+    highest one, on their own linear scale (Fig. 4(b): l = 1 peaks at 0.27 bit/s beside
+    26 bit/s). Returns the codes shown in it."""
+    peaks = {l: float(ds["peak_key_rate"].values[i]) for i, l in enumerate(panel.loss_orders)}
+    top = max(peaks.values())
+    small = [l for l, k in peaks.items() if 0 < k < INSET_BELOW * top]
+    if not small:
+        return []
+    ins = ax.inset_axes([0.5, 0.42, 0.47, 0.5])
+    for l in small:
+        sel = ds.sel(loss_order=l)
+        ins.plot(sel["alpha"].values, sel["key_rate"].values, color=_COLOURS.get(l), lw=1.2)
+        i = panel.loss_orders.index(l)
+        ins.plot([float(ds["peak_alpha"].values[i])], [peaks[l]], "o",
+                 color=_COLOURS.get(l), ms=3)
+    ins.set_ylim(0, 1.15 * max(peaks[l] for l in small))
+    ins.set_xlim(ax.get_xlim())
+    ins.tick_params(labelsize=6.5)
+    ins.set_xlabel(r"$|\alpha|$", fontsize=6.5, labelpad=1)
+    ins.set_ylabel(r"$K$ (bit/s)", fontsize=6.5, labelpad=1)
+    ins.set_title("zoom: " + ", ".join(f"$l = {l}$" for l in small) + " on its own scale",
+                  fontsize=6.5, pad=2)
+    ins.grid(alpha=0.3)
+    return small
+
+
 def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     """PNG (300 dpi) and PDF of one panel: every curve labelled with its code, USD and
-    decoder (in the legend title where all curves share them), a cross where a curve stops
-    because the rate is unreachable, the peaks of key panels; the legend outside the data."""
+    decoder (in the legend title where all curves share them), a cross labelled with its
+    code where a curve stops because the rate is unreachable, the peaks of key panels and
+    an inset for a key-rate curve too small for the shared axis; the legend below the
+    axes, in columns, so the data get the figure's width."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(7.4, 3.6))
-    fig.subplots_adjust(left=0.095, right=0.615, bottom=0.14, top=0.91)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     if panel.kind in ("length", "memory"):
         x = "length_km" if panel.kind == "length" else "t_c_s"
         curves = [("S", "-", fields)]
         if panel.reference:
             curves.append(("S_reference", "--", dict(fields, **panel.reference)))
         shared = _legend_title([f for _, _, f in curves])
-        curve_handles, stopped = [], False
+        curve_handles, stops = [], []
         for var, ls, f in curves:
             for l in panel.loss_orders:
                 sel = ds.sel(loss_order=l)
@@ -437,16 +481,16 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
                 (h,) = ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=lab)
                 curve_handles.append(h)
                 ok = np.isfinite(ys)
-                stops = np.nonzero(ok[:-1] & ~ok[1:])[0]
-                for i in stops:
+                for i in np.nonzero(ok[:-1] & ~ok[1:])[0]:
                     # the curve's colour with a black edge, drawn above every curve
                     ax.plot([xs[i]], [ys[i]], "X", color=_COLOURS.get(l), mec="k", mew=0.8,
                             ms=9, zorder=5)
-                    stopped = True
+                    stops.append((float(xs[i]), float(ys[i]), l))
+        _mark_stops(ax, stops)
         ref_handles = [ax.axhline(y, color=colour, lw=0.8, ls=ls, label=lab)
                        for y, lab, colour, ls in panel.ref_lines]
         handles = curve_handles
-        if stopped:
+        if stops:
             where = "$L$" if x == "length_km" else "$t_c$"
             handles = handles + [Line2D([], [], ls="", marker="X", color="k", ms=7,
                                         label=f"rate unreachable beyond this {where}")]
@@ -473,14 +517,14 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
         ax.set_xlabel(r"coherent amplitude $|\alpha|$")
         ax.set_ylabel(r"secret key rate $K$ (bit/s)")
         ax.set_ylim(bottom=0)
+        _small_curve_inset(ax, ds, panel, fields, shared)
     title = panel.title
     if panel.kind == "key":
         title += f", $t_0$ = {float(ds.attrs['t0_s']) * 1e6:.2f} $\\mu$s"
-    ax.set_title(title, fontsize=8.5)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              borderaxespad=0.0, title=_title_text(shared), title_fontsize=6.5,
-              alignment="left")
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=2,
+               title=_title_text(shared), title_fontsize=7, frameon=False)
     fig.savefig(out / f"{panel.name}.png", dpi=300)
     fig.savefig(out / f"{panel.name}.pdf")
     plt.close(fig)

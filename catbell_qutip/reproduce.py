@@ -36,7 +36,7 @@ from . import discrepancies, identification
 from ._checks import check_choice
 from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
-from .outputs import attrs_of, json_ready
+from .outputs import attrs_of, csv_header, json_ready
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -191,8 +191,8 @@ def _write_data(ds, out: Path, name: str):
     df = ds.to_dataframe().reset_index()
     units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
     with open(out / f"{name}.csv", "w") as fh:
-        fh.write(f"# {ds.attrs.get('title', name)}; units: "
-                 + ", ".join(f"{c} [{units.get(c, '')}]" for c in df.columns) + "\n")
+        fh.write(csv_header(ds.attrs.get("title", name),
+                            {c: units.get(c, "") for c in df.columns}) + "\n")
         df.to_csv(fh, index=False)
 
 

@@ -18,6 +18,7 @@ from .bell import (
 )
 from .codes import codes_of, mean_photon_numbers
 from .formulas import entanglement_rate, secret_key_rate
+from .outputs import json_ready
 from .params import ProtocolParams
 from .protocol import Outcome
 
@@ -169,7 +170,9 @@ class ProtocolResult:
         return sum(ps[s] * fs[s] for s in fs) / tot
 
     def to_dict(self) -> dict:
-        """JSON-ready summary; undefined values (F, S, Q, rates where P = 0) are None."""
+        """JSON-ready summary (:mod:`catbell_qutip.outputs`): undefined values (F, S, Q,
+        rates where P = 0) are None, and so is ``params["t_c_s"]`` for an ideal memory
+        (t_c = inf)."""
         def num(v):
             return None if v is None or not math.isfinite(v) else float(v)
 
@@ -183,8 +186,8 @@ class ProtocolResult:
             "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
-            "code": self.code_info(),
-            "params": self.params.as_dict(),
+            "code": json_ready(self.code_info()),
+            "params": json_ready({k: getattr(self.params, k) for k in self.params.as_dict()}),
         }
 
 

@@ -160,9 +160,15 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_needs_out(capsys):
-    assert main(["advantage"]) == 2
-    assert "give --out DIR" in capsys.readouterr().err
+def test_cli_out_defaults_like_the_other_commands(capsys):
+    """--out has a default (git-ignored results/advantage, like repeater's
+    results/repeater) and --help says so."""
+    from catbell_qutip.cli import build_parser
+
+    assert build_parser("advantage").parse_args(["advantage"]).out == "results/advantage"
+    with pytest.raises(SystemExit):
+        main(["advantage", "--help"])
+    assert "default results/advantage" in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_thresholds_take_placement_and_decoder(capsys):

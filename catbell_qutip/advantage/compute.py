@@ -192,8 +192,10 @@ def _plain(job: MapJob):
                 for fut in done:
                     store(fut.result())
             found = {key: fut.result() for fut, key in pending.items()}
-        finally:
-            pool.close()
+        except BaseException:  # Ctrl-C or a failure: drop the queue, not run it out
+            pool.close(cancel=True)
+            raise
+        pool.close()
     else:
         for t in tasks:
             store(_block_task(t))

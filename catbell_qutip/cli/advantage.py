@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -27,14 +26,23 @@ from ..advantage import (
     plot_map,
     repro_settings,
 )
-from ..outputs import json_ready
+from ..outputs import csv_header, dumps
 from ..params import PARAM_INFO, merge_layers
 from . import summary
-from ._common import add_param_flags, check_out_dir, code_engine, layers_from_args, positive_int
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    positive_int,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run", "summarise_map"]
 
 STEM = "advantage_map"
+#: output folder unless --out says otherwise (git-ignored, like the other commands' results/)
+DEFAULT_OUT = "results/advantage"
 
 
 def add_parser(sub):
@@ -52,7 +60,8 @@ def add_parser(sub):
                     "imperfection ideal except the two axes. With --decoder-table: the "
                     "paper's thresholds, Fig. 3(g) reach and Fig. 4 peaks under each "
                     "decoder (docs/model.md 3, step 6).")
-    p.add_argument("--out", metavar="DIR", help="output folder of the map (created)")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
+                   help=f"output folder of the map (created; default {DEFAULT_OUT})")
     p.add_argument("--x", metavar="NAME=START:STOP:NUM[:log]",
                    help=f"first axis (default {dx[0]}={dx[1]:g}:{dx[2]:g}:{dx[3]}); NAME is "
                         f"one of {', '.join(AXIS_NAMES)}; or NAME=V1,V2,...")
@@ -137,8 +146,7 @@ def _write(ds, out: Path):
     cols = list(df.columns)
     units = {c: ds[c].attrs.get("units", "") for c in cols}
     with open(out / f"{STEM}.csv", "w") as fh:
-        fh.write(f"# {ds.attrs['title']}; units: "
-                 + ", ".join(f"{c} [{units[c]}]" for c in cols) + "\n")
+        fh.write(csv_header(ds.attrs["title"], units) + "\n")
         df.to_csv(fh, index=False)
     return [out / f"{STEM}.nc", out / f"{STEM}.csv"]
 
@@ -163,14 +171,12 @@ def run(args) -> int:
         table = decoder_table(engine=args.engine, quick=args.quick,
                               progress=not args.no_progress)
         if args.json:
-            print(json.dumps(json_ready(table), allow_nan=False))
+            print(dumps(table))
         else:
             print(decoder_table_markdown(table))
         return 0
     if args.quick:
         raise ValueError("--quick only applies to --decoder-table")
-    if args.out is None:
-        raise ValueError("give --out DIR (the folder for the map and its data)")
     out = check_out_dir(args.out)
     layers = layers_from_args(args)
     flags = layers[-1]
@@ -213,17 +219,17 @@ def run(args) -> int:
                        scheduler=args.scheduler, thresholds=not args.no_thresholds,
                        progress=not args.no_progress, _flag_terms=True, **fields)
     elapsed = time.perf_counter() - t
-    out.mkdir(parents=True, exist_ok=True)
-    files = plot_map(ds, out / STEM) + _write(ds, out)
     summary = summarise_map(ds)
     summary["seconds"] = elapsed
     summary["attrs"] = {k: v for k, v in ds.attrs.items()}
-    with open(out / "summary.json", "w") as fh:
-        json.dump(json_ready(summary), fh, indent=1, allow_nan=False)
-    files.append(out / "summary.json")
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        files = plot_map(ds, stage / STEM) + _write(ds, stage)
+        with open(stage / "summary.json", "w") as fh:
+            fh.write(dumps(summary, indent=1))
+        files.append(stage / "summary.json")
+    files = [out / f.relative_to(stage) for f in files]
     if args.json:
-        print(json.dumps(json_ready({**summary, "files": [str(f) for f in files]}),
-                         allow_nan=False))
+        print(dumps({**summary, "files": [str(f) for f in files]}))
         return 0
     xn, yn = ds.attrs["x"], ds.attrs["y"]
     print(f"catbell advantage: {ds[xn].size} x {ds[yn].size} grid over {xn} x {yn}, codes "

@@ -13,7 +13,6 @@ Three uses, combinable with ``--out``:
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -32,9 +31,10 @@ from ..finitekey import (
 )
 from ..finitekey.figure import LENGTH_MAX_KM
 from ..formulas import S_MAX
+from ..outputs import dumps, json_ready
 from ..params import resolve_params
 from . import summary
-from ._common import add_param_flags, check_out_dir, layers_from_args
+from ._common import add_param_flags, check_out_dir, layers_from_args, staged_output
 
 __all__ = ["add_parser", "run"]
 
@@ -177,16 +177,6 @@ def _key_fields(key, n) -> dict:
             "losses_bits": d["losses_bits"], "params": d["params"]}
 
 
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
-
-
 def run(args) -> int:
     layers = layers_from_args(args)
     mode = _mode(args, layers)
@@ -223,7 +213,8 @@ def run(args) -> int:
         result.update(S=r["S"], Q=r["Q"], P=r["P"], R_eg_hz=r["R_eg_hz"],
                       asymptotic_key_per_round=r["asymptotic_key_per_round"],
                       min_rounds=r["min_rounds"], time_to_first_key_s=r["time_to_first_key_s"],
-                      engine=args.engine, protocol=params.as_dict())
+                      engine=args.engine,
+                      protocol={k: getattr(params, k) for k in params.as_dict()})
         if rounds is not None:
             a = r["at_rounds"]
             result.update(**_key_fields(a["key"], rounds), run_time_s=a["run_time_s"])
@@ -238,9 +229,9 @@ def run(args) -> int:
     if out_dir is not None:
         result["out"] = _write_figures(args, out_dir, num_rounds, num_lengths, length_max,
                                        opts if mode != "simulated" else {})
-    result = _clean(result)
+    result = json_ready(result)
     if args.json:
-        print(json.dumps(result, allow_nan=False))
+        print(dumps(result))
         return 0
     _print(result)
     return 0
@@ -254,8 +245,8 @@ def _write_figures(args, out_dir, num_rounds, num_lengths, length_max, opts) -> 
     steps = 2 * len(panels) * (1 + num_lengths)
     bound = {k: v for k, v in opts.items() if k != "gamma"}
     with tqdm(total=steps, desc="catbell finite-key", unit="curve point", file=sys.stderr,
-              disable=args.no_progress) as bar:
-        res = write_outputs(out_dir, panels=panels, engine=args.engine, num_rounds=num_rounds,
+              disable=args.no_progress) as bar, staged_output(out_dir) as stage:
+        res = write_outputs(stage, panels=panels, engine=args.engine, num_rounds=num_rounds,
                             num_lengths=num_lengths, length_max_km=length_max,
                             progress=bar.update, **bound)
     pts = []

@@ -8,7 +8,6 @@ netCDF) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -16,7 +15,7 @@ import time
 import numpy as np
 
 from .._checks import check_memory
-from ..outputs import json_ready
+from ..outputs import dumps, json_ready
 from ..params import ALPHA_MAX, merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -30,7 +29,13 @@ from ..repeater import (
     scan_summary,
 )
 from . import summary
-from ._common import add_param_flags, check_out_dir, code_engine, layers_from_args
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -54,7 +59,7 @@ def add_parser(sub):
     g.add_argument("--loss-orders", nargs="+", metavar="L",
                    default=DEFAULT_LOSS_ORDERS.split(),
                    help=f"codes l of the links (default {DEFAULT_LOSS_ORDERS})")
-    g.add_argument("--strategy", default="parallel", metavar="NAME",
+    g.add_argument("--strategy", default="parallel", metavar="{" + ",".join(STRATEGIES) + "}",
                    help="when nodes swap: parallel (all links ready, default), nested "
                         "(doubling tree, n = 2^k), asap (as soon as both neighbours are "
                         f"ready); nested and asap need n <= {MAX_MARKOV_SEGMENTS}")
@@ -66,11 +71,12 @@ def add_parser(sub):
                    help="largest total distance in km (default 400)")
     g.add_argument("--num-lengths", default="60", metavar="K",
                    help="distances from KM/K to KM (default 60)")
-    g.add_argument("--objective", default="key-rate", metavar="NAME",
+    g.add_argument("--objective", default="key-rate", metavar="{key-rate,S}",
                    help="key-rate (alpha maximising the key rate, default) or S (alpha "
                         "giving the delivery rate --rate-hz; S reported there)")
     g.add_argument("--rate-hz", default=None, metavar="HZ",
-                   help="delivery rate for --objective S, in Hz")
+                   help="delivery rate for --objective S, in Hz (no default: required with "
+                        "--objective S, refused with key-rate)")
     g.add_argument("--alpha-max", default="4", metavar="A",
                    help="largest amplitude scanned (default 4)")
     g.add_argument("--n-alpha", default="80", metavar="K",
@@ -234,13 +240,8 @@ def run(args) -> int:
             f"up to {opts['length_km'][-1]:g} km with alpha <= {opts['alpha_max']:g}; lower "
             "--length-max-km or --rate-hz, raise --t-c or --alpha-max, or improve the link "
             "parameters")
-    out.mkdir(parents=True, exist_ok=True)
     ds.attrs["command"] = "catbell " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [
         "repeater"] else "catbell repeater"
-    ds.to_netcdf(out / "repeater.nc")
-    usd = fields.get("usd", "tub")
-    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"],
-                     s_level=opts["s_level"])
     summary = scan_summary(ds, s_level=opts["s_level"], key_min=opts["key_min"])
     summary["_meta"] = {
         "strategy": opts["strategy"], "objective": opts["objective"],
@@ -248,13 +249,16 @@ def run(args) -> int:
         "swap_depol": opts["swap_depol"], "link_parameters": {
             k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in fields.items()},
         "plob_clock": ds.attrs["plob_clock"], "wall_time_s": time.perf_counter() - start,
-        "files": [str(p.name) for p in figs] + ["repeater.nc", "summary.json"],
+        "files": ["repeater.png", "repeater.pdf", "repeater.nc", "summary.json"],
     }
     summary = json_ready(summary)
-    with open(out / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2, allow_nan=False)
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        ds.to_netcdf(stage / "repeater.nc")
+        plot_scan(ds, stage / "repeater", usd=fields.get("usd", "tub"),
+                  key_min=opts["key_min"], s_level=opts["s_level"])
+        (stage / "summary.json").write_text(dumps(summary, indent=2))
     if args.json:
-        print(json.dumps(summary, allow_nan=False))
+        print(dumps(summary))
         return 0
     print(f"catbell repeater: strategy {opts['strategy']}, {opts['objective']} objective, "
           f"distances up to {opts['length_km'][-1]:g} km (step {summary['grid_step_km']:g} km)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..params import ENCODERS, ETA_INT_PLACEMENTS
 from ..reproduce import model_text, reproduce
 from . import summary
-from ._common import check_out_dir
+from ._common import check_out_dir, staged_output
 
 __all__ = ["add_parser", "run"]
 
@@ -39,9 +39,10 @@ def add_parser(sub):
 
 def run(args) -> int:
     check_out_dir(args.out)
-    summary = reproduce(args.out, engine=args.engine, quick=args.quick,
-                        progress=not args.no_progress, encoder=args.encoder,
-                        eta_int_placement=args.eta_int_placement)
+    with staged_output(args.out) as stage:  # every file or none (Ctrl-C)
+        summary = reproduce(stage, engine=args.engine, quick=args.quick,
+                            progress=not args.no_progress, encoder=args.encoder,
+                            eta_int_placement=args.eta_int_placement)
     meta = summary["_meta"]
     print(f"The paper's claims (model: {model_text(meta['model'])}; identified from the "
           f"paper's numbers: {model_text(meta['identified_model'])}):")

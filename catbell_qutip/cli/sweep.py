@@ -30,7 +30,9 @@ def add_parser(sub):
                     "missing or damaged ones; a store made from another spec is refused, and "
                     "so is a store in use by another sweep. Runs on a local process pool, or "
                     "on a Dask cluster with --scheduler. Exit codes: 0 done, 1 points failed "
-                    "(or --verify found damage), 2 bad input, 130 interrupted.")
+                    "(or --verify found damage), 2 bad input, 130 interrupted. An example "
+                    "spec to start from: examples/sweep_example.toml in the repository "
+                    "(README, 'Parameter sweeps', explains every key).")
     p.add_argument("spec", metavar="SPEC.toml", nargs="?", help="sweep specification")
     p.add_argument("--out", metavar="STORE.zarr", help="Zarr store to create or resume")
     p.add_argument("--workers", type=positive_int, metavar="N",

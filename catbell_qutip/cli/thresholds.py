@@ -14,7 +14,6 @@ Three analyses behind the paper's claims (:mod:`catbell_qutip.identification`,
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -22,14 +21,20 @@ import sys
 from .. import discrepancies, identification
 from ..fibre import attempt_time_s
 from ..formulas import timing
-from ..outputs import json_ready
+from ..outputs import dumps
 from ..panels import calibrate_t0
 from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
 from . import summary
-from ._common import add_param_flags, check_out_dir, code_engine, layers_from_args
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -78,7 +83,7 @@ def add_parser(sub):
 
 
 def _print_json(obj):
-    print(json.dumps(json_ready(obj), allow_nan=False))
+    print(dumps(obj))
 
 
 def _bar(total, args):
@@ -96,10 +101,8 @@ def _model_table(args):
                               progress=bar.update)
     bar.close()
     if args.out:
-        from pathlib import Path
-
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        identification.write_model_table(rows, args.out)
+        with staged_output(args.out) as stage:  # every file or none (Ctrl-C)
+            identification.write_model_table(rows, stage)
     if args.json:
         _print_json({"fig4_t0_s": t0, "picked": identification.identify_model(rows), "rows": rows})
     else:

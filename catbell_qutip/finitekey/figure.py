@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..outputs import csv_header
 from .bound import EPS_SOUND, min_rounds
 from .simulator import FIG4_PANELS, fig4_points, key_vs_rounds, run_time_vs_distance
 
@@ -210,8 +211,8 @@ def _write_data(ds: xr.Dataset, stem: Path) -> list[Path]:
     df = ds.to_dataframe().reset_index()
     units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
     with open(csv, "w") as fh:
-        fh.write(f"# {ds.attrs.get('title', stem.name)}; units: "
-                 + ", ".join(f"{c} [{units.get(c, '')}]" for c in df.columns) + "\n")
+        fh.write(csv_header(ds.attrs.get("title", stem.name),
+                            {c: units.get(c, "") for c in df.columns}) + "\n")
         df.to_csv(fh, index=False)
     return [nc, csv]
 
