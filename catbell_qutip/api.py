@@ -538,20 +538,23 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
                  f"the outputs of {size} points", "evaluate fewer points per call")
     explicit = params.encoder == "explicit"
     out = {k: np.empty(size) for k in OUTPUTS if k in outputs or k == "P"}
-    if chunk >= size:
-        outcomes = run_protocol(params, _coherent_initial(params), explicit=explicit)
-        P, rho_un = herald(outcomes)
+    p_only = set(outputs) == {"P"}
+
+    def values(sub):
+        if p_only:  # P alone: the atoms traced out (protocol.run_probability)
+            p = np.real(run_probability(sub, _coherent_initial(sub), explicit=explicit))
+            return {"P": np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))}
+        P, rho_un = herald(run_protocol(sub, _coherent_initial(sub), explicit=explicit))
         _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        return {"P": P, "F": F, "S": S, "Q": Q}
+
+    if chunk >= size:
+        vals = values(params)
         return {k: np.broadcast_to(np.asarray(vals[k], dtype=float), shape).reshape(-1)
                 for k in out}
     for start in range(0, size, chunk):
         sl = slice(start, min(start + chunk, size))
-        sub = params.flat_slice(sl)
-        outcomes = run_protocol(sub, _coherent_initial(sub), explicit=explicit)
-        P, rho_un = herald(outcomes)
-        _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        vals = values(params.flat_slice(sl))
         n = sl.stop - sl.start
         for k in out:
             out[k][sl] = np.broadcast_to(vals[k], (n,))
