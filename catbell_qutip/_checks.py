@@ -38,6 +38,7 @@ class ParameterError(ValueError):
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
+        #: the parameter's name (``"eta_int"``), or None
         self.field = field
 
 
