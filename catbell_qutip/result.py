@@ -102,6 +102,16 @@ class ProtocolResult:
     outcomes : list of Outcome
         Every classical record (encoder sector, syndrome, USD result) with its probability
         and corrected unnormalised two-atom state.
+
+    Examples
+    --------
+    For l = 0, P = 1 - exp(-2 eta |alpha|^2) and F = (1 + exp(-2 (1 - eta) |alpha|^2)) / 2
+    (:mod:`catbell_qutip.closed_forms`):
+
+    >>> import catbell_qutip as cb
+    >>> r = cb.simulate(loss_order=0, alpha=1.0, eta=0.9, engine="coherent")
+    >>> round(r.P, 9), round(r.F, 9), r.cutoff, r.rho_ab.dims
+    (0.834701112, 0.909365377, None, [[2, 2], [2, 2]])
     """
 
     params: ProtocolParams
