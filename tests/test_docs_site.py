@@ -18,17 +18,20 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
+import inspect
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import NOTEBOOK_DIR, executed_notebook
+from numpydoc.docscrape import ClassDoc, FunctionDoc
 
 import catbell_qutip
 from catbell_qutip.cli import SUBCOMMANDS, build_parser
@@ -234,3 +237,32 @@ def test_docstring_escapes_keep_physics_notation():
     assert catbell_api.escape_docstring(lines) == [
         r"A ket \|+>.", "", ">>> abs(-1) | 0", "1", "", ".. math::", "", "   |a|^2", "",
         r"After \|b>."]
+
+
+#: sections every name of ``catbell_qutip.__all__`` documents (a class has no "Returns":
+#: its "Parameters" are its constructor's, or, for a result class, its "Attributes";
+#: a warning class is raised by others and needs only its description)
+ENTRY_POINT_SECTIONS = {"function": ("Parameters", "Returns", "Raises", "Examples"),
+                        "class": (("Parameters", "Attributes"), "Examples")}
+
+
+def test_entry_points_document_every_section():
+    """The package's top-level names (what a user calls first) have full numpydoc
+    docstrings: parameters, returns, raises and an example (run by --doctest-modules)."""
+    missing = []
+    for name in catbell_qutip.__all__:
+        obj = getattr(catbell_qutip, name)
+        if inspect.isclass(obj) and issubclass(obj, Warning):
+            assert inspect.getdoc(obj), name
+            continue
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        kind = "class" if inspect.isclass(obj) else "function"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpydoc's notes on its own parsing
+            doc = (ClassDoc if kind == "class" else FunctionDoc)(obj)
+        for section in ENTRY_POINT_SECTIONS[kind]:
+            options = section if isinstance(section, tuple) else (section,)
+            if not any(doc[s] for s in options):
+                missing.append(f"{name}: {' or '.join(options)}")
+    assert not missing, missing
