@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "bench": "bench",
     "repeater": "repeater",
     "advantage": "advantage",
+    "codes": "codes",
 }
 
 
