@@ -46,22 +46,33 @@ def _stops(ax, x, y, colour):
     return bool(np.any(ok[:-1] & ~ok[1:]))
 
 
-def _label_m(ax, x, y, m, colour, log=False):
-    """Write M = k once on every stretch of constant binomial M."""
-    m = np.asarray(m)
-    ok = np.isfinite(y) & (m >= 0) & ((y > 0) if log else True)
-    i = 0
-    while i < len(x):
+def _runs(ok, m):
+    """(first, last) index of every stretch where ``ok`` holds and M is constant."""
+    out, i = [], 0
+    while i < len(ok):
         if not ok[i]:
             i += 1
             continue
         j = i
-        while j + 1 < len(x) and ok[j + 1] and m[j + 1] == m[i]:
+        while j + 1 < len(ok) and ok[j + 1] and m[j + 1] == m[i]:
             j += 1
-        k = (i + j) // 2
-        ax.annotate(f"$M={int(m[i])}$", (x[k], y[k]), textcoords="offset points",
-                    xytext=(0, 4), ha="center", va="bottom", fontsize=6.5, color=colour)
+        out.append((i, j))
         i = j + 1
+    return out
+
+
+def _plot_binomial(ax, x, y, m, colour, ls, log=False):
+    """The binomial code, one piece per stretch of constant M (S and the key rate jump
+    where the best M changes: no line joins two M), with a dot at each point and M
+    written on stretches of at least two points."""
+    m = np.asarray(m)
+    ok = np.isfinite(y) & (m >= 0) & ((y > 0) if log else True)
+    for i, j in _runs(ok, m):
+        ax.plot(x[i:j + 1], y[i:j + 1], color=colour, ls=ls, lw=1.6, marker=".", ms=3.5)
+        if j > i:
+            k = (i + j) // 2
+            ax.annotate(f"$M={int(m[i])}$", (x[k], y[k]), textcoords="offset points",
+                        xytext=(3, 3), ha="left", va="bottom", fontsize=6.5, color=colour)
 
 
 def _save(fig, out_stem) -> list:
@@ -105,11 +116,11 @@ def plot_key_rate(ds, out_stem) -> list:
                 sel = ds.sel(setting=s, loss_order=l, family=fam)
                 K = sel.key_rate.values
                 y = np.where(K > 0, K, np.nan)
-                ax.plot(L, y, color=col, ls=ls, lw=1.6,
-                        marker="." if fam == "binomial" else None, ms=3)
-                stopped |= _stops(ax, L, K, col)
                 if fam == "binomial":
-                    _label_m(ax, L, y, sel.binomial_m.values, col, log=True)
+                    _plot_binomial(ax, L, y, sel.binomial_m.values, col, ls, log=True)
+                else:
+                    ax.plot(L, y, color=col, ls=ls, lw=1.6)
+                stopped |= _stops(ax, L, K, col)
                 if np.any(np.isfinite(y)):
                     top, bottom = max(top, np.nanmax(y)), min(bottom, np.nanmin(y))
             ax.set_yscale("log")
@@ -136,8 +147,7 @@ def plot_key_rate(ds, out_stem) -> list:
         ax.set_xlabel(r"fibre length $L$ (km)")
         if li == 0:
             ax.set_ylabel(r"$K / K_\mathrm{cat} - 1$ (%)")
-        ax.set_title(f"gain over the cat code, $l = {l}$ (where the code has key)",
-                     fontsize=9)
+        ax.set_title(f"gain over the cat code, $l = {l}$", fontsize=9)
     handles = [Line2D([], [], color=c, ls=ls, lw=1.6, label=lab)
                for c, ls, lab in FAMILY_STYLE.values()]
     if stopped:
@@ -147,7 +157,8 @@ def plot_key_rate(ds, out_stem) -> list:
         for fam in ("squeezed-cat", "binomial"):
             handles.append(Line2D([], [], color=FAMILY_STYLE[fam][0],
                                   ls="-" if si == 0 else "--", marker="o" if si == 0 else "s",
-                                  ms=3, label=f"gain: {FAMILY_NAMES[fam]},\n{name}"))
+                                  ms=3, label=f"gain: {FAMILY_NAMES[fam]},\n{name} "
+                                              "(where it has key)"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.785, 0.92), fontsize=7.5,
                frameon=False, title="each code's parameters chosen per $L$\nfor the largest "
                "key rate", title_fontsize=7.5, alignment="left")
@@ -189,11 +200,14 @@ def plot_S_at_rate(ds, out_stem) -> list:
         for fam, (col, ls, _) in FAMILY_STYLE.items():
             sel = ds.sel(loss_order=l, family=fam)
             S = sel.S.values
-            ax.plot(L, S, color=col, ls=ls, lw=1.6)
-            stopped |= _stops(ax, L, S, col)
-            axn.plot(L, sel.mean_photon_number.values, color=col, ls=ls, lw=1.4)
             if fam == "binomial":
-                _label_m(ax, L, S, sel.binomial_m.values, col)
+                _plot_binomial(ax, L, S, sel.binomial_m.values, col, ls)
+                _plot_binomial(axn, L, sel.mean_photon_number.values, sel.binomial_m.values,
+                               col, ls, log=True)
+            else:
+                ax.plot(L, S, color=col, ls=ls, lw=1.6)
+                axn.plot(L, sel.mean_photon_number.values, color=col, ls=ls, lw=1.4)
+            stopped |= _stops(ax, L, S, col)
         ax.axhline(2.0, color="0.4", lw=0.8, ls=":")
         ax.axhline(2 * np.sqrt(2), color="0.4", lw=0.8, ls="--")
         ax.set_title(f"$l = {l}$", fontsize=9)
@@ -232,6 +246,9 @@ def plot_S_at_rate(ds, out_stem) -> list:
     return files
 
 
+#: channel transmissions of the guide lines on the map
+GUIDE_ETAS = (0.7, 0.4, 0.2, 0.1)
+
 _MAP_COLOURS = {"cat": ("#c6dbef", "#6baed6", "#08519c"),
                 "squeezed-cat": ("#fdd0a2", "#fd8d3c", "#a63603"),
                 "binomial": ("#c7e9c0", "#74c476", "#006d2c")}
@@ -253,7 +270,8 @@ def plot_map(ds, out_stem) -> list:
     list of Path
     """
     plt = _mpl()
-    from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, TwoSlopeNorm
+    from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     L, c = ds.length_km.values, ds.eta_c.values
@@ -283,8 +301,10 @@ def plot_map(ds, out_stem) -> list:
     g = 100.0 * ds.gain_rsbc_over_cat.values
     ax = axes[1]
     vmax = max(float(np.nanmax(np.abs(g))) if np.any(np.isfinite(g)) else 1.0, 1.0)
-    pc = ax.pcolormesh(L, c, g.T, cmap="PuOr_r", shading="nearest", rasterized=True,
-                       norm=TwoSlopeNorm(0.0, -vmax, vmax))
+    # the squeezed cat includes the cat code (r = 0), so the gain is >= 0 (to rounding)
+    pc = ax.pcolormesh(L, c, g.T, cmap="magma_r", shading="nearest", rasterized=True,
+                       vmin=min(0.0, float(np.nanmin(g))) if np.any(np.isfinite(g)) else 0.0,
+                       vmax=vmax)
     fig.colorbar(pc, ax=ax, label=r"$K_\mathrm{best\ non\text{-}cat} / K_\mathrm{best\ cat} - 1$"
                                   " (%)", location="bottom", shrink=0.8)
     ax.set_title("gain of the best squeezed cat or binomial code\nover the best cat code "
@@ -304,13 +324,25 @@ def plot_map(ds, out_stem) -> list:
         ax.set_ylabel(r"coupling/conversion efficiency $\eta_c$")
         # guides: constant channel transmission eta_c 10^(-a L / 10), along which nothing
         # but the attempt time changes
-        for e in (1e-1, 1e-2, 1e-3):
-            ax.plot(L, e * 10 ** (a * L / 10), color="k", lw=0.5, ls=(0, (2, 3)), alpha=0.6)
-        ax.set_ylim(c.min() / 1.06, c.max() * 1.06)
+        for e in GUIDE_ETAS:
+            ax.plot(L, e * 10 ** (a * L / 10), color="k", lw=0.6, ls=(0, (2, 3)), alpha=0.7)
+        q = c[0] / c[1] if c.size > 1 else 1.1
+        ax.set_ylim(c.min() / np.sqrt(q), c.max() * np.sqrt(q))
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+                 if c.min() / np.sqrt(q) <= t <= c.max() * np.sqrt(q)]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_xlim(L.min() - (L[1] - L[0]) / 2, L.max() + (L[1] - L[0]) / 2)
-    axes[0].plot([], [], color="k", lw=0.5, ls=(0, (2, 3)),
-                 label="constant channel transmission\n"
-                       r"$\eta_c 10^{-a L/10}$ = $10^{-1}, 10^{-2}, 10^{-3}$")
+    guide = Line2D([], [], color="k", lw=0.6, ls=(0, (2, 3)),
+                   label="constant channel transmission " r"$\eta_c 10^{-a L/10}$ = "
+                         + ", ".join(f"{e:g}" for e in GUIDE_ETAS)
+                         + "\n(the result depends on $L$ and $\\eta_c$ only through it\n"
+                           "and through the attempt time)")
+    axes[0].get_legend().remove()
+    axes[0].legend(handles=handles + [guide], fontsize=7, loc="upper center",
+                   bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False,
+                   title=f"best code (key rate; within {100 * ds.attrs['tie_relative']:g} % "
+                         "the cat code is kept)", title_fontsize=7.5)
     fig.suptitle("Best code over $(L, \\eta_c)$, parameters chosen per point for the largest "
                  "key rate; channel loss otherwise, " + _model_text(ds.attrs)
                  + f", $t_0$ = {float(ds.attrs['param_t0_s']) * 1e6:.2f} $\\mu$s", fontsize=10)

@@ -58,7 +58,7 @@ BINOMIAL_M = (0, 1, 2, 3, 4)
 #:   the full grid ``check_alpha`` x ``check_r`` (per setting and loss order);
 #: - ``blocks``: pieces the squeezed cat's points are cut into (load balance).
 GRIDS = {
-    "default": dict(length_km=(0.0, 100.0, 41), map_length_km=(0.0, 100.0, 41), map_n_eta=31,
+    "default": dict(length_km=(0.0, 100.0, 41), map_length_km=(0.0, 40.0, 41), map_n_eta=27,
                     rate_length_km=(0.25, 20.0, 40), cat_grid=60, outer=7, inner=6,
                     sq_r_grid=tuple(np.linspace(-1.0, 1.0, 9)),
                     sq_alpha=(0.55, 0.75, 0.95, 1.15, 1.35, 1.6),
@@ -66,7 +66,7 @@ GRIDS = {
                     rate_r_grid=7, rate_golden=6, n_scan=32, check=(0.9, 0.5, 0.05),
                     check_alpha=np.linspace(0.5, 3.5, 13), check_r=np.linspace(-1, 1, 9),
                     blocks=3),
-    "quick": dict(length_km=(0.0, 100.0, 6), map_length_km=(0.0, 100.0, 5), map_n_eta=5,
+    "quick": dict(length_km=(0.0, 100.0, 6), map_length_km=(0.0, 40.0, 5), map_n_eta=4,
                   rate_length_km=(1.0, 20.0, 4), cat_grid=24, outer=2, inner=2,
                   sq_r_grid=(-0.5, 0.0, 0.5, 1.0), sq_alpha=(0.8, 1.2),
                   sq_r_grid_low=(0.0, 0.5), eta_wide=0.2,
