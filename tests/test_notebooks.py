@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ("01_quickstart.ipynb", "02_codes_and_loss.ipynb", "03_paper_figures.ipynb",
-            "04_repeaters.ipynb")
+            "04_repeaters.ipynb", "05_codes.ipynb")
 CELL_TIMEOUT_S = 120
 
 
