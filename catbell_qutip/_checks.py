@@ -9,6 +9,8 @@ import numpy as np
 __all__ = [
     "ParameterError",
     "MemoryLimitError",
+    "NoHeraldWarning",
+    "UnreachableRateWarning",
     "check_loss_order",
     "check_real",
     "check_choice",
@@ -17,6 +19,7 @@ __all__ = [
     "check_memory",
     "MEMORY_LIMIT_ENV",
     "check_out_dir",
+    "check_count",
 ]
 
 #: environment variable that sets the memory limit of one run, in GiB
@@ -45,6 +48,19 @@ class MemoryLimitError(ValueError):
         super().__init__(message)
         self.estimate_bytes = float(estimate_bytes)
         self.limit_bytes = float(limit_bytes)
+
+
+class NoHeraldWarning(RuntimeWarning):
+    """Some points have P = 0: no attempt heralds, so F, S and Q are NaN (undefined) there.
+
+    A legitimate result (no light, total loss), not an error: callers that expect it (scans
+    over small amplitudes) silence it by class,
+    ``warnings.filterwarnings("ignore", category=NoHeraldWarning)``, not by its text.
+    """
+
+
+class UnreachableRateWarning(RuntimeWarning):
+    """Some points of a sweep cannot reach its ``target_rate_hz``: every output is NaN there."""
 
 
 def memory_limit_bytes() -> float:
@@ -141,6 +157,29 @@ def check_real(
         raise ParameterError(f"{name} = {shown:g}{u} is outside the allowed range {rng}{u}",
                              name)
     return float(arr) if arr.ndim == 0 else arr
+
+
+def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int:
+    """Validate a whole number >= ``low`` given as an int or an integral float (``1.5e6``).
+
+    Refused, with a message naming ``name``: booleans, non-numbers, NaN, infinities,
+    fractions (``1.5``) and values below ``low``; floats above 2^53, which are not exact
+    integers any more, are accepted as the integer they round to.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be {what}, got the boolean {value!r}", name)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be {what}, got {value!r}", name) from None
+    if not math.isfinite(v):
+        raise ParameterError(f"{name} = {v:g} must be a finite whole number >= {low}", name)
+    if v != math.floor(v):
+        raise ParameterError(f"{name} = {value!r} is not a whole number ({name} is {what})",
+                             name)
+    if v < low:
+        raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, inf)", name)
+    return int(v)
 
 
 def check_int(value, name: str, *, low: float | None = None, high: float | None = None) -> int:

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_memory, check_real
+from ._checks import NoHeraldWarning, ParameterError, check_choice, check_memory, check_real
 from .codes import (
     DEFAULT_TRUNCATION_TOL,
     Code,
@@ -18,11 +18,12 @@ from .codes import (
     mean_photon_numbers,
 )
 from .engines import ENGINES, CoherentState, FockState
+from .outputs import dataset
 from .params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 from .protocol import Outcome, run_probability, run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
+__all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
@@ -254,7 +255,10 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 "for the automatic rule)", "cutoff")
     else:
         _check_fock_amplitude(params, codes, tol)
-        if cats:
+        if cats and n == 1:  # one point: the scalar rule, cached
+            c, m = _auto_cutoff(codes[0], tol, sector)
+            cuts, masses = np.array([c]), np.array([m])
+        elif cats:
             cuts, masses = cat_cutoffs_and_tails(params.loss_order, alphas, tol=tol,
                                                  sector=sector)
         else:
@@ -264,12 +268,11 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     P = np.zeros(n)
     rho = np.zeros((n, 4, 4), dtype=complex)
     outcomes = None
-    todo = np.arange(n)
-    for _ in range(4):
+
+    def chunks(todo):
         check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
                      f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})",
-                     _fock_way_out(codes[0]))
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0]))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:
@@ -278,7 +281,16 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             else:
                 state = FockState.initial([codes[i] for i in idx], cuts[idx],
                                           explicit=explicit, truncation_errors=masses[idx])
-            if p_only:
+            yield idx, sub, state
+
+    # The cutoff rule needs P (mass <= tol P). A batch finds it with P alone (the atoms
+    # traced out, ~4x cheaper) and runs the full protocol once at the final cutoffs; a
+    # single point runs the full protocol and again only if its cutoff was too small.
+    pre = p_only or n > 1
+    todo = np.arange(n)
+    for _ in range(4):
+        for idx, sub, state in chunks(todo):
+            if pre:
                 p = np.real(run_probability(sub, state, explicit=explicit))
                 P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
                 continue
@@ -305,6 +317,12 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 c = int(cuts[i]) + 1
                 m = codes[i].truncation_error(c, sector)
             cuts[i], masses[i] = c, m
+    if pre and not p_only:
+        for idx, sub, state in chunks(np.arange(n)):
+            out = run_protocol(sub, state, explicit=explicit)
+            P[idx], rho[idx] = herald(out)
+            if keep_outcomes:
+                outcomes = out
     return P, rho, cuts, masses, outcomes
 
 
@@ -358,6 +376,33 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
                         None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
     return outcomes, int(cuts[0]), float(masses[0])
+
+
+def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
+             tol: float = DEFAULT_TRUNCATION_TOL):
+    """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
+    ``batch_shape`` and ``batch_shape + (4, 4)``: the batched core of :func:`evaluate`
+    for callers that compose the states further (repeater chains). ``engine`` defaults to
+    "coherent" for cat codes and "fock" for the others.
+
+    Examples
+    --------
+    >>> P, rho = heralded(ProtocolParams(loss_order=0, alpha=[0.5, 1.0]))
+    >>> P.round(6), rho.shape
+    (array([0.393469, 0.864665]), (2, 4, 4))
+    """
+    if engine is None:
+        engine = "coherent" if params.code == "cat" else "fock"
+    check_choice(engine, "engine", ENGINES)
+    tol = _check_tol(tol)
+    shape = params.batch_shape
+    if engine == "coherent":
+        outcomes, _, _ = run(params, engine="coherent", cutoff=cutoff, tol=tol)
+        P, rho = herald(outcomes)
+        return (np.array(np.broadcast_to(P, shape), dtype=float),
+                np.broadcast_to(rho, shape + (4, 4)))
+    P, rho, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol)
+    return P.reshape(shape), rho.reshape(shape + (4, 4))
 
 
 def _check_coherent_code(params: ProtocolParams) -> None:
@@ -493,20 +538,23 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
                  f"the outputs of {size} points", "evaluate fewer points per call")
     explicit = params.encoder == "explicit"
     out = {k: np.empty(size) for k in OUTPUTS if k in outputs or k == "P"}
-    if chunk >= size:
-        outcomes = run_protocol(params, _coherent_initial(params), explicit=explicit)
-        P, rho_un = herald(outcomes)
+    p_only = set(outputs) == {"P"}
+
+    def values(sub):
+        if p_only:  # P alone: the atoms traced out (protocol.run_probability)
+            p = np.real(run_probability(sub, _coherent_initial(sub), explicit=explicit))
+            return {"P": np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))}
+        P, rho_un = herald(run_protocol(sub, _coherent_initial(sub), explicit=explicit))
         _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        return {"P": P, "F": F, "S": S, "Q": Q}
+
+    if chunk >= size:
+        vals = values(params)
         return {k: np.broadcast_to(np.asarray(vals[k], dtype=float), shape).reshape(-1)
                 for k in out}
     for start in range(0, size, chunk):
         sl = slice(start, min(start + chunk, size))
-        sub = params.flat_slice(sl)
-        outcomes = run_protocol(sub, _coherent_initial(sub), explicit=explicit)
-        P, rho_un = herald(outcomes)
-        _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        vals = values(params.flat_slice(sl))
         n = sl.stop - sl.start
         for k in out:
             out[k][sl] = np.broadcast_to(vals[k], (n,))
@@ -614,28 +662,17 @@ def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      NoHeraldWarning, stacklevel=2)
     values = {k: np.asarray(values[k], dtype=float) for k in outputs}
     if not grid:
         return values
-    # xarray is slow to import and only grid=True needs it: importing it here keeps
-    # `import catbell_qutip` (which imports this module) light
-    import xarray as xr
-
-    dims = list(axes)
-    units = {"length_km": "km", "db_per_km": "dB/km", "t_c_s": "s", "t0_s": "s"}
-    coords = {d: (d, axes[d], {"units": units.get(d, "1")}) for d in dims}
-    long = {"P": "heralding probability", "F": "heralded fidelity to phi+",
-            "S": "CHSH value", "Q": "bit-error rate of key rounds"}
-    data = {k: (dims, np.asarray(v), {"long_name": long[k], "units": "1"})
-            for k, v in values.items()}
-    nbar = mean_photon_numbers(params)
-    data["mean_photon_number"] = (dims, np.broadcast_to(nbar, shape), {
-        "long_name": "mean photon number of the light Alice sends", "units": "1"})
+    dims = list(axes)  # outputs.dataset imports xarray, slow, only when a grid needs it
+    data = {k: (dims, v) for k, v in values.items()}
+    data["mean_photon_number"] = (dims, np.broadcast_to(mean_photon_numbers(params), shape))
     fixed = {k: (str(v) if not isinstance(v, (int, float)) else v)
              for k, v in params.as_dict().items()
              if k not in axes and v is not None and k != "code_vector"}
     if params.code_vector is not None:  # netCDF attributes hold no complex numbers
         fixed["code_vector_real"] = [float(z.real) for z in params.code_vector]
         fixed["code_vector_imag"] = [float(z.imag) for z in params.code_vector]
-    return xr.Dataset(data, coords=coords, attrs={"engine": engine, **fixed})
+    return dataset(data, dict(axes), attrs={"engine": engine, **fixed})

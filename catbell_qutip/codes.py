@@ -9,10 +9,10 @@ sector r (what the explicit encoder produces after ancilla outcome r) are the pr
 from __future__ import annotations
 
 import numpy as np
-import qutip
 from scipy.special import gammaln, xlogy
 
 from ._checks import ParameterError, check_loss_order, check_real
+from ._qutip import qutip
 from .params import ProtocolParams
 from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
 

@@ -21,9 +21,9 @@ import functools
 import itertools
 
 import numpy as np
-import qutip
 from scipy.special import gammaln, xlogy
 
+from ._qutip import qutip
 from .codes import fock_amplitudes
 
 __all__ = [

@@ -19,6 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import ParameterError, check_choice, check_int, check_loss_order, check_real
+from .fibre import (
+    C_FIBRE_M_PER_S,
+    WAIT_RULES,
+    attempt_time_s,
+    fibre_transmission,
+    travel_time_s,
+    wait_time_s,
+)
 
 __all__ = [
     "ProtocolParams",
@@ -35,12 +43,8 @@ __all__ = [
     "merge_layers",
 ]
 
-#: Speed of light in fibre, m/s (the paper's eq. 8).
-C_FIBRE_M_PER_S = 2.0e8
-
 USD_VARIANTS = ("tub", "linear")
 ENCODERS = ("ideal", "explicit")
-WAIT_RULES = ("one-way", "round-trip", "none")
 ETA_INT_PLACEMENTS = ("after", "before", "lumped")
 DECODERS = ("smallest-loss", "ml")
 #: code families (docs/model.md sections 2 and 7); "vector" is a user's own |Theta_N>,
@@ -187,11 +191,15 @@ class ProtocolParams:
         Memory coherence time of Alice's atom in seconds, > 0; ``inf`` (default) is an
         ideal memory.
     wait_rule : {"one-way", "round-trip", "none"}
-        How long Alice's atom waits: L / c_f (default, docs/model.md section 3.7),
-        2 L / c_f (she waits for Bob's herald to return), or not at all.
+        How long Alice's atom waits, and so how long an attempt takes
+        (:mod:`catbell_qutip.fibre`): L / c_f with attempts every max(L / c_f, t0)
+        (default, the paper's eq. 8; docs/model.md sections 3.7 and 4); 2 L / c_f with
+        attempts every max(2 L / c_f, t0) (she keeps her atom until Bob's herald is back);
+        or no wait at all, attempts every max(L / c_f, t0).
     t0_s : float or ndarray
         Repetition time of the slowest local operation, seconds, >= 0 (default 0). Only
-        enters rates: R_eg = P / max(L / c_f, t0) (docs/model.md section 4).
+        enters rates: R_eg = P / max(L / c_f, t0) (docs/model.md section 4; 2 L / c_f with
+        ``wait_rule="round-trip"``).
     usd : {"tub", "linear"}
         Bob's unambiguous state discrimination: the theoretical upper bound (optimal IDP
         POVM in the measured syndrome sector; default) or the linear-optics scheme.
@@ -263,7 +271,8 @@ class ProtocolParams:
                                    "memory coherence time (inf: ideal)", flag="--t-c",
                                    low=0.0, low_open=True, allow_inf=True)
     wait_rule: str = _p("one-way", "choice", "1", "memory waiting-time rule",
-                        "memory waiting time (one-way: L / c_f)", choices=WAIT_RULES,
+                        "memory wait and attempt clock (one-way: L / c_f; round-trip: "
+                        "2 L / c_f)", choices=WAIT_RULES,
                         array=False)
     t0_s: float | np.ndarray = _p(0.0, "real", "s", "repetition time of the slowest "
                                   "operation", "repetition time of the slowest operation",
@@ -378,8 +387,8 @@ class ProtocolParams:
 
     @property
     def eta_fibre(self):
-        """Fibre transmission 10^(-a_dB L / 10)."""
-        return 10.0 ** (-np.asarray(self.db_per_km) * np.asarray(self.length_km) / 10.0)
+        """Fibre transmission 10^(-a_dB L / 10) (:func:`catbell_qutip.fibre.fibre_transmission`)."""
+        return fibre_transmission(self.length_km, self.db_per_km)
 
     @property
     def eta_conversion(self):
@@ -402,13 +411,12 @@ class ProtocolParams:
     @property
     def travel_time_s(self):
         """One-way light travel time L / c_f in seconds."""
-        return np.asarray(self.length_km) * 1e3 / C_FIBRE_M_PER_S
+        return travel_time_s(self.length_km)
 
     @property
     def wait_time_s(self):
         """Alice's memory waiting time t_w in seconds, by ``wait_rule``."""
-        factor = {"one-way": 1.0, "round-trip": 2.0, "none": 0.0}[self.wait_rule]
-        return factor * self.travel_time_s
+        return wait_time_s(self.length_km, self.wait_rule)
 
     @property
     def memory_factor(self):
@@ -417,8 +425,9 @@ class ProtocolParams:
 
     @property
     def attempt_time_s(self):
-        """max(L / c_f, t0): the time one attempt takes (paper's eq. 8)."""
-        return np.maximum(self.travel_time_s, np.asarray(self.t0_s))
+        """The time one attempt takes, s: max(L / c_f, t0) (paper's eq. 8), or
+        max(2 L / c_f, t0) with ``wait_rule="round-trip"`` (:mod:`catbell_qutip.fibre`)."""
+        return attempt_time_s(self.length_km, self.t0_s, self.wait_rule)
 
     def replace(self, **changes) -> ProtocolParams:
         """A copy with some fields changed (validated again)."""

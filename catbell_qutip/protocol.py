@@ -82,6 +82,8 @@ def lossy_reflection(state: LightAtomState, label: str, theta: float, eta_int,
 
 
 def _is_one(eta) -> bool:
+    if isinstance(eta, float):
+        return eta == 1.0
     return bool(np.all(np.asarray(eta) == 1.0))
 
 

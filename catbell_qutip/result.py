@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import qutip
 
+from ._qutip import qutip
 from .bell import (
     bell_fidelity,
     chsh_from_fidelity,
@@ -18,6 +18,7 @@ from .bell import (
 )
 from .codes import codes_of, mean_photon_numbers
 from .formulas import entanglement_rate, secret_key_rate
+from .outputs import json_ready
 from .params import ProtocolParams
 from .protocol import Outcome
 
@@ -104,15 +105,17 @@ class ProtocolResult:
         """
         if not float(self.params.attempt_time_s) > 0:
             return None
-        return float(entanglement_rate(self.P, self.params.length_km, self.params.t0_s))
+        pr = self.params
+        return float(entanglement_rate(self.P, pr.length_km, pr.t0_s, pr.wait_rule))
 
     @property
     def key_rate(self) -> float | None:
         """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
         if self.R_eg is None or self.S is None:
             return None
-        return float(secret_key_rate(self.P, self.S, self.Q, self.params.length_km,
-                                     self.params.t0_s))
+        pr = self.params
+        return float(secret_key_rate(self.P, self.S, self.Q, pr.length_km, pr.t0_s,
+                                     pr.wait_rule))
 
     @property
     def S_closed_form(self) -> float | None:
@@ -167,7 +170,9 @@ class ProtocolResult:
         return sum(ps[s] * fs[s] for s in fs) / tot
 
     def to_dict(self) -> dict:
-        """JSON-ready summary; undefined values (F, S, Q, rates where P = 0) are None."""
+        """JSON-ready summary (:mod:`catbell_qutip.outputs`): undefined values (F, S, Q,
+        rates where P = 0) are None, and so is ``params["t_c_s"]`` for an ideal memory
+        (t_c = inf)."""
         def num(v):
             return None if v is None or not math.isfinite(v) else float(v)
 
@@ -181,8 +186,8 @@ class ProtocolResult:
             "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
-            "code": self.code_info(),
-            "params": self.params.as_dict(),
+            "code": json_ready(self.code_info()),
+            "params": json_ready({k: getattr(self.params, k) for k in self.params.as_dict()}),
         }
 
 

@@ -23,8 +23,29 @@ from catbell_qutip.result import P_FLOOR
 
 
 def _evaluate_warns_p_zero(n_zero, *args, **kwargs):
-    with pytest.warns(RuntimeWarning, match=rf"^{n_zero} point\(s\) have P = 0"):
+    with pytest.warns(cb.NoHeraldWarning, match=rf"^{n_zero} point\(s\) have P = 0"):
         return cb.evaluate(*args, **kwargs)
+
+
+def test_no_herald_is_a_warning_class_the_scans_silence_by_class(monkeypatch):
+    """P = 0 warns NoHeraldWarning (a RuntimeWarning); the scans that expect it (key rate
+    against alpha from 0) silence it by class, so rewording the message cannot make them
+    warn (this run has -Werror)."""
+    from catbell_qutip import api as api_mod
+    from catbell_qutip.keyrate import key_rate_vs_alpha
+
+    assert issubclass(cb.NoHeraldWarning, RuntimeWarning)
+    assert issubclass(cb.UnreachableRateWarning, RuntimeWarning)
+    real = api_mod.warnings.warn
+
+    def reworded(message, category=UserWarning, stacklevel=1):
+        real("reworded: no attempt heralds somewhere", category, stacklevel=stacklevel + 1)
+
+    monkeypatch.setattr(api_mod.warnings, "warn", reworded)
+    with pytest.warns(cb.NoHeraldWarning, match="^reworded"):
+        cb.evaluate(0, alpha=[0.0, 1.0])
+    ds = key_rate_vs_alpha(0, [0.0, 0.5], length_km=5.0)
+    assert ds["P"].values[0] == 0.0 and ds["key_rate"].values[1] > 0
 
 
 # -- points that cannot herald -----------------------------------------------------------

@@ -58,11 +58,14 @@ def test_every_choice_field_works_fixed_and_as_an_axis():
         for value in info.choices:
             # codes without an amplitude (binomial) take no alpha: sweep another axis
             axis = "eta" if name == "code" and value not in ALPHA_CODES else "alpha"
-            s = SweepSpec.from_dict({"fixed": {"loss_order": 1, name: value},
+            # codes other than cat run on the Fock engine only
+            engine = "fock" if name == "code" else "coherent"
+            s = SweepSpec.from_dict({"engine": engine, "fixed": {"loss_order": 1, name: value},
                                      "axes": {axis: [1.0]}})
             assert s.params[name] == value
         values = [v for v in info.choices if name != "code" or v in ALPHA_CODES]
-        s = SweepSpec.from_dict({"fixed": {"loss_order": 1},
+        s = SweepSpec.from_dict({"engine": "fock" if name == "code" else "coherent",
+                                 "fixed": {"loss_order": 1},
                                  "axes": {name: values, "alpha": [0.5, 1.0]}})
         assert s.chunks[0] == 1 and s.shape == (len(values), 2)
 

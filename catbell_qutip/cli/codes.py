@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from ..codecompare import compare_codes, summarise, table_text, write_results
-from ..codecompare.report import clean
-from ._common import check_out_dir, positive_int
+from ..outputs import dumps
+from . import summary as command_summary
+from ._common import check_out_dir, positive_int, staged_output
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
     p = sub.add_parser(
-        "codes", help="which rotation-symmetric code (cat, squeezed cat, binomial) wins",
+        "codes", help=command_summary("codes"),
         description="For l = 0, 1, 3, each code family at its best parameters (cat: alpha; "
                     "squeezed cat: alpha and r; binomial: M in 0..4) at the paper's settings: "
                     "the key rate against L (channel loss only; Table I; Fig. 4's t0), S "
@@ -42,13 +42,14 @@ def run(args) -> int:
     res = compare_codes(quick=args.quick, workers=args.workers,
                         progress=not args.no_progress)
     summary = summarise(res)
-    files = write_results(res, out, summary)
-    summary["run"]["wall_s_with_files"] = time.perf_counter() - t
-    with open(out / "summary.json", "w") as fh:
-        json.dump(clean(summary), fh, indent=1, allow_nan=False)
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        files = write_results(res, stage, summary)
+        summary["run"]["wall_s_with_files"] = time.perf_counter() - t
+        with open(stage / "summary.json", "w") as fh:
+            fh.write(dumps(summary, indent=1))
+    files = [out / f.relative_to(stage) for f in files]
     if args.json:
-        print(json.dumps(clean({**summary, "files": [str(f) for f in files]}),
-                         allow_nan=False))
+        print(dumps({**summary, "files": [str(f) for f in files]}))
         return 0
     print(f"catbell codes: {'quick grids, ' if args.quick else ''}{res['workers']} "
           f"process(es), {summary['run']['wall_s_with_files']:.1f} s wall, "

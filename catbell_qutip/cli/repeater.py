@@ -8,7 +8,6 @@ netCDF) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -16,6 +15,7 @@ import time
 import numpy as np
 
 from .._checks import check_memory
+from ..outputs import dumps, json_ready
 from ..params import ALPHA_MAX, merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -28,7 +28,14 @@ from ..repeater import (
     scan_cost,
     scan_summary,
 )
-from ._common import add_param_flags, check_out_dir, layers_from_args
+from . import summary
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -40,7 +47,7 @@ DEFAULT_LOSS_ORDERS = "0 1"
 
 def add_parser(sub):
     p = sub.add_parser(
-        "repeater", help="repeater chains: key rate and S vs total distance",
+        "repeater", help=summary("repeater"),
         description="Key rate and CHSH value S against total distance for chains of n "
                     "segments, each link this protocol at its own optimised amplitude; "
                     "links retry until they succeed and wait in memory (t_c), nodes swap "
@@ -52,7 +59,7 @@ def add_parser(sub):
     g.add_argument("--loss-orders", nargs="+", metavar="L",
                    default=DEFAULT_LOSS_ORDERS.split(),
                    help=f"codes l of the links (default {DEFAULT_LOSS_ORDERS})")
-    g.add_argument("--strategy", default="parallel", metavar="NAME",
+    g.add_argument("--strategy", default="parallel", metavar="{" + ",".join(STRATEGIES) + "}",
                    help="when nodes swap: parallel (all links ready, default), nested "
                         "(doubling tree, n = 2^k), asap (as soon as both neighbours are "
                         f"ready); nested and asap need n <= {MAX_MARKOV_SEGMENTS}")
@@ -64,15 +71,20 @@ def add_parser(sub):
                    help="largest total distance in km (default 400)")
     g.add_argument("--num-lengths", default="60", metavar="K",
                    help="distances from KM/K to KM (default 60)")
-    g.add_argument("--objective", default="key-rate", metavar="NAME",
+    g.add_argument("--objective", default="key-rate", metavar="{key-rate,S}",
                    help="key-rate (alpha maximising the key rate, default) or S (alpha "
                         "giving the delivery rate --rate-hz; S reported there)")
     g.add_argument("--rate-hz", default=None, metavar="HZ",
-                   help="delivery rate for --objective S, in Hz")
+                   help="delivery rate for --objective S, in Hz (no default: required with "
+                        "--objective S, refused with key-rate)")
     g.add_argument("--alpha-max", default="4", metavar="A",
                    help="largest amplitude scanned (default 4)")
     g.add_argument("--n-alpha", default="80", metavar="K",
                    help="amplitudes scanned before refining (default 80)")
+    g.add_argument("--plob-rate-hz", default=None, metavar="HZ",
+                   help="source rate of the PLOB comparison, channel uses per second "
+                        "(default: one use per attempt of a single link over the whole "
+                        "distance, max(L / c_f, t0); the same for every --segments)")
     g.add_argument("--s-level", default=str(S_LEVEL), metavar="S",
                    help=f"S level of the reported reach (default {S_LEVEL}; S - 2 never "
                         "vanishes exactly without bit-flip noise)")
@@ -164,13 +176,18 @@ def _options(args) -> dict:
     L_max = _number(args.length_max_km, "--length-max-km", low=0.0, low_open=True)
     if math.isinf(L_max):
         raise ValueError("--length-max-km must be finite")
+    plob_rate = None
+    if args.plob_rate_hz is not None:
+        plob_rate = _number(args.plob_rate_hz, "--plob-rate-hz", low=0.0, low_open=True)
+        if math.isinf(plob_rate):
+            raise ValueError("--plob-rate-hz must be finite")
     num = _number(args.num_lengths, "--num-lengths", kind=int, low=2)
     n_alpha = _number(args.n_alpha, "--n-alpha", kind=int, low=3)
     _check_cost(segs, num, len(orders), n_alpha)
     return dict(
         segments=segs, loss_orders=orders, strategy=args.strategy, p_swap=p_swap,
         swap_depol=_number(args.swap_depol, "--swap-depol", low=0.0, high=1.0),
-        objective=objective, rate_hz=rate,
+        objective=objective, rate_hz=rate, plob_rate_hz=plob_rate,
         length_km=np.linspace(L_max / num, L_max, num),
         alpha_max=_number(args.alpha_max, "--alpha-max", low=0.0, low_open=True,
                           high=ALPHA_MAX),
@@ -193,19 +210,10 @@ def _fields(args) -> dict:
                     "loss_order": "use --loss-orders"}[name]
             raise ValueError(f"{flag} (or {name} in a preset/config) does not apply to "
                              f"catbell repeater: {hint}")
+    # every link runs at its own optimised amplitude: codes without one are refused; the
+    # others run on the Fock engine (the links choose it from the code)
+    code_engine(None, fields, command="repeater", solves="every link and distance")
     return fields
-
-
-def _json_ready(obj):
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def run(args) -> int:
@@ -222,7 +230,8 @@ def run(args) -> int:
                   objective=opts["objective"], rate_hz=opts["rate_hz"],
                   strategy=opts["strategy"], p_swap=opts["p_swap"],
                   swap_depol=opts["swap_depol"], alpha_max=opts["alpha_max"],
-                  n_alpha=opts["n_alpha"], progress=bar.update, **fields)
+                  n_alpha=opts["n_alpha"], progress=bar.update,
+                  plob_rate_hz=opts["plob_rate_hz"], **fields)
     if not np.isfinite(ds["alpha"].values).any():
         what = ("no positive key rate" if opts["objective"] == "key_rate" else
                 f"the delivery rate {opts['rate_hz']:g} Hz is unattainable")
@@ -231,13 +240,8 @@ def run(args) -> int:
             f"up to {opts['length_km'][-1]:g} km with alpha <= {opts['alpha_max']:g}; lower "
             "--length-max-km or --rate-hz, raise --t-c or --alpha-max, or improve the link "
             "parameters")
-    out.mkdir(parents=True, exist_ok=True)
     ds.attrs["command"] = "catbell " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [
         "repeater"] else "catbell repeater"
-    ds.to_netcdf(out / "repeater.nc")
-    usd = fields.get("usd", "tub")
-    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"],
-                     s_level=opts["s_level"])
     summary = scan_summary(ds, s_level=opts["s_level"], key_min=opts["key_min"])
     summary["_meta"] = {
         "strategy": opts["strategy"], "objective": opts["objective"],
@@ -245,13 +249,16 @@ def run(args) -> int:
         "swap_depol": opts["swap_depol"], "link_parameters": {
             k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in fields.items()},
         "plob_clock": ds.attrs["plob_clock"], "wall_time_s": time.perf_counter() - start,
-        "files": [str(p.name) for p in figs] + ["repeater.nc", "summary.json"],
+        "files": ["repeater.png", "repeater.pdf", "repeater.nc", "summary.json"],
     }
-    summary = _json_ready(summary)
-    with open(out / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2, allow_nan=False)
+    summary = json_ready(summary)
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        ds.to_netcdf(stage / "repeater.nc")
+        plot_scan(ds, stage / "repeater", usd=fields.get("usd", "tub"),
+                  key_min=opts["key_min"], s_level=opts["s_level"])
+        (stage / "summary.json").write_text(dumps(summary, indent=2))
     if args.json:
-        print(json.dumps(summary, allow_nan=False))
+        print(dumps(summary))
         return 0
     print(f"catbell repeater: strategy {opts['strategy']}, {opts['objective']} objective, "
           f"distances up to {opts['length_km'][-1]:g} km (step {summary['grid_step_km']:g} km)")

@@ -4,39 +4,22 @@ table, and the files (netCDF, CSV, figures, summary.json)."""
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
+from ..outputs import csv_header, dumps
 from .compute import TIE_REL, TIE_S
 from .figure import plot_key_rate, plot_map, plot_S_at_rate
 from .settings import FAMILY_NAMES, KEY_SETTINGS
 
-__all__ = ["summarise", "table_text", "write_results", "clean", "STEMS"]
+__all__ = ["summarise", "table_text", "write_results", "STEMS"]
 
 #: file stems of the three results
 STEMS = {"key": "codes_key_rate", "rate": "codes_S_at_rate", "map": "codes_map"}
 #: lengths (km) the printed table shows (the nearest grid points)
 TABLE_KEY_KM = (0.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 TABLE_RATE_KM = (1.0, 5.0, 10.0, 15.0, 20.0)
-
-
-def clean(v):
-    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
-    if isinstance(v, dict):
-        return {str(k): clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [clean(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return clean(v.tolist())
-    if isinstance(v, (np.integer, np.bool_)):
-        return v.item()
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    return v
 
 
 def _ranges(x, mask) -> list:
@@ -331,8 +314,7 @@ def _write_data(ds, path: Path) -> list:
     units = {c: (ds[c].attrs.get("units", "") if c in ds.variables else "")
              for c in df.columns}
     with open(path.with_suffix(".csv"), "w") as fh:
-        fh.write(f"# {ds.attrs.get('title', path.stem)}; units: "
-                 + ", ".join(f"{c} [{units[c]}]" for c in df.columns) + "\n")
+        fh.write(csv_header(ds.attrs.get("title", path.stem), units) + "\n")
         df.to_csv(fh, index=False)
     return [path.with_suffix(".nc"), path.with_suffix(".csv")]
 
@@ -350,6 +332,6 @@ def write_results(res: dict, out, summary: dict | None = None) -> list:
     files += plot_map(res["map"], out / STEMS["map"])
     summary = summarise(res) if summary is None else summary
     with open(out / "summary.json", "w") as fh:
-        json.dump(clean(summary), fh, indent=1, allow_nan=False)
+        fh.write(dumps(summary, indent=1))
     files.append(out / "summary.json")
     return files

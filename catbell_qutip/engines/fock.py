@@ -22,10 +22,10 @@ import functools
 from collections import OrderedDict
 
 import numpy as np
-import qutip
 import scipy.sparse
 from scipy.special import gammaln, xlogy
 
+from .._qutip import qutip
 from ..codes import (
     cat_initial_amplitudes,
     codeword_truncation_error,
@@ -177,14 +177,25 @@ def _code_tub_factors(code, encoder_sector: int, syndrome: int, eta_det: float, 
     return sector_idp_factors(ref, code.n_comp, syndrome)
 
 
+@functools.lru_cache(maxsize=64)
+def _cat_amplitudes(x: bytes, cutoffs: bytes, L: int) -> np.ndarray:
+    """<n|beta_b> for every point b (beta_b = sqrt(x[b])), zero above each point's cutoff:
+    cached, since every syndrome sector of a run builds its effects from the same light."""
+    n = np.arange(L)
+    r = np.sqrt(np.frombuffer(x))[:, None]
+    cut = np.frombuffer(cutoffs, dtype=int)
+    amps = np.exp(xlogy(n[None, :], r) - 0.5 * r * r - 0.5 * _log_factorials(L)[None, :])
+    amps = np.where(n[None, :] <= cut[:, None], amps, 0.0)
+    amps.flags.writeable = False
+    return amps
+
+
 def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
     """Rank-one factors of the TUB of a batch of cat-code points: (weight, o_perp, e_perp)
     of shapes (B,), (B, L), (B, L) (:func:`catbell_qutip.operations.sector_idp_factors`
     for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff)."""
     n = np.arange(L)
-    r = np.sqrt(x)[:, None]
-    amps = np.exp(xlogy(n[None, :], r) - 0.5 * r * r - 0.5 * _log_factorials(L)[None, :])
-    amps = np.where(n[None, :] <= cutoffs[:, None], amps, 0.0)
+    amps = _cat_amplitudes(x.tobytes(), cutoffs.tobytes(), L)
     f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
     g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
     a = np.sqrt(np.sum(f * f, axis=-1))
@@ -197,6 +208,32 @@ def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarra
     u_perp = (b_ * e1 - a_ * e2) / norm
     weight = np.where(ok, (a * a + b * b) / (2.0 * np.maximum(a * a, b * b) + (~ok)), 0.0)
     return weight, v_perp, u_perp
+
+
+def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
+    """L^dag(w |v><v|) for rank-one effects, every point and effect at once.
+
+    L^dag(X) = sum_k A_k^dag X A_k, and (A_k^dag v)[n] = W[k, n] v[n - k] (n >= k), so
+    with U[k, n] = W[k, n] v[n - k] the pulled-back effect is w U^T conj(U): one batched
+    matrix product, every point with its own transmission (W as
+    :func:`catbell_qutip.operations.loss_weights`, in log space).
+
+    Parameters
+    ----------
+    w : ndarray, shape (B,)
+    V : ndarray, shape (B, e, L)
+        The effects' vectors.
+    eta : float or ndarray, shape (B,)
+    """
+    B, ne, L = V.shape
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    e = np.broadcast_to(np.asarray(eta, dtype=float), (B,))[:, None, None]
+    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L)[None] + xlogy(nk[None], e)
+                                       + xlogy(k[None], 1.0 - e))), 0.0)  # (B, k, n)
+    U = W[:, None] * V[:, :, nk]  # (B, e, k, n): W[k, n] v[n - k]
+    return w[:, None, None, None] * np.matmul(np.swapaxes(U, -1, -2), U.conj())
 
 
 def _cat_tub_batch(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
@@ -412,7 +449,8 @@ class FockState(LightAtomState):
         pd = np.broadcast_to(np.asarray(p_dark, dtype=float), (cut.size,))
         all_cats = self.codes is None or all(c.is_cat for c in self.codes)
         if variant == "tub" and all_cats and self.batch_shape:
-            e, o = _cat_tub_batch(n_comp, sector, np.asarray(x, dtype=float), cut, L)
+            e, o = _cat_tub_batch(n_comp, sector, np.ascontiguousarray(x, dtype=float),
+                                  np.ascontiguousarray(cut, dtype=int), L)
             shape = self.batch_shape + (L, L)
             return {"even": e.reshape(shape), "odd": o.reshape(shape)}
         evens, odds = [], []
@@ -436,15 +474,17 @@ class FockState(LightAtomState):
         shape = self.batch_shape + (L, L)
         return {"even": np.stack(evens).reshape(shape), "odd": np.stack(odds).reshape(shape)}
 
-    def tub_factors(self, n_comp: int, sector: int, encoder_sector: int = 0):
+    def tub_factors(self, n_comp: int, sector: int, encoder_sector: int = 0, *, x=None,
+                    eta_tot=None):
         """Rank-one factors (weight (B,), o_perp (B, L), e_perp (B, L)) of every point's
-        TUB effects for the light as it is (see :meth:`usd_effects`)."""
+        TUB effects (see :meth:`usd_effects`; ``x``, ``eta_tot`` as there)."""
         L = self.cutoff + 1
         cut = self._point_cutoffs()
         if self.codes is None or all(c.is_cat for c in self.codes):
-            x = np.broadcast_to(self.x, (cut.size,)).astype(float)
-            return _cat_tub_factors(n_comp, sector, x, cut, L)
-        eta_tot = np.broadcast_to(self.eta_tot, (cut.size,))
+            x = np.ascontiguousarray(np.broadcast_to(self.x if x is None else x, (cut.size,)),
+                                     dtype=float)
+            return _cat_tub_factors(n_comp, sector, x, np.ascontiguousarray(cut, dtype=int), L)
+        eta_tot = np.broadcast_to(self.eta_tot if eta_tot is None else eta_tot, (cut.size,))
         w = np.zeros(cut.size)
         v = np.zeros((cut.size, L), dtype=complex)
         u = np.zeros((cut.size, L), dtype=complex)
@@ -515,10 +555,16 @@ class FockState(LightAtomState):
             Y = Y * (0.5 * w)[:, None, None, None, None]
             out = Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(B, 2, 4, 4)
             return self.trace(), {k: out[:, i] for i, k in enumerate(names)}
-        effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
-                                   x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
-        E = np.stack([effects[k] for k in names], axis=1).reshape(B, 2, L * L)
-        G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True).reshape(B, 2, L, L)
+        if usd == "tub":  # rank-one effects pulled back: L^dag(w v v^dag) = w U^T conj(U)
+            w, v, u = self.tub_factors(n_comp, sector, encoder_sector, x=self.x * eta_final,
+                                       eta_tot=self.eta_tot * eta_final)
+            G = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final)
+        else:
+            effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
+                                       x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
+            E = np.stack([effects[k] for k in names], axis=1).reshape(B, 2, L * L)
+            G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True)
+            G = G.reshape(B, 2, L, L)
         # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
         # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
         rot = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])

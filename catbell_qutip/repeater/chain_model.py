@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_choice, check_real
-from ..api import run
+from .._checks import check_real
+from ..api import heralded
 from ..bell import bell_fidelity, chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..params import ProtocolParams
-from ..result import herald
 from .swap import compose_chain, dephase_output
 from .waiting import check_segments, expected_attempts, memory_factors
 
 __all__ = ["link_states", "chain"]
 
 
-def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", **fields):
+def link_states(loss_order: int, alpha, length_km, *, engine: str | None = None, **fields):
     """Heralded link states of the protocol (docs/model.md section 3) on a broadcast grid.
 
     Parameters
@@ -34,8 +33,9 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
         Amplitude of each link.
     length_km : float or ndarray
         Link (segment) length L0 in km.
-    engine : {"coherent", "fock"}
-        "coherent" runs the whole grid in one call; "fock" loops over the points.
+    engine : {"coherent", "fock"}, optional
+        Either engine runs the whole grid in one call (:func:`catbell_qutip.api.heralded`);
+        default: "coherent" for cat codes, "fock" for the other code families.
     **fields
         Any other :class:`~catbell_qutip.params.ProtocolParams` field.
 
@@ -47,18 +47,7 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
     """
     params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
     shape = params.batch_shape
-    if engine == "coherent":
-        outcomes, _, _ = run(params, engine="coherent")
-        P, rho_un = herald(outcomes)
-        P = np.array(np.broadcast_to(P, shape), dtype=float)
-        rho_un = np.broadcast_to(rho_un, shape + (4, 4))
-    else:
-        check_choice(engine, "engine", ("coherent", "fock"))
-        P = np.empty(shape)
-        rho_un = np.empty(shape + (4, 4), dtype=complex)
-        for idx in np.ndindex(*shape):
-            outcomes, _, _ = run(params.at(idx), engine="fock")
-            P[idx], rho_un[idx] = herald(outcomes)
+    P, rho_un = heralded(params, engine=engine)
     ok = P > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(ok[..., None, None], rho_un / np.where(ok, P, 1.0)[..., None, None],
@@ -74,7 +63,7 @@ def _check_chain_args(p_swap, swap_depol):
 
 
 def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "parallel",
-          p_swap: float = 1.0, swap_depol: float = 0.0, engine: str = "coherent",
+          p_swap: float = 1.0, swap_depol: float = 0.0, engine: str | None = None,
           **fields) -> dict:
     """End-to-end figures of merit of an n-segment chain (docs/repeater.md).
 
@@ -95,8 +84,9 @@ def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "
         discards the whole chain; supported for "parallel" only.
     swap_depol : float
         Two-qubit depolarising probability of each swap, in [0, 1] (default 0).
-    engine : {"coherent", "fock"}
-        Engine of the link states (default: the vectorised coherent one).
+    engine : {"coherent", "fock"}, optional
+        Engine of the link states (default: coherent for cat codes, Fock for the others;
+        :func:`link_states`).
     **fields
         Any other :class:`~catbell_qutip.params.ProtocolParams` field, for every link
         (``t_c_s`` is also the coherence time of the stored atoms).

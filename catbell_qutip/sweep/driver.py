@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_memory
+from .._checks import NoHeraldWarning, UnreachableRateWarning, check_memory
 from .compute import ChunkResult, compute_chunk, task_for
 from .executors import DaskExecutor, Executor, LocalExecutor, default_workers
 from .grid import FLAG_BYTES_PER_CHUNK, WORK_BYTES_PER_POINT, axis_bytes
@@ -389,9 +389,9 @@ def sweep(spec, store=None, *, workers: int | None = None, scheduler: str | None
                           progress=progress, force=force)
     if stats.p_zero:
         warnings.warn(f"{stats.p_zero} point(s) have P = 0: F, S and Q are NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      NoHeraldWarning, stacklevel=2)
     if stats.unattainable:
         warnings.warn(f"{stats.unattainable} point(s) cannot reach target_rate_hz = "
                       f"{spec.target_rate_hz:g} Hz: every output is NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      UnreachableRateWarning, stacklevel=2)
     return ds

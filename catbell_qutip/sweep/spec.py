@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError, check_memory
+from ..outputs import long_name, units  # noqa: F401 - re-exported: the sweep's names
 from ..params import (
     ALPHA_CODES,
     PARAM_INFO,
@@ -43,28 +44,7 @@ RANGE_KEYS = ("start", "stop", "num", "scale")
 #: storage layout version, part of the spec hash (2: per-chunk checksums, ranges kept as
 #: ranges in the canonical spec)
 STORE_FORMAT = 2
-#: units and long names of the outputs (those of parameters come from PARAM_INFO)
-OUTPUT_UNITS = {"key_rate": "bit/s"}
-OUTPUT_LONG_NAMES = {
-    "P": "heralding probability", "F": "heralded fidelity to phi+", "S": "CHSH value",
-    "Q": "bit-error rate of key rounds", "key_rate": "DI-QKD secret key rate",
-    "alpha_at_rate": "smallest alpha reaching target_rate_hz",
-}
 _INF = ("inf", "infinity")
-
-
-def units(name: str) -> str:
-    """Unit of a parameter or an output ("1" when dimensionless)."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].unit
-    return OUTPUT_UNITS.get(name, "1")
-
-
-def long_name(name: str) -> str:
-    """Long name of a parameter or an output."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].long_name
-    return OUTPUT_LONG_NAMES.get(name, name)
 
 
 def is_scalar_field(name: str) -> bool:
@@ -74,7 +54,7 @@ def is_scalar_field(name: str) -> bool:
 
 def _kind(name: str) -> type:
     kind = PARAM_INFO[name].kind
-    return {"loss_order": int, "choice": str}.get(kind, float)
+    return {"loss_order": int, "int": int, "choice": str}.get(kind, float)
 
 
 def _is_number(v) -> bool:
@@ -253,6 +233,14 @@ class SweepSpec:
         parsed = [(k, *_parse_axis(k, v)) for k, v in axes_in.items()]
         axes = tuple((k, v) for k, v, _ in parsed)
         axis_names = [k for k, _ in axes]
+        codes = (list(dict(axes)["code"]) if "code" in axis_names
+                 else [fixed.get("code", layer0.get("code", "cat"))])
+        if engine == "coherent" and any(c != "cat" for c in codes):
+            other = next(c for c in codes if c != "cat")
+            where = "axes.code" if "code" in axis_names else "fixed.code"
+            raise ValueError(f"{where}: code {other!r} runs on the Fock engine only (the "
+                             "coherent engine is built on a cat code's coherent states); "
+                             'set engine = "fock"')
 
         # preset < user layer (params.merge_layers: a user eta_c replaces the preset's
         # eta_dc/eta_uc and vice versa); every axis enters the user layer as a placeholder
