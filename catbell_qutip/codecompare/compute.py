@@ -46,6 +46,7 @@ from .settings import (
     LOSS_ORDERS,
     RATE_HZ,
     RATE_SETTING,
+    RATE_SQUEEZING_MAX,
     key_fields,
     key_lengths,
     map_axes,
@@ -138,7 +139,7 @@ def _rate_task(task):
     elif family == "squeezed-cat":
         r = squeezed_at_rate(l, RATE_HZ, fields, n_r=grid["rate_r_grid"],
                              n_golden=grid["rate_golden"], n_scan=grid["n_scan"])
-        r["at_bound"] = np.abs(r["squeezing"]) >= 0.75 * (1 - 1e-9)
+        r["at_bound"] = np.abs(r["squeezing"]) >= RATE_SQUEEZING_MAX * (1 - 1e-9)
     else:
         r = binomial_at_rate(l, RATE_HZ, fields, ms=BINOMIAL_M)
         r["at_bound"] = np.zeros(r["S"].shape, dtype=bool)
@@ -466,7 +467,8 @@ def compare_codes(*, quick: bool = False, workers: int | None = None,
                           "title": f"S at R_eg = {RATE_HZ:g} Hz (docs/model.md 4, 7)",
                           "rate_hz": RATE_HZ, "preset": RATE_SETTING[0],
                           "optimised": "cat: alpha solved for the rate; squeezed cat: alpha "
-                                       "solved, r in [-0.75, 0.75] for the largest S; "
+                                       f"solved, r in [-{RATE_SQUEEZING_MAX:g}, "
+                                       f"{RATE_SQUEEZING_MAX:g}] for the largest S; "
                                        "binomial: fixed R_eg, the M of largest S among those "
                                        "with R_eg >= the rate (S does not depend on the rate)",
                           "tie_S": TIE_S}))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .settings import FAMILY_NAMES, KEY_SETTINGS, RATE_HZ
+from .settings import FAMILY_NAMES, KEY_SETTINGS, RATE_HZ, RATE_SQUEEZING_MAX
 
 __all__ = ["plot_key_rate", "plot_S_at_rate", "plot_map", "FAMILY_STYLE"]
 
@@ -38,12 +38,36 @@ def _model_text(attrs: dict) -> str:
             rf"$\eta_\mathrm{{int}}$ {get('eta_int_placement')}, {get('db_per_km')} dB/km")
 
 
+def _usd_decoder(attrs: dict) -> str:
+    """'TUB USD, smallest-loss decoder' (the USD and decoder of the run, from its attrs)."""
+    def get(k):
+        return attrs.get(k, attrs.get(f"param_{k}", "?"))
+
+    usd = "TUB" if get("usd") in ("tub", "?") else get("usd")
+    return f"{usd} USD, {get('decoder')} decoder"
+
+
 def _stops(ax, x, y, colour):
     """A cross at the last point of each stretch before the curve stops (NaN or 0)."""
     ok = np.isfinite(y) & (y > 0)
     for i in np.nonzero(ok[:-1] & ~ok[1:])[0]:
         ax.plot([x[i]], [y[i]], color=colour, **_STOP)
     return bool(np.any(ok[:-1] & ~ok[1:]))
+
+
+#: the S axes end here: below it a curve leaves the axes (marked), S < 2 is no violation
+S_FLOOR = 1.9
+_LEAVES = dict(marker="v", ms=7, mec="k", mew=0.6, ls="", zorder=5)
+
+
+def _leaves(ax, x, y, ymin, colour):
+    """A down triangle at the last point above ``ymin`` before a curve drops below it."""
+    inside = np.isfinite(y) & (y >= ymin)
+    below = np.isfinite(y) & (y < ymin)
+    idx = np.nonzero(inside[:-1] & below[1:])[0]
+    for i in idx:
+        ax.plot([x[i]], [y[i]], color=colour, **_LEAVES)
+    return bool(idx.size)
 
 
 def _runs(ok, m):
@@ -160,8 +184,9 @@ def plot_key_rate(ds, out_stem) -> list:
                                   ms=3, label=f"gain: {FAMILY_NAMES[fam]},\n{name} "
                                               "(where it has key)"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.785, 0.92), fontsize=7.5,
-               frameon=False, title="each code's parameters chosen per $L$\nfor the largest "
-               "key rate", title_fontsize=7.5, alignment="left")
+               frameon=False, title=f"{_usd_decoder(ds.attrs)};\neach code's parameters chosen\n"
+               "per $L$ for the largest key rate", title_fontsize=7.5,
+               alignment="left")
     t0 = ds.attrs.get("t0_s_fig4", None)
     fig.suptitle("Which rotation-symmetric code gives the most key? "
                  + _model_text(ds.attrs) + (f", $t_0$ = {t0 * 1e6:.2f} $\\mu$s"
@@ -194,7 +219,7 @@ def plot_S_at_rate(ds, out_stem) -> list:
     fig, axes = plt.subplots(2, len(orders), figsize=(13.0, 6.6), sharex=True,
                              squeeze=False, gridspec_kw={"height_ratios": [1.6, 1.0]})
     fig.subplots_adjust(left=0.07, right=0.76, top=0.90, bottom=0.09, hspace=0.1, wspace=0.25)
-    stopped = False
+    stopped = left = False
     for li, l in enumerate(orders):
         ax, axn = axes[0, li], axes[1, li]
         for fam, (col, ls, _) in FAMILY_STYLE.items():
@@ -213,7 +238,10 @@ def plot_S_at_rate(ds, out_stem) -> list:
         ax.set_title(f"$l = {l}$", fontsize=9)
         finite = ds.S.sel(loss_order=l).values
         lo = np.nanmin(finite) if np.any(np.isfinite(finite)) else 2.0
-        ax.set_ylim(max(min(lo, 2.0) - 0.02, 1.9), 2.86)
+        ymin = max(min(lo, 2.0) - 0.02, S_FLOOR)
+        ax.set_ylim(ymin, 2.86)
+        for fam, (col, _, _) in FAMILY_STYLE.items():
+            left |= _leaves(ax, L, ds.S.sel(loss_order=l, family=fam).values, ymin, col)
         ax.grid(alpha=0.3)
         axn.set_yscale("log")
         axn.grid(alpha=0.3)
@@ -225,7 +253,8 @@ def plot_S_at_rate(ds, out_stem) -> list:
                       label=r"cat code, $\alpha$ solved for the rate"),
                Line2D([], [], color=FAMILY_STYLE["squeezed-cat"][0], ls="--", lw=1.6,
                       label=r"squeezed cat, $\alpha$ solved for the rate," "\n"
-                            r"$r \in [-0.75, 0.75]$ for the largest $S$"),
+                            rf"$r \in [-{RATE_SQUEEZING_MAX:g}, {RATE_SQUEEZING_MAX:g}]$ for "
+                            r"the largest $S$"),
                Line2D([], [], color=FAMILY_STYLE["binomial"][0], ls=":", lw=1.6,
                       label="binomial, no amplitude: its own rate\n"
                             r"$R_\mathrm{eg} = P / (L / c_f) \geq$ " f"{rate:g} Hz"
@@ -234,10 +263,13 @@ def plot_S_at_rate(ds, out_stem) -> list:
     if stopped:
         handles.append(Line2D([], [], color="0.4", label="rate unreachable beyond this $L$",
                               **_STOP))
+    if left:
+        handles.append(Line2D([], [], color="0.4", label=f"leaves the axes: $S$ < {S_FLOOR:g} "
+                                                         "beyond this $L$", **_LEAVES))
     handles += [Line2D([], [], color="0.4", lw=0.8, ls=":", label="$S = 2$ (local bound)"),
                 Line2D([], [], color="0.4", lw=0.8, ls="--", label=r"$S = 2\sqrt{2}$")]
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.775, 0.90), fontsize=7.5,
-               frameon=False, title="TUB USD, smallest-loss decoder", title_fontsize=7.5,
+               frameon=False, title=_usd_decoder(ds.attrs), title_fontsize=7.5,
                alignment="left")
     fig.suptitle(rf"$S$ at a common $R_\mathrm{{eg}}$ = {rate:g} Hz (Fig. 2(a)'s setting: "
                  r"channel loss only, $t_0 = 0$); " + _model_text(ds.attrs), fontsize=10)
@@ -297,7 +329,7 @@ def plot_map(ds, out_stem) -> list:
               ncol=3, frameon=False,
               title=f"best code (key rate; within {100 * ds.attrs['tie_relative']:g} % "
                     "the cat code is kept)", title_fontsize=7.5)
-    ax.set_title("best code (TUB USD, smallest-loss decoder)", fontsize=9.5)
+    ax.set_title(f"best code ({_usd_decoder(ds.attrs)})", fontsize=9.5)
     g = 100.0 * ds.gain_rsbc_over_cat.values
     ax = axes[1]
     vmax = max(float(np.nanmax(np.abs(g))) if np.any(np.isfinite(g)) else 1.0, 1.0)

@@ -28,7 +28,7 @@ import numpy as np
 from ..api import evaluate
 from ..formulas import entanglement_rate, key_rate
 from ..rates import solve_at_rate
-from .settings import ALPHA_MAX, BINOMIAL_M, SQUEEZING_MAX
+from .settings import ALPHA_MAX, BINOMIAL_M, RATE_SQUEEZING_MAX, SQUEEZING_MAX
 
 __all__ = ["golden_max", "key_fraction", "point_values", "optimise_cat_key",
            "optimise_squeezed_key", "optimise_binomial_key", "global_grid_key",
@@ -350,7 +350,7 @@ def cat_at_rate(loss_order: int, rate_hz: float, fields: dict, *, n_scan: int = 
 
 def squeezed_at_rate(loss_order: int, rate_hz: float, fields: dict, *, n_r: int = 7,
                      n_golden: int = 6, n_scan: int = 32,
-                     squeezing_max: float = 0.75) -> dict:
+                     squeezing_max: float = RATE_SQUEEZING_MAX) -> dict:
     """The squeezed cat at the rate, r chosen for the largest S: for each r alpha is solved
     for the rate (Fock engine); a scan of ``n_r`` values in [-squeezing_max,
     squeezing_max] (r = 0, the cat code, among them), then golden-section between the best

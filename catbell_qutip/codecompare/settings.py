@@ -10,8 +10,8 @@ from ..panels import RATE_FIG23_HZ
 from ..params import merge_layers, preset
 
 __all__ = ["FAMILIES", "FAMILY_NAMES", "LOSS_ORDERS", "KEY_SETTINGS", "RATE_SETTING",
-           "RATE_HZ", "ALPHA_MAX", "SQUEEZING_MAX", "BINOMIAL_M", "GRIDS", "key_fields",
-           "rate_fields", "key_lengths", "map_axes", "rate_lengths"]
+           "RATE_HZ", "ALPHA_MAX", "SQUEEZING_MAX", "RATE_SQUEEZING_MAX", "BINOMIAL_M",
+           "GRIDS", "key_fields", "rate_fields", "key_lengths", "map_axes", "rate_lengths"]
 
 #: the families compared (docs/model.md 7); a user's own vector has no parameters to optimise
 FAMILIES = ("cat", "squeezed-cat", "binomial")
@@ -39,6 +39,10 @@ RATE_HZ = RATE_FIG23_HZ
 ALPHA_MAX = 4.0
 SQUEEZING_MAX = 1.0
 BINOMIAL_M = (0, 1, 2, 3, 4)
+#: |r| bound of the squeezed cat at the common rate (b): there alpha is solved for the rate at
+#: every trial r, which costs more than a key-rate trial, and larger |r| needs larger Fock
+#: cutoffs; points whose best r sits on this bound are flagged (``at_bound``)
+RATE_SQUEEZING_MAX = 0.75
 
 #: grids: the default run and --quick.
 #:
