@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from .._checks import NoHeraldWarning
 from ..api import evaluate
 from ..formulas import entanglement_rate, key_rate
 from ..rates import solve_at_rate
@@ -96,9 +97,10 @@ def golden_max(fun, lo, hi, n_iter: int, x0=None, f0=None):
 
 
 def _quiet_evaluate(loss_order, **kw):
-    """:func:`catbell_qutip.evaluate` without the P = 0 warning (tiny amplitudes)."""
+    """:func:`catbell_qutip.evaluate` without the P = 0 warning (tiny amplitudes:
+    expected in the scans)."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         return evaluate(loss_order, **kw)
 
 
@@ -336,7 +338,7 @@ def global_grid_key(loss_order: int, fields: dict, alphas, rs) -> dict:
 # -- S at a common rate ----------------------------------------------------------------------
 def _at_rate(loss_order, rate_hz, engine, fields, n_scan, **code):
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         r = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=ALPHA_MAX,
                           n_scan=n_scan, **code, **fields)
     return {k: np.asarray(v, dtype=float) for k, v in r.items()}
