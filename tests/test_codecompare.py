@@ -235,6 +235,14 @@ def test_cli_quick_writes_every_file(quick_run):
     summary = json.loads((quick_run / "summary.json").read_text(), parse_constant=no_constants)
     assert summary["answer"] and set(summary["key_rate"]) == {"channel", "table1"}
     assert summary["run"]["quick"] is True
+    # channel transmissions are in (0, 1]; the squeezed cat (r = 0 included) is never below
+    # the cat code, so its gain range at L > 0 starts at >= 0 (to rounding)
+    for lab, (lo, hi) in summary["map"]["winner_transmission_range"].items():
+        assert 0 < lo <= hi <= 1 + 1e-12, lab
+    for per_l in summary["key_rate"].values():
+        for e in per_l.values():
+            g = e["squeezed-cat_gain_range_L_gt_0"]
+            assert g is None or g[0] >= -1e-9
     from PIL import Image
 
     with Image.open(quick_run / "codes_map.png") as im:

@@ -116,8 +116,8 @@ def point_values(loss_order: int, family: str, fields: dict, *, alpha=None, sque
     eta = 10^(-0.2) (docs/model.md 5):
 
     >>> v = point_values(0, "cat", {"length_km": 10.0}, alpha=0.5)
-    >>> round(float(v["P"]), 6), round(1 - np.exp(-2 * 10 ** -0.2 * 0.25), 6)
-    (0.269874, 0.269874)
+    >>> round(float(v["P"]), 6), round(float(1 - np.exp(-2 * 10 ** -0.2 * 0.25)), 6)
+    (0.27056, 0.27056)
     """
     kw = dict(fields)
     if family == "cat":

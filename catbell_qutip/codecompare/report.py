@@ -66,6 +66,12 @@ def _key_summary(ds) -> dict:
                                                      & (K[f] > 0))
                 entry[f"{f}_gain_range"] = ([float(np.nanmin(g)), float(np.nanmax(g))]
                                             if np.any(np.isfinite(g)) else None)
+                # at L = 0 every code may tie (P -> 1): the range where the fibre has length
+                gp = g[L > 0]
+                entry[f"{f}_gain_range_L_gt_0"] = ([float(np.nanmin(gp)), float(np.nanmax(gp))]
+                                                   if np.any(np.isfinite(gp)) else None)
+                entry[f"{f}_key_up_to_km"] = (float(L[K[f] > 0].max()) if np.any(K[f] > 0)
+                                              else None)
             if beats.any():
                 i = int(np.nanargmax(np.where(beats, gain, -np.inf)))
                 fam = "squeezed-cat" if K["squeezed-cat"][i] >= K["binomial"][i] else "binomial"
@@ -140,6 +146,12 @@ def _map_summary(ds) -> dict:
                                "winner": labels[w] if w >= 0 else None,
                                "mean_photon_number": float(
                                    ds.winner_mean_photon_number[i, j])}
+    # the channel transmission eta_c 10^(-a L / 10) each winner holds (the map's diagonals)
+    a = float(ds.attrs.get("param_db_per_km", 0.2))
+    eta = ds.eta_c.values[None, :] * 10.0 ** (-a * ds.length_km.values[:, None] / 10.0)
+    out["winner_transmission_range"] = {lab: [float(eta[win == i].min()),
+                                              float(eta[win == i].max())]
+                                        for i, lab in enumerate(labels) if np.any(win == i)}
     nb = ds.winner_mean_photon_number.values
     out["winner_mean_photon_number_range"] = ([float(np.nanmin(nb)), float(np.nanmax(nb))]
                                               if np.any(np.isfinite(nb)) else None)
@@ -160,6 +172,12 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
                 continue
             where = ", ".join(f"{a:g}-{b:g} km" if a != b else f"{a:g} km"
                               for a, b in e["rsbc_beats_cat_km"])
+            gr = e["squeezed-cat_gain_range_L_gt_0"]
+            sq = (f"; the squeezed cat {100 * gr[0]:+.1f} % to {100 * gr[1]:+.1f} % at L > 0"
+                  if gr else "")
+            up = e["binomial_key_up_to_km"]
+            bi = (f"; binomial key up to {up:g} km" if up is not None
+                  else "; binomial: no key")
             p = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
                           for k, v in lg["params"].items())
             lines.append(
@@ -167,7 +185,7 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
                 f"largest gain {100 * lg['gain']:+.1f} % at L = {lg['length_km']:g} km "
                 f"({FAMILY_NAMES[lg['family']]}, {p}, <n> = {lg['mean_photon_number']:.3g}; "
                 f"{lg['key_rate_bit_s']:.4g} against {lg['cat_key_rate_bit_s']:.4g} bit/s for "
-                f"the cat code at <n> = {lg['cat_mean_photon_number']:.3g})")
+                f"the cat code at <n> = {lg['cat_mean_photon_number']:.3g}){sq}{bi}")
     for lk, e in rate.items():
         l = lk[1:]
         lg = e["largest_gain"]
@@ -190,6 +208,11 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
             f"best cat code by {100 * mp['gain_range'][0]:+.1f} % to "
             f"{100 * mp['gain_range'][1]:+.1f} %, most at L = {lg['length_km']:g} km, eta_c = "
             f"{lg['eta_c']:.3g} ({lg['winner']}, <n> = {lg['mean_photon_number']:.3g})")
+        tr = mp.get("winner_transmission_range", {})
+        lines.append("map over (L, eta_c), best code: " + "; ".join(
+            f"{lab} on {100 * mp['share'][lab]:.1f} % (channel transmission "
+            f"{tr[lab][0]:.3g} to {tr[lab][1]:.3g})"
+            for lab in sorted(tr, key=lambda k: -mp["share"][k])))
     return lines
 
 
