@@ -56,7 +56,32 @@ def conditional_rotation(theta: float, cutoff: int, *, n_qubits: int = 1,
                          control: int = 0) -> qutip.Qobj:
     """CR(theta) on qubits (x) light, with qubit ``control`` as the atom (docs/model.md 1).
 
-    Returns a diagonal Qobj with dims [[2]*n_qubits + [cutoff+1]] * 2.
+    CR(theta) = |up><up| (x) 1 + |down><down| (x) exp(i theta a^dag a).
+
+    Parameters
+    ----------
+    theta : float
+        Rotation angle of the light when the control qubit is |down> [rad].
+    cutoff : int
+        Fock cutoff of the light (``cutoff + 1`` levels, dimensionless).
+    n_qubits : int, optional
+        Number of qubit factors in front of the light (dimensionless), default 1.
+    control : int, optional
+        Index of the qubit that controls the rotation, default 0.
+
+    Returns
+    -------
+    qutip.Qobj
+        Diagonal unitary with dims ``[[2]*n_qubits + [cutoff+1]] * 2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cr = conditional_rotation(np.pi, 3)
+    >>> cr.dims
+    [[2, 4], [2, 4]]
+    >>> bool((cr * cr.dag()).tidyup() == cr.dag() * cr)  # unitary
+    True
     """
     n = qutip.num(cutoff + 1)
     rot = (1j * theta * n).expm()
@@ -73,6 +98,32 @@ def loss_weights(eta: float, cutoff: int) -> np.ndarray:
 
     The pure-loss Kraus operators are A_k = sum_n W[k, n] |n-k><n|. Computed in log space,
     so they stay exact for eta near 0 and 1 and large n.
+
+    Parameters
+    ----------
+    eta : float
+        Channel transmission in [0, 1] (dimensionless).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    ndarray
+        Real array of shape (cutoff + 1, cutoff + 1), indexed [k lost photons, n input photons].
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is outside [0, 1].
+
+    Examples
+    --------
+    The squared weights of each column are a binomial distribution, so they sum to one:
+
+    >>> import numpy as np
+    >>> W = loss_weights(0.5, 4)
+    >>> bool(np.allclose((W ** 2).sum(axis=0), 1.0))
+    True
     """
     eta = _check_eta(eta)
     n = np.arange(cutoff + 1)[None, :]
@@ -85,7 +136,34 @@ def loss_weights(eta: float, cutoff: int) -> np.ndarray:
 
 
 def loss_kraus(eta: float, cutoff: int) -> list[qutip.Qobj]:
-    """Kraus operators A_k (k = 0..cutoff) of the pure-loss channel of transmission ``eta``."""
+    """Kraus operators A_k (k = 0..cutoff) of the pure-loss channel of transmission ``eta``.
+
+    Parameters
+    ----------
+    eta : float
+        Channel transmission in [0, 1] (dimensionless).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    list of qutip.Qobj
+        ``cutoff + 1`` operators A_k = sum_n W[k, n] |n-k><n| (see :func:`loss_weights`).
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is outside [0, 1].
+
+    Examples
+    --------
+    The channel is trace preserving, sum_k A_k^dag A_k = 1:
+
+    >>> import qutip
+    >>> ks = loss_kraus(0.3, 5)
+    >>> len(ks), bool(sum(k.dag() * k for k in ks) == qutip.qeye(6))
+    (6, True)
+    """
     W = loss_weights(eta, cutoff)
     ops = []
     for k in range(cutoff + 1):
@@ -97,18 +175,79 @@ def loss_kraus(eta: float, cutoff: int) -> list[qutip.Qobj]:
 
 
 def loss_superoperator(eta: float, cutoff: int) -> qutip.Qobj:
-    """The pure-loss channel as a QuTiP superoperator on the light."""
+    """The pure-loss channel as a QuTiP superoperator on the light.
+
+    Parameters
+    ----------
+    eta : float
+        Channel transmission in [0, 1] (dimensionless).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    qutip.Qobj
+        Superoperator of dims [[[cutoff+1], [cutoff+1]]] * 2 built from :func:`loss_kraus`.
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is outside [0, 1].
+
+    Examples
+    --------
+    A one-photon state keeps its photon with probability eta:
+
+    >>> import qutip
+    >>> S = loss_superoperator(0.3, 2)
+    >>> rho = qutip.vector_to_operator(S * qutip.operator_to_vector(qutip.fock_dm(3, 1)))
+    >>> round(float(rho[1, 1].real), 6)
+    0.3
+    """
     return qutip.kraus_to_super(loss_kraus(eta, cutoff))
 
 
 def sector_projector(n_comp: int, sector: int, cutoff: int) -> qutip.Qobj:
-    """Projector onto Fock states n = sector (mod n_comp)."""
+    """Projector onto Fock states n = sector (mod n_comp).
+
+    Parameters
+    ----------
+    n_comp : int
+        Number of cat components N (the syndrome modulus, dimensionless).
+    sector : int
+        Residue r in 0..n_comp-1.
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    qutip.Qobj
+        Diagonal 0/1 operator of shape (cutoff + 1, cutoff + 1).
+
+    Examples
+    --------
+    >>> sector_projector(2, 1, 5).diag().tolist()
+    [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    """
     diag = (np.arange(cutoff + 1) % n_comp == sector).astype(float)
     return qutip.qdiags(diag, 0)
 
 
 def x_basis_projectors() -> tuple[qutip.Qobj, qutip.Qobj]:
-    """|+><+| and |-><-| of a qubit."""
+    """|+><+| and |-><-| of a qubit.
+
+    Returns
+    -------
+    tuple of qutip.Qobj
+        (|+><+|, |-><-|), with |+-> = (|up> +- |down>)/sqrt(2); each 2x2.
+
+    Examples
+    --------
+    >>> import qutip
+    >>> plus, minus = x_basis_projectors()
+    >>> bool(plus + minus == qutip.qeye(2)), round(float(plus[0, 1].real), 6)
+    (True, 0.5)
+    """
     plus = (qutip.basis(2, 0) + qutip.basis(2, 1)).unit()
     minus = (qutip.basis(2, 0) - qutip.basis(2, 1)).unit()
     return plus.proj(), minus.proj()
@@ -127,7 +266,31 @@ def _idp_effect(target: np.ndarray, other: np.ndarray, overlap_abs: float) -> np
 def tub_povm_matrices(n_comp: int, sector: int, beta: float, cutoff: int):
     """Optimal USD effects (cached per argument tuple; returned arrays are read-only).
 
-    See :func:`_tub_povm` for the construction.
+    See :func:`_tub_povm` for the construction (the Ivanovic-Dieks-Peres POVM of one
+    syndrome sector, docs/model.md section 3.5).
+
+    Parameters
+    ----------
+    n_comp : int
+        Number of cat components N (dimensionless).
+    sector : int
+        Syndrome residue s in 0..n_comp-1.
+    beta : float
+        Amplitude of the reference coherent state |beta> (dimensionless, sqrt(photons)).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    tuple of ndarray
+        (E_even, E_odd), each complex of shape (cutoff + 1, cutoff + 1), read-only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e, o = tub_povm_matrices(2, 0, 1.0, 12)
+    >>> e.shape, bool(np.allclose(e, e.conj().T)), bool(np.allclose(e @ o, 0))
+    ((13, 13), True, False)
     """
     return _tub_povm(int(n_comp), int(sector), float(beta), int(cutoff))
 
@@ -158,6 +321,20 @@ def sector_idp_effects(ref: np.ndarray, n_comp: int, sector: int):
     same state after his CR(pi/N) with A and B different. For cats ``ref`` = |beta> and
     this is the TUB of section 3.5.
 
+    Parameters
+    ----------
+    ref : ndarray
+        Fock amplitudes of the reference light state, shape (cutoff + 1,) (dimensionless).
+    n_comp : int
+        Number of cat components N (dimensionless).
+    sector : int
+        Syndrome residue s in 0..n_comp-1.
+
+    Returns
+    -------
+    tuple of ndarray
+        (E_even, E_odd), complex of shape (cutoff + 1, cutoff + 1).
+
     Notes
     -----
     Built in the orthonormal basis e1, e2 of the components f, g of |e> on n = s and
@@ -169,6 +346,18 @@ def sector_idp_effects(ref: np.ndarray, n_comp: int, sector: int):
     effect is zero when f or g is (then |e> and |o> coincide up to a phase and nothing is
     unambiguous); for orthogonal |e>, |o> (a = b) the POVM is projective and always
     succeeds on the sector.
+
+    Examples
+    --------
+    E_even never fires on |o> (unambiguous):
+
+    >>> import numpy as np
+    >>> from catbell_qutip.codes import fock_amplitudes
+    >>> ref = fock_amplitudes(1.0, 12)
+    >>> e, o = sector_idp_effects(ref, 2, 0)
+    >>> odd = np.exp(1j * np.pi * np.arange(13) / 2) * np.where(np.arange(13) % 2 == 0, ref, 0)
+    >>> bool(abs(np.vdot(odd, e @ odd)) < 1e-12)
+    True
     """
     weight, v_perp, u_perp = sector_idp_factors(ref, n_comp, sector)
     e = weight * np.outer(v_perp, v_perp.conj()).astype(complex)
@@ -177,9 +366,36 @@ def sector_idp_effects(ref: np.ndarray, n_comp: int, sector: int):
 
 
 def sector_idp_factors(ref: np.ndarray, n_comp: int, sector: int):
-    """The rank-one factors of :func:`sector_idp_effects`: (weight, o_perp, e_perp) with
+    """The rank-one factors (weight, o_perp, e_perp) of :func:`sector_idp_effects`.
+
     E_even = weight |o_perp><o_perp| and E_odd = weight |e_perp><e_perp| (weight 0 when
-    either component of |e> is empty)."""
+    either component of |e> is empty).
+
+    Parameters
+    ----------
+    ref : ndarray
+        Fock amplitudes of the reference light state, shape (cutoff + 1,) (dimensionless).
+    n_comp : int
+        Number of cat components N (dimensionless).
+    sector : int
+        Syndrome residue s in 0..n_comp-1.
+
+    Returns
+    -------
+    weight : float
+        (a^2 + b^2) / (2 max(a^2, b^2)) = 1 / (1 + |c|), in [1/2, 1] (dimensionless), or 0.
+    o_perp, e_perp : ndarray
+        Unit vectors of shape (cutoff + 1,) (zero vectors when ``weight`` is 0).
+
+    Examples
+    --------
+    Equal components (a = b) give a projective measurement, weight 1:
+
+    >>> import numpy as np
+    >>> w, o_perp, e_perp = sector_idp_factors(np.array([1.0, 0.0, 1.0]), 2, 0)
+    >>> float(w), bool(np.isclose(abs(np.vdot(o_perp, e_perp)), 0.0))
+    (1.0, True)
+    """
     ref = np.asarray(ref)
     n = np.arange(ref.size)
     f = np.where(n % (2 * n_comp) == sector, ref, 0.0)
@@ -200,6 +416,28 @@ def idp_povm(u: np.ndarray, v: np.ndarray):
     """Generic Ivanovic-Dieks-Peres effects (E_u, E_v) for two pure states of equal prior.
 
     Gram-Schmidt form, for reference and tests: accurate while 1 - |<u|v>| >> 1e-16.
+
+    Parameters
+    ----------
+    u, v : ndarray
+        The two state vectors, same shape (d,); need not be normalised.
+
+    Returns
+    -------
+    tuple of ndarray
+        (E_u, E_v), complex of shape (d, d); E_u never fires on v and vice versa.
+
+    Examples
+    --------
+    For |<u|v>| = c each state is identified with probability 1 - c:
+
+    >>> import numpy as np
+    >>> u, v = np.array([1.0, 0.0]), np.array([1.0, 1.0]) / np.sqrt(2)
+    >>> E_u, E_v = idp_povm(u, v)
+    >>> bool(np.isclose(np.vdot(u, E_u @ u).real, 1 - 1 / np.sqrt(2)))
+    True
+    >>> bool(abs(np.vdot(v, E_u @ v)) < 1e-15)
+    True
     """
     u = u / np.linalg.norm(u)
     v = v / np.linalg.norm(v)
@@ -208,7 +446,31 @@ def idp_povm(u: np.ndarray, v: np.ndarray):
 
 
 def tub_povm(n_comp: int, sector: int, beta: float, cutoff: int) -> tuple[qutip.Qobj, ...]:
-    """(E_even, E_odd, E_inconclusive) of :func:`tub_povm_matrices` as Qobj."""
+    """(E_even, E_odd, E_inconclusive) of :func:`tub_povm_matrices` as Qobj.
+
+    Parameters
+    ----------
+    n_comp : int
+        Number of cat components N (dimensionless).
+    sector : int
+        Syndrome residue s in 0..n_comp-1.
+    beta : float
+        Amplitude of the reference coherent state (dimensionless, sqrt(photons)).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+
+    Returns
+    -------
+    tuple of qutip.Qobj
+        The three effects, each (cutoff + 1) x (cutoff + 1); they sum to the identity.
+
+    Examples
+    --------
+    >>> import qutip
+    >>> effects = tub_povm(2, 0, 1.0, 12)
+    >>> bool(sum(effects) == qutip.qeye(13))
+    True
+    """
     e, o = tub_povm_matrices(n_comp, sector, beta, cutoff)
     inc = np.eye(cutoff + 1) - e - o
     return qutip.Qobj(e), qutip.Qobj(o), qutip.Qobj(inc)
@@ -229,6 +491,33 @@ def no_click_matrix(modes, n_comp: int, beta: float, cutoff: int, p_dark: float 
     Returned in extended precision (complex256): the click effects are alternating sums of
     up to 2^M of these matrices (:func:`linear_optics_outcomes`), which cancel to many orders
     of magnitude for weak light; double precision would leave ~1e-14 absolute noise.
+
+    Parameters
+    ----------
+    modes : iterable of int
+        The set T of watched modes, indices in 0..2N-1.
+    n_comp : int
+        Number of cat components N (dimensionless).
+    beta : float
+        Amplitude of the reference coherent state (dimensionless, sqrt(photons)).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+    p_dark : float, optional
+        Dark-click probability per detector and pulse, in [0, 1] (dimensionless), default 0.
+
+    Returns
+    -------
+    ndarray
+        Extended-precision complex array of shape (cutoff + 1, cutoff + 1).
+
+    Examples
+    --------
+    Watching no mode, nothing can click: Q_{} is the identity.
+
+    >>> import numpy as np
+    >>> Q = no_click_matrix([], 2, 1.0, 6)
+    >>> bool(np.allclose(Q.astype(complex), np.eye(7)))
+    True
     """
     ld = np.longdouble
     M = 2 * n_comp
@@ -285,6 +574,29 @@ def linear_optics_povm_matrices(n_comp: int, beta: float, cutoff: int, p_dark: f
     accumulated in extended precision and rounded to complex128 at the end. The effects do
     not depend on the syndrome, so they are cached per (N, beta, cutoff, p_dark): every
     branch of one protocol run reuses them. Returned arrays are read-only.
+
+    Parameters
+    ----------
+    n_comp : int
+        Number of cat components N (dimensionless).
+    beta : float
+        Amplitude of the reference coherent state (dimensionless, sqrt(photons)).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+    p_dark : float, optional
+        Dark-click probability per detector and pulse, in [0, 1] (dimensionless), default 0.
+
+    Returns
+    -------
+    tuple of ndarray
+        (E_even, E_odd), complex of shape (cutoff + 1, cutoff + 1), read-only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e, o = linear_optics_povm_matrices(2, 1.0, 10)
+    >>> e.shape, bool(np.allclose(e, e.conj().T)), bool(np.all(np.linalg.eigvalsh(e) > -1e-12))
+    ((11, 11), True, True)
     """
     return _linear_optics_cached(int(n_comp), float(beta), int(cutoff), float(p_dark))
 
@@ -307,13 +619,62 @@ def _linear_optics_cached(n_comp: int, beta: float, cutoff: int, p_dark: float):
 
 
 def linear_optics_povm(n_comp: int, beta: float, cutoff: int, p_dark: float = 0.0):
-    """(E_even, E_odd, E_inconclusive) of the linear-optics USD as Qobj."""
+    """(E_even, E_odd, E_inconclusive) of the linear-optics USD as Qobj.
+
+    Parameters
+    ----------
+    n_comp : int
+        Number of cat components N (dimensionless).
+    beta : float
+        Amplitude of the reference coherent state (dimensionless, sqrt(photons)).
+    cutoff : int
+        Fock cutoff (``cutoff + 1`` levels, dimensionless).
+    p_dark : float, optional
+        Dark-click probability per detector and pulse, in [0, 1] (dimensionless), default 0.
+
+    Returns
+    -------
+    tuple of qutip.Qobj
+        The three effects, each (cutoff + 1) x (cutoff + 1); they sum to the identity.
+
+    Examples
+    --------
+    >>> import qutip
+    >>> effects = linear_optics_povm(2, 1.0, 10)
+    >>> bool((sum(effects) - qutip.qeye(11)).norm() < 1e-12)
+    True
+    """
     e, o = linear_optics_povm_matrices(n_comp, beta, cutoff, p_dark)
     return qutip.Qobj(e), qutip.Qobj(o), qutip.Qobj(np.eye(cutoff + 1) - e - o)
 
 
 def bell_state(name: str = "phi+") -> qutip.Qobj:
-    """Two-qubit Bell state ket ('phi+', 'phi-', 'psi+', 'psi-') with |up> = basis(2, 0)."""
+    """Two-qubit Bell state ket ('phi+', 'phi-', 'psi+', 'psi-') with |up> = basis(2, 0).
+
+    Parameters
+    ----------
+    name : str, optional
+        One of 'phi+', 'phi-', 'psi+', 'psi-'; default 'phi+'.
+
+    Returns
+    -------
+    qutip.Qobj
+        Normalised ket with dims [[2, 2], [1]].
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the four Bell states.
+
+    Examples
+    --------
+    >>> import qutip
+    >>> phi = bell_state("phi+")
+    >>> round(float(abs(phi.overlap(qutip.tensor(qutip.basis(2, 0), qutip.basis(2, 0))))**2), 6)
+    0.5
+    >>> round(float(abs(phi.overlap(bell_state("psi-")))), 6)
+    0.0
+    """
     u, d = qutip.basis(2, 0), qutip.basis(2, 1)
     states = {
         "phi+": qutip.tensor(u, u) + qutip.tensor(d, d),
