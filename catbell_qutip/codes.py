@@ -45,7 +45,7 @@ def fock_amplitudes(beta: complex, cutoff: int) -> np.ndarray:
     Parameters
     ----------
     beta : complex
-        Coherent amplitude.
+        Coherent amplitude (dimensionless, sqrt(photons)).
     cutoff : int
         Largest photon number kept (the space has ``cutoff + 1`` levels).
 
@@ -58,6 +58,15 @@ def fock_amplitudes(beta: complex, cutoff: int) -> np.ndarray:
     exp(-|beta|^2/2) beta^n / sqrt(n!) evaluated as exp(n log|beta| - |beta|^2/2 - lgamma(n+1)/2)
     times the phase e^{i n arg beta}; unlike ``qutip.coherent(method='operator')`` this is
     exact up to rounding at every n, including near the cutoff.
+
+    Examples
+    --------
+    |<0|beta>|^2 = exp(-|beta|^2), and the vacuum is |0>:
+
+    >>> bool(np.isclose(abs(fock_amplitudes(1.0, 10)[0]) ** 2, np.exp(-1.0)))
+    True
+    >>> fock_amplitudes(0.0, 2).real.tolist()
+    [1.0, 0.0, 0.0]
     """
     n = np.arange(cutoff + 1)
     r = abs(beta)
@@ -73,9 +82,9 @@ def sector_codeword(alpha: float, n_comp: int, sector: int, cutoff: int, *,
     Parameters
     ----------
     alpha : float
-        Ring radius |alpha| > 0.
+        Ring radius |alpha| > 0 (dimensionless, sqrt(photons)).
     n_comp : int
-        N = l + 1.
+        N = l + 1 (dimensionless).
     sector : int
         Photon-number sector r in 0..N-1 (0: the codewords of docs/model.md section 2).
     cutoff : int
@@ -87,6 +96,11 @@ def sector_codeword(alpha: float, n_comp: int, sector: int, cutoff: int, *,
     -------
     ndarray of shape (cutoff + 1,), complex
         Squared norm 1 minus the mass beyond the cutoff (the truncation shows as a deficit).
+
+    Raises
+    ------
+    ValueError
+        If the sector is empty at this alpha (alpha = 0 and sector != 0).
 
     Examples
     --------
@@ -113,9 +127,9 @@ def codewords(loss_order: int, alpha: float, cutoff: int, *, sector: int = 0):
     Parameters
     ----------
     loss_order : int
-        l = 2^m - 1.
+        l = 2^m - 1 (dimensionless); N = l + 1.
     alpha : float
-        Ring radius |alpha| >= 0.
+        Ring radius |alpha| >= 0 (dimensionless, sqrt(photons)).
     cutoff : int
         Largest photon number kept.
     sector : int, optional
@@ -132,6 +146,14 @@ def codewords(loss_order: int, alpha: float, cutoff: int, *, sector: int = 0):
     ------
     ValueError
         For an invalid loss order, a negative alpha, or a sector out of range.
+
+    Examples
+    --------
+    For N = 2 the overlap <0_2|1_2> = cos(|alpha|^2) / cosh(|alpha|^2):
+
+    >>> zero, one = codewords(1, 1.0, 20)
+    >>> bool(np.isclose(abs(zero.overlap(one)), np.cos(1.0) / np.cosh(1.0)))
+    True
     """
     n_comp = check_loss_order(loss_order)
     alpha = check_real(alpha, "alpha", low=0.0)
@@ -150,6 +172,36 @@ def codeword_truncation_error(loss_order: int, alpha: float, cutoff: int, *, sec
     With ``sector=None`` the light is the coherent state |alpha> (explicit encoder); with an
     integer sector it is the normalised codeword of that sector (ideal encoder: sector 0).
     Computed from the tail terms themselves, so it stays accurate far below 1e-16.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); N = l + 1.
+    alpha : float
+        Ring radius |alpha| >= 0 (dimensionless, sqrt(photons)).
+    cutoff : int
+        Largest photon number kept.
+    sector : int or None, optional
+        None: the coherent state |alpha>; r: the codeword of sector r.
+
+    Returns
+    -------
+    float
+        The dropped probability (dimensionless), in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        For an invalid loss order.
+
+    Examples
+    --------
+    For |alpha> it is the Poisson tail, 1 - sum_{n <= c} e^{-x} x^n / n!:
+
+    >>> from math import exp, factorial
+    >>> tail = 1 - sum(exp(-1.0) / factorial(n) for n in range(4))
+    >>> bool(np.isclose(codeword_truncation_error(1, 1.0, 3), tail))
+    True
     """
     n_comp = check_loss_order(loss_order)
     x = alpha * alpha
@@ -185,13 +237,74 @@ def auto_cutoff(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATIO
     smallest cutoff within ``tol`` is returned (never below l + 2). Where ``tol`` is below
     what the tail window of :func:`~catbell_qutip.sectors.poisson_n_max` resolves, the
     cutoff grows until the exact tail fits.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); N = l + 1.
+    alpha : float
+        Ring radius |alpha| >= 0 (dimensionless, sqrt(photons)).
+    tol : float, optional
+        Largest acceptable dropped probability (dimensionless).
+    sector : int or None, optional
+        None: the coherent state |alpha>; r: the codeword of sector r.
+
+    Returns
+    -------
+    int
+        The cutoff (largest photon number kept).
+
+    Raises
+    ------
+    ValueError
+        For an invalid loss order or a negative alpha.
+
+    Examples
+    --------
+    The cutoff drops at most ``tol`` and one less would drop more:
+
+    >>> c = auto_cutoff(1, 1.0, tol=1e-6)
+    >>> codeword_truncation_error(1, 1.0, c) <= 1e-6 < codeword_truncation_error(1, 1.0, c - 1)
+    True
     """
     return cutoff_and_tail(loss_order, alpha, tol=tol, sector=sector)[0]
 
 
 def cutoff_and_tail(loss_order: int, alpha: float, *, tol: float = DEFAULT_TRUNCATION_TOL,
                     sector=None) -> tuple[int, float]:
-    """:func:`auto_cutoff` and the probability mass that cutoff drops, in one pass."""
+    """:func:`auto_cutoff` and the probability mass that cutoff drops, in one pass.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); N = l + 1.
+    alpha : float
+        Ring radius |alpha| >= 0 (dimensionless, sqrt(photons)).
+    tol : float, optional
+        Largest acceptable dropped probability (dimensionless).
+    sector : int or None, optional
+        None: the coherent state |alpha>; r: the codeword of sector r.
+
+    Returns
+    -------
+    cutoff : int
+        As :func:`auto_cutoff`.
+    tail : float
+        Probability mass it drops (dimensionless), <= ``tol``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid loss order or a negative alpha.
+
+    Examples
+    --------
+    >>> c, tail = cutoff_and_tail(1, 1.0, tol=1e-6)
+    >>> c == auto_cutoff(1, 1.0, tol=1e-6)
+    True
+    >>> bool(np.isclose(tail, codeword_truncation_error(1, 1.0, c)))
+    True
+    """
     check_loss_order(loss_order)
     alpha = check_real(alpha, "alpha", low=0.0)
     tails = _tails(loss_order, alpha, sector)
@@ -210,6 +323,34 @@ def cat_cutoffs_and_tails(loss_order: int, alphas, *, tol: float, sector=None):
     The same rule, vectorised: the tails of every amplitude are summed from the small end
     over the Poisson window of the largest one; a point whose tolerance lies beyond what
     the window resolves falls back to :func:`cutoff_and_tail`.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); N = l + 1.
+    alphas : array_like
+        Ring radii |alpha| >= 0 (dimensionless), any shape (flattened).
+    tol : float
+        Largest acceptable dropped probability (dimensionless).
+    sector : int or None, optional
+        None: the coherent state |alpha>; r: the codeword of sector r.
+
+    Returns
+    -------
+    cutoffs : ndarray of int, shape (B,)
+    tails : ndarray of float, shape (B,)
+        Dropped probability of each cutoff (dimensionless).
+
+    Raises
+    ------
+    ValueError
+        For an invalid loss order.
+
+    Examples
+    --------
+    >>> cuts, tails = cat_cutoffs_and_tails(1, [0.5, 1.0], tol=1e-6)
+    >>> [int(c) for c in cuts] == [auto_cutoff(1, a, tol=1e-6) for a in (0.5, 1.0)]
+    True
     """
     n_comp = check_loss_order(loss_order)
     alphas = np.asarray(alphas, dtype=float).ravel()
@@ -234,9 +375,40 @@ def cat_cutoffs_and_tails(loss_order: int, alphas, *, tol: float, sector=None):
 
 
 def cat_initial_amplitudes(alphas, n_comp: int, cutoffs, L: int, *, explicit: bool):
-    """The initial light of many cat-code points at once, shape (B, L): |alpha_b>
-    (explicit encoder) or |0_N> (ideal), each cut at its own cutoff and zero above it, as
-    :func:`fock_amplitudes` and :func:`sector_codeword` compute them."""
+    """The initial light of many cat-code points at once, shape (B, L).
+
+    |alpha_b> (explicit encoder) or |0_N> (ideal), each cut at its own cutoff and zero above
+    it, as :func:`fock_amplitudes` and :func:`sector_codeword` compute them.
+
+    Parameters
+    ----------
+    alphas : array_like
+        Ring radii |alpha| >= 0 (dimensionless), B values after flattening.
+    n_comp : int
+        N = l + 1 (dimensionless).
+    cutoffs : array_like of int
+        Cutoff of each point, shape (B,).
+    L : int
+        Number of Fock levels of the output (>= max(cutoffs) + 1).
+    explicit : bool
+        True: |alpha>; False: the codeword |0_N>.
+
+    Returns
+    -------
+    ndarray
+        Complex array of shape (B, L).
+
+    Raises
+    ------
+    ValueError
+        If sector 0 is empty at some alpha (the ideal encoder at alpha = 0).
+
+    Examples
+    --------
+    >>> a = cat_initial_amplitudes([1.0], 2, [10], 12, explicit=True)
+    >>> a.shape, bool(np.allclose(a[0, :11], fock_amplitudes(1.0, 10))), bool(a[0, 11] == 0)
+    ((1, 12), True, True)
+    """
     alphas = np.asarray(alphas, dtype=float).ravel()
     n = np.arange(L)
     r = alphas[:, None]
@@ -256,6 +428,38 @@ def check_cutoff(loss_order: int, alpha: float, cutoff: int, *, tol: float = DEF
     """Return the dropped mass of ``cutoff``; raise ValueError if it exceeds ``tol``.
 
     The message names the cutoff that would suffice.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); N = l + 1.
+    alpha : float
+        Ring radius |alpha| >= 0 (dimensionless, sqrt(photons)).
+    cutoff : int
+        The requested cutoff (largest photon number kept), >= 1.
+    tol : float, optional
+        Largest acceptable dropped probability (dimensionless).
+    sector : int or None, optional
+        None: the coherent state |alpha>; r: the codeword of sector r.
+
+    Returns
+    -------
+    float
+        Dropped probability of ``cutoff`` (dimensionless).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        (a ValueError) if ``cutoff`` is not a positive integer or drops more than ``tol``.
+
+    Examples
+    --------
+    |alpha> at alpha = 1 loses 1 - sum_{n <= 3} e^{-1}/n! = 0.019 above n = 3:
+
+    >>> check_cutoff(1, 1.0, 3, tol=1e-6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    catbell_qutip._checks.ParameterError: cutoff = 3 drops probability mass 0.019 > ...
     """
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) or cutoff < 1:
         raise ParameterError(f"cutoff must be a positive integer, got {cutoff!r}", "cutoff")
@@ -334,8 +538,24 @@ def squeezed_coherent_amplitudes(alpha: float, squeezing: float, n_max: int) -> 
 
 
 def binomial_amplitudes(n_comp: int, binomial_m: int, n_max: int) -> np.ndarray:
-    """|Theta_N> of the binomial code: 2^{-(M+1)/2} sum_k sqrt(C(M+1, k)) |k N>
-    (docs/model.md section 7; Michael et al. 2016), on n = 0..n_max.
+    """|Theta_N> of the binomial code on n = 0..n_max.
+
+    |Theta_N> = 2^{-(M+1)/2} sum_k sqrt(C(M+1, k)) |k N> (docs/model.md section 7;
+    Michael et al. 2016).
+
+    Parameters
+    ----------
+    n_comp : int
+        N, the spacing of the occupied Fock states (dimensionless).
+    binomial_m : int
+        M of the binomial code (dimensionless); M + 2 Fock states are occupied.
+    n_max : int
+        Largest photon number kept.
+
+    Returns
+    -------
+    ndarray of shape (n_max + 1,), complex
+        Unit norm when n_max >= N (M + 1).
 
     Examples
     --------
@@ -397,6 +617,12 @@ class Code:
         What the explicit encoder starts from: |alpha> (cat), D(alpha) S(r)|0> (squeezed
         cat), |Theta_N> itself (binomial, vector). |Theta_N> is the normalised projection
         of the primitive onto n = 0 mod N.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`codeword_amplitudes` when the requested sector of the primitive is
+        empty (the constructor itself does not validate: :class:`ProtocolParams` does).
 
     Notes
     -----
@@ -649,7 +875,25 @@ def _lowered(v: np.ndarray, j: int, eta: float) -> np.ndarray:
 
 
 def codes_of(params: ProtocolParams) -> list[Code]:
-    """The code of every point of ``params``' flattened batch (docs/model.md 7)."""
+    """The code of every point of ``params``' flattened batch (docs/model.md 7).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        The protocol point(s); uses ``code``, ``n_components``, ``alpha``, ``squeezing``,
+        ``binomial_m`` and ``code_vector``.
+
+    Returns
+    -------
+    list of Code
+        One per point of the flattened batch (``prod(params.batch_shape)`` entries).
+
+    Examples
+    --------
+    >>> from catbell_qutip.params import ProtocolParams
+    >>> [c.alpha for c in codes_of(ProtocolParams(loss_order=1, alpha=[1.0, 2.0]))]
+    [1.0, 2.0]
+    """
     shape = params.batch_shape
     n = int(np.prod(shape)) if shape else 1
     alpha = (np.broadcast_to(np.asarray(params.alpha, dtype=float), shape).reshape(-1)
@@ -662,9 +906,31 @@ def codes_of(params: ProtocolParams) -> list[Code]:
 
 
 def mean_photon_numbers(params: ProtocolParams) -> np.ndarray:
-    """<n> of the light Alice sends at every point of ``params`` (shape ``batch_shape``):
+    """<n> of the light Alice sends at every point of ``params`` (shape ``batch_shape``).
+
     |Theta_N> with the ideal encoder, the primitive with the explicit one
-    (:meth:`Code.mean_photon_number`)."""
+    (:meth:`Code.mean_photon_number`).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        The protocol point(s).
+
+    Returns
+    -------
+    ndarray
+        Mean photon number (photons), shape ``params.batch_shape``.
+
+    Examples
+    --------
+    For N = 2 the ideal codeword |0_2> has <n> = |alpha|^2 tanh(|alpha|^2):
+
+    >>> from catbell_qutip.params import ProtocolParams
+    >>> x = np.array([1.0, 4.0])
+    >>> n = mean_photon_numbers(ProtocolParams(loss_order=1, alpha=np.sqrt(x)))
+    >>> bool(np.allclose(n, x * np.tanh(x)))
+    True
+    """
     explicit = params.encoder == "explicit"
     shape = params.batch_shape
     if params.code == "cat":  # vectorised: x S_{N-1}(x) / S_0(x), or x
