@@ -62,6 +62,18 @@ OUTPUT_INFO: dict[str, tuple[str, str]] = {
 def units(name: str) -> str:
     """Unit of a parameter or a result ("1" when dimensionless or unknown).
 
+    Parameters
+    ----------
+    name : str
+        A parameter name (a key of ``catbell_qutip.params.PARAM_INFO``) or a result name.
+
+    Returns
+    -------
+    str
+        The unit, e.g. "s", "km", "bit/s"; "1" for dimensionless or unknown names.
+
+    Examples
+    --------
     >>> units("t_c_s"), units("key_rate"), units("S")
     ('s', 'bit/s', '1')
     """
@@ -73,6 +85,18 @@ def units(name: str) -> str:
 def long_name(name: str) -> str:
     """Long name of a parameter or a result (the name itself when unknown).
 
+    Parameters
+    ----------
+    name : str
+        A parameter name or a result name.
+
+    Returns
+    -------
+    str
+        Human-readable name, used as the ``long_name`` attribute of datasets.
+
+    Examples
+    --------
     >>> long_name("eta_d"), long_name("F")
     ('detector efficiency', 'heralded fidelity to phi+')
     """
@@ -82,7 +106,25 @@ def long_name(name: str) -> str:
 
 
 def attrs_of(name: str, long: str | None = None) -> dict:
-    """``{"units": ..., "long_name": ...}`` of ``name``; ``long`` replaces the long name."""
+    """``{"units": ..., "long_name": ...}`` of ``name``; ``long`` replaces the long name.
+
+    Parameters
+    ----------
+    name : str
+        A parameter name or a result name.
+    long : str, optional
+        Long name to use instead of :func:`long_name` ``(name)``.
+
+    Returns
+    -------
+    dict
+        The attributes ``units`` (:func:`units`) and ``long_name``.
+
+    Examples
+    --------
+    >>> attrs_of("length_km")["units"], attrs_of("S", "CHSH value at the rate")["long_name"]
+    ('km', 'CHSH value at the rate')
+    """
     return {"units": units(name), "long_name": long or long_name(name)}
 
 
@@ -104,6 +146,11 @@ def dataset(data: dict, coords: dict, attrs: dict | None = None, *,
     long_names : dict, optional
         Variable name -> a long name that replaces the registry's (e.g. "CHSH value at the
         rate").
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables and coordinates with ``units`` and ``long_name`` attributes.
 
     Examples
     --------
@@ -127,11 +174,21 @@ def dataset(data: dict, coords: dict, attrs: dict | None = None, *,
 
 
 def json_ready(obj):
-    """``obj`` made JSON-safe, the one cleaner of every JSON the package writes: every
-    non-finite float made None and NumPy values made plain Python.
+    """``obj`` made JSON-safe, the one cleaner of every JSON the package writes.
 
-    Dicts (keys made strings), lists, tuples and NumPy arrays are converted recursively;
-    other values pass through.
+    Every non-finite float is made None and NumPy values are made plain Python. Dicts (keys
+    made strings), lists, tuples and NumPy arrays are converted recursively; other values
+    pass through.
+
+    Parameters
+    ----------
+    obj : object
+        Any nesting of dicts, lists, tuples, NumPy arrays and scalars.
+
+    Returns
+    -------
+    object
+        The same structure with plain Python values (lists for arrays, None for inf/NaN).
 
     Examples
     --------
@@ -158,6 +215,20 @@ def json_ready(obj):
 def dumps(obj, **kwargs) -> str:
     """:func:`json.dumps` of :func:`json_ready` ``(obj)``; strict (``allow_nan=False``).
 
+    Parameters
+    ----------
+    obj : object
+        What to serialise (see :func:`json_ready`).
+    **kwargs
+        Passed to :func:`json.dumps` (e.g. ``indent``).
+
+    Returns
+    -------
+    str
+        Standard JSON text (no NaN or Infinity tokens).
+
+    Examples
+    --------
     >>> dumps({"F": float("nan"), "P": 0.0})
     '{"F": null, "P": 0.0}'
     """
@@ -182,6 +253,18 @@ def plain_text(text: str) -> str:
     ``$R_\mathrm{eg}$`` becomes ``R_eg``, ``$\eta_\mathrm{int}$`` ``eta_int``,
     ``$t_0$`` ``t_0``, ``$\mu$s`` ``us``, ``$2\sqrt{2}$`` ``2 sqrt(2)``.
 
+    Parameters
+    ----------
+    text : str
+        Text with ``$...$`` mathtext spans.
+
+    Returns
+    -------
+    str
+        The text with each span made plain and runs of spaces collapsed.
+
+    Examples
+    --------
     >>> plain_text(r"Fig. 3(g): Table I, $R_\mathrm{eg}$ = 3 Hz, $t_0$ = 89.33 $\mu$s")
     'Fig. 3(g): Table I, R_eg = 3 Hz, t_0 = 89.33 us'
     >>> plain_text(r"$S = 2\sqrt{2}$, $|\alpha|$, $\eta_c$")
@@ -192,9 +275,24 @@ def plain_text(text: str) -> str:
 
 
 def csv_header(title: str, units: dict) -> str:
-    r"""The ``#`` line of a CSV file: plain title, then ``column [unit]`` for each column
-    (unit ``1``: dimensionless).
+    r"""The ``#`` line of a CSV file: plain title, then ``column [unit]`` for each column.
 
+    Unit ``1`` means dimensionless.
+
+    Parameters
+    ----------
+    title : str
+        Figure or table title (mathtext allowed, made plain by :func:`plain_text`).
+    units : dict
+        Column name -> unit string, in column order.
+
+    Returns
+    -------
+    str
+        One line starting with ``# ``, without a newline.
+
+    Examples
+    --------
     >>> csv_header(r"Fig. 2(a): $R_\mathrm{eg}$ = 3000 Hz", {"length_km": "km", "S": "1"})
     '# Fig. 2(a): R_eg = 3000 Hz; units: length_km [km], S [1]'
     """
