@@ -65,6 +65,27 @@ class LightAtomState(abc.ABC):
     :meth:`gram_diagonal`, :meth:`usd_effects` and :meth:`_derived` (a new state of the same
     engine, with the engine's own attributes carried over through its constructor). All
     operations return new states; nothing is modified in place.
+
+    Raises
+    ------
+    ValueError
+        From the operations: a qubit label that is not (or already) in the register, or a
+        rotation angle the engine cannot represent
+        (see :class:`~catbell_qutip.engines.coherent.CoherentState`).
+
+    Examples
+    --------
+    An X measurement after CR(pi/2) on |+>|alpha> gives "+" with probability
+    (1 + exp(-x) cos x) / 2, x = |alpha|^2, in both engines:
+
+    >>> import numpy as np
+    >>> from catbell_qutip.engines import CoherentState, FockState
+    >>> p_plus = (1 + np.exp(-1.0) * np.cos(1.0)) / 2
+    >>> for s in (CoherentState.coherent(1.0, 2), FockState.coherent(1.0, 2, cutoff=20)):
+    ...     (b0, s0), _ = s.add_qubit("A").reflect("A", np.pi / 2).measure_qubit_x("A")
+    ...     print(b0, bool(np.isclose(s0.trace(), p_plus)))
+    0 True
+    0 True
     """
 
     #: name used by :func:`catbell_qutip.simulate`'s ``engine`` argument

@@ -75,6 +75,21 @@ class CoherentState(LightAtomState):
         |beta|^2 of the ring, broadcasting with the batch.
     grams : dict, optional
         Cache of Gram diagonals to share with related states (default: a new one).
+
+    Raises
+    ------
+    ValueError
+        From ``reflect`` and the other rotations when theta is not a multiple of
+        2 pi / M (the ring would leave the engine's basis; use the Fock engine).
+
+    Examples
+    --------
+    Loss keeps a coherent state on its ring with x -> eta x and unit trace:
+
+    >>> import numpy as np
+    >>> s = CoherentState.coherent(1.0, 2).loss(0.5)
+    >>> s.n_ring, float(s.x), bool(np.isclose(s.trace(), 1.0))
+    (4, 0.5, True)
     """
 
     name = "coherent"
