@@ -59,7 +59,29 @@ __all__ = ["Outcome", "run_protocol", "run_probability", "sector_readout",
 
 @dataclass(frozen=True)
 class Outcome:
-    """One classical record of an attempt and its (unnormalised) two-atom state."""
+    """One classical record of an attempt and its (unnormalised) two-atom state.
+
+    Parameters
+    ----------
+    encoder_sector : int
+        Sector r the explicit encoder wrote (0 with the ideal encoder).
+    syndrome : int
+        Bob's syndrome s = n mod N read by his ancilla rounds.
+    usd : str
+        Bob's USD result: "even", "odd" or "inconclusive".
+    probability : ndarray
+        Probability of this record (dimensionless), shape of the batch (0-d for one point).
+    rho_ab : ndarray or None
+        Pauli-corrected, unnormalised two-atom matrix, shape (*batch, 4, 4), atom order A, B;
+        trace = ``probability``. None for inconclusive records.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> o = Outcome(0, 0, "even", np.array(0.5), np.eye(4) / 8)
+    >>> bool(np.isclose(np.trace(o.rho_ab), o.probability))
+    True
+    """
 
     encoder_sector: int
     syndrome: int
@@ -70,9 +92,40 @@ class Outcome:
 
 def lossy_reflection(state: LightAtomState, label: str, theta: float, eta_int,
                      placement: str) -> LightAtomState:
-    """CR(theta) off qubit ``label``'s cavity with the eta_int loss where ``placement`` puts
-    it: "after" the reflection, "before" it, or nowhere ("lumped": the caller folds
-    eta_int into the channel). docs/model.md section 3, "Imperfections"."""
+    """CR(theta) off qubit ``label``'s cavity with the eta_int loss where ``placement`` puts it.
+
+    "after" the reflection, "before" it, or nowhere ("lumped": the caller folds eta_int into
+    the channel). docs/model.md section 3, "Imperfections".
+
+    Parameters
+    ----------
+    state : LightAtomState
+        The qubits (x) light state (either engine).
+    label : str
+        Label of the qubit whose cavity reflects the light.
+    theta : float
+        Conditional rotation angle [rad].
+    eta_int : float or ndarray
+        Light-matter interaction efficiency in [0, 1] (dimensionless), broadcasting with the
+        batch.
+    placement : {"after", "before", "lumped"}
+        Where the eta_int loss acts.
+
+    Returns
+    -------
+    LightAtomState
+        The new state (same engine); the light's ring x is multiplied by eta_int unless
+        ``placement`` is "lumped".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from catbell_qutip.engines import CoherentState
+    >>> s = CoherentState.codeword(1.0, 2).add_qubit("A")
+    >>> out = lossy_reflection(s, "A", np.pi / 2, 0.5, "after")
+    >>> float(out.x), bool(np.isclose(out.trace(), 1.0))
+    (0.5, True)
+    """
     if placement == "before":
         state = state.loss(eta_int)
     state = state.reflect(label, theta)
@@ -120,14 +173,41 @@ def _placed(eta_int, placement: str):
 
 def sector_readout(state: LightAtomState, n_rounds: int, eta_int, label: str = "anc",
                    placement: str = "after"):
-    """Measure n mod 2^n_rounds with ancilla reflections and feed-forward (docs/model.md
-    3.1, 3.3).
+    """Measure n mod 2^n_rounds with ancilla reflections and feed-forward (docs/model.md 3.1, 3.3).
 
-    Returns a list of (sector, unnormalised state). Each round j = 1..m: ancilla in |+>,
-    CR(2 pi / 2^j) with its eta_int loss placed by ``placement``, phase
-    exp(-2 pi i b / 2^j) on the ancilla's |down> (b = bits read so far), X measurement
-    ("+" = bit 0). ``label`` is kept for compatibility: the ancilla is eliminated exactly
-    (:meth:`~.engines.base.LightAtomState.ancilla_round`).
+    Each round j = 1..m: ancilla in |+>, CR(2 pi / 2^j) with its eta_int loss placed by
+    ``placement``, phase exp(-2 pi i b / 2^j) on the ancilla's |down> (b = bits read so far),
+    X measurement ("+" = bit 0). ``label`` is kept for compatibility: the ancilla is
+    eliminated exactly (:meth:`~catbell_qutip.engines.base.LightAtomState.ancilla_round`).
+
+    Parameters
+    ----------
+    state : LightAtomState
+        The light (and any qubits) to read.
+    n_rounds : int
+        Number of rounds m (dimensionless); reads n mod 2^m.
+    eta_int : float or ndarray
+        Light-matter interaction efficiency at each ancilla reflection, in [0, 1].
+    label : str, optional
+        Unused label of the ancilla (kept for compatibility).
+    placement : {"after", "before", "lumped"}, optional
+        Where the eta_int loss acts (default "after").
+
+    Returns
+    -------
+    list of (int, LightAtomState)
+        (sector, unnormalised state) for each of the 2^m outcomes; traces are their
+        probabilities.
+
+    Examples
+    --------
+    One round on |alpha> finds n even with probability e^{-x} cosh x, x = |alpha|^2:
+
+    >>> import numpy as np
+    >>> from catbell_qutip.engines import CoherentState
+    >>> (s0, even), (s1, odd) = sector_readout(CoherentState.coherent(1.0, 2), 1, 1.0)
+    >>> s0, bool(np.isclose(even.trace(), np.exp(-1.0) * np.cosh(1.0)))
+    (0, True)
     """
     before, after = _placed(eta_int, placement)
     return [(bits, _flush(st, pend))
@@ -170,6 +250,37 @@ def pauli_frame(rho_ab: np.ndarray, n_comp: int, encoder_sector: int, syndrome: 
     record is its X-flipped image, so the smallest-loss frame already is the best one.
     Dark counts can herald records whose bit is more likely wrong than right; there
     "ml" flips where "smallest-loss" does not.
+
+    Parameters
+    ----------
+    rho_ab : ndarray
+        Two-atom matrix, shape (..., 4, 4) (unnormalised allowed).
+    n_comp : int
+        N = l + 1 (dimensionless).
+    encoder_sector : int
+        r, the sector the encoder wrote.
+    syndrome : int
+        s, Bob's syndrome.
+    usd : str
+        "even" or "odd".
+    decoder : {"smallest-loss", "ml"}, optional
+        Bob's decoding rule (default "smallest-loss").
+
+    Returns
+    -------
+    ndarray
+        The corrected matrix, same shape as ``rho_ab``.
+
+    Examples
+    --------
+    An "odd" record with no loss is psi+; X on B makes it phi+:
+
+    >>> import numpy as np
+    >>> psi = np.array([0, 1, 1, 0]) / np.sqrt(2)
+    >>> out = pauli_frame(np.outer(psi, psi), 2, 0, 0, "odd")
+    >>> phi = np.array([1, 0, 0, 1]) / np.sqrt(2)
+    >>> bool(np.isclose(phi @ out @ phi, 1.0))
+    True
     """
     if decoder == "ml":
         diag = np.real(np.diagonal(rho_ab, axis1=-2, axis2=-1))
@@ -204,6 +315,25 @@ def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Out
         The light before encoding: |0_N> for the ideal encoder, |alpha> for the explicit one.
     explicit : bool
         Whether to run the explicit encoding rounds on ``initial``.
+
+    Returns
+    -------
+    list of Outcome
+        One per record (r, s, USD result), for every r, s and result; conclusive records
+        carry the corrected two-atom matrix.
+
+    Examples
+    --------
+    Ideal encoder, l = 1: 1 sector x 2 syndromes x 3 USD results; the probabilities sum
+    to one (trace preservation):
+
+    >>> import numpy as np
+    >>> from catbell_qutip.engines import CoherentState
+    >>> from catbell_qutip.params import ProtocolParams
+    >>> p = ProtocolParams(loss_order=1, alpha=1.0, eta=0.8)
+    >>> outs = run_protocol(p, CoherentState.codeword(1.0, 2), explicit=False)
+    >>> len(outs), bool(np.isclose(sum(o.probability for o in outs), 1.0))
+    (6, True)
     """
     shape = np.broadcast_shapes(params.batch_shape, initial.batch_shape)
     size = math.prod(shape)
@@ -269,16 +399,41 @@ def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]
 
 
 def run_probability(params, initial: LightAtomState, *, explicit: bool) -> np.ndarray:
-    """P alone (docs/model.md 3.6): the heralding probability of :func:`run_protocol`'s
-    outcomes, without the atoms.
+    """P alone (docs/model.md 3.6): the heralding probability of :func:`run_protocol`'s outcomes.
 
     P is a trace, so the atoms can be traced out right after their reflections: each
     leaves the light in (rho + R rho R^dag) / 2
-    (:meth:`~.engines.base.LightAtomState.reflect_traced`); Alice's memory and Bob's Pauli
-    frame act on the atoms only and drop out. The light runs through the same steps as in
-    :func:`run_protocol`, with no register: the rate solvers, which need P at many
-    amplitudes, use this. Not clipped
-    (see :func:`catbell_qutip.result.herald`).
+    (:meth:`~catbell_qutip.engines.base.LightAtomState.reflect_traced`); Alice's memory and
+    Bob's Pauli frame act on the atoms only and drop out. The light runs through the same
+    steps as in :func:`run_protocol`, with no register: the rate solvers, which need P at
+    many amplitudes, use this. Not clipped (see :func:`catbell_qutip.result.herald`).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        The protocol point(s).
+    initial : LightAtomState
+        The light before encoding: |0_N> (ideal encoder) or the primitive (explicit).
+    explicit : bool
+        Whether to run the explicit encoding rounds on ``initial``.
+
+    Returns
+    -------
+    ndarray or float
+        Heralding probability P (dimensionless), shape of the batch.
+
+    Examples
+    --------
+    It equals the summed probability of the conclusive outcomes of :func:`run_protocol`:
+
+    >>> import numpy as np
+    >>> from catbell_qutip.engines import CoherentState
+    >>> from catbell_qutip.params import ProtocolParams
+    >>> p, init = ProtocolParams(loss_order=1, alpha=1.0, eta=0.8), CoherentState.codeword(1.0, 2)
+    >>> outs = run_protocol(p, init, explicit=False)
+    >>> P = sum(o.probability for o in outs if o.usd != "inconclusive")
+    >>> bool(np.isclose(run_probability(p, init, explicit=False), P))
+    True
     """
     n_comp, m = params.n_components, params.n_rounds
     before, after = _placed(params.eta_int_at_reflections, params.eta_int_placement)
