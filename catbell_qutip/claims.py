@@ -21,6 +21,19 @@ __all__ = ["CLAIMS", "check_passes", "build_claims", "claims_markdown", "write_c
 def number_text(v, fmt=".4g") -> str:
     """``v`` formatted with ``fmt``, or "none" for a missing or non-finite number.
 
+    Parameters
+    ----------
+    v : float or None
+        The number (any unit).
+    fmt : str, optional
+        A :func:`format` spec, default ".4g".
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> number_text(0.123456), number_text(None), number_text(float("nan"))
     ('0.1235', 'none', 'none')
     """
@@ -70,8 +83,35 @@ def _check(quantity, ours, paper, kind, tol, unit, why):
 
 
 def check_passes(c: dict) -> bool:
-    """Whether one check of a claim holds (recomputed from ``ours``, ``paper``, ``kind`` and
-    ``tolerance``; a missing number never passes)."""
+    """Whether one check of a claim holds.
+
+    Recomputed from ``ours``, ``paper``, ``kind`` and ``tolerance``; a missing number never
+    passes. Kinds: "abs" |ours - paper| <= tol; "rel" |ours / paper - 1| <= tol; "log10"
+    |log10(ours / paper)| <= tol; "ge" ours >= paper - tol; "le" ours <= paper + tol.
+
+    Parameters
+    ----------
+    c : dict
+        A check with keys ``ours`` (float or None), ``paper`` (float, same unit),
+        ``kind`` (str) and ``tolerance`` (float, in the unit of ``paper``, or
+        dimensionless for "rel" and in decades for "log10").
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of abs, rel, log10, ge, le.
+
+    Examples
+    --------
+    >>> check_passes(dict(ours=0.88, paper=0.87, kind="abs", tolerance=0.02))
+    True
+    >>> check_passes(dict(ours=None, paper=80.0, kind="rel", tolerance=0.1))
+    False
+    """
     ours, paper, tol, kind = c["ours"], c["paper"], c["tolerance"], c["kind"]
     if ours is None or not math.isfinite(ours):
         return False
@@ -95,6 +135,25 @@ def build_claims(s: dict) -> list[dict]:
     ``quantity``, ``ours``, ``paper``, ``unit``, ``kind``, ``tolerance``,
     ``tolerance_why``, ``difference``, ``passes``), ``ours`` and ``difference`` (one line
     each), ``verdict`` ("agrees" iff every check passes, else "differs") and ``reason``.
+
+    Parameters
+    ----------
+    s : dict
+        The summary of ``catbell reproduce`` (summary.json): number name -> value in the unit
+        of its check (km, s, bit/s or dimensionless); missing keys count as missing numbers.
+
+    Returns
+    -------
+    list of dict
+        Ten records, C1 to C10.
+
+    Examples
+    --------
+    With no numbers at all, every claim "differs" (a missing number never passes):
+
+    >>> claims = build_claims({})
+    >>> [c["id"] for c in claims][::3], {c["verdict"] for c in claims}
+    (['C1', 'C4', 'C7', 'C10'], {'differs'})
     """
     g = s.get
     out = []
@@ -197,7 +256,24 @@ def _diff(a, b):
 
 
 def claims_markdown(claims) -> str:
-    """The claims table as Markdown: claim, paper, ours, difference, tolerance, verdict."""
+    """The claims table as Markdown: claim, paper, ours, difference, tolerance, verdict.
+
+    Parameters
+    ----------
+    claims : list of dict
+        Records of :func:`build_claims`.
+
+    Returns
+    -------
+    str
+        A Markdown table: header, separator and one row per claim, ending in a newline.
+
+    Examples
+    --------
+    >>> md = claims_markdown(build_claims({}))
+    >>> len(md.splitlines()), md.startswith("| claim |")
+    (12, True)
+    """
     lines = ["| claim | paper (docs/model.md 6) | ours | difference | tolerance | verdict | "
              "reason |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in claims:
@@ -210,7 +286,28 @@ def claims_markdown(claims) -> str:
 
 
 def write_claims(claims, out) -> None:
-    """claims.json (no NaN: null) and claims.md in folder ``out``."""
+    r"""claims.json (no NaN: null) and claims.md in folder ``out``.
+
+    Parameters
+    ----------
+    claims : list of dict
+        Records of :func:`build_claims`.
+    out : str or path-like
+        An existing folder; the two files are overwritten.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_claims(build_claims({}), d)
+    ...     sorted(p.name for p in pathlib.Path(d).iterdir()), \
+    ...         len(json.loads((pathlib.Path(d) / "claims.json").read_text()))
+    (['claims.json', 'claims.md'], 10)
+    """
     import json
     from pathlib import Path
 

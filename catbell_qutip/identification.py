@@ -103,6 +103,22 @@ def deviation(row: dict, criterion: str = "relative") -> float:
     float
         The deviation (dimensionless); ``inf`` if a number is missing (no crossing, or the
         rate unreachable), so a model that cannot produce a claim is never picked.
+
+    Raises
+    ------
+    ValueError
+        If ``criterion`` is not a key of :data:`CRITERIA`.
+
+    Examples
+    --------
+    The paper's own numbers deviate by 0; a missing number by ``inf``; 10 % off on one
+    number is 0.1 under "relative":
+
+    >>> paper = {k: v[1] for k, v in MODEL_CLAIMS.items()}
+    >>> deviation(paper), deviation(dict(paper, fig4b_peak_l0=None))
+    (0.0, inf)
+    >>> round(deviation(dict(paper, fig4c_peak_l0=110.0)), 6)
+    0.1
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {sorted(CRITERIA)}, got {criterion!r}")
@@ -128,6 +144,19 @@ def identify_model(rows, criterion: str = "relative") -> dict:
     dict
         ``{"encoder": ..., "eta_int_placement": ...}`` of the row with the smallest
         deviation (ties: the first row).
+
+    Raises
+    ------
+    ValueError
+        If ``criterion`` is not a key of :data:`CRITERIA`.
+
+    Examples
+    --------
+    >>> paper = {k: v[1] for k, v in MODEL_CLAIMS.items()}
+    >>> rows = [dict(paper, encoder="ideal", eta_int_placement="after", fig4b_peak_l0=30.0),
+    ...         dict(paper, encoder="explicit", eta_int_placement="before")]
+    >>> identify_model(rows)
+    {'encoder': 'explicit', 'eta_int_placement': 'before'}
     """
     best = min(rows, key=lambda row: _sort_key(row, criterion))
     return {"encoder": best["encoder"], "eta_int_placement": best["eta_int_placement"]}
@@ -140,7 +169,25 @@ def _sort_key(row, criterion):
 
 
 def within_tolerance(row: dict) -> int:
-    """How many of the seven numbers of a model row meet the claims table's tolerance."""
+    """How many of the seven numbers of a model row meet the claims table's tolerance.
+
+    Parameters
+    ----------
+    row : dict
+        A :func:`model_table` row (or any dict with keys of :data:`MODEL_CLAIMS`; missing
+        keys fail their check).
+
+    Returns
+    -------
+    int
+        Between 0 and 7 (tolerances: :data:`MODEL_TOLERANCE`).
+
+    Examples
+    --------
+    >>> paper = {k: v[1] for k, v in MODEL_CLAIMS.items()}
+    >>> within_tolerance(paper), within_tolerance(dict(paper, threshold_eta_c_l1=0.7))
+    (7, 6)
+    """
     return sum(check_passes(dict(ours=row.get(k), paper=MODEL_CLAIMS[k][1], kind=kind,
                                  tolerance=tol)) for k, (kind, tol) in MODEL_TOLERANCE.items())
 
@@ -184,6 +231,15 @@ def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "c
     dict
         ``encoder``, ``eta_int_placement`` and the keys of :data:`MODEL_CLAIMS` (None where
         a number does not exist).
+
+    Examples
+    --------
+    Not run in the doctests (thresholds, a rate solve and two key-rate peaks take
+    minutes); ``catbell reproduce`` writes the results to model_table.md:
+
+    >>> row = model_numbers("ideal", "after", t0_s=1e-4)  # doctest: +SKIP
+    >>> sorted(row) == sorted(["encoder", "eta_int_placement", *MODEL_CLAIMS])  # doctest: +SKIP
+    True
     """
     model = {"encoder": encoder, "eta_int_placement": placement}
     row = dict(model)
@@ -232,6 +288,14 @@ def model_table(*, t0_s: float, progress=None, **kwargs) -> list[dict]:
     list of dict
         One row per combination: its numbers, ``deviation`` (dict criterion -> value),
         ``rank`` (dict criterion -> 1 for the best) and ``picked`` (dict criterion -> bool).
+
+    Examples
+    --------
+    Not run in the doctests (six :func:`model_numbers` calls take minutes):
+
+    >>> rows = model_table(t0_s=1e-4)  # doctest: +SKIP
+    >>> len(rows), sum(r["picked"]["relative"] for r in rows)  # doctest: +SKIP
+    (6, 1)
     """
     rows, cache = [], {}
     for enc in ENCODERS:
@@ -254,7 +318,30 @@ def model_table(*, t0_s: float, progress=None, **kwargs) -> list[dict]:
 
 
 def model_table_markdown(rows) -> str:
-    """The model table as Markdown (numbers, deviations, ranks; the pick in bold)."""
+    """The model table as Markdown (numbers, deviations, ranks; the pick in bold).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`model_table` (with ``deviation``, ``rank``, ``picked`` and
+        ``within_tolerance``).
+
+    Returns
+    -------
+    str
+        The table (a header, a separator, the paper's row, one row per model) and a
+        paragraph naming the pick.
+
+    Examples
+    --------
+    >>> paper = {k: v[1] for k, v in MODEL_CLAIMS.items()}
+    >>> rows = [dict(paper, encoder="ideal", eta_int_placement="after",
+    ...              deviation={c: 0.0 for c in CRITERIA}, rank={c: 1 for c in CRITERIA},
+    ...              picked={c: True for c in CRITERIA}, within_tolerance=7)]
+    >>> md = model_table_markdown(rows)
+    >>> md.startswith("| encoder | placement |"), "**0.0000 (#1)**" in md
+    (True, True)
+    """
     head = ["encoder", "placement"] + [f"{MODEL_CLAIMS[k][0]}: {MODEL_CLAIMS[k][3]}"
                                        for k in MODEL_CLAIMS] + [
         f"{c} ({CRITERIA[c][1]})".replace("|", "\\|") for c in CRITERIA] + [
@@ -284,7 +371,31 @@ def model_table_markdown(rows) -> str:
 
 
 def write_model_table(rows, out) -> None:
-    """model_table.json, model_table.md and model_table.csv in folder ``out``."""
+    """model_table.json, model_table.md and model_table.csv in folder ``out``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`model_table`.
+    out : str or path-like
+        An existing folder; the three files are overwritten.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> paper = {k: v[1] for k, v in MODEL_CLAIMS.items()}
+    >>> rows = [dict(paper, encoder="ideal", eta_int_placement="after",
+    ...              deviation={c: 0.0 for c in CRITERIA}, rank={c: 1 for c in CRITERIA},
+    ...              picked={c: True for c in CRITERIA}, within_tolerance=7)]
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_model_table(rows, d)
+    ...     sorted(p.name for p in pathlib.Path(d).iterdir())
+    ['model_table.csv', 'model_table.json', 'model_table.md']
+    """
     import json
     from pathlib import Path
 
