@@ -47,6 +47,20 @@ def key_fraction_max(loss_order: int, *, length_km: float = 10.0, alpha_max: flo
     -------
     (alpha_opt, fraction) : tuple of float
         Fraction in bit per attempt.
+
+    Examples
+    --------
+    For l = 0 the heralded state is F phi+ + (1 - F) phi- with Q = 0, chi(S) = h(F),
+    P = 1 - exp(-2 eta_f x) and F = (1 + exp(-2 (1 - eta_f) x)) / 2, x = alpha^2,
+    eta_f = 10^(-0.2) at 10 km (docs/model.md 4, 5); the optimum obeys it:
+
+    >>> import numpy as np
+    >>> from catbell_qutip.formulas import binary_entropy
+    >>> a, frac = key_fraction_max(0, n_scan=12)
+    >>> eta, x = 10 ** -0.2, a * a
+    >>> F = (1 + np.exp(-2 * (1 - eta) * x)) / 2
+    >>> bool(np.isclose(frac, (1 - np.exp(-2 * eta * x)) * (1 - binary_entropy(F))))
+    True
     """
     fields = dict(fields, t0_s=1.0)
     return peak_key_rate(loss_order, alpha_max=alpha_max, n_scan=n_scan, engine=engine,
@@ -83,6 +97,17 @@ def usd_factor_needed(loss_order: int, *, length_km: float = LENGTH_THRESHOLD_KM
     dict
         ``f_needed`` (None if even f = 1 loses), ``S_0``, ``S_l_linear``, ``S_l_tub``,
         ``alpha_linear``, ``P_ratio_linear_to_tub`` (at ``alpha_linear``).
+
+    Examples
+    --------
+    At 5 km and 3000 Hz the l = 1 code with the TUB beats l = 0, our linear-optics
+    scheme succeeds less often than the TUB, and a fraction f in (0, 1) suffices:
+
+    >>> r = usd_factor_needed(1, n_scan=8)
+    >>> bool(r["S_l_tub"] > r["S_0"]), bool(0 < r["P_ratio_linear_to_tub"] < 1)
+    (True, True)
+    >>> bool(0 < r["f_needed"] < 1)
+    True
     """
     kw = dict(engine=engine, alpha_max=alpha_max, n_scan=n_scan, length_km=length_km)
     lin = dict(fields, usd="linear")

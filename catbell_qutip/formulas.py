@@ -104,6 +104,13 @@ def entanglement_rate(P, length_km, t0_s=0.0, wait_rule="one-way"):
         R_eg in Hz (broadcast shape). Where the attempt time is 0 (L = 0 and t0 = 0) the
         rate is ``inf`` for P > 0 and 0 for P = 0.
 
+    Raises
+    ------
+    ValueError
+        If a P is outside [0, 1], or (:class:`~catbell_qutip._checks.ParameterError`)
+        ``length_km`` or ``t0_s`` is negative or not a real number, or ``wait_rule`` is
+        unknown.
+
     Examples
     --------
     5 km of fibre take 5e3 m / 2e8 m/s = 25 us per attempt, so P = 0.075 gives
@@ -233,6 +240,11 @@ def key_rate(rate_hz, S, Q):
     float or ndarray
         Key rate in bit/s (broadcast shape), >= 0; exactly 0 where S <= 2 or where
         h(Q) + chi(S) >= 1; NaN where S or Q is NaN (no successful attempt).
+
+    Raises
+    ------
+    ValueError
+        If a rate is negative, an S lies outside [0, 2 sqrt 2] or a Q outside [0, 1].
 
     Examples
     --------

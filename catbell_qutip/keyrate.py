@@ -62,6 +62,13 @@ def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fie
         On dimension ``alpha``: ``P``, ``F``, ``S``, ``Q``, ``R_eg`` (Hz) and
         ``key_rate`` (bit/s).
 
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is negative or not real
+        (:class:`~catbell_qutip._checks.ParameterError`) or not a 1-D grid; invalid
+        fields as :class:`~catbell_qutip.params.ProtocolParams` reports them.
+
     Examples
     --------
     l = 0 over 5 km: R_eg = (1 - exp(-2 eta_f alpha^2)) / 25 us, Q = 0 and

@@ -115,6 +115,21 @@ def poisson_residue_masses(y, modulus: int) -> np.ndarray:
     Summed term by term in log space over the photon numbers of :func:`poisson_n_max`,
     then renormalised, so every entry has a small *relative* error, even a mass of 1e-40
     at tiny ``y`` (docs/model.md section 5).
+
+    Raises
+    ------
+    ValueError
+        If some ``y`` is negative or not finite.
+
+    Examples
+    --------
+    Modulo 2 the masses are exp(-y) cosh y and exp(-y) sinh y:
+
+    >>> w = poisson_residue_masses(1.0, 2)
+    >>> bool(np.allclose(w, np.exp(-1.0) * np.array([np.cosh(1.0), np.sinh(1.0)])))
+    True
+    >>> poisson_residue_masses([0.0, 2.0], 3).shape
+    (2, 3)
     """
     y = np.asarray(y, dtype=float)
     if np.any(y < 0) or not np.all(np.isfinite(y)):
