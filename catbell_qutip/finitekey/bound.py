@@ -257,6 +257,26 @@ def syndrome_length(n, S, Q, gamma, *, ec_efficiency=EC_EFFICIENCY, ec_margin=EC
     Alice's key rounds (bit-error rate Q) and test rounds (she and Bob disagree with the CHSH
     rule with probability (4 - S) / 8, [N22]'s model, eqs. 6-7).
 
+    Parameters
+    ----------
+    n : float or ndarray
+        Number of heralded rounds (dimensionless).
+    S : float or ndarray
+        Expected CHSH value (dimensionless).
+    Q : float or ndarray
+        Key-round bit-error rate in [0, 1] (dimensionless).
+    gamma : float or ndarray
+        Test-round probability in (0, 1] (dimensionless).
+    ec_efficiency : float, optional
+        Error-correction efficiency f >= 1 (dimensionless).
+    ec_margin : float, optional
+        Extra syndrome bits per sqrt(n) (bits).
+
+    Returns
+    -------
+    float or ndarray
+        Syndrome length m in bits (real-valued).
+
     Examples
     --------
     [N22]'s operating point (their m = 296 517):
@@ -276,6 +296,17 @@ def threshold_omega(n, S, gamma, eps_completeness=EPS_COMPLETENESS):
     game ([N22] eq. 5). With honest i.i.d. rounds of winning probability omega = (4 + S) / 8
     the number of lost test rounds is Binomial(n, gamma (1 - omega)); the threshold is its
     (1 - eps_completeness) quantile c, omega_thr = 1 - c / (n gamma), capped at omega_max.
+
+    Parameters
+    ----------
+    n : float
+        Number of heralded rounds (dimensionless).
+    S : float or ndarray
+        Expected CHSH value of the honest devices (dimensionless).
+    gamma : float or ndarray
+        Test-round probability in (0, 1] (dimensionless).
+    eps_completeness : float, optional
+        Allowed honest abort probability (dimensionless).
 
     Returns
     -------
@@ -313,8 +344,22 @@ def asymptotic_key_per_round(S, Q):
     asymptotic rate of docs/model.md section 4 (:func:`catbell_qutip.formulas.key_rate` at
     R_eg = 1).
 
+    Parameters
+    ----------
+    S : float or ndarray
+        CHSH value in [0, 2 sqrt 2] (dimensionless).
+    Q : float or ndarray
+        Key-round bit-error rate in [0, 1] (dimensionless).
+
+    Returns
+    -------
+    float or ndarray
+        Bits per heralded round, in [0, 1]: 1 at S = 2 sqrt 2, Q = 0; 0 for S <= 2.
+
     Examples
     --------
+    >>> asymptotic_key_per_round(2 * 2 ** 0.5, 0.0), asymptotic_key_per_round(2.0, 0.0)
+    (1.0, 0.0)
     >>> round(asymptotic_key_per_round(2.64, 0.018), 6)
     0.50706
     """
@@ -451,7 +496,7 @@ def _infimum(gamma, t, b1, slope, eta_t, grid, refine):
 class FiniteKey:
     """The finite-size key of one run of the protocol (:func:`finite_key`).
 
-    Attributes
+    Parameters
     ----------
     n : int
         Heralded rounds.
@@ -482,6 +527,15 @@ class FiniteKey:
     inputs : dict
         ``eps_sound``, ``eps_completeness``, ``ec_efficiency``, ``ec_margin`` and whether
         gamma / omega_thr were fixed by the caller.
+
+    Examples
+    --------
+    The loss terms account for the whole gap to the asymptotic key:
+
+    >>> r = finite_key(10 ** 8, 2.64, 0.018)
+    >>> gap = r.n * r.asymptotic_key_per_round - r.key_length
+    >>> bool(np.isclose(sum(r.losses.values()), gap)), r.key_per_round < r.asymptotic_key_per_round
+    (True, True)
     """
 
     n: int

@@ -97,6 +97,18 @@ def correlation_table(rho, settings: dict | None = None) -> np.ndarray:
     x in {0, 1} selects Alice's a0, a1; y in {0, 1, 2} Bob's b0, b1, b2; each (x, y) slice
     sums to 1. ``settings`` defaults to :func:`chsh_settings` of ``rho``.
 
+    Parameters
+    ----------
+    rho : ndarray or qutip.Qobj
+        Two-qubit density matrix, 4 x 4 (atom order A, B).
+    settings : dict, optional
+        Unit Bloch vectors ``a0``, ``a1``, ``b0``, ``b1``, ``b2`` (shape (3,) each).
+
+    Returns
+    -------
+    ndarray
+        Probabilities (dimensionless), shape (2, 2, 2, 3), index [a, b, x, y].
+
     Examples
     --------
     >>> phi = np.zeros(4); phi[[0, 3]] = 2 ** -0.5
@@ -129,6 +141,16 @@ def statistics_from_table(p) -> tuple[float, float]:
     Q = p(a != b | x = 0, y = 2). A table whose CHSH sum is negative is the same experiment
     with one of Bob's outcomes relabelled: S is its absolute value. The slice x = 1, y = 2
     never occurs in the protocol (key rounds have x = 0) and is not used (zeros are fine).
+
+    Parameters
+    ----------
+    p : array_like
+        Probabilities p(a, b | x, y) (dimensionless), shape (2, 2, 2, 3).
+
+    Returns
+    -------
+    (S, Q) : tuple of float
+        CHSH value in [0, 4] and key-round bit-error rate in [0, 1] (dimensionless).
 
     Raises
     ------
@@ -173,6 +195,11 @@ def statistics_from_table(p) -> tuple[float, float]:
 def protocol_statistics_of_state(rho) -> dict:
     """S, Q and the table of the protocol on one two-qubit state.
 
+    Parameters
+    ----------
+    rho : ndarray or qutip.Qobj
+        Two-qubit density matrix, 4 x 4 (atom order A, B).
+
     Returns
     -------
     dict
@@ -180,6 +207,16 @@ def protocol_statistics_of_state(rho) -> dict:
         of the state), ``Q`` (p(a0 != b2) = (1 - a0 . T b2) / 2, 0 below 1e-14), ``table``
         (:func:`correlation_table`; :func:`statistics_from_table` gives the same S and Q to
         rounding) and ``settings`` (:func:`chsh_settings`).
+
+    Examples
+    --------
+    Werner state v phi+ + (1 - v) 1/4: S = 2 sqrt 2 v and Q = (1 - v) / 2:
+
+    >>> phi = np.zeros(4); phi[[0, 3]] = 2 ** -0.5
+    >>> v = 0.9
+    >>> r = protocol_statistics_of_state(v * np.outer(phi, phi) + (1 - v) * np.eye(4) / 4)
+    >>> round(r["S"] / (2 * 2 ** 0.5), 12), round(r["Q"], 12)
+    (0.9, 0.05)
     """
     d = chsh_settings(rho)
     p = correlation_table(rho, d)
@@ -194,6 +231,19 @@ def protocol_statistics_of_state(rho) -> dict:
 def finite_key_from_table(n, table, **options) -> FiniteKey:
     """:func:`.bound.finite_key` for a measured table p(a, b | x, y): its S and Q
     (:func:`statistics_from_table`) are the expected values the protocol is tuned to.
+
+    Parameters
+    ----------
+    n : int
+        Number of heralded rounds (dimensionless).
+    table : array_like
+        p(a, b | x, y), shape (2, 2, 2, 3) (see :func:`statistics_from_table`).
+    **options
+        Keyword arguments of :func:`~catbell_qutip.finitekey.bound.finite_key`.
+
+    Returns
+    -------
+    FiniteKey
 
     Examples
     --------
