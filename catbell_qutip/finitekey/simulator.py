@@ -48,7 +48,20 @@ N_ALPHA = 200
 
 
 class HeraldError(ValueError):
-    """A protocol point at which no attempt heralds (P = 0): no rounds, no key."""
+    """A protocol point at which no attempt heralds (P = 0): no rounds, no key.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what to do (the usual :class:`ValueError` argument).
+
+    Examples
+    --------
+    A ValueError, so callers that catch bad input catch it too:
+
+    >>> issubclass(HeraldError, ValueError)
+    True
+    """
 
 
 def protocol_statistics(loss_order=None, alpha=None, *, engine: str = "coherent",
@@ -129,6 +142,15 @@ def finite_key_at(loss_order=None, alpha=None, *, rounds=None, hours=None,
         ``run_time_s``) and ``after_hours`` (the one at n = floor(R_eg T 3600), with
         ``rounds``).
 
+    Raises
+    ------
+    HeraldError
+        If no attempt heralds at the point (P = 0).
+    ValueError
+        If ``rounds`` or ``hours`` is invalid
+        (:class:`~catbell_qutip._checks.ParameterError`), or ``hours`` is given where R_eg
+        is undefined (L = 0 and t0 = 0).
+
     Examples
     --------
     >>> r = finite_key_at(0, 0.7, length_km=10.0, rounds=10 ** 9)
@@ -179,6 +201,21 @@ def key_vs_rounds(S, Q, rounds, **options) -> dict:
     dict
         ``rounds`` (ndarray), ``key_per_round``, ``key_length_bits``, ``gamma`` (optimal
         test fraction) and ``dominant`` (list of str), each per n.
+
+    Raises
+    ------
+    ValueError
+        If a number of rounds is not an integer >= 1
+        (:class:`~catbell_qutip._checks.ParameterError`) or ``rounds`` is not ascending.
+
+    Examples
+    --------
+    Perfect correlations (S = 2 sqrt 2, Q = 0) have 1 bit per round asymptotically; a
+    finite run keeps less:
+
+    >>> r = key_vs_rounds(2 * 2 ** 0.5, 0.0, [1e8])
+    >>> bool(0 < r["key_per_round"][0] < 1), r["rounds"].tolist()
+    (True, [100000000.0])
     """
     ns = [check_count(v, "rounds", what="a number of heralded rounds")
           for v in np.atleast_1d(rounds)]
@@ -217,11 +254,37 @@ def fig4_points(loss_orders=(0, 1), *, panels=FIG4_PANELS, engine: str = "cohere
     :func:`catbell_qutip.keyrate.peak_key_rate`, 200 amplitudes up to the panel's alpha_max,
     then Brent) and the protocol's S, Q, R_eg there.
 
+    Parameters
+    ----------
+    loss_orders : sequence of int, optional
+        Codes l to evaluate (default (0, 1)).
+    panels : sequence of str, optional
+        Names out of :data:`FIG4_PANELS` (default all).
+    engine : {"coherent", "fock"}, optional
+        Simulation engine (default "coherent").
+    overrides : dict, optional
+        ProtocolParams fields replacing the panel preset's.
+
     Returns
     -------
     list of dict
         ``panel``, ``loss_order``, ``alpha`` (None: no key at any alpha), ``S``, ``Q``,
         ``R_eg_hz``, ``asymptotic_key_per_round`` and ``key_rate_bit_s`` (asymptotic).
+        Units: km, Hz, bit per round, bit/s.
+
+    Raises
+    ------
+    ValueError
+        If a panel name is not in :data:`FIG4_PANELS`.
+
+    Examples
+    --------
+    The asymptotic key rate is R_eg (1 - h(Q) - chi(S)):
+
+    >>> import numpy as np
+    >>> (p,) = fig4_points((0,), panels=("fig4c",))
+    >>> bool(np.isclose(p["key_rate_bit_s"], p["R_eg_hz"] * p["asymptotic_key_per_round"]))
+    True
     """
     out = []
     for name in panels:
@@ -270,6 +333,22 @@ def run_time_vs_distance(panel_name: str, loss_order: int, lengths_km, *,
     dict
         ``length_km``, ``alpha``, ``S``, ``Q``, ``R_eg_hz``, ``min_rounds`` and
         ``run_time_s``: ndarrays, NaN where there is no key at any amplitude.
+        Units: km, 1, 1, 1, Hz, 1, s.
+
+    Raises
+    ------
+    ValueError
+        If a length is not a positive real number
+        (:class:`~catbell_qutip._checks.ParameterError`).
+
+    Examples
+    --------
+    Not run in the doctests (each length needs a key-rate peak and a minimal-rounds
+    search: seconds); the run time is min_rounds / R_eg by construction:
+
+    >>> r = run_time_vs_distance("fig4c", 0, [10.0])  # doctest: +SKIP
+    >>> bool(np.isclose(r["run_time_s"][0], r["min_rounds"][0] / r["R_eg_hz"][0]))  # doctest: +SKIP
+    True
     """
     panel = next(p for p in PANELS if p.name == panel_name)
     L = np.asarray(check_real(np.atleast_1d(lengths_km), "lengths_km", low=0.0,
