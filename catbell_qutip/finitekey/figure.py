@@ -37,7 +37,36 @@ _TITLES = {"fig4a": "Fig. 4(a) point: channel loss only",
 
 
 def key_vs_rounds_dataset(points, rounds, *, progress=None, **options) -> xr.Dataset:
-    """Key per round against n for every Fig. 4 point (dims ``point`` x ``rounds``)."""
+    """Key per round against n for every Fig. 4 point (dims ``point`` x ``rounds``).
+
+    Parameters
+    ----------
+    points : list of dict
+        Operating points of :func:`~catbell_qutip.finitekey.simulator.fig4_points`.
+    rounds : array_like
+        Numbers of heralded rounds n (dimensionless), ascending.
+    progress : callable, optional
+        Called once per point.
+    **options
+        Arguments of :func:`~catbell_qutip.finitekey.bound.finite_key`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``key_per_round`` (bit), ``key_length_bits`` (bit), ``gamma`` (1) on
+        (point, rounds); ``min_rounds``, ``alpha``, ``S``, ``Q``, ``R_eg_hz`` (Hz) and
+        ``asymptotic_key_per_round`` (bit) per point. NaN where a point has no key.
+
+    Examples
+    --------
+    A point without key (no S) gives NaN rows of the right shape, at no cost:
+
+    >>> point = dict(panel="fig4a", loss_order=0, alpha=None, S=None, Q=None, R_eg_hz=None,
+    ...              asymptotic_key_per_round=0.0)
+    >>> ds = key_vs_rounds_dataset([point], [1e6, 1e8])
+    >>> ds.key_per_round.dims, bool(ds.key_per_round.isnull().all())
+    (('point', 'rounds'), True)
+    """
     rounds = np.asarray(rounds, dtype=float)
     P = len(points)
     kpr = np.full((P, rounds.size), np.nan)
@@ -81,8 +110,37 @@ def key_vs_rounds_dataset(points, rounds, *, progress=None, **options) -> xr.Dat
 
 def run_time_dataset(lengths, loss_orders=(0, 1), *, panels=FIG4_PANELS, engine="coherent",
                      progress=None, **options) -> xr.Dataset:
-    """Shortest run to a first key against length (dims ``panel`` x ``loss_order`` x
-    ``length_km``)."""
+    """Shortest run to a first key against length (dims ``panel`` x ``loss_order`` x ``length_km``).
+
+    Parameters
+    ----------
+    lengths : array_like
+        Fibre lengths L in km (> 0).
+    loss_orders : sequence of int, optional
+        Codes l (default (0, 1)).
+    panels : sequence of str, optional
+        Names out of :data:`~catbell_qutip.finitekey.simulator.FIG4_PANELS` (default all).
+    engine : {"coherent", "fock"}, optional
+        Simulation engine.
+    progress : callable, optional
+        Called once per length.
+    **options
+        Arguments of :func:`~catbell_qutip.finitekey.bound.finite_key`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``alpha``, ``S``, ``Q`` (1), ``R_eg_hz`` (Hz), ``min_rounds`` (1) and
+        ``run_time_s`` (s), NaN where there is no key.
+
+    Examples
+    --------
+    The dimensions (with no lengths nothing is computed):
+
+    >>> ds = run_time_dataset([], loss_orders=(0,), panels=("fig4c",))
+    >>> dict(ds.sizes)
+    {'panel': 1, 'loss_order': 1, 'length_km': 0}
+    """
     lengths = np.asarray(lengths, dtype=float)
     names = ("alpha", "S", "Q", "R_eg_hz", "min_rounds", "run_time_s")
     data = {k: np.full((len(panels), len(loss_orders), lengths.size), np.nan)
@@ -114,7 +172,30 @@ def _axes(n):
 
 
 def plot_key_vs_rounds(ds: xr.Dataset, stem) -> list[Path]:
-    """key_vs_rounds.png (300 dpi) and .pdf from :func:`key_vs_rounds_dataset`."""
+    """key_vs_rounds.png (300 dpi) and .pdf from :func:`key_vs_rounds_dataset`.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`key_vs_rounds_dataset`.
+    stem : str or path-like
+        Path without suffix; ``.png`` and ``.pdf`` are added.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG and PDF written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> point = dict(panel="fig4a", loss_order=0, alpha=None, S=None, Q=None, R_eg_hz=None,
+    ...              asymptotic_key_per_round=0.0)
+    >>> ds = key_vs_rounds_dataset([point], [1e6, 1e8])
+    >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
+    ...     [p.name for p in plot_key_vs_rounds(ds, pathlib.Path(d) / "key_vs_rounds")]
+    ['key_vs_rounds.png', 'key_vs_rounds.pdf']
+    """
     panels = list(dict.fromkeys(ds["panel"].values.tolist()))
     plt, fig, axes = _axes(len(panels))
     n = ds["rounds"].values
@@ -154,7 +235,29 @@ def plot_key_vs_rounds(ds: xr.Dataset, stem) -> list[Path]:
 
 
 def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
-    """run_time_vs_distance.png (300 dpi) and .pdf from :func:`run_time_dataset`."""
+    """run_time_vs_distance.png (300 dpi) and .pdf from :func:`run_time_dataset`.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`run_time_dataset`.
+    stem : str or path-like
+        Path without suffix; ``.png`` and ``.pdf`` are added.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG and PDF written.
+
+    Examples
+    --------
+    Not run in the doctests (a 300 dpi figure takes about a second to write);
+    ``catbell finite-key`` draws it from a computed dataset:
+
+    >>> ds = run_time_dataset([5.0, 10.0], panels=("fig4c",))  # doctest: +SKIP
+    >>> [p.suffix for p in plot_run_time(ds, "run_time_vs_distance")]  # doctest: +SKIP
+    ['.png', '.pdf']
+    """
     panels = ds["panel"].values.tolist()
     plt, fig, axes = _axes(len(panels))
     L = ds["length_km"].values
@@ -242,6 +345,14 @@ def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
     -------
     dict
         ``files`` (list of Path), ``points`` (the Fig. 4 points) and the two datasets.
+
+    Examples
+    --------
+    Not run in the doctests (minutes: what ``catbell finite-key`` runs):
+
+    >>> r = write_outputs("finite-key", num_rounds=5, num_lengths=3)  # doctest: +SKIP
+    >>> sorted(p.name for p in r["files"])[:2]  # doctest: +SKIP
+    ['key_vs_rounds.csv', 'key_vs_rounds.nc']
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
