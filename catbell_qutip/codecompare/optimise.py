@@ -106,9 +106,39 @@ def _quiet_evaluate(loss_order, **kw):
 
 def point_values(loss_order: int, family: str, fields: dict, *, alpha=None, squeezing=None,
                  binomial_m=None, outputs=("P", "F", "S", "Q")) -> dict:
-    """P, F, S, Q (and the key fraction ``f``, bit per attempt) of one family at given
-    parameters, broadcast with the fields: cat codes on the coherent engine (exact), the
-    others on the Fock engine.
+    """P, F, S, Q (and the key fraction ``f``) of one family at given parameters.
+
+    Broadcast with the fields: cat codes on the coherent engine (exact), the others on the
+    Fock engine.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    family : {"cat", "squeezed-cat", "binomial"}
+        The code family.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    alpha : float or ndarray, optional
+        Amplitude |alpha| (dimensionless; cat, squeezed cat).
+    squeezing : float or ndarray, optional
+        Squeezing parameter r of the squeezed cat (dimensionless).
+    binomial_m : int, optional
+        M of the binomial code.
+    outputs : tuple of str, optional
+        Quantities to compute (default P, F, S, Q).
+
+    Returns
+    -------
+    dict of ndarray
+        The ``outputs`` (all dimensionless) and, with P, S and Q, ``f`` = P (1 - h(Q) -
+        chi(S)) in bit per attempt (0 without key).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``family``; invalid fields as :func:`catbell_qutip.evaluate` reports.
 
     Examples
     --------
@@ -136,7 +166,40 @@ def point_values(loss_order: int, family: str, fields: dict, *, alpha=None, sque
 
 
 def key_fraction(loss_order: int, family: str, fields: dict, **params) -> np.ndarray:
-    """The key fraction f = P (1 - h(Q) - chi(S)) in bit per attempt (0 without key)."""
+    """The key fraction f = P (1 - h(Q) - chi(S)) in bit per attempt (0 without key).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    family : {"cat", "squeezed-cat", "binomial"}
+        The code family.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    **params
+        ``alpha``, ``squeezing`` or ``binomial_m`` as :func:`point_values`.
+
+    Returns
+    -------
+    ndarray
+        f in bit per attempt, broadcast shape of fields and parameters.
+
+    Examples
+    --------
+    For l = 0 with channel loss only Q = 0, chi(S) = h(F), P = 1 - exp(-2 eta x) and
+    F = (1 + exp(-2 (1 - eta) x)) / 2, x = alpha^2 (docs/model.md 4, 5):
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> from catbell_qutip.formulas import binary_entropy
+    >>> x = 0.25
+    >>> F_heralded = (1 + np.exp(-2 * (1 - eta) * x)) / 2
+    >>> f_closed = (1 - np.exp(-2 * eta * x)) * (1 - binary_entropy(F_heralded))
+    >>> bool(np.isclose(key_fraction(0, "cat", F, alpha=0.5), f_closed))
+    True
+    """
     return point_values(loss_order, family, fields, **params)["f"]
 
 
@@ -173,11 +236,37 @@ def optimise_cat_key(loss_order: int, fields: dict, *, n_grid: int = 60, n_golde
     point's global maximum on the grid (the key fraction of l = 3 has two local maxima in
     alpha); golden-section search between its neighbours refines it.
 
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    n_grid : int, optional
+        Amplitudes of the scan.
+    n_golden : int, optional
+        Golden-section steps.
+    alpha_max : float, optional
+        Largest amplitude allowed (dimensionless).
+
     Returns
     -------
     dict of ndarray (n,)
         ``alpha``, ``P``, ``F``, ``S``, ``Q``, ``f`` (bit per attempt), ``at_bound`` (the
         optimum is the largest alpha allowed).
+
+    Examples
+    --------
+    The optimum beats its neighbours:
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> r = optimise_cat_key(0, F, n_grid=10, n_golden=10)
+    >>> a = float(r["alpha"][0])
+    >>> bool(np.all(r["f"] >= key_fraction(0, "cat", F, alpha=np.array([a - 0.05, a + 0.05]))))
+    True
     """
     n = _n_points(fields)
     flat = _flat(fields, n)
@@ -197,10 +286,42 @@ def optimise_cat_key(loss_order: int, fields: dict, *, n_grid: int = 60, n_golde
 
 def squeezed_fraction(loss_order: int, fields: dict, alpha, squeezing, *,
                       cap: float = PHOTON_CAP) -> np.ndarray:
-    """The squeezed cat's key fraction at (alpha, r), broadcast with the fields (arrays of
-    shape (n,), taken as a row against parameters of shape (k, n) or (n,)); points with
-    alpha^2 e^{2|r|} > ``cap`` (a Fock cutoff beyond what the comparison affords) are not
-    evaluated and count as no key."""
+    """The squeezed cat's key fraction at (alpha, r), broadcast with the fields.
+
+    The fields (arrays of shape (n,)) are taken as a row against parameters of shape (k, n)
+    or (n,); points with alpha^2 e^{2|r|} > ``cap`` (a Fock cutoff beyond what the
+    comparison affords) are not evaluated and count as no key.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    alpha : array_like
+        Amplitudes |alpha| (dimensionless).
+    squeezing : array_like
+        Squeezing parameters r (dimensionless), broadcasting with ``alpha``.
+    cap : float, optional
+        Largest alpha^2 e^{2|r|} evaluated [photons].
+
+    Returns
+    -------
+    ndarray
+        Key fraction in bit per attempt, broadcast shape.
+
+    Examples
+    --------
+    At r = 0 the squeezed cat is the cat code: the Fock engine agrees with the coherent one:
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> f = squeezed_fraction(1, F, [0.5, 1.0], 0.0)
+    >>> bool(np.allclose(f, key_fraction(1, "cat", F, alpha=np.array([0.5, 1.0]))))
+    True
+    """
     n = _n_points(fields)
     flat = _flat(fields, n)
     alpha, r = np.broadcast_arrays(np.asarray(alpha, dtype=float),
@@ -247,11 +368,41 @@ def optimise_squeezed_key(loss_order: int, fields: dict, start_alpha, *,
     (``start_alpha``, r = 0), the cat code's optimum. Points beyond :data:`PHOTON_CAP`
     count as no key (:func:`squeezed_fraction`).
 
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless).
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ...),
+        scalars or arrays of shape (n,).
+    start_alpha : float or ndarray
+        The cat code's key-optimal amplitude at each point (dimensionless).
+    r_grid : sequence of float, optional
+        Squeezing parameters r of the basin grid (dimensionless).
+    alpha_scan : sequence of float, optional
+        Amplitude factors of the grid and of the inner scan (dimensionless).
+    r_width : float, optional
+        Half-width of the golden-section search in r (dimensionless).
+    n_outer, n_inner : int, optional
+        Golden-section steps in r and in alpha.
+    alpha_max, squeezing_max : float, optional
+        Largest alpha and |r| (dimensionless).
+
     Returns
     -------
     dict of ndarray (n,)
-        ``alpha``, ``squeezing``, ``P``, ``F``, ``S``, ``Q``, ``f``, ``at_bound`` (alpha,
-        |r| or alpha^2 e^{2|r|} at its bound).
+        ``alpha``, ``squeezing``, ``P``, ``F``, ``S``, ``Q``, ``f`` (bit per attempt),
+        ``at_bound`` (alpha, |r| or alpha^2 e^{2|r|} at its bound).
+
+    Examples
+    --------
+    Never below the cat code at the start (r = 0):
+
+    >>> F = {"length_km": 10.0}
+    >>> r = optimise_squeezed_key(1, F, 0.7, r_grid=(0.5,), alpha_scan=(1.2,),
+    ...                           n_outer=1, n_inner=1)
+    >>> bool(r["f"][0] >= squeezed_fraction(1, F, 0.7, 0.0)[0])
+    True
     """
     n = _n_points(fields)
     flat = _flat(fields, n)
@@ -301,13 +452,37 @@ def optimise_squeezed_key(loss_order: int, fields: dict, start_alpha, *,
 
 
 def optimise_binomial_key(loss_order: int, fields: dict, *, ms=BINOMIAL_M) -> dict:
-    """The key-optimal M of the binomial code at every point: every M of ``ms`` evaluated
-    (Fock engine), the largest key fraction kept (ties: the smaller M).
+    """The key-optimal M of the binomial code at every point.
+
+    Every M of ``ms`` is evaluated (Fock engine) and the largest key fraction kept (ties:
+    the smaller M).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    ms : sequence of int, optional
+        The binomial M to try.
 
     Returns
     -------
     dict of ndarray (n,)
-        ``binomial_m``, ``P``, ``F``, ``S``, ``Q``, ``f``.
+        ``binomial_m``, ``P``, ``F``, ``S``, ``Q`` (dimensionless), ``f`` (bit per attempt).
+
+    Examples
+    --------
+    f is P (1 - h(Q) - chi(S)) of the chosen code:
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> from catbell_qutip.formulas import key_rate
+    >>> r = optimise_binomial_key(1, F, ms=(1,))
+    >>> int(r["binomial_m"][0]), bool(np.isclose(r["f"], key_rate(r["P"], r["S"], r["Q"])).all())
+    (1, True)
     """
     n = _n_points(fields)
     flat = _flat(fields, n)
@@ -322,9 +497,39 @@ def optimise_binomial_key(loss_order: int, fields: dict, *, ms=BINOMIAL_M) -> di
 
 
 def global_grid_key(loss_order: int, fields: dict, alphas, rs) -> dict:
-    """The squeezed cat's key fraction on a full (alpha, r) grid at every point (within
-    :data:`PHOTON_CAP`): the best grid point (``alpha``, ``squeezing``, ``f``), to check
-    that the optimisation did not miss another basin."""
+    """The squeezed cat's key fraction on a full (alpha, r) grid at every point.
+
+    Within :data:`PHOTON_CAP`: the best grid point (``alpha``, ``squeezing``, ``f``), to
+    check that the optimisation did not miss another basin.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    alphas : array_like
+        Grid of amplitudes |alpha| (dimensionless), 1-D.
+    rs : array_like
+        Grid of squeezing parameters r (dimensionless), 1-D.
+
+    Returns
+    -------
+    dict of ndarray (n,)
+        ``alpha``, ``squeezing`` (dimensionless) and ``f`` (bit per attempt).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> best = global_grid_key(1, F, [0.5, 1.0], [0.0, 0.5])
+    >>> grid = squeezed_fraction(1, F, np.array([[0.5], [0.5], [1.0], [1.0]]),
+    ...                          np.array([[0.0], [0.5], [0.0], [0.5]]))
+    >>> bool(np.isclose(best["f"][0], grid.max()))
+    True
+    """
     n = _n_points(fields)
     flat = _flat(fields, n)
     A, R = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(rs, dtype=float),
@@ -345,24 +550,83 @@ def _at_rate(loss_order, rate_hz, engine, fields, n_scan, **code):
 
 
 def cat_at_rate(loss_order: int, rate_hz: float, fields: dict, *, n_scan: int = 32) -> dict:
-    """The cat code at the rate: alpha solved (smallest alpha reaching it, coherent
-    engine); ``alpha``, ``P``, ``F``, ``S``, ``Q``, ``R_eg`` (Hz), NaN where unreachable."""
+    """The cat code at the rate: alpha solved (smallest alpha reaching it, coherent engine).
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    rate_hz : float
+        Required entanglement-generation rate R_eg [Hz].
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    n_scan : int, optional
+        Amplitudes of the bracketing scan of the rate solver.
+
+    Returns
+    -------
+    dict of ndarray (n,)
+        ``alpha``, ``P``, ``F``, ``S``, ``Q`` (dimensionless), ``R_eg`` (Hz); NaN where
+        unreachable.
+
+    Examples
+    --------
+    l = 0 over 10 km: an attempt takes 10 km / c_f = 50 us, so 1000 Hz needs P = 0.05 and
+    alpha^2 = -ln(1 - P) / (2 eta):
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> r = cat_at_rate(0, 1000.0, F)
+    >>> bool(np.isclose(r["P"], 0.05)), bool(np.isclose(r["alpha"] ** 2, -np.log(0.95) / (2 * eta)))
+    (True, True)
+    """
     return _at_rate(loss_order, rate_hz, "coherent", fields, n_scan)
 
 
 def squeezed_at_rate(loss_order: int, rate_hz: float, fields: dict, *, n_r: int = 7,
                      n_golden: int = 6, n_scan: int = 32,
                      squeezing_max: float = RATE_SQUEEZING_MAX) -> dict:
-    """The squeezed cat at the rate, r chosen for the largest S: for each r alpha is solved
-    for the rate (Fock engine); a scan of ``n_r`` values in [-squeezing_max,
-    squeezing_max] (r = 0, the cat code, among them), then golden-section between the best
-    one's neighbours.
+    """The squeezed cat at the rate, r chosen for the largest S.
+
+    For each r alpha is solved for the rate (Fock engine); a scan of ``n_r`` values in
+    [-squeezing_max, squeezing_max] (r = 0, the cat code, among them), then golden-section
+    between the best one's neighbours.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    rate_hz : float
+        Required entanglement-generation rate R_eg [Hz].
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    n_r : int, optional
+        Squeezing values of the scan (r = 0 is added).
+    n_golden : int, optional
+        Golden-section steps in r.
+    n_scan : int, optional
+        Amplitudes of the bracketing scan of the rate solver.
+    squeezing_max : float, optional
+        Largest |r| (dimensionless).
 
     Returns
     -------
     dict of ndarray (n,)
-        ``alpha``, ``squeezing``, ``P``, ``F``, ``S``, ``Q``, ``R_eg`` (Hz); NaN where no
-        r of the scan reaches the rate.
+        ``alpha``, ``squeezing``, ``P``, ``F``, ``S``, ``Q`` (dimensionless), ``R_eg``
+        (Hz); NaN where no r of the scan reaches the rate.
+
+    Examples
+    --------
+    Not run in the doctests (about a second of Fock-engine solves); r = 0 is among the
+    candidates, so S is never below the cat code's at the same rate:
+
+    >>> F = {"length_km": 10.0}
+    >>> r = squeezed_at_rate(1, 1000.0, F, n_r=3, n_golden=2)  # doctest: +SKIP
+    >>> bool(r["S"][0] >= cat_at_rate(1, 1000.0, F)["S"][0] - 1e-9)  # doctest: +SKIP
+    True
     """
     n = _n_points(fields)
     flat = _flat(fields, n)
@@ -399,15 +663,40 @@ def squeezed_at_rate(loss_order: int, rate_hz: float, fields: dict, *, n_r: int 
 
 
 def binomial_at_rate(loss_order: int, rate_hz: float, fields: dict, *, ms=BINOMIAL_M) -> dict:
-    """The binomial code where it reaches the rate: its R_eg = P / max(L / c_f, t0) is fixed
-    by the code (no amplitude), and S does not depend on the rate; among the M of ``ms``
-    whose R_eg >= ``rate_hz`` the one with the largest S.
+    """The binomial code where it reaches the rate.
+
+    Its R_eg = P / max(L / c_f, t0) is fixed by the code (no amplitude), and S does not
+    depend on the rate; among the M of ``ms`` whose R_eg >= ``rate_hz`` the one with the
+    largest S.
+
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1 (dimensionless); the code has N = l + 1 components.
+    rate_hz : float
+        Required entanglement-generation rate R_eg [Hz].
+    fields : dict
+        :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km`` in km, ``t0_s``
+        in s, efficiencies in [0, 1], ...), scalars or arrays of shape (n,) for n points.
+    ms : sequence of int, optional
+        The binomial M to try.
 
     Returns
     -------
     dict of ndarray (n,)
         ``binomial_m`` (-1 where no M reaches the rate), ``P``, ``F``, ``S``, ``Q``,
         ``R_eg`` (Hz, of the chosen M; NaN where none reaches).
+
+    Examples
+    --------
+    Over 10 km an attempt takes 50 us, so R_eg = P / 50 us:
+
+    >>> import numpy as np
+    >>> F = {"length_km": 10.0}
+    >>> eta = 10 ** -0.2  # 10 km at 0.2 dB/km
+    >>> r = binomial_at_rate(1, 1000.0, F, ms=(1,))
+    >>> bool(np.isclose(r["R_eg"], r["P"] / 50e-6)), bool(r["R_eg"][0] >= 1000.0)
+    (True, True)
     """
     n = _n_points(fields)
     flat = _flat(fields, n)
