@@ -71,7 +71,23 @@ _RATE_VARS = ("S", "P", "F", "Q", "R_eg", "alpha", "squeezing", "binomial_m", "a
 
 
 def code_labels(loss_orders=LOSS_ORDERS) -> list[str]:
-    """The codes of the map, in winner-index order: family-major ("cat l=0", ...)."""
+    """The codes of the map, in winner-index order: family-major ("cat l=0", ...).
+
+    Parameters
+    ----------
+    loss_orders : sequence of int, optional
+        The loss orders l (default 0, 1, 3).
+
+    Returns
+    -------
+    list of str
+        ``len(FAMILIES) * len(loss_orders)`` labels.
+
+    Examples
+    --------
+    >>> code_labels((0, 1))
+    ['cat l=0', 'cat l=1', 'squeezed-cat l=0', 'squeezed-cat l=1', 'binomial l=0', 'binomial l=1']
+    """
     return [f"{f} l={l}" for f in FAMILIES for l in loss_orders]
 
 
@@ -294,6 +310,20 @@ def compare_codes(*, quick: bool = False, workers: int | None = None,
     Cat codes run on the coherent engine (exact), the other families on the Fock engine
     (the only one that runs them). The squeezed cat starts from the cat code's optimum
     (r = 0 is the cat code), so its optimum is never below the cat's.
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` < 1.
+
+    Examples
+    --------
+    Not run in the doctests (even ``quick`` takes minutes; ``catbell codes --quick``
+    runs it):
+
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> res["key"].key_rate.dims  # doctest: +SKIP
+    ('setting', 'loss_order', 'family', 'length_km')
     """
     grid = dict(GRIDS["quick" if quick else "default"])
     workers = _cores() if workers is None else int(workers)

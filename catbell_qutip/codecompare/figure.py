@@ -121,6 +121,18 @@ def plot_key_rate(ds, out_stem) -> list:
     Returns
     -------
     list of Path
+        The PNG and PDF written.
+
+    Examples
+    --------
+    Not run in the doctests (the dataset comes from
+    :func:`~catbell_qutip.codecompare.compute.compare_codes`, minutes; ``catbell codes``
+    draws it):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> [p.suffix for p in plot_key_rate(res["key"], "codes_key_rate")]  # doctest: +SKIP
+    ['.png', '.pdf']
     """
     plt = _mpl()
     from matplotlib.lines import Line2D
@@ -205,10 +217,23 @@ def plot_S_at_rate(ds, out_stem) -> list:
     ds : xarray.Dataset
         ``compare_codes(...)["rate"]``.
     out_stem : str or Path
+        Path without suffix; ``.png`` and ``.pdf`` are added.
 
     Returns
     -------
     list of Path
+        The PNG and PDF written.
+
+    Examples
+    --------
+    Not run in the doctests (the dataset comes from
+    :func:`~catbell_qutip.codecompare.compute.compare_codes`, minutes; ``catbell codes``
+    draws it):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> [p.suffix for p in plot_S_at_rate(res["rate"], "codes_S_at_rate")]  # doctest: +SKIP
+    ['.png', '.pdf']
     """
     plt = _mpl()
     from matplotlib.lines import Line2D
@@ -296,10 +321,23 @@ def plot_map(ds, out_stem) -> list:
     ds : xarray.Dataset
         ``compare_codes(...)["map"]``.
     out_stem : str or Path
+        Path without suffix; ``.png`` and ``.pdf`` are added.
 
     Returns
     -------
     list of Path
+        The PNG and PDF written.
+
+    Examples
+    --------
+    Not run in the doctests (the dataset comes from
+    :func:`~catbell_qutip.codecompare.compute.compare_codes`, minutes; ``catbell codes``
+    draws it):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> [p.suffix for p in plot_map(res["map"], "codes_map")]  # doctest: +SKIP
+    ['.png', '.pdf']
     """
     plt = _mpl()
     from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm

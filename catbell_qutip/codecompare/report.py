@@ -219,6 +219,11 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
 def summarise(res: dict) -> dict:
     """The JSON summary of :func:`~.compute.compare_codes`' result.
 
+    Parameters
+    ----------
+    res : dict
+        The result of :func:`~catbell_qutip.codecompare.compute.compare_codes`.
+
     Returns
     -------
     dict
@@ -227,6 +232,16 @@ def summarise(res: dict) -> dict:
         ``S_at_rate`` (the same for S at the common rate), ``map`` (share of the grid each
         code wins, the gain range), ``global_check``, ``settings``, ``run`` (CPU and wall
         seconds, workers).
+
+    Examples
+    --------
+    Not run in the doctests (:func:`~catbell_qutip.codecompare.compute.compare_codes`
+    takes minutes even with ``quick=True``; ``catbell codes`` runs this):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> summarise(res)["run"]["quick"]  # doctest: +SKIP
+    True
     """
     key, rate, mp = _key_summary(res["key"]), _rate_summary(res["rate"]), _map_summary(
         res["map"])
@@ -263,7 +278,31 @@ def _nearest(values, wanted):
 
 
 def table_text(res: dict, summary: dict) -> str:
-    """The printed table: key rates and S at a few lengths, then the answers."""
+    """The printed table: key rates and S at a few lengths, then the answers.
+
+    Parameters
+    ----------
+    res : dict
+        The result of :func:`~catbell_qutip.codecompare.compute.compare_codes`.
+    summary : dict
+        Its :func:`summarise`.
+
+    Returns
+    -------
+    str
+        Two tables, (a) key rates [bit/s] with each family's parameters and mean photon
+        number and (b) S at the common rate, then the answer sentences.
+
+    Examples
+    --------
+    Not run in the doctests (:func:`~catbell_qutip.codecompare.compute.compare_codes`
+    takes minutes even with ``quick=True``; ``catbell codes`` runs this):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> table_text(res, summarise(res)).splitlines()[0][:3]  # doctest: +SKIP
+    '(a)'
+    """
     ds = res["key"]
     L = ds.length_km.values
     lines = ["(a) key rate (bit/s) at each family's best parameters; <n>: mean photon number",
@@ -343,8 +382,35 @@ def _write_data(ds, path: Path) -> list:
 
 
 def write_results(res: dict, out, summary: dict | None = None) -> list:
-    """Write the datasets (netCDF + CSV), the figures (PNG + PDF, 300 dpi) and
-    ``summary.json`` into the folder ``out`` (created); return the paths."""
+    """Write the datasets (netCDF + CSV), figures (PNG + PDF, 300 dpi) and summary.json.
+
+    Everything goes into the folder ``out`` (created).
+
+    Parameters
+    ----------
+    res : dict
+        The result of :func:`~catbell_qutip.codecompare.compute.compare_codes`.
+    out : str or path-like
+        Output folder.
+    summary : dict, optional
+        Its :func:`summarise` (computed if not given).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written (``codes_key_rate``, ``codes_S_at_rate``, ``codes_map``
+        .nc/.csv/.png/.pdf and summary.json).
+
+    Examples
+    --------
+    Not run in the doctests (:func:`~catbell_qutip.codecompare.compute.compare_codes`
+    takes minutes even with ``quick=True``; ``catbell codes`` runs this):
+
+    >>> from catbell_qutip.codecompare import compare_codes
+    >>> res = compare_codes(quick=True, workers=1)  # doctest: +SKIP
+    >>> [p.name for p in write_results(res, "codes")][-1]  # doctest: +SKIP
+    'summary.json'
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = []

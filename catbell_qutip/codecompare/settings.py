@@ -91,6 +91,21 @@ def key_fields(setting: str) -> dict:
     """Fixed ProtocolParams fields of a key-rate setting, with the conversion efficiency as
     one ``eta_c`` (the preset's eta_dc * eta_uc, or 1): the map varies it.
 
+    Parameters
+    ----------
+    setting : str
+        A key of :data:`KEY_SETTINGS` ("channel": channel loss only, "table1": Table I).
+
+    Returns
+    -------
+    dict
+        ProtocolParams fields (efficiencies dimensionless, ``t0_s`` in s, ...).
+
+    Raises
+    ------
+    ValueError
+        (:class:`~catbell_qutip._checks.ParameterError`) for an unknown ``setting``.
+
     Examples
     --------
     >>> f = key_fields("table1")
@@ -105,19 +120,64 @@ def key_fields(setting: str) -> dict:
 
 
 def rate_fields() -> dict:
-    """Fixed fields of the S-at-a-common-rate comparison: preset ``repro-base``."""
+    """Fixed fields of the S-at-a-common-rate comparison: preset ``repro-base``.
+
+    Returns
+    -------
+    dict
+        ProtocolParams fields of the preset (``db_per_km`` in dB/km, ``t0_s`` in s, ...).
+
+    Examples
+    --------
+    >>> f = rate_fields()
+    >>> f["db_per_km"], f["usd"]
+    (0.2, 'tub')
+    """
     return dict(preset(RATE_SETTING[0]))
 
 
 def key_lengths(grid: dict) -> np.ndarray:
-    """Fibre lengths of the key-rate curves, km."""
+    """Fibre lengths of the key-rate curves, km.
+
+    Parameters
+    ----------
+    grid : dict
+        A value of :data:`GRIDS`; uses ``length_km`` = (first, last [km], number).
+
+    Returns
+    -------
+    ndarray
+        Evenly spaced lengths [km].
+
+    Examples
+    --------
+    >>> key_lengths({"length_km": (0.0, 100.0, 6)}).tolist()
+    [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    """
     lo, hi, n = grid["length_km"]
     return np.linspace(lo, hi, n)
 
 
 def rate_lengths(grid: dict) -> np.ndarray:
-    """Fibre lengths of the S-at-a-common-rate curves, km (5 km, where the paper reads its
-    numbers, included)."""
+    """Fibre lengths of the S-at-a-common-rate curves, km (5 km included).
+
+    5 km is where the paper reads its numbers.
+
+    Parameters
+    ----------
+    grid : dict
+        A value of :data:`GRIDS`; uses ``rate_length_km`` = (first, last [km], number).
+
+    Returns
+    -------
+    ndarray
+        Sorted lengths [km], 5 km among them.
+
+    Examples
+    --------
+    >>> rate_lengths({"rate_length_km": (1.0, 21.0, 3)}).tolist()
+    [1.0, 5.0, 11.0, 21.0]
+    """
     lo, hi, n = grid["rate_length_km"]
     return np.union1d(np.linspace(lo, hi, n), [5.0])
 
@@ -129,6 +189,14 @@ def map_axes(grid: dict, db_per_km: float) -> tuple[np.ndarray, np.ndarray]:
     On it the channel transmission eta_c 10^(-a L / 10) = q^(i + j) takes only
     n_L + n_eta - 1 distinct values: with an ideal memory the protocol depends on L only
     through that transmission (docs/model.md 3.2, 3.7), so each value is optimised once.
+
+    Parameters
+    ----------
+    grid : dict
+        A value of :data:`GRIDS`; uses ``map_length_km`` = (first, last [km], number) and
+        ``map_n_eta`` (number of eta_c values).
+    db_per_km : float
+        Fibre attenuation a [dB/km].
 
     Returns
     -------
