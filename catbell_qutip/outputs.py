@@ -289,7 +289,7 @@ def csv_header(title: str, units: dict) -> str:
     Returns
     -------
     str
-        One line starting with ``# ``, without a newline.
+        One line starting with "# ", without a newline.
 
     Examples
     --------
