@@ -9,6 +9,7 @@ import numpy as np
 __all__ = [
     "ParameterError",
     "MemoryLimitError",
+    "PrecisionError",
     "check_loss_order",
     "check_real",
     "check_choice",
@@ -44,6 +45,15 @@ class MemoryLimitError(ValueError):
         super().__init__(message)
         self.estimate_bytes = float(estimate_bytes)
         self.limit_bytes = float(limit_bytes)
+
+
+class PrecisionError(ValueError):
+    """A point where rounding has overtaken the result: refused rather than reported.
+
+    Raised where a heralded state is not a density matrix to the stated tolerance
+    (:func:`catbell_qutip.result.check_heralded_state`) or P is below an engine's
+    resolution floor; the message names the floor or tolerance and what to do.
+    """
 
 
 def memory_limit_bytes() -> float:

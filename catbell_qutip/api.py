@@ -8,12 +8,12 @@ import warnings
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_memory, check_real
+from ._checks import ParameterError, PrecisionError, check_choice, check_memory, check_real
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
 from .params import PARAM_INFO, ProtocolParams
 from .protocol import run_protocol
-from .result import ProtocolResult, herald, summarise
+from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
@@ -43,11 +43,12 @@ def _check_fock_resolution(P: float, usd: str) -> None:
     (including a P that rounding made 0 or negative) is refused with this message, never
     reported as "no light"; the coherent engine then tells whether P is really 0."""
     if usd == "linear" and P < FOCK_LINEAR_P_FLOOR:
-        raise ValueError(
+        raise PrecisionError(
             f"P = {max(P, 0.0):.3g} is below the Fock engine's resolution floor "
             f"{FOCK_LINEAR_P_FLOOR:g} for the linear-optics USD: the cancellation in its "
             "click effects (~3e-17) would dominate F, S and Q, which are conditioned on "
-            "success; use engine='coherent', which stays exact at any P"
+            "success; use engine='coherent', whose click effects keep their relative "
+            f"precision down to P ~ {P_FLOOR:.0e}"
         )
 
 

@@ -45,7 +45,8 @@ def test_simulate_table(capsys):
     (["--loss-order", "1", "--alpha", "1e308"], "--alpha = 1e+308 is outside"),
     # Fock resolution floor: the hint names the flag, not the Python argument
     (["--loss-order", "3", "--alpha", "1.5", "--preset", "table1", "--length-km", "5",
-      "--usd", "linear"], "use --engine coherent, which stays exact"),
+      "--usd", "linear"], "use --engine coherent, whose click effects keep their relative "
+                          "precision"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, fragment, capsys):
     assert main(["simulate", *argv]) == 2

@@ -16,7 +16,7 @@ from ..api import run
 from ..bell import bell_fidelity, chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..params import ProtocolParams
-from ..result import herald
+from ..result import herald, normalise
 from .swap import compose_chain, dephase_output
 from .waiting import check_segments, expected_attempts, memory_factors
 
@@ -59,10 +59,7 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
         for idx in np.ndindex(*shape):
             outcomes, _, _ = run(params.at(idx), engine="fock")
             P[idx], rho_un[idx] = herald(outcomes)
-    ok = P > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(ok[..., None, None], rho_un / np.where(ok, P, 1.0)[..., None, None],
-                       np.nan)
+    rho = normalise(rho_un, P)  # checked: a density matrix, or PrecisionError
     T0 = np.broadcast_to(np.asarray(params.attempt_time_s, dtype=float), shape)
     return {"P": P, "rho": rho, "T0": T0, "params": params}
 
