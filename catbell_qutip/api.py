@@ -8,7 +8,14 @@ import warnings
 
 import numpy as np
 
-from ._checks import ParameterError, PrecisionError, check_choice, check_memory, check_real
+from ._checks import (
+    ParameterError,
+    PrecisionError,
+    check_choice,
+    check_memory,
+    check_real,
+    memory_limit_bytes,
+)
 from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
 from .engines import ENGINES, CoherentState, FockState
 from .params import PARAM_INFO, ProtocolParams
@@ -16,7 +23,8 @@ from .protocol import run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
-           "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
+           "predict_fock_resolution", "fock_memory_bytes", "coherent_memory_bytes",
+           "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
@@ -50,6 +58,27 @@ def _check_fock_resolution(P: float, usd: str) -> None:
             "success; use engine='coherent', whose click effects keep their relative "
             f"precision down to P ~ {P_FLOOR:.0e}"
         )
+
+
+def predict_fock_resolution(params: ProtocolParams) -> None:
+    """Refuse, before any Fock-engine work, a linear-optics point whose P is below
+    :data:`FOCK_LINEAR_P_FLOOR` (issue 24: Fock l = 7 with the linear USD ran 180-200 s
+    building its 2^16 no-click matrices before refusing on the floor afterwards).
+
+    P is predicted by the coherent engine on the same point (milliseconds; equal to the
+    Fock engine's P to within its truncation, <= tol * P). Nothing is predicted, and the
+    Fock run's own check afterwards (:func:`_check_fock_resolution`) decides, for the TUB
+    (no floor), for a point the coherent engine cannot represent, or one too large for it
+    (the Fock run's memory guard speaks first).
+    """
+    if params.usd != "linear" or coherent_memory_bytes(params, 1) > memory_limit_bytes():
+        return
+    try:
+        initial = _coherent_initial(params)
+        outcomes = run_protocol(params, initial, explicit=params.encoder == "explicit")
+    except ValueError:
+        return
+    _check_fock_resolution(float(herald(outcomes)[0]), params.usd)
 
 
 def _require(name: str, value, call: str) -> None:
@@ -285,6 +314,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     params = _make_params(loss_order, alpha, eta, params, kwargs)
     if params.batch_shape != ():
         raise ValueError("simulate() takes one parameter point; use evaluate() for arrays")
+    if engine == "fock":
+        predict_fock_resolution(params)
     outcomes, cutoff, trunc = run(params, engine=engine, cutoff=cutoff, tol=tol)
     P, rho_un = herald(outcomes)
     P = float(P)
@@ -441,6 +472,8 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
         P = np.empty(shape)
         rho_un = np.empty(shape + (4, 4), dtype=complex)
         for idx in np.ndindex(*shape):
+            if set(outputs) - {"P"}:
+                predict_fock_resolution(params.at(idx))
             outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
             P[idx], rho_un[idx] = herald(outcomes)
             # P itself is accurate; only quantities conditioned on success need the floor

@@ -235,7 +235,7 @@ def test_linear_ml_along_L_is_a_state_or_refused(l):
     from P ~ 0.3 to below 1e-230, every point is a density matrix (Hermitian, trace 1,
     eigenvalues >= -1e-12, checked here on the returned state) or a clean refusal; the
     coherent engine now refuses none of them (it keeps its precision, see below)."""
-    lengths = np.linspace(0.0, 2900.0 if l == 3 else 1480.0, 30)
+    lengths = np.linspace(0.0, 2900.0 if l == 3 else 1480.0, 30 if l == 3 else 16)
     refused = 0
     for L in lengths:
         r = _state_or_refusal(lambda L=L: cb.simulate(
@@ -320,3 +320,21 @@ def test_both_engines_refuse_a_state_that_is_not_one(engine, monkeypatch):
         cb.simulate(0, 1.0, 0.9, engine=engine)
     with pytest.raises(PrecisionError, match="not a density matrix"):
         cb.evaluate(0, engine=engine, alpha=[1.0], eta=0.9)
+
+
+def test_fock_linear_floor_is_refused_before_the_work(monkeypatch):
+    """Fock l = 7 with the linear USD ran 180-200 s (2^16 no-click matrices) before
+    refusing on the P floor (issue 24.7). The floor is now predicted from the coherent
+    engine's P and refused before any click effect is built; points above it still run."""
+    def built(*args, **kwargs):
+        raise AssertionError("the Fock click effects were built")
+
+    monkeypatch.setattr("catbell_qutip.engines.fock.linear_optics_povm_matrices", built)
+    P = cb.simulate(7, 2.0, length_km=20, usd="linear", engine="coherent").P
+    assert P < api.FOCK_LINEAR_P_FLOOR
+    with pytest.raises(PrecisionError, match=f"P = {P:.3g} is below the Fock engine's"):
+        cb.simulate(7, 2.0, length_km=20, usd="linear")
+    with pytest.raises(PrecisionError, match="below the Fock engine's resolution floor"):
+        cb.evaluate(7, engine="fock", alpha=[2.0], length_km=20, usd="linear")
+    with pytest.raises(AssertionError, match="were built"):  # above the floor: it runs
+        cb.simulate(7, 2.0, length_km=5, usd="linear")
