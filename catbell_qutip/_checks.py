@@ -12,6 +12,7 @@ __all__ = [
     "PrecisionError",
     "check_loss_order",
     "check_real",
+    "check_int",
     "check_choice",
     "memory_limit_bytes",
     "check_memory",
@@ -130,10 +131,26 @@ def check_real(
         and (high is None or (value < high if high_open else value <= high))
     ):
         return float(value)  # fast path for a valid plain number; everything else below
-    if isinstance(value, (bool, np.bool_)) or np.asarray(value).dtype == bool:
+    if isinstance(value, (bool, np.bool_)):
         raise ParameterError(f"{name} must be a real number, got the boolean {value!r}", name)
     try:
-        arr = np.asarray(value, dtype=float)
+        given = np.asarray(value)
+    except ValueError:  # ragged nesting, e.g. [[1, 2], [3]]
+        raise ParameterError(f"{name} must be a real number or a rectangular array of "
+                             f"them, got the ragged {value!r}", name) from None
+    if given.dtype == bool:
+        raise ParameterError(f"{name} must be a real number, got the boolean {value!r}", name)
+    if given.dtype.kind in "USV" or (given.dtype.kind == "O" and any(
+            isinstance(v, (str, bytes)) for v in given.flat)):
+        # a numeric string ('1.2') is not parsed: a typo or a wrong column must not pass
+        raise ParameterError(f"{name} must be a real number, got the string {value!r}; "
+                             "give numbers, without quotes", name)
+    if given.dtype.kind == "O" and any(v is None for v in given.flat):
+        raise ParameterError(f"{name} must be a real number, got None in {value!r}", name)
+    if given.size == 0:
+        raise ParameterError(f"{name} is empty: give a number or a non-empty array", name)
+    try:
+        arr = np.asarray(given, dtype=float)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a real number, got {value!r}", name) from None
     lo = "(" if low_open else "["
@@ -150,6 +167,20 @@ def check_real(
         raise ParameterError(f"{name} = {shown:g}{u} is outside the allowed range {rng}{u}",
                              name)
     return float(arr) if arr.ndim == 0 else arr
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = None,
+              what: str = "") -> int:
+    """Validate an integer (a Python or NumPy integer, not a bool or a float) in
+    [low, high]; return it as int. ``what`` adds why the range is what it is."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer, got {value!r}", name)
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        rng = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise ParameterError(f"{name} = {v} is outside the allowed range {rng}"
+                             + (f" ({what})" if what else ""), name)
+    return v
 
 
 def check_choice(value, name: str, choices) -> str:
@@ -177,17 +208,19 @@ def check_out_dir(path, flag: str = "--out", *, kind: str = "folder"):
 
     text = os.fspath(path) if path is not None else ""
     if not str(text).strip():
-        raise ValueError(f"{flag} is empty: give the {kind} to write, e.g. {flag} results")
+        raise ParameterError(f"{flag} is empty: give the {kind} to write, e.g. {flag} results",
+                             flag)
     p = Path(text)
     where = f"{flag} {str(p)!r}"
     if p.exists() and not p.is_dir():
-        raise ValueError(f"{where} is an existing file, not a {kind}; choose another path")
+        raise ParameterError(f"{where} is an existing file, not a {kind}; choose another path",
+                             flag)
     d = p
     while not d.exists() and d != d.parent:
         d = d.parent
     if not d.is_dir():
-        raise ValueError(f"{where}: {str(d)!r} is a file, so the {kind} cannot be created "
-                         "there; choose another path")
+        raise ParameterError(f"{where}: {str(d)!r} is a file, so the {kind} cannot be "
+                             "created there; choose another path", flag)
     why = None
     if not os.access(d, os.W_OK | os.X_OK):
         why = "read-only location or no permission"
@@ -205,6 +238,6 @@ def check_out_dir(path, flag: str = "--out", *, kind: str = "folder"):
             os.close(fd)
             os.unlink(probe)
     if why is not None:
-        raise ValueError(f"{where}: {str(d)!r} is not writable ({why}), so the {kind} "
-                         f"cannot be created there; choose a writable location")
+        raise ParameterError(f"{where}: {str(d)!r} is not writable ({why}), so the {kind} "
+                             "cannot be created there; choose a writable location", flag)
     return p

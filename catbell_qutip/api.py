@@ -88,11 +88,24 @@ def _require(name: str, value, call: str) -> None:
             f"{call}(loss_order=1, alpha=1.2, ...)", name)
 
 
+def _check_fields(kwargs: dict, call: str) -> None:
+    """Keyword arguments that are not ProtocolParams fields: a ParameterError, not the
+    dataclass's TypeError."""
+    unknown = sorted(set(kwargs) - set(PARAM_INFO))
+    if unknown:
+        raise ParameterError(f"{call}() got an unknown parameter {unknown[0]!r}; known "
+                             f"parameters are {', '.join(PARAM_INFO)}", unknown[0])
+
+
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     if params is not None:
+        if not isinstance(params, ProtocolParams):
+            raise ParameterError(f"params must be a ProtocolParams, got {params!r}; e.g. "
+                                 "params=ProtocolParams(loss_order=1, alpha=1.2)", "params")
         if kwargs or loss_order is not None or alpha is not None or eta is not None:
             raise ValueError("give either params=ProtocolParams(...) or individual parameters")
         return params
+    _check_fields(kwargs, "simulate")
     fields = dict(kwargs)
     if loss_order is not None:
         fields["loss_order"] = loss_order
@@ -332,25 +345,46 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
 
 
 def _grid_axes(kwargs: dict) -> dict:
-    """The 1-D axes of ``evaluate(grid=True)``; a choice field given as a list is refused."""
+    """The 1-D axes of ``evaluate(grid=True)``: each validated as its field, distinct
+    values (a repeated value would be a duplicate coordinate); a choice field given as a
+    list is refused."""
     axes = {}
     for name, v in kwargs.items():
-        if np.ndim(v) == 0:
+        if isinstance(v, str) or np.ndim(v) == 0:
             continue
-        info = PARAM_INFO.get(name)
-        if info is not None and not info.array:
+        info = PARAM_INFO[name]
+        if not info.array:
             raise ParameterError(
                 f"{name} takes one value per call (got {np.ravel(v).tolist()!r}); call "
                 f"evaluate() once per {name}", name)
-        try:
-            arr = np.asarray(v, dtype=float)
-        except (TypeError, ValueError):
-            raise ParameterError(f"grid axis {name!r} must be real numbers, got {v!r}",
-                                 name) from None
-        if arr.ndim != 1 or arr.size == 0:
-            raise ParameterError(f"grid axis {name!r} must be a non-empty 1-D array", name)
+        arr = np.asarray(info.check(v), dtype=float)
+        if arr.ndim != 1:
+            raise ParameterError(f"grid axis {name} must be a 1-D array, got shape "
+                                 f"{arr.shape}", name)
+        values, counts = np.unique(arr, return_counts=True)
+        if np.any(counts > 1):
+            raise ParameterError(f"grid axis {name} repeats the value "
+                                 f"{values[counts > 1][0]:g}; axis values must be distinct",
+                                 name)
         axes[name] = arr
     return axes
+
+
+def _check_outputs(outputs) -> tuple:
+    """``outputs`` of :func:`evaluate`: a non-empty sequence of distinct names from
+    :data:`OUTPUTS` (a bare string such as 'PF' is refused, not split into letters)."""
+    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)):
+        raise ParameterError(f"outputs must be a list or tuple of names from {OUTPUTS}, got "
+                             f"{outputs!r}; e.g. outputs=('P', 'F')", "outputs")
+    if not outputs:
+        raise ParameterError(f"outputs is empty: give at least one of {OUTPUTS}", "outputs")
+    for o in outputs:
+        if o not in OUTPUTS:
+            raise ParameterError(f"unknown output {o!r}; choose from {OUTPUTS}", "outputs")
+    if len(set(outputs)) != len(outputs):
+        raise ParameterError(f"outputs lists an output twice ({list(outputs)!r}); give each "
+                             "once", "outputs")
+    return tuple(outputs)
 
 
 def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
@@ -443,9 +477,10 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     >>> ds.P.dims, ds.P.shape, float(ds.F.sel(alpha=1.0, eta=1.0))
     (('alpha', 'eta'), (2, 3), 1.0)
     """
-    bad = [o for o in outputs if o not in OUTPUTS]
-    if bad:
-        raise ValueError(f"unknown output {bad[0]!r}; choose from {OUTPUTS}")
+    outputs = _check_outputs(outputs)
+    if not isinstance(grid, (bool, np.bool_)):
+        raise ParameterError(f"grid must be True or False, got {grid!r}", "grid")
+    _check_fields(kwargs, "evaluate")
     check_choice(engine, "engine", ENGINES)
     _check_tol(tol)
     if kwargs.get("alpha") is None:

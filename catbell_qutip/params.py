@@ -31,6 +31,7 @@ __all__ = [
     "preset",
     "load_toml",
     "read_toml_table",
+    "check_file_value",
     "resolve_params",
     "merge_layers",
 ]
@@ -263,8 +264,13 @@ class ProtocolParams:
             shape = np.broadcast_shapes(
                 *(np.shape(getattr(self, f)) for f in self.numeric_fields())
             )
-        except ValueError as exc:
-            raise ValueError(f"array-valued parameters do not broadcast together: {exc}") from None
+        except ValueError:
+            shapes = ", ".join(f"{f} has shape {np.shape(getattr(self, f))}"
+                               for f in self.numeric_fields() if np.ndim(getattr(self, f)))
+            raise ParameterError(
+                f"array-valued parameters do not broadcast together ({shapes}): give "
+                "arrays of one length (or NumPy-broadcastable shapes), or evaluate(..., "
+                "grid=True) for their outer product", None) from None
         set_(self, "_batch_shape", shape)
 
     # -- derived quantities -------------------------------------------------------------
@@ -427,6 +433,45 @@ def read_toml_table(path, what: str) -> dict:
                              "give a TOML text file") from None
 
 
+_INF_WORDS = ("inf", "infinity")
+
+
+def check_file_value(key: str, name: str, value):
+    """One value of field ``name`` as a TOML file gives it, validated; errors name ``key``.
+
+    The one check of parameter values read from files (presets, ``--config`` files, sweep
+    specs): a number must be a TOML number (``eta = "0.5"`` and ``alpha = true`` are
+    refused, ``"inf"`` is the one word accepted, for unbounded fields), an integer an
+    integer, a choice a string, then :meth:`ParamInfo.check`. The message starts with
+    ``key`` (``fixed.eta_int``, ``config file 'c.toml': loss_order``), never with a
+    command-line flag: the value came from the file.
+    """
+    info = PARAM_INFO[name]
+    if info.kind == "real":
+        if isinstance(value, str) and value.lower() in _INF_WORDS:
+            value = math.inf
+        elif isinstance(value, bool):
+            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not a number; "
+                             "give a number")
+        elif not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        value = float(value)
+    elif info.kind == "loss_order":
+        if isinstance(value, bool):
+            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not an integer; "
+                             "give an integer")
+        if not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{key} must be an integer of the form 2^m - 1 (0, 1, 3, 7, "
+                             f"...), got {value!r}")
+    elif not isinstance(value, str):
+        raise ValueError(f"{key} must be a string, one of {list(info.choices)}, got "
+                         f"{value!r}")
+    try:
+        return info.check(value)
+    except ParameterError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
 def _read_toml(path: Path, what: str) -> dict:
     data = read_toml_table(path, what)
     unknown = sorted(set(data) - set(PARAM_NAMES))
@@ -435,14 +480,8 @@ def _read_toml(path: Path, what: str) -> dict:
             f"{what}: unknown parameter {unknown[0]!r}; known parameters are "
             f"{', '.join(PARAM_NAMES)}"
         )
-    for key, value in data.items():  # TOML `alpha = true`: named by its key, not a flag
-        if isinstance(value, bool) and PARAM_INFO[key].kind != "choice":
-            what_kind = "an integer" if PARAM_INFO[key].kind == "loss_order" else "a number"
-            raise ValueError(f"{what}: {key} = {str(value).lower()}: a boolean is not "
-                             f"{what_kind}; give {what_kind}")
-    if data.get("t_c_s") in ("inf", "infinity"):
-        data["t_c_s"] = math.inf
-    return data
+    # every value checked here, named by file and key (also one a flag will override)
+    return {key: check_file_value(f"{what}: {key}", key, value) for key, value in data.items()}
 
 
 def PRESETS() -> tuple[str, ...]:  # noqa: N802 - reads like a constant at call sites

@@ -344,3 +344,29 @@ def test_advantage_refuses_a_huge_axis_on_the_plain_path(tmp_path, capsys):
                   "--no-progress"], capsys)
     assert "--x eta_int has 100000 points" in err and "--workers N" in err and " h on " in err
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("text,flags,fragment", [
+    # a bad value in a config file is named by file and key, not by a flag never typed
+    ("loss_order = 1.5\nalpha = 1.0\n", [], "config file '{f}': loss_order must be an integer"),
+    ('loss_order = 1\nalpha = 1.0\neta = "0.5"\n', [], "config file '{f}': eta must be a "
+                                                       "number, got '0.5'"),
+    # an invalid table is refused even where a flag overrides the key
+    ("loss_order = 1\n[alpha]\nstart = 1\n", ["--alpha", "1"],
+     "config file '{f}': alpha must be a number"),
+    # a list is not taken as a grid (the API's "use evaluate()" is not CLI advice)
+    ("loss_order = 1\nalpha = [1.0, 2.0]\n", [], "config file '{f}': alpha must be a number"),
+    # a rule between fields names the file's key and the flag that fixes it
+    ("loss_order = 1\nalpha = 1.0\np_dark = 0.1\n", [],
+     "config file '{f}': p_dark > 0 needs --usd linear"),
+    ("loss_order = 1\nalpha = 1.0\n", ["--p-dark", "0.1"], "error: --p-dark > 0 needs --usd "
+                                                           "linear"),
+])
+def test_config_file_errors_name_the_file_and_key(tmp_path, capsys, text, flags, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    assert main(["simulate", "--config", str(cfg), *flags]) == 2
+    err = capsys.readouterr().err
+    assert fragment.format(f=str(cfg)) in err and err.count("\n") == 1, err
+    if not flags:
+        assert "--loss-order" not in err and "--eta " not in err and "evaluate()" not in err

@@ -8,6 +8,7 @@ import pytest
 from conftest import tol
 
 import catbell_qutip.cli.sweep as cli_sweep
+from catbell_qutip.cli import main
 from catbell_qutip.sweep import Executor, SweepStats, run_sweep
 from catbell_qutip.sweep.executors import DaskExecutor, LocalExecutor
 
@@ -27,14 +28,24 @@ def test_run_sweep_is_the_public_entry_point(tmp_path):
     assert cli_sweep.run_sweep is run_sweep and not hasattr(cli_sweep, "_run")
 
 
-def test_options_named_in_the_callers_terms():
+def test_options_named_in_the_callers_terms(tmp_path, capsys):
+    """The API names its arguments; the command line names the flags (cli_message)."""
     spec = {"fixed": {"loss_order": 0}, "axes": {"alpha": [1.0]}}
-    with pytest.raises(ValueError, match=r"^workers = 0 must be a positive integer"):
+    with pytest.raises(ValueError, match=r"^workers = 0 is outside the allowed range \[1, "):
         run_sweep(spec, workers=0, progress=False)
-    with pytest.raises(ValueError, match=r"^--workers sizes the local pool; with "
-                                         r"--scheduler"):
-        run_sweep(spec, workers=1, scheduler="tcp://x:1", progress=False,
-                  terms=cli_sweep.CLI_TERMS)
+    with pytest.raises(ValueError, match=r"^workers sizes the local pool, and with "
+                                         r"scheduler=ADDRESS"):
+        run_sweep(spec, workers=1, scheduler="tcp://x:1", progress=False)
+    f = tmp_path / "spec.toml"
+    f.write_text('[fixed]\nloss_order = 0\n[axes]\nalpha = [1.0]\n')
+    assert main(["sweep", str(f), "--out", str(tmp_path / "s.zarr"), "--workers", "1",
+                 "--scheduler", "tcp://x:1"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --workers sizes the local pool, and with --scheduler ADDRESS the" in err
+    (tmp_path / "file").write_text("x")
+    assert main(["sweep", str(f), "--out", str(tmp_path / "file")]) == 2
+    assert f"error: --out {str(tmp_path / 'file')!r} is an existing file" in \
+        capsys.readouterr().err
 
 
 def test_executors_implement_the_protocol():

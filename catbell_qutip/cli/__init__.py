@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from .._checks import ParameterError
-from ..params import PARAM_INFO
+from ._common import cli_message, parser_flags
 
-__all__ = ["main", "SUBCOMMANDS"]
+__all__ = ["main", "SUBCOMMANDS", "cli_message"]
 
 #: subcommand name -> module of this package
 SUBCOMMANDS = {
@@ -57,39 +55,6 @@ def _version() -> str:
         return "unknown"
 
 
-#: API spellings in messages that the command line spells differently
-_API_WORDS = {"cutoff=None": "no --cutoff", "a lower loss_order": "a lower loss order"}
-#: per-command spellings (a flag that only one command has)
-_COMMAND_WORDS = {
-    "simulate": {"evaluate fewer points per call, a lower loss_order or a smaller alpha":
-                 "give a lower --loss-order or a smaller --alpha"},
-}
-_API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None)(?![-+0-9.e:,]))")
-
-
-def _flag(name: str) -> str:
-    info = PARAM_INFO.get(name)
-    return info.flag if info is not None else "--" + name.replace("_", "-")
-
-
-def cli_message(exc: ValueError, command: str | None = None) -> str:
-    """An API error message in command-line terms, on one line (the one place this happens).
-
-    ``engine='coherent'`` becomes ``--engine coherent``, ``cutoff >= 12`` becomes
-    ``--cutoff >= 12``, and a message about a parameter (:class:`ParameterError` with a
-    ``field``) names its flag: ``--alpha = -1 is outside ...``.
-    """
-    msg = " ".join(str(exc).split())
-    for api, cli in [*_COMMAND_WORDS.get(command, {}).items(), *_API_WORDS.items()]:
-        msg = msg.replace(api, cli)
-    msg = _API_ARG.sub(lambda m: f"{_flag(m[1])} {m[2] if m[2] is not None else m[3]}", msg)
-    msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1])} ", msg)
-    field = getattr(exc, "field", None) if isinstance(exc, ParameterError) else None
-    if field and msg.startswith(field + " "):
-        msg = _flag(field) + msg[len(field):]
-    return msg
-
-
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`cli_message`)."""
@@ -100,7 +65,9 @@ def main(argv=None) -> int:
     try:
         return int(args._run(args) or 0)
     except ValueError as exc:
-        print(f"catbell {args.command}: error: {cli_message(exc, args.command)}", file=sys.stderr)
+        msg = cli_message(exc, args.command, flags=parser_flags(args._parser),
+                          sources=getattr(args, "_sources", None))
+        print(f"catbell {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

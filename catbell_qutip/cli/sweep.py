@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 
 from ..sweep import SweepError, load_spec, run_sweep, verify_store
-from ..sweep.driver import CLI_TERMS
-from ._common import positive_int
+from ._common import cli_text, parser_flags, positive_int
 
 #: exit code of --verify when damaged chunks are found
 EXIT_DAMAGED = 1
@@ -69,10 +68,15 @@ def run(args) -> int:
     if args.spec is None or args.out is None:
         raise ValueError("give SPEC.toml and --out STORE.zarr (or --verify STORE.zarr)")
     spec = load_spec(args.spec)
+    flags = parser_flags(args._parser)
+
+    def note(msg: str) -> None:
+        print(f"catbell sweep: {cli_text(msg, 'sweep', flags=flags)}", file=sys.stderr,
+              flush=True)
+
     try:
         _, stats = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                             progress=not args.no_progress, force=args.force,
-                             terms=CLI_TERMS)
+                             progress=not args.no_progress, force=args.force, note=note)
     except SweepError as exc:
         print(f"catbell sweep: {exc.stats.summary()} -> {args.out}")
         print(f"catbell sweep: error: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ import os
 import time
 from typing import Any, Protocol, runtime_checkable
 
+from .._checks import ParameterError
+
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "default_workers"]
 
 
@@ -108,14 +110,14 @@ class DaskExecutor:
     name = "dask"
     generation = 0
 
-    def __init__(self, address: str, opt: str = "--scheduler"):
+    def __init__(self, address: str):
         from distributed import Client
 
         try:
             self.client = Client(address, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise ValueError(f"{opt} {address!r}: cannot reach the Dask scheduler "
-                             f"({exc})") from None
+            raise ParameterError(f"scheduler {address!r}: cannot reach the Dask scheduler "
+                                 f"({exc})", "scheduler") from None
         self._window = (0.0, 4)
         self.description = f"Dask scheduler {address}"
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import MemoryLimitError, ParameterError, check_memory
+from .._checks import MemoryLimitError, check_memory
 from ..params import (
     PARAM_INFO,
     PARAM_NAMES,
     ProtocolParams,
+    check_file_value,
     merge_layers,
     preset,
     read_toml_table,
@@ -93,28 +94,9 @@ def json_value(v):
 
 
 def _checked(key: str, name: str, value):
-    """``value`` validated by the field's ParamInfo; errors name ``key``."""
-    kind = _kind(name)
-    if kind is float:
-        if isinstance(value, str) and value in _INF:
-            value = math.inf
-        elif isinstance(value, bool):   # TOML `alpha = true` is not a number
-            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not a number; give "
-                             f"a number")
-        elif not _is_number(value):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-        value = float(value)
-    elif kind is int and isinstance(value, bool):
-        raise ValueError(f"{key} = {str(value).lower()}: a boolean is not an integer; give "
-                         "an integer")
-    elif kind is int and not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer, got {value!r}")
-    elif kind is str and not isinstance(value, str):
-        raise ValueError(f"{key} must be a string, got {value!r}")
-    try:
-        return PARAM_INFO[name].check(value)
-    except ParameterError as exc:
-        raise ValueError(f"{key}: {exc}") from None
+    """``value`` validated (:func:`~catbell_qutip.params.check_file_value`); errors name
+    ``key``."""
+    return check_file_value(key, name, value)
 
 
 def _parse_range(key: str, name: str, value: dict) -> tuple[np.ndarray, dict]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .._checks import check_out_dir
+from .._checks import ParameterError, check_out_dir
 from .spec import SweepSpec, long_name, units
 
 __all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
@@ -129,11 +129,11 @@ class MemorySink:
         pass
 
 
-def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
+def check_store_path(path, need_bytes: float, opt: str = "store") -> None:
     """Refuse, before any work, a store path that cannot take the results: an existing
     file, a location this process cannot write, or one with less free space than
     ``need_bytes`` (the uncompressed size of what is still to be written). ``opt`` names
-    the option in the caller's terms (``--out``, ``store``)."""
+    the argument (a :class:`~catbell_qutip._checks.ParameterError` with that field)."""
     path = check_out_dir(path, opt, kind="sweep store")
     where = f"{opt} {str(path)!r}"
     d = path if path.exists() else path.parent
@@ -142,13 +142,14 @@ def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
     # the common check probed the nearest existing folder; a store being resumed also
     # needs its _sweep folder (access(2): a refused store must be left exactly as it was)
     if (path / "_sweep").is_dir() and not os.access(path / "_sweep", os.W_OK | os.X_OK):
-        raise ValueError(f"{where}: {str(path / '_sweep')!r} is not writable (read-only "
-                         "location or no permission); choose a writable location")
+        raise ParameterError(f"{where}: {str(path / '_sweep')!r} is not writable (read-only "
+                             "location or no permission); choose a writable location", opt)
     free = shutil.disk_usage(d).free
     if need_bytes > free:
-        raise ValueError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
-                         f"(uncompressed) and {str(d)!r} has {free / 2**30:.3g} GiB free; "
-                         "free some space, choose another location, or sweep fewer points")
+        raise ParameterError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
+                             f"(uncompressed) and {str(d)!r} has {free / 2**30:.3g} GiB "
+                             "free; free some space, choose another location, or sweep "
+                             "fewer points", opt)
 
 
 def _first_difference(old: dict, new: dict) -> str:
@@ -231,17 +232,15 @@ class ZarrStore:
     force : bool
         Resume a store written by another version of the computing code (recorded in
         ``_sweep/mixed_code.json``); otherwise that is refused.
-    terms : dict
-        How messages name the options (``{"force": "--force"}`` in the CLI).
+    note : callable
+        Receives one-line notes (a forced resume).
     """
 
-    def __init__(self, path, spec: SweepSpec, *, force: bool = False,
-                 terms: dict | None = None, note=print):
+    def __init__(self, path, spec: SweepSpec, *, force: bool = False, note=print):
         import zarr
 
         self.path = Path(path)
         self.spec = spec
-        self.terms = {"force": "force=True", **(terms or {})}
         if self.path.is_dir() and not any(self.path.iterdir()):
             self.path.rmdir()
         self.created = not self.path.exists()
@@ -326,7 +325,7 @@ class ZarrStore:
             raise ValueError(
                 f"store {str(self.path)!r} was written by {self._was} and this is "
                 f"{self._now}: resuming would mix results of two code versions; use a new "
-                f"store, or {self.terms['force']} to resume anyway (recorded in the store)")
+                "store, or force=True to resume anyway (recorded in the store)")
         return True
 
     def record_forced(self) -> None:
@@ -342,7 +341,7 @@ class ZarrStore:
         tmp.write_text(json.dumps(entries, indent=1))
         os.replace(tmp, log)
         self.note(f"resuming a store written by {self._was} with {self._now} "
-                  f"({self.terms['force']}); recorded in {str(log)!r}")
+                  f"(force=True); recorded in {str(log)!r}")
 
     # -- flags ---------------------------------------------------------------------------
     def flagged(self):
