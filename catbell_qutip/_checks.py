@@ -10,6 +10,7 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "PrecisionError",
+    "SourceError",
     "check_loss_order",
     "check_real",
     "check_int",
@@ -18,6 +19,11 @@ __all__ = [
     "check_memory",
     "MEMORY_LIMIT_ENV",
     "check_out_dir",
+    "TimeLimitError",
+    "TIME_LIMIT_ENV",
+    "time_limit_seconds",
+    "check_time",
+    "format_duration",
 ]
 
 #: environment variable that sets the memory limit of one run, in GiB
@@ -46,6 +52,14 @@ class MemoryLimitError(ValueError):
         super().__init__(message)
         self.estimate_bytes = float(estimate_bytes)
         self.limit_bytes = float(limit_bytes)
+
+
+class SourceError(ValueError):
+    """A bad value read from a file (a preset, a ``--config`` file, a sweep spec).
+
+    The message names the file and the key (``config file 'c.toml': loss_order ...``):
+    the value was never a command-line flag, so commands show the message as it is.
+    """
 
 
 class PrecisionError(ValueError):
@@ -94,6 +108,62 @@ def check_memory(estimate_bytes: float, what: str, way_out: str) -> None:
             f"limit of {limit / 2 ** 30:.3g} GiB (set {MEMORY_LIMIT_ENV} to change it); "
             f"{way_out}",
             estimate_bytes, limit)
+
+
+#: environment variable that sets the longest run a command starts, in hours
+TIME_LIMIT_ENV = "CATBELL_MAX_HOURS"
+
+
+class TimeLimitError(ValueError):
+    """A run whose estimated duration exceeds the limit (:func:`time_limit_seconds`)."""
+
+    def __init__(self, message: str, estimate_seconds: float, limit_seconds: float):
+        super().__init__(message)
+        self.estimate_seconds = float(estimate_seconds)
+        self.limit_seconds = float(limit_seconds)
+
+
+def time_limit_seconds(default_hours: float = 1.0) -> float:
+    """Longest run (by its estimate) a command starts, in seconds.
+
+    ``CATBELL_MAX_HOURS`` (hours) if set, else ``default_hours``: 1 h for the commands
+    that keep their results in memory, more for resumable sweeps.
+    """
+    import os
+
+    env = os.environ.get(TIME_LIMIT_ENV)
+    if env:
+        try:
+            hours = float(env)
+        except ValueError:
+            raise ValueError(f"{TIME_LIMIT_ENV} = {env!r} is not a number of hours") from None
+        if not hours > 0:
+            raise ValueError(f"{TIME_LIMIT_ENV} = {env!r} must be > 0 hours")
+        return hours * 3600.0
+    return float(default_hours) * 3600.0
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for messages: "40 s", "12 min", "1 h", "3.5 h", "2.1e+04 h"."""
+    s = float(seconds)
+    if s < 120:
+        return f"{s:.2g} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.2g} h"
+
+
+def check_time(estimate_seconds: float, what: str, way_out: str, *,
+               default_hours: float = 1.0) -> None:
+    """Raise :class:`TimeLimitError` before any work if a run's estimated duration
+    exceeds :func:`time_limit_seconds` (the same rule as :func:`check_memory`: the
+    estimate, the limit, how to change it and ``way_out`` in the caller's terms)."""
+    limit = time_limit_seconds(default_hours)
+    if not estimate_seconds <= limit:
+        raise TimeLimitError(
+            f"{what} would take about {format_duration(estimate_seconds)} (an estimate), "
+            f"more than the limit of {format_duration(limit)} (set {TIME_LIMIT_ENV} to "
+            f"change it); {way_out}", estimate_seconds, limit)
 
 
 def check_loss_order(loss_order) -> int:

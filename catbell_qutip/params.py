@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_loss_order, check_real
+from ._checks import ParameterError, SourceError, check_choice, check_loss_order, check_real
 
 __all__ = [
     "ProtocolParams",
@@ -427,9 +427,9 @@ def read_toml_table(path, what: str) -> dict:
         try:
             return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{what}: not valid TOML: {exc}") from None
+            raise SourceError(f"{what}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
-            raise ValueError(f"{what}: not valid TOML: not UTF-8 text (a binary file?); "
+            raise SourceError(f"{what}: not valid TOML: not UTF-8 text (a binary file?); "
                              "give a TOML text file") from None
 
 
@@ -451,32 +451,32 @@ def check_file_value(key: str, name: str, value):
         if isinstance(value, str) and value.lower() in _INF_WORDS:
             value = math.inf
         elif isinstance(value, bool):
-            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not a number; "
+            raise SourceError(f"{key} = {str(value).lower()}: a boolean is not a number; "
                              "give a number")
         elif not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{key} must be a number, got {value!r}")
+            raise SourceError(f"{key} must be a number, got {value!r}")
         value = float(value)
     elif info.kind == "loss_order":
         if isinstance(value, bool):
-            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not an integer; "
+            raise SourceError(f"{key} = {str(value).lower()}: a boolean is not an integer; "
                              "give an integer")
         if not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{key} must be an integer of the form 2^m - 1 (0, 1, 3, 7, "
+            raise SourceError(f"{key} must be an integer of the form 2^m - 1 (0, 1, 3, 7, "
                              f"...), got {value!r}")
     elif not isinstance(value, str):
-        raise ValueError(f"{key} must be a string, one of {list(info.choices)}, got "
+        raise SourceError(f"{key} must be a string, one of {list(info.choices)}, got "
                          f"{value!r}")
     try:
         return info.check(value)
     except ParameterError as exc:
-        raise ValueError(f"{key}: {exc}") from None
+        raise SourceError(f"{key}: {exc}") from None
 
 
 def _read_toml(path: Path, what: str) -> dict:
     data = read_toml_table(path, what)
     unknown = sorted(set(data) - set(PARAM_NAMES))
     if unknown:
-        raise ValueError(
+        raise SourceError(
             f"{what}: unknown parameter {unknown[0]!r}; known parameters are "
             f"{', '.join(PARAM_NAMES)}"
         )
@@ -493,7 +493,7 @@ def preset(name: str) -> dict:
     """The parameter values of a named preset (a dict of field -> value)."""
     files = _preset_files()
     if name not in files:
-        raise ValueError(f"unknown preset {name!r}; available presets: {', '.join(sorted(files))}")
+        raise SourceError(f"unknown preset {name!r}; available presets: {', '.join(sorted(files))}")
     return _read_toml(files[name], f"preset {name!r}")
 
 
@@ -501,7 +501,7 @@ def load_toml(path) -> dict:
     """Parameter values from a TOML file of ``field = value`` lines; unknown keys raise."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"config file {str(path)!r} does not exist")
+        raise SourceError(f"config file {str(path)!r} does not exist")
     return _read_toml(path, f"config file {str(path)!r}")
 
 

@@ -342,7 +342,8 @@ def test_repeater_refuses_too_many_segments(capsys, monkeypatch):
 def test_advantage_refuses_a_huge_axis_on_the_plain_path(tmp_path, capsys):
     err = _error(["advantage", "--x", "eta_int=0.8:1:100000", "--out", str(tmp_path / "a"),
                   "--no-progress"], capsys)
-    assert "--x eta_int has 100000 points" in err and "--workers N" in err and " h on " in err
+    assert "--x axis 'eta_int' has 100000 points" in err and "--workers N" in err
+    assert " h on " in err
     assert not (tmp_path / "a").exists()
 
 
@@ -370,3 +371,41 @@ def test_config_file_errors_name_the_file_and_key(tmp_path, capsys, text, flags,
     assert fragment.format(f=str(cfg)) in err and err.count("\n") == 1, err
     if not flags:
         assert "--loss-order" not in err and "--eta " not in err and "evaluate()" not in err
+
+
+# -- issue 24.2/24.4: refused before any work, in the command's terms -------------------------
+def test_thresholds_huge_grid_is_refused_before_any_work(capsys, monkeypatch):
+    """--grid 1000000000 ran past 60 s and gigabytes: refused with the estimate, the limit
+    and the way out, before the scan starts."""
+    import catbell_qutip.cli.thresholds as thr
+
+    monkeypatch.setattr(thr, "reference_S", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(thr, "calibrate_t0", lambda *a, **k: pytest.fail("work started"))
+    for extra in ([], ["--model-table"]):
+        err = _error(["thresholds", "--grid", "1000000000", "--no-progress", *extra], capsys)
+        assert "would take about" in err and "more than the limit of 1 h" in err
+        assert "CATBELL_MAX_HOURS" in err and "give a smaller --grid" in err
+        assert "n_grid" not in err
+    err = _error(["thresholds", "--grid", "1"], capsys)
+    assert "--grid = 1 is outside the allowed range [2, inf]" in err
+
+
+@pytest.mark.parametrize("n", ["100000000", "1000000"])
+def test_advantage_huge_key_alpha_grid_is_refused_before_any_work(n, tmp_path, capsys,
+                                                                  monkeypatch):
+    """--n-key-alpha 1e8 ran past 60 s and gigabytes (1e6 on a 3 x 3 map: > 9 min)."""
+    import catbell_qutip.advantage.compute as comp
+
+    monkeypatch.setattr(comp, "_plain", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setenv("CATBELL_MAX_HOURS", "0.1")
+    err = _error(["advantage", "--out", str(tmp_path / "o"), "--no-progress",
+                  "--n-key-alpha", n, "--x", "eta_int=0.9:1:3", "--y", "eta_c=0.9:1:3"],
+                 capsys)
+    assert "would take about" in err and "--n-key-alpha" in err and "n_key_alpha" not in err
+    assert "more than the limit of 6 min" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_spec_that_is_a_folder_says_so(tmp_path, capsys):
+    err = _error(["sweep", str(tmp_path), "--out", str(tmp_path / "x.zarr")], capsys)
+    assert "is a folder, not a TOML file" in err and "does not exist" not in err

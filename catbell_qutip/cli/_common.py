@@ -6,7 +6,7 @@ import argparse
 import math
 import re
 
-from .._checks import ParameterError, check_out_dir
+from .._checks import ParameterError, SourceError, check_out_dir
 from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
 
 __all__ = ["check_out_dir", "positive_int", "add_param_flags", "params_from_args",
@@ -156,7 +156,7 @@ _COMMAND_WORDS = {
     "sweep": {"store=PATH": "--out STORE.zarr", "force=True": "--force"},
 }
 #: per-command API arguments whose flag has another name
-_COMMAND_FLAGS = {"sweep": {"store": "--out"}}
+_COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"}}
 #: ``name=value`` advice: a quoted string, a number, None, or a placeholder in capitals
 _API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None|[A-Z]+)"
                       r"(?![-+0-9.e:,\w]))")
@@ -185,12 +185,12 @@ def cli_text(text: str, command: str | None = None, *, flags: dict | None = None
     """A message or note written in API terms, in command-line terms, on one line.
 
     ``engine='coherent'`` becomes ``--engine coherent``, ``workers=N`` ``--workers N``,
-    ``use cutoff >= 12`` ``use --cutoff >= 12``; an underscored argument name that is a
-    flag of this command and not a protocol parameter (``key_alpha_max``, ``n_key_alpha``:
-    they exist only as flags here) becomes that flag. Protocol parameters written in
-    running text keep their names, which are also their TOML keys (a preset or a config
-    file may have set them). ``flags``: the command's {destination: flag}
-    (:func:`parser_flags`).
+    ``use cutoff >= 12`` ``use --cutoff >= 12``; an underscored argument name that this
+    command has as a flag (``key_alpha_max``, ``length_km``) becomes that flag, unless it is
+    quoted or part of ``name=value`` text: then it is a value (an axis ``'eta_int'``), not
+    an argument. Names
+    without an underscore (``alpha``, ``usd``) are ordinary words in running text and stay.
+    ``flags``: the command's {destination: flag} (:func:`parser_flags`).
     """
     flags = {**(flags or {}), **_COMMAND_FLAGS.get(command, {})}
     msg = " ".join(str(text).split())
@@ -199,9 +199,11 @@ def cli_text(text: str, command: str | None = None, *, flags: dict | None = None
     msg = _API_ARG.sub(lambda m: f"{_flag(m[1], flags)} "
                                  f"{m[2] if m[2] is not None else m[3]}", msg)
     msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1], flags)} ", msg)
-    for dest, flag in (flags or {}).items():
-        if "_" in dest and dest not in PARAM_INFO:
-            msg = re.sub(rf"(?<![\w'\-]){dest}(?![\w'])", flag, msg)
+    given = set(flags.values())
+    names = {d: f for d, f in flags.items() if "_" in d}
+    names.update({n: i.flag for n, i in PARAM_INFO.items() if "_" in n and i.flag in given})
+    for name, flag in names.items():
+        msg = re.sub(rf"(?<![\w'\-=]){name}(?![\w'=])", flag, msg)
     return msg
 
 
@@ -214,11 +216,14 @@ def cli_message(exc: ValueError, command: str | None = None, *, flags: dict | No
     from: its flag (``--alpha = -1 is outside ...``), or, for a protocol parameter set by a
     preset or a config file and not by a flag, that file and key
     (``config file 'c.toml': loss_order ...``). ``sources`` maps fields to their origin
-    (:func:`layers_from_args` records it); without it, a field is named by its flag.
+    (:func:`layers_from_args` records it); without it, a field is named by its flag. A
+    :class:`~catbell_qutip._checks.SourceError` (a bad value in a file) is shown as it is.
     """
+    msg = " ".join(str(exc).split())
+    if isinstance(exc, SourceError):  # about a file's key: said in the file's terms
+        return msg
     field = getattr(exc, "field", None) if isinstance(exc, ParameterError) else None
     flags = {**(flags or {}), **_COMMAND_FLAGS.get(command, {})}
-    msg = " ".join(str(exc).split())
     if field and re.match(rf"{re.escape(field)}\b", msg):
         origin = (sources or {}).get(field, "flag") if field in PARAM_INFO else "flag"
         if origin == "flag":

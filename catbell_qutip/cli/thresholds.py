@@ -23,7 +23,7 @@ from .. import claims, discrepancies
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
 from ..reproduce import calibrate_t0
-from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
+from ..thresholds import THRESHOLD_PARAMETERS, check_thresholds, reference_S, threshold
 from ._common import add_param_flags, check_out_dir, layers_from_args
 
 __all__ = ["add_parser", "run"]
@@ -155,20 +155,6 @@ def _usd_factor(args, fields):
     return 0
 
 
-def _check_options(args) -> None:
-    """--loss-orders and --rate-hz, checked before any work (and before the progress bar)."""
-    for l in args.loss_orders:
-        if l < 1 or (l + 1) & l:
-            raise ValueError(f"--loss-orders {l}: give codes l >= 1 of the form 2^m - 1 "
-                             "(1, 3, 7, ...), each compared with l = 0 (e.g. --loss-orders "
-                             "1 3)")
-    if len(set(args.loss_orders)) != len(args.loss_orders):
-        raise ValueError("--loss-orders lists a code twice; give each l once")
-    if not (args.rate_hz > 0 and math.isfinite(args.rate_hz)):
-        raise ValueError(f"--rate-hz = {args.rate_hz:g} Hz is outside the allowed range "
-                         "(0, inf) Hz")
-
-
 def _rate_words(why: str) -> str:
     """An API message about an unattainable rate in this command's terms."""
     why = re.sub(r"\brate_hz = ", "--rate-hz ", why)
@@ -176,9 +162,9 @@ def _rate_words(why: str) -> str:
 
 
 def run(args) -> int:
-    if args.grid < 2:
-        raise ValueError(f"--grid = {args.grid} is outside the allowed range [2, inf)")
-    _check_options(args)
+    # every option checked by the API before any work (and before the progress bar)
+    check_thresholds(args.parameters, args.loss_orders, n_grid=args.grid,
+                     rate_hz=args.rate_hz, engine=args.engine)
     if args.out is not None:
         if not args.model_table:
             raise ValueError("--out only applies to --model-table (it writes model_table.* "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import MemoryLimitError, check_memory
+from .._checks import MemoryLimitError, SourceError, check_memory
 from ..params import (
     PARAM_INFO,
     PARAM_NAMES,
@@ -190,19 +190,19 @@ class SweepSpec:
     def from_dict(cls, data: dict, *, source: str = "sweep spec") -> SweepSpec:
         """Validate a spec given as a dict (the parsed TOML). Every error names its key."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a table of keys, got {type(data).__name__}")
+            raise SourceError(f"{source}: expected a table of keys, got {type(data).__name__}")
         unknown = sorted(set(data) - set(TOP_KEYS))
         if unknown:
             hint = (" (protocol parameters go under [fixed] or [axes])"
                     if unknown[0] in PARAM_NAMES else "")
-            raise ValueError(f"{source}: unknown key {unknown[0]!r}{hint}; allowed keys: "
-                             f"{', '.join(TOP_KEYS)}")
+            raise SourceError(f"{source}: unknown key {unknown[0]!r}{hint}; allowed keys: "
+                              f"{', '.join(TOP_KEYS)}")
         try:
             return cls._from_dict(data, source)
         except MemoryLimitError:
             raise                       # names its key already; keeps its estimate
         except ValueError as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            raise SourceError(f"{source}: {exc}") from None
 
     @classmethod
     def _from_dict(cls, data: dict, source: str) -> SweepSpec:
@@ -370,8 +370,11 @@ def _check_attempt_time(params: dict, axes) -> None:
 def load_spec(path) -> SweepSpec:
     """Read and validate a sweep spec from a TOML file."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"sweep spec {str(path)!r} is a folder, not a TOML file; give the "
+                          "spec file (SPEC.toml)")
     if not path.is_file():
-        raise ValueError(f"sweep spec {str(path)!r} does not exist")
+        raise SourceError(f"sweep spec {str(path)!r} does not exist")
     data = read_toml_table(path, f"sweep spec {str(path)!r}")
     return SweepSpec.from_dict(data, source=f"sweep spec {str(path)!r}")
 
