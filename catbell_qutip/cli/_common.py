@@ -154,6 +154,7 @@ _COMMAND_WORDS = {
                  "simulate() takes one parameter point; use evaluate() for arrays":
                  "simulate takes one value per parameter"},
     "sweep": {"store=PATH": "--out STORE.zarr", "force=True": "--force"},
+    "repeater": {"fewer distances": "fewer --num-lengths"},
 }
 #: per-command API arguments whose flag has another name
 _COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"}}

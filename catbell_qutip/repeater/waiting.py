@@ -23,7 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .._checks import check_choice, check_real
+from .._checks import ParameterError, check_choice, check_real
 
 __all__ = [
     "STRATEGIES",
@@ -66,23 +66,24 @@ def check_segments(segments, *, strategy: str = "parallel", name: str = "segment
     """
     check_choice(strategy, "strategy", STRATEGIES)
     if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= 1, got {segments!r}")
+        raise ParameterError(f"{name} must be an integer >= 1, got {segments!r}", name)
     n = int(segments)
     if n < 1:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, inf): a chain has at "
-                         "least one segment")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, inf): a chain "
+                             "has at least one segment", name)
     if strategy == "nested" and n & (n - 1):
-        raise ValueError(f"{name} = {n} is not a power of 2, which the nested strategy needs "
-                         "(1, 2, 4, 8); use strategy 'parallel' or 'asap' for other n")
+        raise ParameterError(f"{name} = {n} is not a power of 2, which the nested strategy "
+                             "needs (1, 2, 4, 8); use strategy='parallel' or "
+                             "strategy='asap' for other n", name)
     if strategy != "parallel" and n > MAX_MARKOV_SEGMENTS:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
-                         f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
-                         "statistics need 3^n Markov-chain transitions); use strategy "
-                         "'parallel' for longer chains")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, "
+                             f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
+                             "statistics need 3^n Markov-chain transitions); use "
+                             "strategy='parallel' for longer chains", name)
     if n > MAX_PARALLEL_SEGMENTS:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
-                         f"{MAX_PARALLEL_SEGMENTS}] (the exact waiting-time statistics' "
-                         "binomial weights leave the float range beyond it)")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, "
+                             f"{MAX_PARALLEL_SEGMENTS}] (the exact waiting-time statistics' "
+                             "binomial weights leave the float range beyond it)", name)
     return n
 
 
@@ -175,7 +176,8 @@ def expected_attempts(p, n: int):
         out = 1.0 / p
         return float(out) if np.ndim(out) == 0 else out
     B = _binom_table(p, n)
-    log_q = np.log1p(-p)
+    with np.errstate(divide="ignore"):  # p = 1: log q = -inf, and q^j = 0 exactly
+        log_q = np.log1p(-p)
     E = [np.zeros_like(p)]
     for j in range(1, n + 1):
         acc = 1.0 + sum(B[j][k] * E[k] for k in range(1, j))
@@ -263,7 +265,8 @@ def _parallel_factors(p, n, x):
     p, x = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(x, dtype=float))
     n2 = n - 1
     B = _binom_table(p, n)
-    log_q = np.log1p(-p)
+    with np.errstate(divide="ignore"):  # p = 1: log q = -inf, and q^j = 0 exactly
+        log_q = np.log1p(-p)
     out = []
     for lam1, lam2 in ((1.0, 0.0), (1.0, 2.0), (2.0, 2.0)):
         V = {}
@@ -347,7 +350,8 @@ def _markov_factors(p, n, x, strategy):
     xs = x[None, ...]
     # powers p^j q^(k-j)
     q = 1.0 - p
-    log_q = np.log1p(-p)
+    with np.errstate(divide="ignore"):  # p = 1: log q = -inf, and q^j = 0 exactly
+        log_q = np.log1p(-p)
     h = np.empty((1 << n, 3) + p.shape)
     h[full] = 1.0
     for s in sorted(range(full), key=lambda s: -bin(s).count("1")):
