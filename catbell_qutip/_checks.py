@@ -224,7 +224,7 @@ def check_real(
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a real number, got {value!r}", name) from None
     lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
+    hi = ")" if high_open or (high is None and not allow_inf) else "]"
     rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     u = f" {unit}" if unit else ""
     bad = np.isnan(arr) | (np.isinf(arr) & (not allow_inf))
@@ -247,7 +247,7 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
         raise ParameterError(f"{name} must be an integer, got {value!r}", name)
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
-        rng = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        rng = f"[{'-inf' if low is None else low}, {'inf)' if high is None else f'{high}]'}"
         raise ParameterError(f"{name} = {v} is outside the allowed range {rng}"
                              + (f" ({what})" if what else ""), name)
     return v

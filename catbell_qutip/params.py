@@ -34,6 +34,7 @@ __all__ = [
     "check_file_value",
     "resolve_params",
     "merge_layers",
+    "CONVERSION_PARTNERS",
 ]
 
 #: Speed of light in fibre, m/s (the paper's eq. 8).
@@ -351,13 +352,10 @@ class ProtocolParams:
 
     def replace(self, **changes) -> ProtocolParams:
         """A copy with some fields changed (validated again)."""
-        if "eta_c" in changes and changes["eta_c"] is not None:
-            changes.setdefault("eta_dc", None)
-            changes.setdefault("eta_uc", None)
-        if ("eta_dc" in changes or "eta_uc" in changes) and (
-            changes.get("eta_dc") is not None or changes.get("eta_uc") is not None
-        ):
-            changes.setdefault("eta_c", None)
+        for name, value in list(changes.items()):  # a side replaces the other one
+            if value is not None:
+                for other in CONVERSION_PARTNERS.get(name, ()):
+                    changes.setdefault(other, None)
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -505,6 +503,13 @@ def load_toml(path) -> dict:
     return _read_toml(path, f"config file {str(path)!r}")
 
 
+#: eta_c = eta_dc * eta_uc: the fields that a value of each of these replaces (the one home
+#: of this rule: :class:`ProtocolParams` refuses both sides at once, :func:`merge_layers`
+#: lets a later layer's side replace an earlier one's, map axes clear their partners)
+CONVERSION_PARTNERS = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",),
+                       "eta_uc": ("eta_c",)}
+
+
 def merge_layers(*layers: dict | None) -> dict:
     """Merge parameter layers (later beats earlier) into one dict of fields.
 
@@ -520,11 +525,9 @@ def merge_layers(*layers: dict | None) -> dict:
         unknown = sorted(set(layer) - set(PARAM_NAMES))
         if unknown:
             raise ValueError(f"unknown parameter {unknown[0]!r}")
-        if "eta_c" in layer:
-            merged.pop("eta_dc", None)
-            merged.pop("eta_uc", None)
-        if "eta_dc" in layer or "eta_uc" in layer:
-            merged.pop("eta_c", None)
+        for name in layer:
+            for other in CONVERSION_PARTNERS.get(name, ()):
+                merged.pop(other, None)
         merged.update(layer)
     return merged
 

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq, minimize_scalar
 
-from ._checks import check_real
+from ._checks import check_int, check_real
 from .api import evaluate
 from .formulas import entanglement_rate
 from .params import ProtocolParams
@@ -280,8 +280,7 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
         raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
     rate = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
     alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True)
-    if int(n_scan) < 2:
-        raise ValueError(f"n_scan = {n_scan} is outside the allowed range [2, inf)")
+    n_scan = check_int(n_scan, "n_scan", low=2)
     if "alpha" in fields:
         raise ValueError("alpha is what alpha_for_rate solves for; do not pass it")
     params = ProtocolParams(loss_order=loss_order, alpha=1.0, **fields)

@@ -387,7 +387,7 @@ def test_thresholds_huge_grid_is_refused_before_any_work(capsys, monkeypatch):
         assert "CATBELL_MAX_HOURS" in err and "give a smaller --grid" in err
         assert "n_grid" not in err
     err = _error(["thresholds", "--grid", "1"], capsys)
-    assert "--grid = 1 is outside the allowed range [2, inf]" in err
+    assert "--grid = 1 is outside the allowed range [2, inf)" in err
 
 
 @pytest.mark.parametrize("n", ["100000000", "1000000"])

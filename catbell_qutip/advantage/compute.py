@@ -21,7 +21,7 @@ from .._checks import (
 )
 from ..api import evaluate, seconds_per_point
 from ..keyrate import key_rate
-from ..params import ALPHA_MAX, PARAM_INFO, ProtocolParams, merge_layers
+from ..params import ALPHA_MAX, CONVERSION_PARTNERS, PARAM_INFO, ProtocolParams, merge_layers
 from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, entanglement_rate, solve_at_rate
 from ..sweep import sweep
 from ..thresholds import THRESHOLD_PARAMETERS, threshold
@@ -403,9 +403,8 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     if set(axis_of) & {"eta_dc", "eta_uc"} and "eta_c" in axis_of:
         raise ParameterError("'eta_c' is the product 'eta_dc' * 'eta_uc': vary either "
                              "'eta_c' or 'eta_dc'/'eta_uc' along an axis, not both", None)
-    pair = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",), "eta_uc": ("eta_c",)}
     for name, label in axis_of.items():
-        for other in (name, *pair.get(name, ())):
+        for other in (name, *CONVERSION_PARTNERS.get(name, ())):
             if fields.get(other) is not None:
                 why = (f"; give {name!r} once" if other == name else
                        f", which {other} fixes too ('eta_c' = 'eta_dc' * 'eta_uc'); give "

@@ -27,7 +27,7 @@ from ..advantage import (
     plot_map,
     repro_settings,
 )
-from ..params import merge_layers
+from ..params import CONVERSION_PARTNERS, merge_layers
 from ._common import add_param_flags, check_out_dir, layers_from_args, positive_int
 
 __all__ = ["add_parser", "run", "summarise_map"]
@@ -177,8 +177,7 @@ def run(args) -> int:
     # eta_dc, eta_uc partner) gives way to the axis; a flag that fixes it is refused
     names = [(a if a is not None else d)[0] for a, d in ((args.x, DEFAULT_X),
                                                           (args.y, DEFAULT_Y))]
-    pair = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",), "eta_uc": ("eta_c",)}
-    drop = set(names).union(*(pair.get(n, ()) for n in names))
+    drop = set(names).union(*(CONVERSION_PARTNERS.get(n, ()) for n in names))
     fields = merge_layers(*({k: v for k, v in layer.items() if k not in drop}
                             for layer in layers[:-1]), layers[-1])
     t = time.perf_counter()

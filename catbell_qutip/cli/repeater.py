@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .._checks import ParameterError, check_int
+from .._checks import check_int, check_real
 from ..params import merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -93,11 +93,9 @@ def _options(args) -> dict:
     """The chain options, validated (and the scan refused by its estimated time and
     memory) by :func:`catbell_qutip.repeater.check_scan`, before any work; the command
     only builds the distance grid and translates --objective's spelling."""
-    L_max, num = args.length_max_km, args.num_lengths
-    if not (math.isfinite(L_max) and L_max > 0):
-        raise ParameterError(f"length_max_km = {L_max:g} km is outside the allowed range "
-                             "(0, inf) km", "length_max_km")
-    num = check_int(num, "num_lengths", low=2)
+    L_max = check_real(args.length_max_km, "length_max_km", low=0.0, low_open=True,
+                       unit="km")
+    num = check_int(args.num_lengths, "num_lengths", low=2)
     opts = dict(objective=_OBJECTIVES[args.objective], rate_hz=args.rate_hz,
                 strategy=args.strategy, p_swap=args.p_swap, swap_depol=args.swap_depol,
                 alpha_max=args.alpha_max, n_alpha=args.n_alpha)

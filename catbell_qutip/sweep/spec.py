@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import MemoryLimitError, SourceError, check_memory
+from .._checks import MemoryLimitError, SourceError, check_memory, check_real
 from ..params import (
     PARAM_INFO,
     PARAM_NAMES,
@@ -212,10 +212,12 @@ class SweepSpec:
         outputs = _parse_outputs(data.get("outputs", ["P", "F", "S", "Q"]))
         rate = data.get("target_rate_hz")
         if rate is not None:
-            if not _is_number(rate) or not (math.isfinite(rate) and rate > 0):
-                raise ValueError(f"target_rate_hz = {rate!r} Hz is outside the allowed range "
-                                 "(0, inf) Hz")
-            rate = float(rate)
+            if not _is_number(rate):
+                raise ValueError(f"target_rate_hz must be a number of Hz, got {rate!r}")
+            rate = float(check_real(rate, "target_rate_hz", low=0.0, low_open=True,
+                                    unit="Hz"))
+            if math.isinf(rate):
+                raise ValueError("target_rate_hz = inf Hz: give a finite rate")
         if "alpha_at_rate" in outputs and rate is None:
             raise ValueError("output 'alpha_at_rate' needs target_rate_hz (the target "
                              "entanglement-generation rate R_eg in Hz)")
