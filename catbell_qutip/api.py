@@ -24,6 +24,7 @@ from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "predict_fock_resolution", "fock_memory_bytes", "seconds_per_point",
+           "check_point_memory",
            "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
@@ -62,7 +63,7 @@ def _check_fock_resolution(P: float, usd: str) -> None:
 
 def predict_fock_resolution(params: ProtocolParams) -> None:
     """Refuse, before any Fock-engine work, a linear-optics point whose P is below
-    :data:`FOCK_LINEAR_P_FLOOR` (issue 24: Fock l = 7 with the linear USD ran 180-200 s
+    :data:`FOCK_LINEAR_P_FLOOR` (Fock l = 7 with the linear USD used to run 180-200 s
     building its 2^16 no-click matrices before refusing on the floor afterwards).
 
     P is predicted by the coherent engine on the same point (milliseconds; equal to the
@@ -196,11 +197,20 @@ def seconds_per_point(loss_order: int, *, engine: str = "coherent", usd: str = "
     return 2.0 * sec * (n if encoder == "explicit" else 1)
 
 
+def _fock_way_out(params: ProtocolParams) -> str:
+    """Advice for a Fock run refused for its memory: the coherent engine only where it
+    can run the point itself (at l = 1023 it needs ~2e3 GiB too)."""
+    if coherent_memory_bytes(params, 1) <= memory_limit_bytes():
+        return "use engine='coherent', which needs no cutoff, or a smaller alpha"
+    return ("give a lower loss_order: the coherent engine cannot run this point either "
+            f"(~{coherent_memory_bytes(params, 1) / 2 ** 30:.3g} GiB for one point)")
+
+
 def _fock_initial(params: ProtocolParams, cutoff: int, truncation_error=None):
     check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
                  f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
                  f"alpha = {float(params.alpha):g})",
-                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
+                 _fock_way_out(params))
     make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
     return make(params.alpha, params.n_components, cutoff=int(cutoff),
                 truncation_error=truncation_error)
@@ -276,6 +286,26 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     return outcomes, int(cutoff), float(initial.truncation_error)
 
 
+def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
+                       tol: float = DEFAULT_TRUNCATION_TOL) -> None:
+    """Raise :class:`~catbell_qutip._checks.MemoryLimitError`, without computing anything,
+    where :func:`run` would refuse the single point ``params`` for its memory (the Fock
+    engine at its automatic cutoff, or the coherent engine on one point). For callers
+    that must know before any work whether a point can run at all (a sweep whose every
+    point would fail is refused before its store is created)."""
+    check_choice(engine, "engine", ENGINES)
+    if engine == "coherent":
+        _check_coherent_memory(params, 1)
+        return
+    _check_fock_amplitude(params)
+    sector = None if params.encoder == "explicit" else 0
+    cutoff, _ = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
+    check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
+                 f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
+                 f"alpha = {float(params.alpha):g})",
+                 _fock_way_out(params))
+
+
 def _check_fock_amplitude(params: ProtocolParams) -> None:
     """Refuse before computing a cutoff whose own window would not fit: the automatic cutoff
     is at least |alpha|^2 + |alpha| (the Poisson mean plus one standard deviation)."""
@@ -283,7 +313,7 @@ def _check_fock_amplitude(params: ProtocolParams) -> None:
     check_memory(fock_memory_bytes(params.loss_order, x + math.sqrt(x), params.usd),
                  f"the Fock engine at alpha = {float(params.alpha):g} (cutoff above "
                  f"{int(x + math.sqrt(x))})",
-                 "use engine='coherent', which needs no cutoff, or a smaller alpha")
+                 _fock_way_out(params))
 
 
 def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) -> None:

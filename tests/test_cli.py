@@ -373,7 +373,7 @@ def test_config_file_errors_name_the_file_and_key(tmp_path, capsys, text, flags,
         assert "--loss-order" not in err and "--eta " not in err and "evaluate()" not in err
 
 
-# -- issue 24.2/24.4: refused before any work, in the command's terms -------------------------
+# -- refused before any work, in the command's terms ----------------------------------------
 def test_thresholds_huge_grid_is_refused_before_any_work(capsys, monkeypatch):
     """--grid 1000000000 ran past 60 s and gigabytes: refused with the estimate, the limit
     and the way out, before the scan starts."""

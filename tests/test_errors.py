@@ -28,7 +28,7 @@ BAD_VALUES = [
     ("p_dark", 1.0, r"p_dark = 1 is outside the allowed range \[0.0, 1.0\)"),
     ("alpha", math.nan, r"alpha = nan is outside"),
     ("eta", "abc", r"eta must be a real number, got the string 'abc'"),
-    # numeric strings used to be parsed (issue 24.3): a typo or a CSV column passed silently
+    # numeric strings used to be parsed: a typo or a CSV column passed silently
     ("alpha", "1.2", r"alpha must be a real number, got the string '1.2'; give numbers, "
                      "without quotes"),
     ("eta", "0.5", r"eta must be a real number, got the string '0.5'"),
@@ -214,7 +214,7 @@ def test_binary_config_file(tmp_path):
         load_toml(f)
 
 
-# -- issue 24.3/24.4: what the API used to accept silently or explain in NumPy's words ----
+# -- what the API used to accept silently or explain in NumPy's words -----------------------
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(alpha=["1", "2"]), r"alpha must be a real number, got the string \['1', '2'\]"),

@@ -217,7 +217,7 @@ def test_dark_counts_l0_closed_form(p_dark):
         assert abs(r.Q - Q) < tol(1e-10), engine
 
 
-# -- the heralded state at the precision edge (issue 24.1) -------------------------------
+# -- the heralded state at the precision edge ----------------------------------------------
 
 def _state_or_refusal(call):
     """``call()``'s ProtocolResult, or None where it refuses with PrecisionError."""
@@ -231,7 +231,7 @@ def _state_or_refusal(call):
 @pytest.mark.parametrize("l", [3, 7])
 def test_linear_ml_along_L_is_a_state_or_refused(l):
     """Coherent engine, linear-optics USD, ml decoder: from P ~ 1e-32 down, rho_AB had
-    eigenvalues down to -0.34 and, clipped, read F = 1, S = 2 sqrt 2 (issue 24). Along L,
+    eigenvalues down to -0.34 and, clipped, read F = 1, S = 2 sqrt 2. Along L,
     from P ~ 0.3 to below 1e-230, every point is a density matrix (Hermitian, trace 1,
     eigenvalues >= -1e-12, checked here on the returned state) or a clean refusal; the
     coherent engine now refuses none of them (it keeps its precision, see below)."""
@@ -324,7 +324,7 @@ def test_both_engines_refuse_a_state_that_is_not_one(engine, monkeypatch):
 
 def test_fock_linear_floor_is_refused_before_the_work(monkeypatch):
     """Fock l = 7 with the linear USD ran 180-200 s (2^16 no-click matrices) before
-    refusing on the P floor (issue 24.7). The floor is now predicted from the coherent
+    refusing on the P floor. The floor is now predicted from the coherent
     engine's P and refused before any click effect is built; points above it still run."""
     def built(*args, **kwargs):
         raise AssertionError("the Fock click effects were built")

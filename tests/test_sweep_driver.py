@@ -59,3 +59,51 @@ def test_executors_implement_the_protocol():
         ex.close()
     for name in ("window", "submit", "wait", "lost", "close"):
         assert callable(getattr(DaskExecutor, name))
+
+
+# -- refused before a store is created --------------------------------------------------------
+def test_huge_sweep_is_refused_before_any_work(tmp_path):
+    """A 10^4 x 10^4 spec hung building a task graph (and left a .partial folder when
+    killed); it is refused by its time estimate before a store exists."""
+    from catbell_qutip._checks import TimeLimitError
+
+    spec = {"fixed": {"loss_order": 1},
+            "axes": {"alpha": {"start": 0.1, "stop": 2.0, "num": 10000},
+                     "eta": {"start": 0.1, "stop": 1.0, "num": 10000}}}
+    with pytest.raises(TimeLimitError, match=r"this sweep \(1e\+08 points, 2e\+05 chunks to "
+                                             r"compute, on 2 local worker process\(es\)\) "
+                                             r"would take about .* h"):
+        run_sweep(spec, tmp_path / "big.zarr", workers=2, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec,what", [
+    ({"fixed": {"loss_order": 1023}, "axes": {"alpha": [1.0, 2.0]}},
+     "the coherent engine on 1 point"),
+    ({"engine": "fock", "fixed": {"loss_order": 1}, "axes": {"alpha": [50.0, 60.0]}},
+     "the Fock engine at alpha = 50"),
+])
+def test_sweep_whose_every_point_fails_is_refused_before_the_store(tmp_path, spec, what):
+    from catbell_qutip._checks import MemoryLimitError
+
+    with pytest.raises(MemoryLimitError, match=f"every point of this sweep would be refused, "
+                                               f"even the cheapest: {what}"):
+        run_sweep(spec, tmp_path / "s.zarr", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_scheduler_leaves_no_store(tmp_path, monkeypatch):
+    """The scheduler is reached before the store is created (a real unreachable address
+    takes the client's 20 s timeout; the refusal is simulated)."""
+    import catbell_qutip.sweep.driver as drv
+    from catbell_qutip._checks import ParameterError
+
+    def unreachable(address):
+        raise ParameterError(f"scheduler {address!r}: cannot reach the Dask scheduler",
+                             "scheduler")
+
+    monkeypatch.setattr(drv, "DaskExecutor", unreachable)
+    spec = {"fixed": {"loss_order": 0}, "axes": {"alpha": [1.0]}}
+    with pytest.raises(ParameterError, match="cannot reach the Dask scheduler"):
+        run_sweep(spec, tmp_path / "s.zarr", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -56,8 +56,10 @@ def _verify(args) -> int:
         print(f"catbell sweep: damaged: {line}", file=sys.stderr)
     print(f"catbell sweep: {report.summary()}")
     if report.damaged:
-        print("catbell sweep: rerun the sweep command on this store to recompute the "
-              "damaged chunks", file=sys.stderr)
+        what = ("restore its layout and recompute the damaged chunks" if report.layout
+                else "recompute the damaged chunks")
+        print(f"catbell sweep: rerun the sweep command on this store to {what}",
+              file=sys.stderr)
         return EXIT_DAMAGED
     return 0
 

@@ -192,7 +192,7 @@ class CoherentState(LightAtomState):
         exp(-s_j) - exp(-u - s_j) cancels to an absolute error of ~1e-16 against a
         c_j ~ x / M. That error (relative eps M / x) reached the heralded state: at
         x ~ 1e-16 the syndrome records of l = 3 had negative probabilities of the size of P
-        and the "ml" frame turned them into eigenvalues of -0.3 (issue 24).
+        and the "ml" frame turned them into eigenvalues of -0.3.
         """
         M = self.n_ring
         x = self.x[..., None, None]

@@ -16,10 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_memory
+from .._checks import ParameterError, check_int, check_memory, check_time
 from .compute import ChunkResult, compute_chunk, task_for
 from .executors import DaskExecutor, Executor, LocalExecutor, default_workers
-from .grid import FLAG_BYTES_PER_CHUNK, WORK_BYTES_PER_POINT, axis_bytes
+from .grid import (
+    FLAG_BYTES_PER_CHUNK,
+    WORK_BYTES_PER_POINT,
+    axis_bytes,
+    check_some_point_runs,
+    estimate_seconds,
+)
 from .lock import StoreLock
 from .spec import SweepSpec, as_spec
 from .store import MemorySink, ZarrStore, check_store_path
@@ -163,32 +169,55 @@ def run_sweep(spec, store=None, *, workers: int | None = None,
                    "chunks table)")
     check_memory(estimate_memory(spec, in_memory=store is None, window=window),
                  f"this sweep ({spec.size:.3g} points in {spec.n_chunks:.3g} chunks)", way_out)
+    check_some_point_runs(spec)
 
     if note is None:
         def note(msg: str) -> None:
             print(f"sweep: {msg}", file=sys.stderr, flush=True)
 
-    if store is None:
-        sink, lock, forced = MemorySink(spec), None, False
-    else:
+    # a scheduler is reached before a store is created: an unreachable one leaves nothing
+    dask = DaskExecutor(scheduler) if scheduler is not None else None
+    lock = None
+    try:
         from pathlib import Path
 
-        need = 0 if Path(store).exists() else 8 * spec.size * len(spec.outputs)
-        check_store_path(store, need, "store")
-        sink = ZarrStore(store, spec, force=force, note=note)
-        forced = sink.check_code()
-        lock = StoreLock(store, note=note)
-        lock.acquire()
-    try:
+        if store is None or not Path(store).exists():  # resumes are checked on what is left
+            _check_duration(spec, spec.n_chunks, workers, dask)
+        if store is None:
+            sink, forced = MemorySink(spec), False
+        else:
+            need = 0 if Path(store).exists() else 8 * spec.size * len(spec.outputs)
+            check_store_path(store, need, "store")
+            sink = ZarrStore(store, spec, force=force, note=note)
+            forced = sink.check_code()
+            lock = StoreLock(store, note=note)
+            lock.acquire()
         if forced:
             sink.record_forced()
-        return _run_locked(spec, sink, workers, scheduler, progress, note)
+        return _run_locked(spec, sink, workers, dask, progress, note)
+    except BaseException:
+        if dask is not None:
+            dask.close(cancel=True)
+        raise
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run_locked(spec, sink, workers, scheduler, progress, note):
+def _check_duration(spec, n_chunks_todo: int, workers, dask) -> None:
+    """Refuse a run estimated (:func:`~catbell_qutip.sweep.grid.estimate_seconds`, for the
+    chunks still to compute) to take more than the time limit on these workers."""
+    n_par = dask.threads() if dask is not None else int(workers or default_workers())
+    on = (f"{n_par} Dask worker thread(s)" if dask is not None else
+          f"{n_par} local worker process(es)")
+    seconds = estimate_seconds(spec) * n_chunks_todo / spec.n_chunks / n_par
+    check_time(seconds, f"this sweep ({spec.size:.3g} points, {n_chunks_todo:.3g} chunks to "
+                        f"compute, on {on})",
+               "sweep fewer points, spread them over more workers=N or a cluster "
+               "(scheduler=ADDRESS), or split the grid into several sweeps")
+
+
+def _run_locked(spec, sink, workers, dask, progress, note):
     stats = SweepStats(points=spec.size, chunks=spec.n_chunks)
     done = np.zeros(spec.chunk_grid, dtype=bool)
     damaged: list[str] = []
@@ -213,9 +242,11 @@ def _run_locked(spec, sink, workers, scheduler, progress, note):
                          "store")
     n_todo = stats.chunks - stats.chunks_reused
     t_start = time.perf_counter()
+    if n_todo and isinstance(sink, ZarrStore) and not sink.created:  # a resume
+        _check_duration(spec, n_todo, workers, dask)
     if n_todo:
-        if scheduler is not None:
-            ex: Executor = DaskExecutor(scheduler)
+        if dask is not None:
+            ex: Executor = dask
         else:
             ex = LocalExecutor(min(workers or default_workers(), n_todo))
         stats.executor = ex.description
@@ -228,6 +259,8 @@ def _run_locked(spec, sink, workers, scheduler, progress, note):
         ex.close()
     else:
         stats.executor = NOTHING_TO_COMPUTE
+        if dask is not None:
+            dask.close()
     stats.seconds = time.perf_counter() - t_start
     if stats.failures:
         raise SweepError(_failure_message(stats), stats, sink.dataset())

@@ -11,12 +11,32 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 import time
 from typing import Any, Protocol, runtime_checkable
 
 from .._checks import ParameterError
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "default_workers"]
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "default_workers", "die_with_parent"]
+
+#: seconds between a worker's checks that its driver is still alive
+PARENT_POLL_S = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent:  # the driver died (even by SIGKILL): so do we
+            os._exit(1)
+
+
+def die_with_parent() -> None:
+    """Process-pool initializer: the worker exits within :data:`PARENT_POLL_S` of its
+    parent's death, however the parent died (a SIGKILL leaves no chance to clean up, and
+    workers that outlive it keep computing for nobody). A daemon thread polls the parent
+    id, which changes when the parent is gone (POSIX re-parents orphans)."""
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="catbell-die-with-parent").start()
 
 
 @runtime_checkable
@@ -75,7 +95,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers)
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
         self.generation = 0
         self.description = f"{workers} local worker process(es)"
 
@@ -93,7 +113,8 @@ class LocalExecutor:
             return False
         if generation == self.generation:
             self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+            self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
+                                               initializer=die_with_parent)
             self.generation += 1
         return True
 
@@ -120,6 +141,10 @@ class DaskExecutor:
                                  f"({exc})", "scheduler") from None
         self._window = (0.0, 4)
         self.description = f"Dask scheduler {address}"
+
+    def threads(self) -> int:
+        """Worker threads of the cluster now (at least 1)."""
+        return max(1, sum(self.client.nthreads().values()))
 
     def window(self) -> int:
         t, n = self._window
