@@ -445,5 +445,5 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
               borderaxespad=0.0, title=_title_text(shared), title_fontsize=6.5,
               alignment="left")
     fig.savefig(out / f"{panel.name}.png", dpi=300)
-    fig.savefig(out / f"{panel.name}.pdf")
+    fig.savefig(out / f"{panel.name}.pdf", metadata={"CreationDate": None})  # reproducible
     plt.close(fig)

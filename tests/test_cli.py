@@ -113,7 +113,11 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
     (["--alpha", "30", "--eta", "0.7"], "the Fock engine at alpha = 30", "--engine coherent"),
     (["--alpha", "1", "--cutoff", "100000"], "the Fock engine at cutoff 100000",
      "--engine coherent"),
-    (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "--engine coherent"),
+    # the coherent engine cannot run l = 1023 either (~2e3 GiB): not offered as the way out
+    (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "give a lower "
+     "--loss-order: the coherent engine cannot run this point either"),
+    (["--loss-order", "18446744073709551615", "--alpha", "1"], "the Fock engine at alpha = 1",
+     "give a lower --loss-order: the coherent engine cannot run this point either"),
     (["--loss-order", "1023", "--alpha", "1", "--engine", "coherent"],
      "the coherent engine on 1 point(s)", "a lower --loss-order"),
 ])
@@ -127,7 +131,9 @@ def test_memory_guard_exits_2_before_any_work(argv, what, way_out, capsys, monke
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and what in err and way_out in err
     assert "GiB of memory, more than the limit of 8 GiB" in err
-    assert "engine='" not in err  # CLI terms only
+    assert "engine='" not in err and "loss_order" not in err  # CLI terms only
+    if "cannot run this point either" in way_out:
+        assert "--engine coherent" not in err
 
 
 def test_toml_boolean_is_not_a_number(tmp_path, capsys):

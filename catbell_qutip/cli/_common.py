@@ -145,7 +145,7 @@ def params_from_args(args, **defaults):
 # translates those words with :func:`cli_message`; it never re-checks a value.
 
 #: API phrases the command line spells differently, for every command
-_API_WORDS = {"cutoff=None": "no --cutoff", "a lower loss_order": "a lower loss order"}
+_API_WORDS = {"cutoff=None": "no --cutoff"}
 #: per-command phrases: an API argument whose flag has another name, or advice that only
 #: makes sense in one command
 _COMMAND_WORDS = {
