@@ -485,3 +485,15 @@ def test_alpha_jumps_and_beats_one_segment_ignore_keyless_points():
     one = np.array([2.0, 1.0, 1e-4, 1e-10])
     assert _beats_from(K, one, L, 1e-3) == 20.0
     assert _beats_from(one, K, L, 1e-3) is None
+
+
+@pytest.mark.parametrize("strategy", ["parallel", "nested", "asap"])
+def test_links_that_always_succeed_give_no_runtime_warning(strategy):
+    """p = 1 (the placeholder where a link never heralds, e.g. repeater --length-max-km 1e9)
+    printed 'divide by zero in log1p' before the command's error; the suite runs with
+    -Werror. With p = 1 every link succeeds at once: one attempt, no waiting."""
+    p = np.array([1.0, 0.5])
+    E = rp.expected_attempts(p, 4)
+    assert E[0] == 1.0 and E[1] > 1.0
+    dA, dB, dAB = (np.asarray(v) for v in rp.memory_factors(p, 4, 0.1, strategy=strategy))
+    assert dA[0] == dB[0] == dAB[0] == 1.0
