@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import re
 import sys
@@ -39,6 +38,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catbell_qutip import simulate  # noqa: E402
+from catbell_qutip.cli._common import staged_output  # noqa: E402
+from catbell_qutip.outputs import dumps  # noqa: E402
 
 __all__ = ["convergence_curves", "validation_points", "validate_rule", "run_convergence",
            "plot_curves", "main", "S_TOL"]
@@ -48,7 +49,9 @@ S_TOL = 1e-8
 CURVE_ORDERS = (0, 1, 3)
 CURVE_ALPHAS = (0.5, 1.0, 2.0, 3.0, 4.0)
 CURVE_ETA = 0.3
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "bench"
+#: default output folder, relative to the current folder and git-ignored (the copies the
+#: README shows are docs/bench/, refreshed with --out docs/bench on purpose)
+DEFAULT_OUT = Path("results") / "bench"
 
 
 def _fock_at_cutoff(l, cutoff, **kw):
@@ -64,11 +67,12 @@ def _fock_at_cutoff(l, cutoff, **kw):
     params = ProtocolParams(loss_order=l, **kw)
     outcomes = run_protocol(params, _fock_initial(params, cutoff),
                             explicit=params.encoder == "explicit")
-    P, rho = herald(outcomes)
-    if not P > 0:
+    P, rho = herald(outcomes)  # the engine runs a batch (of one point here)
+    if not np.ravel(P)[0] > 0:
         return "P = 0"
     _, F, S, _ = summarise(rho, P)
-    return SimpleNamespace(P=float(P), F=float(F), S=float(S))
+    return SimpleNamespace(**{k: float(np.ravel(v)[0]) for k, v in (("P", P), ("F", F),
+                                                                       ("S", S))})
 
 
 def _fock(l, cutoff=None, **kw):
@@ -244,6 +248,27 @@ def _write_csv(rows, path: Path) -> None:
             w.writerow({k: (f"{v:.6e}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
+def skipped_reasons(rows: list[dict]) -> list[dict]:
+    """The Fock engine's refusals, one entry per kind of message (its numbers aside): how
+    many points, the full message of the first, and the range of the Fock P it names."""
+    kinds: dict[str, dict] = {}
+    for r in rows:
+        if r["status"] == "ok":
+            continue
+        key = re.sub(r"\d[\d.e+-]*", "#", r["message"])
+        k = kinds.setdefault(key, {"points": 0, "example": r["message"], "P_fock": []})
+        k["points"] += 1
+        m = re.match(r"P = ([-+0-9.e]+)", r["message"])
+        if m:
+            k["P_fock"].append(float(m[1]))
+    out = []
+    for k in kinds.values():
+        ps = k.pop("P_fock")
+        k["P_fock_range"] = [min(ps), max(ps)] if ps else None
+        out.append(k)
+    return sorted(out, key=lambda k: -k["points"])
+
+
 def summarise_validation(rows: list[dict], source: str) -> dict:
     ok = [r for r in rows if r["status"] == "ok"]
     worst = {}
@@ -262,8 +287,7 @@ def summarise_validation(rows: list[dict], source: str) -> dict:
         "grid_source": source,
         "points": len(rows), "evaluated": len(ok),
         "skipped": len(rows) - len(ok),
-        "skipped_reasons": sorted({re.sub(r"\d[\d.e+-]*", "#", r["message"])[:100]
-                                   for r in rows if r["status"] != "ok"}),
+        "skipped_reasons": skipped_reasons(rows),
         "skipped_max_P_coherent": max((r["P_coherent"] or 0.0 for r in rows
                                        if r["status"] != "ok"), default=None),
         "S_tol": S_TOL, "rule_holds": not fails, "n_fail": len(fails),
@@ -296,11 +320,10 @@ def run_convergence(out=DEFAULT_OUT, *, quick: bool = False, progress: bool = Fa
         "max_err_S_at_default": max(r["err_S"] for r in curves
                                     if r["cutoff"] == r["default_cutoff"]),
     }
-    summary["files"] = [str(out / f) for f in ("convergence.csv", "convergence.png",
-                                               "convergence_validation.csv",
-                                               "convergence.json")]
+    summary["files"] = ["convergence.csv", "convergence.png", "convergence_validation.csv",
+                        "convergence.json"]
     summary["wall_s"] = time.perf_counter() - t0
-    (out / "convergence.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "convergence.json").write_text(dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -308,8 +331,11 @@ def format_summary(s: dict) -> str:
     verdict = "HOLDS" if s["rule_holds"] else f"FAILS at {s['n_fail']} points"
     lines = [f"grid: {s['grid_source']}",
              f"points: {s['points']} ({s['evaluated']} evaluated, {s['skipped']} refused by "
-             f"the Fock engine, coherent P there <= {s['skipped_max_P_coherent']})",
-             *(f"  refused: {m}" for m in s["skipped_reasons"]),
+             f"the Fock engine, coherent P there <= {s['skipped_max_P_coherent'] or 0:.2g})",
+             *(f"  refused at {k['points']} point(s)"
+               + (f" (Fock P from {k['P_fock_range'][0]:.2g} to {k['P_fock_range'][1]:.2g})"
+                  if k["P_fock_range"] else "") + f", e.g.: {k['example']}"
+               for k in s["skipped_reasons"]),
              f"automatic cutoff rule, |delta S| <= {s['S_tol']:g} everywhere: "
              f"{verdict}"]
     for q, w in s["worst"].items():
@@ -321,22 +347,24 @@ def format_summary(s: dict) -> str:
         lines.append(f"  FAIL {f}")
     lines.append(f"curves (eta = {s['curves']['eta']}): max |delta S| at the default cutoff "
                  f"{s['curves']['max_err_S_at_default']:.2e}")
-    lines.append("wrote " + ", ".join(s["files"]) + f" in {s['wall_s']:.0f} s")
+    lines.append(f"wrote {', '.join(s['files'])} to {s.get('out', '.')} in {s['wall_s']:.0f} s")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
-                    help="output folder (default docs/bench)")
+                    help="output folder (default results/bench)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     ap.add_argument("--quick", action="store_true", help="coarser curves and grid")
     return run_cli(ap.parse_args(argv))
 
 
 def run_cli(args) -> int:
-    s = run_convergence(args.out, quick=args.quick, progress=not args.json)
-    print(json.dumps(s, indent=2) if args.json else format_summary(s))
+    with staged_output(args.out) as stage:  # an interrupted run leaves no partial files
+        s = run_convergence(stage, quick=args.quick, progress=not args.json)
+    s["out"] = str(args.out)
+    print(dumps(s, indent=2) if args.json else format_summary(s))
     return 0 if s["rule_holds"] else 1
 
 

@@ -11,6 +11,8 @@ __all__ = [
     "MemoryLimitError",
     "PrecisionError",
     "SourceError",
+    "NoHeraldWarning",
+    "UnreachableRateWarning",
     "check_loss_order",
     "check_real",
     "check_int",
@@ -24,6 +26,7 @@ __all__ = [
     "time_limit_seconds",
     "check_time",
     "format_duration",
+    "check_count",
 ]
 
 #: environment variable that sets the memory limit of one run, in GiB
@@ -69,6 +72,19 @@ class PrecisionError(ValueError):
     (:func:`catbell_qutip.result.check_heralded_state`) or P is below an engine's
     resolution floor; the message names the floor or tolerance and what to do.
     """
+
+
+class NoHeraldWarning(RuntimeWarning):
+    """Some points have P = 0: no attempt heralds, so F, S and Q are NaN (undefined) there.
+
+    A legitimate result (no light, total loss), not an error: callers that expect it (scans
+    over small amplitudes) silence it by class,
+    ``warnings.filterwarnings("ignore", category=NoHeraldWarning)``, not by its text.
+    """
+
+
+class UnreachableRateWarning(RuntimeWarning):
+    """Some points of a sweep cannot reach its ``target_rate_hz``: every output is NaN there."""
 
 
 def memory_limit_bytes() -> float:
@@ -239,16 +255,41 @@ def check_real(
     return float(arr) if arr.ndim == 0 else arr
 
 
-def check_int(value, name: str, *, low: int | None = None, high: int | None = None,
+def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int:
+    """Validate a whole number >= ``low`` given as an int or an integral float (``1.5e6``).
+
+    Refused, with a message naming ``name``: booleans, non-numbers, NaN, infinities,
+    fractions (``1.5``) and values below ``low``; floats above 2^53, which are not exact
+    integers any more, are accepted as the integer they round to.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be {what}, got the boolean {value!r}", name)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be {what}, got {value!r}", name) from None
+    if not math.isfinite(v):
+        raise ParameterError(f"{name} = {v:g} must be a finite whole number >= {low}", name)
+    if v != math.floor(v):
+        raise ParameterError(f"{name} = {value!r} is not a whole number ({name} is {what})",
+                             name)
+    if v < low:
+        raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, inf)", name)
+    return int(v)
+
+
+def check_int(value, name: str, *, low: float | None = None, high: float | None = None,
               what: str = "") -> int:
-    """Validate an integer (a Python or NumPy integer, not a bool or a float) in
-    [low, high]; return it as int. ``what`` adds why the range is what it is."""
+    """Validate an integer (a Python or NumPy integer: a float or string is refused,
+    booleans too) in [low, high]; return it as int. ``what`` adds why the range is what
+    it is."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ParameterError(f"{name} must be an integer, got {value!r}", name)
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
-        rng = f"[{'-inf' if low is None else low}, {'inf)' if high is None else f'{high}]'}"
-        raise ParameterError(f"{name} = {v} is outside the allowed range {rng}"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}]"
+        raise ParameterError(f"{name} = {v} is outside the allowed range [{lo}, {hi}"
                              + (f" ({what})" if what else ""), name)
     return v
 

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 
 from ._checks import (
+    NoHeraldWarning,
     ParameterError,
     PrecisionError,
     check_choice,
@@ -16,16 +18,22 @@ from ._checks import (
     check_real,
     memory_limit_bytes,
 )
-from .codes import DEFAULT_TRUNCATION_TOL, auto_cutoff, check_cutoff, cutoff_and_tail
+from .codes import (
+    DEFAULT_TRUNCATION_TOL,
+    Code,
+    cat_cutoffs_and_tails,
+    codes_of,
+    mean_photon_numbers,
+)
 from .engines import ENGINES, CoherentState, FockState
-from .params import PARAM_INFO, ProtocolParams
-from .protocol import run_protocol
+from .outputs import dataset
+from .params import ALPHA_CODES, PARAM_INFO, ProtocolParams
+from .protocol import Outcome, run_probability, run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
-__all__ = ["simulate", "evaluate", "run", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
-           "predict_fock_resolution", "fock_memory_bytes", "seconds_per_point",
-           "check_point_memory",
-           "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
+__all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
+           "predict_fock_resolution", "fock_memory_bytes", "coherent_memory_bytes",
+           "seconds_per_point", "check_point_memory", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
@@ -47,39 +55,71 @@ FOCK_LINEAR_P_FLOOR = 1e-7
 EVALUATE_CHUNK_BYTES = 2 ** 28
 
 
-def _check_fock_resolution(P: float, usd: str) -> None:
+#: Smallest P at which a test checks the coherent engine's linear-optics USD against the
+#: physics of the weak-light limit (tests/test_numerics.py: P ratios eta^N and the same
+#: F, S, Q to 1e-9, and a positive state along L, down to P ~ 1e-245): what the Fock
+#: engine's refusal may promise of the coherent engine.
+COHERENT_LINEAR_TESTED_P = 1e-245
+
+
+def _check_fock_resolution(P: float, usd: str, *, predicted: bool = False) -> None:
     """The one rule for a Fock point with the linear-optics USD: P below the floor
     (including a P that rounding made 0 or negative) is refused with this message, never
-    reported as "no light"; the coherent engine then tells whether P is really 0."""
+    reported as "no light"; the coherent engine then tells whether P is really 0.
+    ``predicted``: P is the coherent engine's, computed before the Fock run."""
     if usd == "linear" and P < FOCK_LINEAR_P_FLOOR:
+        how = " (predicted by the coherent engine, before the Fock run)" if predicted else ""
         raise PrecisionError(
-            f"P = {max(P, 0.0):.3g} is below the Fock engine's resolution floor "
+            f"P = {max(P, 0.0):.3g}{how} is below the Fock engine's resolution floor "
             f"{FOCK_LINEAR_P_FLOOR:g} for the linear-optics USD: the cancellation in its "
             "click effects (~3e-17) would dominate F, S and Q, which are conditioned on "
-            "success; use engine='coherent', whose click effects keep their relative "
-            f"precision down to P ~ {P_FLOOR:.0e}"
+            "success; use engine='coherent', whose click effects keep their precision at "
+            f"small P (tested down to P ~ {COHERENT_LINEAR_TESTED_P:g})"
         )
 
 
 def predict_fock_resolution(params: ProtocolParams) -> None:
-    """Refuse, before any Fock-engine work, a linear-optics point whose P is below
-    :data:`FOCK_LINEAR_P_FLOOR` (Fock l = 7 with the linear USD used to run 180-200 s
-    building its 2^16 no-click matrices before refusing on the floor afterwards).
+    """Refuse, before any Fock-engine work, a linear-optics batch with a point whose P is
+    below :data:`FOCK_LINEAR_P_FLOOR`, where the Fock run would refuse it afterwards
+    (Fock l = 7 with the linear USD ran 180-200 s building its 2^16 no-click matrices
+    before refusing on the floor).
 
-    P is predicted by the coherent engine on the same point (milliseconds; equal to the
-    Fock engine's P to within its truncation, <= tol * P). Nothing is predicted, and the
-    Fock run's own check afterwards (:func:`_check_fock_resolution`) decides, for the TUB
-    (no floor), for a point the coherent engine cannot represent, or one too large for it
-    (the Fock run's memory guard speaks first).
+    P is predicted by the coherent engine on the same points (P alone, in the chunks of
+    :func:`evaluate`: ~1 ms per point at l = 7, against minutes for the Fock run; equal
+    to the Fock engine's P to within its truncation, <= tol * P). The batch is refused as
+    the Fock run refuses it: if any point is below the floor. Only cat codes can be
+    predicted (the linear-optics USD is a cat-code scheme, and the coherent engine is
+    built on the cat's ring of coherent states); nothing is predicted, and the Fock
+    run's own check afterwards decides, for the TUB (no floor) or where the coherent
+    engine would need more memory than the Fock run (its memory guard speaks first).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        One point or a batch, as :func:`evaluate` runs it on the Fock engine.
+
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        Some point's predicted P is below :data:`FOCK_LINEAR_P_FLOOR`.
+
+    Examples
+    --------
+    >>> p = ProtocolParams(loss_order=1, alpha=[1.0, 1e-5], usd="linear")
+    >>> predict_fock_resolution(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    catbell_qutip._checks.PrecisionError: P = 2.5e-21 (predicted by the coherent engine, ...
     """
-    if params.usd != "linear" or coherent_memory_bytes(params, 1) > memory_limit_bytes():
+    if params.usd != "linear" or params.code != "cat":
+        return
+    if coherent_memory_bytes(params, 1) > memory_limit_bytes():
         return
     try:
-        initial = _coherent_initial(params)
-        outcomes = run_protocol(params, initial, explicit=params.encoder == "explicit")
-    except ValueError:
+        P = _evaluate_coherent(params, ("P",))["P"]
+    except ValueError:  # a batch whose outputs alone exceed the memory limit
         return
-    _check_fock_resolution(float(herald(outcomes)[0]), params.usd)
+    _check_fock_resolution(float(np.min(P)), params.usd, predicted=True)
 
 
 def _require(name: str, value, call: str) -> None:
@@ -92,10 +132,28 @@ def _require(name: str, value, call: str) -> None:
 def _check_fields(kwargs: dict, call: str) -> None:
     """Keyword arguments that are not ProtocolParams fields: a ParameterError, not the
     dataclass's TypeError."""
-    unknown = sorted(set(kwargs) - set(PARAM_INFO))
+    known = (*PARAM_INFO, "code_vector")  # code_vector: a Python-only field (a ket)
+    unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise ParameterError(f"{call}() got an unknown parameter {unknown[0]!r}; known "
-                             f"parameters are {', '.join(PARAM_INFO)}", unknown[0])
+                             f"parameters are {', '.join(known)}", unknown[0])
+
+
+def _code_fields(fields: dict, call: str) -> dict:
+    """``code=<ket or amplitudes>`` becomes code="vector" with ``code_vector``; alpha is
+    required by the codes that take it and refused by the others."""
+    code = fields.get("code", "cat")
+    if code is not None and not isinstance(code, str):
+        fields["code"], fields["code_vector"] = "vector", code
+        code = "vector"
+    code = code or "cat"
+    if code in ALPHA_CODES:
+        _require("alpha", fields.get("alpha"), call)
+    elif fields.get("alpha") is not None:
+        raise ParameterError(f"alpha does not apply to code={code!r}: its photon numbers "
+                             f"are fixed by the code itself; call {call}() without alpha",
+                             "alpha")
+    return fields
 
 
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
@@ -115,7 +173,9 @@ def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     if eta is not None:
         fields["eta"] = eta
     _require("loss_order", fields.get("loss_order"), "simulate")
-    _require("alpha", fields.get("alpha"), "simulate")
+    fields = _code_fields(fields, "simulate")
+    if fields.get("code", "cat") not in ALPHA_CODES:
+        fields["alpha"] = None
     return ProtocolParams(**fields)
 
 
@@ -197,23 +257,188 @@ def seconds_per_point(loss_order: int, *, engine: str = "coherent", usd: str = "
     return 2.0 * sec * (n if encoder == "explicit" else 1)
 
 
-def _fock_way_out(params: ProtocolParams) -> str:
-    """Advice for a Fock run refused for its memory: the coherent engine only where it
-    can run the point itself (at l = 1023 it needs ~2e3 GiB too)."""
-    if coherent_memory_bytes(params, 1) <= memory_limit_bytes():
-        return "use engine='coherent', which needs no cutoff, or a smaller alpha"
-    return ("give a lower loss_order: the coherent engine cannot run this point either "
-            f"(~{coherent_memory_bytes(params, 1) / 2 ** 30:.3g} GiB for one point)")
+@functools.lru_cache(maxsize=4096)
+def _auto_cutoff(code: Code, tol: float, sector):
+    return code.cutoff_and_tail(tol, sector)
 
 
-def _fock_initial(params: ProtocolParams, cutoff: int, truncation_error=None):
-    check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
-                 f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
-                 f"alpha = {float(params.alpha):g})",
-                 _fock_way_out(params))
-    make = FockState.coherent if params.encoder == "explicit" else FockState.codeword
-    return make(params.alpha, params.n_components, cutoff=int(cutoff),
-                truncation_error=truncation_error)
+def _check_fock_amplitude(params: ProtocolParams, codes, tol: float) -> None:
+    """Refuse before computing a cutoff whose own window would not fit: the automatic
+    cutoff is at least the code's estimate (|alpha|^2 + |alpha| for a cat: the Poisson mean
+    plus one standard deviation; the squeezed cat's tail falls only like tanh|r|^n)."""
+    i = int(np.argmax([c.cutoff_estimate(tol) for c in codes]))
+    est = codes[i].cutoff_estimate(tol)
+    check_memory(fock_memory_bytes(params.loss_order, est, params.usd),
+                 f"the Fock engine at {_describe(codes[i])} (cutoff above {int(est)})",
+                 _fock_way_out(codes[i], params))
+
+
+def _fock_way_out(code: Code, params: ProtocolParams | None = None) -> str:
+    """What to do when a Fock run is too large, in API terms: for a cat, the coherent
+    engine only where it can run the point itself (at l = 1023 it needs ~2e3 GiB too)."""
+    if (code.family == "cat" and params is not None
+            and coherent_memory_bytes(params, 1) > memory_limit_bytes()):
+        return ("give a lower loss_order: the coherent engine cannot run this point either "
+                f"(~{coherent_memory_bytes(params, 1) / 2 ** 30:.3g} GiB for one point)")
+    return {"cat": "use engine='coherent', which needs no cutoff, or a smaller alpha",
+            "squeezed-cat": "use a smaller alpha or squeezing",
+            "binomial": "use a smaller binomial_m"}.get(code.family, "use a shorter vector")
+
+
+def _describe(code: Code) -> str:
+    """"alpha = 2" for a cat point; "code = binomial, binomial_m = 1" for others."""
+    d = code.describe()
+    d = {("code" if k == "family" else k): v for k, v in d.items()
+         if k != "N" and not (k == "family" and v == "cat")}
+    return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in d.items())
+
+
+def _fock_initial(params: ProtocolParams, cutoff, truncation_error=None):
+    """The Fock engine's initial light for ``params`` (every point at ``cutoff``)."""
+    codes = codes_of(params)
+    cut = np.broadcast_to(np.asarray(cutoff, dtype=int), (len(codes),))
+    check_memory(fock_memory_bytes(params.loss_order, int(cut.max()), params.usd),
+                 f"the Fock engine at cutoff {int(cut.max())} (l = {params.loss_order})",
+                 _fock_way_out(codes[0], params))
+    errs = None if truncation_error is None else \
+        np.broadcast_to(np.asarray(truncation_error, dtype=float), (len(codes),))
+    state = FockState.initial(codes, cut, explicit=params.encoder == "explicit",
+                              truncation_errors=errs)
+    if params.batch_shape == ():
+        return state.batch_slice(slice(0, 1))
+    return state
+
+
+#: Target size in bytes of one chunk's state (the largest register: two qubits, 16
+#: light blocks of L^2 complex numbers per point): the Fock engine runs a batch in
+#: chunks of points of similar cutoff, each in one pass through the protocol.
+FOCK_CHUNK_BYTES = 2 ** 22
+
+
+def _fock_chunks(cutoffs: np.ndarray, todo: np.ndarray) -> list[np.ndarray]:
+    """Points ``todo`` cut into chunks of similar cutoff (sorted), each small enough for
+    :data:`FOCK_CHUNK_BYTES`: a point's light is padded to its chunk's largest cutoff."""
+    order = todo[np.argsort(cutoffs[todo], kind="stable")]
+    chunks, cur = [], []
+    for i in order:
+        L = int(cutoffs[i]) + 1
+        if cur:
+            lo = int(cutoffs[cur[0]]) + 1
+            # padding costs at most ~(1.5)^3 in work on a point; below ~20 levels the work
+            # is per-call overhead, so small points always share a chunk
+            if L > 1.5 * lo + 8 or 256 * L * L * (len(cur) + 1) > FOCK_CHUNK_BYTES:
+                chunks.append(np.array(cur))
+                cur = []
+        cur.append(i)
+    if cur:
+        chunks.append(np.array(cur))
+    return chunks
+
+
+def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False,
+              p_only: bool = False):
+    """Every point of ``params`` on the Fock engine, batched.
+
+    Returns (P, rho_un, cutoffs, truncation_errors, outcomes): arrays over the flattened
+    batch; ``outcomes`` (the records of the single point) only with ``keep_outcomes``.
+    ``p_only``: P alone (:func:`catbell_qutip.protocol.run_probability`; ``rho_un`` is
+    then zero). Truncation rule and refusals as in :func:`run`.
+    """
+    explicit = params.encoder == "explicit"
+    sector = None if explicit else 0
+    flat = params if params.batch_shape == () else params.take(
+        np.arange(math.prod(params.batch_shape)))
+    codes = codes_of(params)
+    n = len(codes)
+    cats = params.code == "cat"
+    alphas = np.array([c.alpha for c in codes]) if cats else None
+    user = cutoff is not None
+    if user:
+        if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) or cutoff < 1:
+            raise ParameterError(f"cutoff must be a positive integer, got {cutoff!r}",
+                                 "cutoff")
+        cuts = np.full(n, int(cutoff))
+        masses = np.array([c.truncation_error(int(cutoff), sector) for c in codes])
+        bad = np.nonzero(masses > tol)[0]
+        if bad.size:
+            i = int(bad[0])
+            need = _auto_cutoff(codes[i], tol, sector)[0]
+            raise ParameterError(
+                f"cutoff = {cutoff} drops probability mass {masses[i]:.3g} > tolerance "
+                f"{tol:g} at {_describe(codes[i])}; use cutoff >= {need} (or cutoff=None "
+                "for the automatic rule)", "cutoff")
+    else:
+        _check_fock_amplitude(params, codes, tol)
+        if cats and n == 1:  # one point: the scalar rule, cached
+            c, m = _auto_cutoff(codes[0], tol, sector)
+            cuts, masses = np.array([c]), np.array([m])
+        elif cats:
+            cuts, masses = cat_cutoffs_and_tails(params.loss_order, alphas, tol=tol,
+                                                 sector=sector)
+        else:
+            auto = [_auto_cutoff(c, tol, sector) for c in codes]
+            cuts = np.array([a[0] for a in auto])
+            masses = np.array([a[1] for a in auto])
+    P = np.zeros(n)
+    rho = np.zeros((n, 4, 4), dtype=complex)
+    outcomes = None
+
+    def chunks(todo):
+        check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
+                     f"the Fock engine at cutoff {int(cuts[todo].max())} "
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0], params))
+        for idx in _fock_chunks(cuts, todo):
+            sub = flat.take(idx) if params.batch_shape != () else flat
+            if cats:
+                state = FockState.initial_cats(alphas[idx], params.n_components, cuts[idx],
+                                               explicit=explicit, truncation_errors=masses[idx])
+            else:
+                state = FockState.initial([codes[i] for i in idx], cuts[idx],
+                                          explicit=explicit, truncation_errors=masses[idx])
+            yield idx, sub, state
+
+    # The cutoff rule needs P (mass <= tol P). A batch finds it with P alone (the atoms
+    # traced out, ~4x cheaper) and runs the full protocol once at the final cutoffs; a
+    # single point runs the full protocol and again only if its cutoff was too small.
+    pre = p_only or n > 1
+    todo = np.arange(n)
+    for _ in range(4):
+        for idx, sub, state in chunks(todo):
+            if pre:
+                p = np.real(run_probability(sub, state, explicit=explicit))
+                P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
+                continue
+            out = run_protocol(sub, state, explicit=explicit)
+            p, r = herald(out)
+            P[idx], rho[idx] = p, r
+            if keep_outcomes:
+                outcomes = out
+        need = (P[todo] > 0) & (masses[todo] > tol * P[todo])
+        if not np.any(need):
+            break
+        todo = todo[need]
+        if user:
+            i = int(todo[0])
+            new = _auto_cutoff(codes[i], 0.5 * tol * P[i], sector)[0]
+            raise ValueError(
+                f"cutoff = {cutoff} drops probability mass {masses[i]:.3g}, more than "
+                f"tol = {tol:g} times the heralding probability P = {P[i]:.3g} (F, S and Q "
+                f"are conditioned on success); use cutoff >= {new} (or cutoff=None for the "
+                "automatic rule)")
+        for i in todo:
+            c, m = _auto_cutoff(codes[i], 0.5 * tol * P[i], sector)
+            if c <= cuts[i]:
+                c = int(cuts[i]) + 1
+                m = codes[i].truncation_error(c, sector)
+            cuts[i], masses[i] = c, m
+    if pre and not p_only:
+        for idx, sub, state in chunks(np.arange(n)):
+            out = run_protocol(sub, state, explicit=explicit)
+            P[idx], rho[idx] = herald(out)
+            if keep_outcomes:
+                outcomes = out
+    return P, rho, cuts, masses, outcomes
 
 
 def _coherent_initial(params: ProtocolParams):
@@ -256,34 +481,16 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
             raise ParameterError(
                 f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
                 "no truncation", "cutoff")
+        _check_coherent_code(params)
         _check_coherent_memory(params)
         return run_protocol(params, _coherent_initial(params), explicit=explicit), None, 0.0
     if params.batch_shape != ():
-        raise ValueError("the Fock engine runs one point at a time; use evaluate() for grids")
-    sector = None if explicit else 0
-    user = cutoff is not None
-    if user:
-        mass = check_cutoff(params.loss_order, params.alpha, cutoff, tol=tol, sector=sector)
-    else:
-        _check_fock_amplitude(params)
-        cutoff, mass = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
-    for _ in range(4):
-        initial = _fock_initial(params, cutoff, mass)
-        outcomes = run_protocol(params, initial, explicit=explicit)
-        P = float(herald(outcomes)[0])
-        mass = initial.truncation_error
-        if not P > 0 or mass <= tol * P:
-            break
-        need = auto_cutoff(params.loss_order, params.alpha, tol=0.5 * tol * P, sector=sector)
-        if user:
-            raise ValueError(
-                f"cutoff = {cutoff} drops probability mass {mass:.3g}, more than tol = {tol:g} "
-                f"times the heralding probability P = {P:.3g} (F, S and Q are conditioned on "
-                f"success); use cutoff >= {need} (or cutoff=None for the automatic rule)"
-            )
-        cutoff = max(need, cutoff + 1)
-        mass = None
-    return outcomes, int(cutoff), float(initial.truncation_error)
+        raise ValueError("run() takes one parameter point; use evaluate() for grids")
+    P, _, cuts, masses, outcomes = _run_fock(params, cutoff=cutoff, tol=tol,
+                                             keep_outcomes=True)
+    outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
+                        None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
+    return outcomes, int(cuts[0]), float(masses[0])
 
 
 def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
@@ -297,23 +504,48 @@ def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
     if engine == "coherent":
         _check_coherent_memory(params, 1)
         return
-    _check_fock_amplitude(params)
+    codes = codes_of(params)
+    _check_fock_amplitude(params, codes, tol)
     sector = None if params.encoder == "explicit" else 0
-    cutoff, _ = cutoff_and_tail(params.loss_order, params.alpha, tol=tol, sector=sector)
-    check_memory(fock_memory_bytes(params.loss_order, cutoff, params.usd),
-                 f"the Fock engine at cutoff {cutoff} (l = {params.loss_order}, "
-                 f"alpha = {float(params.alpha):g})",
-                 _fock_way_out(params))
+    cut = max(_auto_cutoff(c, tol, sector)[0] for c in codes)
+    check_memory(fock_memory_bytes(params.loss_order, cut, params.usd),
+                 f"the Fock engine at cutoff {cut} (l = {params.loss_order})",
+                 _fock_way_out(codes[0], params))
 
 
-def _check_fock_amplitude(params: ProtocolParams) -> None:
-    """Refuse before computing a cutoff whose own window would not fit: the automatic cutoff
-    is at least |alpha|^2 + |alpha| (the Poisson mean plus one standard deviation)."""
-    x = float(params.alpha) ** 2
-    check_memory(fock_memory_bytes(params.loss_order, x + math.sqrt(x), params.usd),
-                 f"the Fock engine at alpha = {float(params.alpha):g} (cutoff above "
-                 f"{int(x + math.sqrt(x))})",
-                 _fock_way_out(params))
+def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
+             tol: float = DEFAULT_TRUNCATION_TOL):
+    """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
+    ``batch_shape`` and ``batch_shape + (4, 4)``: the batched core of :func:`evaluate`
+    for callers that compose the states further (repeater chains). ``engine`` defaults to
+    "coherent" for cat codes and "fock" for the others.
+
+    Examples
+    --------
+    >>> P, rho = heralded(ProtocolParams(loss_order=0, alpha=[0.5, 1.0]))
+    >>> P.round(6), rho.shape
+    (array([0.393469, 0.864665]), (2, 4, 4))
+    """
+    if engine is None:
+        engine = "coherent" if params.code == "cat" else "fock"
+    check_choice(engine, "engine", ENGINES)
+    tol = _check_tol(tol)
+    shape = params.batch_shape
+    if engine == "coherent":
+        outcomes, _, _ = run(params, engine="coherent", cutoff=cutoff, tol=tol)
+        P, rho = herald(outcomes)
+        return (np.array(np.broadcast_to(P, shape), dtype=float),
+                np.broadcast_to(rho, shape + (4, 4)))
+    P, rho, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol)
+    return P.reshape(shape), rho.reshape(shape + (4, 4))
+
+
+def _check_coherent_code(params: ProtocolParams) -> None:
+    """The coherent engine is built on the cat code's ring of coherent states."""
+    if params.code != "cat":
+        raise ParameterError(
+            f"engine='coherent' computes cat codes only (sums of coherent states); "
+            f"code={params.code!r} runs on engine='fock'", "engine")
 
 
 def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) -> None:
@@ -413,7 +645,7 @@ def _grid_axes(kwargs: dict) -> dict:
     list is refused."""
     axes = {}
     for name, v in kwargs.items():
-        if isinstance(v, str) or np.ndim(v) == 0:
+        if isinstance(v, str) or np.ndim(v) == 0 or name == "code_vector":  # one value
             continue
         info = PARAM_INFO[name]
         if not info.array:
@@ -464,27 +696,30 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
                  f"the outputs of {size} points", "evaluate fewer points per call")
     explicit = params.encoder == "explicit"
     out = {k: np.empty(size) for k in OUTPUTS if k in outputs or k == "P"}
-    if chunk >= size:
-        outcomes = run_protocol(params, _coherent_initial(params), explicit=explicit)
-        P, rho_un = herald(outcomes)
+    p_only = set(outputs) == {"P"}
+
+    def values(sub):
+        if p_only:  # P alone: the atoms traced out (protocol.run_probability)
+            p = np.real(run_probability(sub, _coherent_initial(sub), explicit=explicit))
+            return {"P": np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))}
+        P, rho_un = herald(run_protocol(sub, _coherent_initial(sub), explicit=explicit))
         _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        return {"P": P, "F": F, "S": S, "Q": Q}
+
+    if chunk >= size:
+        vals = values(params)
         return {k: np.broadcast_to(np.asarray(vals[k], dtype=float), shape).reshape(-1)
                 for k in out}
     for start in range(0, size, chunk):
         sl = slice(start, min(start + chunk, size))
-        sub = params.flat_slice(sl)
-        outcomes = run_protocol(sub, _coherent_initial(sub), explicit=explicit)
-        P, rho_un = herald(outcomes)
-        _, F, S, Q = summarise(rho_un, P)
-        vals = {"P": P, "F": F, "S": S, "Q": Q}
+        vals = values(params.flat_slice(sl))
         n = sl.stop - sl.start
         for k in out:
             out[k][sl] = np.broadcast_to(vals[k], (n,))
     return out
 
 
-def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
+def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
              outputs=OUTPUTS, cutoff=None, tol: float = DEFAULT_TRUNCATION_TOL,
              **kwargs):
     """Evaluate P, F, S, Q on many parameter points at once.
@@ -493,12 +728,13 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     ----------
     loss_order : int
         l = 2^m - 1 (one value per call).
-    engine : {"coherent", "fock"}
-        "coherent" (default) pushes the batch through the protocol in chunks of points
+    engine : {"coherent", "fock"}, optional
+        "coherent" pushes the batch through the protocol in chunks of points
         (:data:`EVALUATE_CHUNK_BYTES`), each reduced to its outputs at once, so memory
         grows with the grid only by the outputs (8 bytes per point and output) and the
-        broadcast inputs; "fock" loops over points (each with its own automatic cutoff)
-        and is much slower.
+        broadcast inputs; "fock" runs the batch in chunks of points of similar cutoff
+        (each point with its own automatic cutoff), ~30-100 times slower per point.
+        Default: "coherent" for cat codes, "fock" for the others (which only it runs).
     grid : bool
         False (default): array parameters broadcast with NumPy rules and the result is a
         dict of arrays of the broadcast shape. True: every array parameter is a 1-D axis,
@@ -511,8 +747,9 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
         Fock engine only, as in :func:`simulate`; ``cutoff`` is refused with
         ``engine="coherent"``.
     **kwargs
-        ``alpha`` (required) and any other :class:`~catbell_qutip.params.ProtocolParams`
-        field (``eta``, ``length_km``, ...).
+        ``alpha`` (required by cat and squeezed-cat codes) and any other
+        :class:`~catbell_qutip.params.ProtocolParams` field (``eta``, ``length_km``,
+        ``code``, ...); ``code`` may be a ket (a user's |Theta_N>, docs/model.md 7).
 
     Returns
     -------
@@ -544,10 +781,14 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     if not isinstance(grid, (bool, np.bool_)):
         raise ParameterError(f"grid must be True or False, got {grid!r}", "grid")
     _check_fields(kwargs, "evaluate")
+    if engine is None:
+        code = kwargs.get("code", "cat")
+        engine = "coherent" if code is None or code == "cat" else "fock"
     check_choice(engine, "engine", ENGINES)
     _check_tol(tol)
-    if kwargs.get("alpha") is None:
-        _require("alpha", None, "evaluate")
+    kwargs = _code_fields(dict(kwargs), "evaluate")
+    if kwargs.get("code", "cat") not in ALPHA_CODES:
+        kwargs["alpha"] = None
     if engine == "coherent" and cutoff is not None:
         raise ParameterError(
             f"cutoff = {cutoff!r} applies to engine='fock' only: engine='coherent' has "
@@ -563,41 +804,38 @@ def evaluate(loss_order, *, engine: str = "coherent", grid: bool = False,
     params = ProtocolParams(loss_order=loss_order, **kwargs)
     shape = params.batch_shape
     if engine == "coherent":
+        _check_coherent_code(params)
         flat = _evaluate_coherent(params, outputs)
         values = {k: v.reshape(shape) for k, v in flat.items()}
         P = values["P"]
     else:
-        P = np.empty(shape)
-        rho_un = np.empty(shape + (4, 4), dtype=complex)
-        for idx in np.ndindex(*shape):
-            if set(outputs) - {"P"}:
-                predict_fock_resolution(params.at(idx))
-            outcomes, _, _ = run(params.at(idx), engine="fock", cutoff=cutoff, tol=tol)
-            P[idx], rho_un[idx] = herald(outcomes)
-            # P itself is accurate; only quantities conditioned on success need the floor
-            if set(outputs) - {"P"}:
-                _check_fock_resolution(float(P[idx]), params.usd)
-        _, F, S, Q = summarise(rho_un, P)
-        values = {"P": np.asarray(P, dtype=float), "F": F, "S": S, "Q": Q}
+        if set(outputs) - {"P"}:  # refused before any work where P is below the floor
+            predict_fock_resolution(params)
+        P, rho_un, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol,
+                                       p_only=set(outputs) == {"P"})
+        # P itself is accurate; only quantities conditioned on success need the floor
+        if set(outputs) - {"P"}:
+            for p in P:
+                _check_fock_resolution(float(p), params.usd)
+        P = P.reshape(shape)
+        values = {"P": np.asarray(P, dtype=float)}
+        if set(outputs) - {"P"}:  # (with P alone there is no state: rho_un is zero)
+            _, F, S, Q = summarise(rho_un.reshape(shape + (4, 4)), P)
+            values.update(F=F, S=S, Q=Q)
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      NoHeraldWarning, stacklevel=2)
     values = {k: np.asarray(values[k], dtype=float) for k in outputs}
     if not grid:
         return values
-    # xarray is slow to import and only grid=True needs it: importing it here keeps
-    # `import catbell_qutip` (which imports this module) light
-    import xarray as xr
-
-    dims = list(axes)
-    units = {"length_km": "km", "db_per_km": "dB/km", "t_c_s": "s", "t0_s": "s"}
-    coords = {d: (d, axes[d], {"units": units.get(d, "1")}) for d in dims}
-    long = {"P": "heralding probability", "F": "heralded fidelity to phi+",
-            "S": "CHSH value", "Q": "bit-error rate of key rounds"}
-    data = {k: (dims, np.asarray(v), {"long_name": long[k], "units": "1"})
-            for k, v in values.items()}
+    dims = list(axes)  # outputs.dataset imports xarray, slow, only when a grid needs it
+    data = {k: (dims, v) for k, v in values.items()}
+    data["mean_photon_number"] = (dims, np.broadcast_to(mean_photon_numbers(params), shape))
     fixed = {k: (str(v) if not isinstance(v, (int, float)) else v)
-             for k, v in params.as_dict().items() if k not in axes}
-    return xr.Dataset(data, coords=coords, attrs={"engine": engine, **{
-        k: v for k, v in fixed.items() if v is not None}})
+             for k, v in params.as_dict().items()
+             if k not in axes and v is not None and k != "code_vector"}
+    if params.code_vector is not None:  # netCDF attributes hold no complex numbers
+        fixed["code_vector_real"] = [float(z.real) for z in params.code_vector]
+        fixed["code_vector_imag"] = [float(z.imag) for z in params.code_vector]
+    return dataset(data, dict(axes), attrs={"engine": engine, **fixed})

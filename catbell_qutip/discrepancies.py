@@ -17,6 +17,7 @@ from scipy.optimize import brentq
 
 from .api import evaluate
 from .keyrate import peak_key_rate
+from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from .rates import solve_at_rate
 
 __all__ = ["key_fraction_max", "usd_factor_needed"]
@@ -53,7 +54,8 @@ def key_fraction_max(loss_order: int, *, length_km: float = 10.0, alpha_max: flo
 
 
 # -- C5/C6: what USD success would the l = 1 scheme need? --------------------------------
-def usd_factor_needed(loss_order: int, *, length_km: float = 5.0, rate_hz: float = 3000.0,
+def usd_factor_needed(loss_order: int, *, length_km: float = LENGTH_THRESHOLD_KM,
+                      rate_hz: float = RATE_FIG23_HZ,
                       engine: str = "coherent", alpha_max: float = 6.0, n_scan: int = 24,
                       **fields) -> dict:
     """The USD success, as a fraction f of the TUB's, at which S_l = S_0 (docs/model.md 3.5).

@@ -6,8 +6,9 @@ these definitions (:mod:`catbell_qutip.rates` and :mod:`catbell_qutip.keyrate` r
 them).
 
 Every attempt takes max(L / c_f, t0) seconds (L / c_f: the light's one-way travel time,
-c_f = 2e8 m/s; t0: the repetition time of the slowest local operation), so the
-entanglement-generation rate is (docs/model.md section 4, the paper's eq. 8)
+c_f = 2e8 m/s; t0: the repetition time of the slowest local operation; 2 L / c_f with the
+"round-trip" wait rule, :mod:`catbell_qutip.fibre`), so the entanglement-generation rate is
+(docs/model.md section 4, the paper's eq. 8)
 
     R_eg = P / max(L / c_f, t0)    (Hz),
 
@@ -22,10 +23,13 @@ heralded per second), key rates in bit/s.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ._checks import check_real
-from .params import C_FIBRE_M_PER_S
+from .fibre import attempt_time_s
+from .params import ProtocolParams
 
 __all__ = [
     "S_MAX",
@@ -34,6 +38,7 @@ __all__ = [
     "entanglement_rate",
     "key_rate",
     "secret_key_rate",
+    "timing",
 ]
 
 #: Tsirelson's bound 2 sqrt(2), the largest quantum CHSH value.
@@ -47,7 +52,23 @@ def _as_float(x):
     return float(x) if np.ndim(x) == 0 else x
 
 
-def entanglement_rate(P, length_km, t0_s=0.0):
+#: the fields the attempt time depends on, with their defaults (:func:`timing`)
+_TIMING_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ProtocolParams)
+                    if f.name in ("length_km", "t0_s", "wait_rule")}
+
+
+def timing(fields: dict) -> dict:
+    """``length_km``, ``t0_s`` and ``wait_rule`` of a dict of
+    :class:`~catbell_qutip.params.ProtocolParams` fields (their defaults where missing): the
+    keyword arguments of :func:`entanglement_rate` and :func:`secret_key_rate`.
+
+    >>> timing({"length_km": 5.0, "eta": 0.9})
+    {'length_km': 5.0, 'wait_rule': 'one-way', 't0_s': 0.0}
+    """
+    return {k: fields.get(k, v) for k, v in _TIMING_DEFAULTS.items()}
+
+
+def entanglement_rate(P, length_km, t0_s=0.0, wait_rule="one-way"):
     """Entanglement-generation rate R_eg = P / max(L / c_f, t0) in Hz (docs/model.md 4).
 
     Parameters
@@ -60,6 +81,9 @@ def entanglement_rate(P, length_km, t0_s=0.0):
         Repetition time of the slowest local operation in s, >= 0 (default 0: negligible).
         Since the attempt time is max(L / c_f, t0), a t0 <= L / c_f changes nothing and a
         larger one can only lower the rate.
+    wait_rule : {"one-way", "round-trip", "none"}
+        "round-trip" makes the attempt time max(2 L / c_f, t0)
+        (:func:`catbell_qutip.fibre.attempt_time_s`); default "one-way", the paper's eq. 8.
 
     Returns
     -------
@@ -88,7 +112,7 @@ def entanglement_rate(P, length_km, t0_s=0.0):
         )
     L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"))
     t0 = np.asarray(check_real(t0_s, "t0_s", low=0.0, unit="s"))
-    T = np.maximum(L * 1e3 / C_FIBRE_M_PER_S, t0)
+    T = attempt_time_s(L, t0, wait_rule)
     with np.errstate(divide="ignore", invalid="ignore"):
         R = np.where(T > 0, P / np.where(T > 0, T, 1.0), np.where(P > 0, np.inf, 0.0))
     return _as_float(R)
@@ -222,9 +246,9 @@ def key_rate(rate_hz, S, Q):
     return _as_float(out)
 
 
-def secret_key_rate(P, S, Q, length_km, t0_s=0.0):
+def secret_key_rate(P, S, Q, length_km, t0_s=0.0, wait_rule="one-way"):
     """Key rate in bit/s of a point with heralding probability P, CHSH value S and
-    bit-error rate Q: ``key_rate(entanglement_rate(P, length_km, t0_s), S, Q)``.
+    bit-error rate Q: ``key_rate(entanglement_rate(P, length_km, t0_s, wait_rule), S, Q)``.
 
     Parameters
     ----------
@@ -235,6 +259,8 @@ def secret_key_rate(P, S, Q, length_km, t0_s=0.0):
         Fibre length in km.
     t0_s : float or ndarray
         Repetition time of the slowest local operation in s (default 0).
+    wait_rule : {"one-way", "round-trip", "none"}
+        As in :func:`entanglement_rate` (default "one-way").
 
     Returns
     -------
@@ -250,4 +276,4 @@ def secret_key_rate(P, S, Q, length_km, t0_s=0.0):
     >>> round(secret_key_rate(0.075, 5 ** 0.5, 0.0, 5.0), 3)
     566.166
     """
-    return key_rate(entanglement_rate(P, length_km, t0_s), S, Q)
+    return key_rate(entanglement_rate(P, length_km, t0_s, wait_rule), S, Q)

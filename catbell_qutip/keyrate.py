@@ -10,12 +10,20 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import xarray as xr
 from scipy.optimize import minimize_scalar
 
-from ._checks import check_real
+from ._checks import NoHeraldWarning, check_real
 from .api import evaluate
-from .formulas import S_MAX, binary_entropy, chi, entanglement_rate, key_rate, secret_key_rate
+from .formulas import (
+    S_MAX,
+    binary_entropy,
+    chi,
+    entanglement_rate,
+    key_rate,
+    secret_key_rate,
+    timing,
+)
+from .outputs import dataset
 
 __all__ = [
     "S_MAX",
@@ -24,7 +32,13 @@ __all__ = [
     "key_rate",
     "key_rate_vs_alpha",
     "peak_key_rate",
+    "PEAK_ALPHA_RTOL",
 ]
+
+#: relative accuracy of the key-optimal amplitude :func:`peak_key_rate` returns (its
+#: bounded search stops when the bracket is this fraction of its upper end): the key rate
+#: is flat at its peak, so the location is defined only to this, not to rounding
+PEAK_ALPHA_RTOL = 1e-7
 
 
 def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fields):
@@ -62,18 +76,14 @@ def key_rate_vs_alpha(loss_order: int, alpha, *, engine: str = "coherent", **fie
     if alpha.ndim != 1:
         raise ValueError("alpha must be a 1-D grid")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         r = evaluate(loss_order, engine=engine, alpha=alpha, **fields)
-    R_eg = entanglement_rate(r["P"], fields.get("length_km", 0.0), fields.get("t0_s", 0.0))
+    R_eg = entanglement_rate(r["P"], **timing(fields))
     K = key_rate(R_eg, r["S"], r["Q"])
-    units = {"P": "1", "F": "1", "S": "1", "Q": "1"}
-    data = {k: ("alpha", np.asarray(r[k]), {"units": units[k]}) for k in ("P", "F", "S", "Q")}
-    data["R_eg"] = ("alpha", np.asarray(R_eg, dtype=float),
-                    {"units": "Hz", "long_name": "entanglement-generation rate"})
-    data["key_rate"] = ("alpha", np.asarray(K, dtype=float),
-                        {"units": "bit/s", "long_name": "DI-QKD secret key rate"})
-    return xr.Dataset(data, coords={"alpha": ("alpha", alpha, {"units": "1"})},
-                      attrs={"loss_order": int(loss_order), "engine": engine})
+    data = {k: ("alpha", np.asarray(r[k])) for k in ("P", "F", "S", "Q")}
+    data["R_eg"] = ("alpha", np.asarray(R_eg, dtype=float))
+    data["key_rate"] = ("alpha", np.asarray(K, dtype=float))
+    return dataset(data, {"alpha": alpha}, {"loss_order": int(loss_order), "engine": engine})
 
 
 def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,
@@ -103,16 +113,16 @@ def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,
     i = int(np.argmax(K))
     if not K[i] > 0:
         return float("nan"), 0.0
-    length, t0 = fields.get("length_km", 0.0), fields.get("t0_s", 0.0)
+    clock = timing(fields)
 
     def neg(a):
         r = evaluate(loss_order, engine=engine, alpha=float(a), **fields)
-        return -float(secret_key_rate(float(r["P"]), r["S"], r["Q"], length, t0))
+        return -float(secret_key_rate(float(r["P"]), r["S"], r["Q"], **clock))
 
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_scan - 1)]
     lo = lo if i > 0 else grid[0] * 1e-3
     res = minimize_scalar(neg, bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-7 * hi})
+                          options={"xatol": PEAK_ALPHA_RTOL * hi})
     if -res.fun >= K[i]:
         return float(res.x), float(-res.fun)
     return float(grid[i]), float(K[i])

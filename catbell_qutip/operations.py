@@ -21,9 +21,9 @@ import functools
 import itertools
 
 import numpy as np
-import qutip
 from scipy.special import gammaln, xlogy
 
+from ._qutip import qutip
 from .codes import fock_amplitudes
 
 __all__ = [
@@ -34,6 +34,8 @@ __all__ = [
     "sector_projector",
     "x_basis_projectors",
     "tub_povm_matrices",
+    "sector_idp_effects",
+    "sector_idp_factors",
     "idp_povm",
     "tub_povm",
     "no_click_matrix",
@@ -138,36 +140,60 @@ def _tub_povm(n_comp: int, sector: int, beta: float, cutoff: int):
     (A != B, "odd"), P_s the projector onto n = s (mod N). For equal priors the
     Ivanovic-Dieks-Peres POVM E_u = |v_perp><v_perp| / (1 + |c|) (and u <-> v) succeeds with
     probability 1 - |c|, c = <u|v>/(|u||v|) (docs/model.md section 3.5). Light outside the
-    sector, or anything orthogonal to both, is inconclusive.
+    sector, or anything orthogonal to both, is inconclusive. Built by
+    :func:`sector_idp_effects` from u's components on n = s and n = s + N (mod 2N).
+    """
+    amps = fock_amplitudes(beta, cutoff)
+    e, o = sector_idp_effects(amps, n_comp, sector)
+    e.flags.writeable = False
+    o.flags.writeable = False
+    return e, o
+
+
+def sector_idp_effects(ref: np.ndarray, n_comp: int, sector: int):
+    """IDP effects (E_even, E_odd) for |e> = P_s ref and |o> = exp(i pi n / N)|e>.
+
+    The generalised TUB of docs/model.md section 7: ``ref`` is the light state Bob's
+    POVM is built for (any vector; only its components on n = s mod N count), |o> the
+    same state after his CR(pi/N) with A and B different. For cats ``ref`` = |beta> and
+    this is the TUB of section 3.5.
 
     Notes
     -----
-    Built in the orthonormal basis e1, e2 of the span made of the Fock components of u on
-    n = s and n = s + N (mod 2N), with norms a and b: u = a e1 + b e2 and v ~ a e1 - b e2, so
-    v_perp = (b e1 + a e2)/sqrt(a^2 + b^2), u_perp = (b e1 - a e2)/sqrt(a^2 + b^2) and
-    1 + |c| = 2 max(a^2, b^2)/(a^2 + b^2). Gram-Schmidt on u and v would cancel
+    Built in the orthonormal basis e1, e2 of the components f, g of |e> on n = s and
+    n = s + N (mod 2N), with norms a and b: |e> = a e1 + b e2 and |o> ~ a e1 - b e2, so
+    o_perp = (b e1 + a e2)/sqrt(a^2 + b^2), e_perp = (b e1 - a e2)/sqrt(a^2 + b^2) and
+    1 + |c| = 2 max(a^2, b^2)/(a^2 + b^2). Gram-Schmidt on |e> and |o> would cancel
     catastrophically when 1 - |c| is tiny (weak light); this form does not. The generic
-    construction is kept in :func:`idp_povm` and the tests check both agree.
+    construction is kept in :func:`idp_povm` and the tests check both agree. Either
+    effect is zero when f or g is (then |e> and |o> coincide up to a phase and nothing is
+    unambiguous); for orthogonal |e>, |o> (a = b) the POVM is projective and always
+    succeeds on the sector.
     """
-    n = np.arange(cutoff + 1)
-    amps = fock_amplitudes(beta, cutoff)
-    f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
-    g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
+    weight, v_perp, u_perp = sector_idp_factors(ref, n_comp, sector)
+    e = weight * np.outer(v_perp, v_perp.conj()).astype(complex)
+    o = weight * np.outer(u_perp, u_perp.conj()).astype(complex)
+    return e, o
+
+
+def sector_idp_factors(ref: np.ndarray, n_comp: int, sector: int):
+    """The rank-one factors of :func:`sector_idp_effects`: (weight, o_perp, e_perp) with
+    E_even = weight |o_perp><o_perp| and E_odd = weight |e_perp><e_perp| (weight 0 when
+    either component of |e> is empty)."""
+    ref = np.asarray(ref)
+    n = np.arange(ref.size)
+    f = np.where(n % (2 * n_comp) == sector, ref, 0.0)
+    g = np.where(n % (2 * n_comp) == sector + n_comp, ref, 0.0)
     a, b = np.linalg.norm(f), np.linalg.norm(g)
     if a == 0.0 or b == 0.0:
-        zero = np.zeros((cutoff + 1, cutoff + 1), dtype=complex)
-        zero.flags.writeable = False
-        return zero, zero
+        zero = np.zeros(ref.size, dtype=complex)
+        return 0.0, zero, zero.copy()
     e1, e2 = f / a, g / b
     norm = np.hypot(a, b)
     v_perp = (b * e1 + a * e2) / norm
     u_perp = (b * e1 - a * e2) / norm
     weight = (a * a + b * b) / (2.0 * max(a * a, b * b))
-    e = weight * np.outer(v_perp, v_perp.conj()).astype(complex)
-    o = weight * np.outer(u_perp, u_perp.conj()).astype(complex)
-    e.flags.writeable = False
-    o.flags.writeable = False
-    return e, o
+    return weight, v_perp, u_perp
 
 
 def idp_povm(u: np.ndarray, v: np.ndarray):

@@ -18,24 +18,26 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .claims import CLAIMS
+from .fibre import travel_time_s
+from .keyrate import peak_key_rate
+from .paper import (
+    ALPHA_MAX_FIG3G,
+    ALPHA_MAX_FIG4,
+    LENGTH_FIG4_KM,
+    LENGTH_MAX_FIG3G_KM,
+    LENGTH_THRESHOLD_KM,
+    PEAK_FIG4A_L0_BIT_S,
+    RATE_FIG3G_HZ,
+    RATE_FIG23_HZ,
+    S_LEVEL,
+)
 from .params import merge_layers, preset
 from .rates import solve_at_rate
 from .thresholds import max_length_above
 
 __all__ = ["Panel", "Post", "PANELS", "panel_fields", "crossing_lengths", "max_length_above",
-           "RATE_FIG23_HZ", "RATE_FIG3G_HZ", "LENGTH_FIG4_KM", "LENGTH_THRESHOLD_KM",
-           "S_LEVEL_FIG3G", "plot_panel"]
+           "calibrate_t0", "plot_panel"]
 
-#: fixed rate of Figs. 2-3 and of the thresholds, Hz
-RATE_FIG23_HZ = 3000.0
-#: fixed rate of Fig. 3(g), Hz
-RATE_FIG3G_HZ = 3.0
-#: length of Fig. 4, km
-LENGTH_FIG4_KM = 10.0
-#: length where the paper reads its numbers (thresholds, S at 5 km), km
-LENGTH_THRESHOLD_KM = 5.0
-#: S level of the Fig. 3(g) length (see catbell_qutip.claims.model_numbers for why 2.01)
-S_LEVEL_FIG3G = 2.01
 #: S below which S_0 counts as not yet saturated in Fig. 2(b): S_0(t_c = inf) - this
 S_SATURATION_GAP = 0.01
 
@@ -128,6 +130,39 @@ class Panel:
 def panel_fields(panel: Panel, overrides: dict | None = None) -> dict:
     """The ProtocolParams fields of a panel: its presets merged in order, then ``overrides``."""
     return merge_layers(*(preset(name) for name in panel.presets), overrides)
+
+
+def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
+    """t0 from the l = 0 peak of Fig. 4(a) (docs/model.md 6), and whether that is possible.
+
+    With t0 > L / c_f every rate scales by (L / c_f) / t0 and the optimal alpha does not
+    move, so t0 = (L / c_f) * peak(t0 = 0) / 2000 bit/s exactly. Fig. 4(a) has no eta_int,
+    so the value is the same for every encoder and eta_int placement.
+
+    Returns
+    -------
+    dict
+        ``t0_s`` (s), ``peak_t0_zero`` (bit/s), ``alpha_t0_zero``, ``travel_time_s`` (s),
+        ``calibrated`` (bool) and ``note`` (str).
+    """
+    panel = next(p for p in PANELS if p.name == "fig4a")
+    f = dict(panel_fields(panel), t0_s=0.0)
+    a0, k0 = peak_key_rate(0, alpha_max=panel.alpha_max, n_scan=n_alpha, engine=engine,
+                           length_km=LENGTH_FIG4_KM, **f)
+    T = float(travel_time_s(LENGTH_FIG4_KM))
+    if k0 > PEAK_FIG4A_L0_BIT_S:
+        t0 = T * k0 / PEAK_FIG4A_L0_BIT_S
+        note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s > "
+                f"{PEAK_FIG4A_L0_BIT_S:g} bit/s; t0 = (L / c_f) x {k0:.6g} / "
+                f"{PEAK_FIG4A_L0_BIT_S:g} = {t0:.6g} s brings it to {PEAK_FIG4A_L0_BIT_S:g}")
+        return dict(t0_s=t0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
+                    calibrated=True, note=note)
+    note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s <= "
+            f"{PEAK_FIG4A_L0_BIT_S:g} bit/s: since t0 can only lower the rate, no t0 "
+            "reproduces the paper's peak; t0 = 0 kept (any t0 <= L / c_f = "
+            f"{T:.3g} s is equivalent)")
+    return dict(t0_s=0.0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
+                calibrated=False, note=note)
 
 
 def _finite(v):
@@ -250,7 +285,7 @@ def _maxlen_run(panel, ds, fields, ctx):
               n_scan=ctx.grids["n_scan"], tol_km=ctx.grids["length_tol_km"], **fields)
     for l in panel.loss_orders:
         sel = ds.sel(loss_order=l)
-        v, note = max_length_above(l, S_LEVEL_FIG3G, sel["length_km"].values,
+        v, note = max_length_above(l, S_LEVEL, sel["length_km"].values,
                                    sel["S"].values, **kw)
         res[f"{panel.name}_max_km_S_above_2.01_l{l}"] = (v, note)
         if v is not None and (best is None or v > best[0]):
@@ -292,7 +327,8 @@ PEAKS = Post(lambda p: tuple(k for l in p.loss_orders
 _TUB = {"usd": "tub"}
 _FIG3 = dict(loss_orders=(0, 1, 3), posts=(S_AT_5KM,))
 _LIN = dict(loss_orders=(0, 1), posts=(S_AT_5KM,), reference=_TUB)
-_KEY = dict(kind="key", loss_orders=(0, 1), length_km=(LENGTH_FIG4_KM,), alpha_max=3.0,
+_KEY = dict(kind="key", loss_orders=(0, 1), length_km=(LENGTH_FIG4_KM,),
+            alpha_max=ALPHA_MAX_FIG4,
             points=(200, 40), posts=(PEAKS,))
 
 PANELS = (
@@ -317,11 +353,12 @@ PANELS = (
           presets=("repro-fig3f",), **_LIN),
     Panel("fig3g", "length", "Fig. 3(g): Table I, $R_\\mathrm{eg}$ = 3 Hz, ideal memory",
           CLAIMS["C7"][1], (0, 1, 3),
-          ("repro-fig3g",), rate_hz=RATE_FIG3G_HZ, length_km=(0.1, 150.0), log_x=True,
-          alpha_max=8.0, points=(90, 10), refine=(40.0, 110.0, 50), posts=(S_AT_5KM, MAX_LENGTH),
+          ("repro-fig3g",), rate_hz=RATE_FIG3G_HZ, length_km=(0.1, LENGTH_MAX_FIG3G_KM),
+          log_x=True, alpha_max=ALPHA_MAX_FIG3G, points=(90, 10), refine=(40.0, 110.0, 50),
+          posts=(S_AT_5KM, MAX_LENGTH),
           ref_lines=((2.0, "$S = 2$ (local bound)", "0.4", ":"),
                      (2 * math.sqrt(2), r"$S = 2\sqrt{2}$", "0.4", "--"),
-                     (S_LEVEL_FIG3G, "$S = 2.01$", "tab:red", "-."))),
+                     (S_LEVEL, f"$S = {S_LEVEL:g}$", "tab:red", "-."))),
     Panel(name="fig4a", title="Fig. 4(a): channel loss only, $L$ = 10 km",
           statement=CLAIMS["C8"][1],
           presets=("repro-fig4a",), **_KEY),
@@ -371,25 +408,69 @@ def _title_text(shared):
     return " \u00b7 ".join(parts) or None
 
 
+#: a key-rate curve whose peak is below this fraction of the panel's highest peak gets an
+#: inset on its own scale (on the shared linear axis it would be a flat line at zero)
+INSET_BELOW = 0.05
+
+
+def _mark_stops(ax, stops):
+    """Label each curve's stop cross with its code, offset upwards and staggered, so a cross
+    that sits on another curve (Fig. 3(g): l = 1 stops where l = 0 drops) reads as its own."""
+    for k, (x, y, l) in enumerate(sorted(stops)):
+        ax.annotate(f"$l = {l}$ stops", xy=(x, y), xytext=(-10, 18 + 13 * k),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7,
+                    color=_COLOURS.get(l, "k"), zorder=6,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+                    arrowprops=dict(arrowstyle="-", color=_COLOURS.get(l, "k"), lw=0.7))
+
+
+def _small_curve_inset(ax, ds, panel, fields, shared):
+    """An inset with the key-rate curves whose peak is below :data:`INSET_BELOW` of the
+    highest one, on their own linear scale (Fig. 4(b): l = 1 peaks at 0.27 bit/s beside
+    26 bit/s). Returns the codes shown in it."""
+    peaks = {l: float(ds["peak_key_rate"].values[i]) for i, l in enumerate(panel.loss_orders)}
+    top = max(peaks.values())
+    small = [l for l, k in peaks.items() if 0 < k < INSET_BELOW * top]
+    if not small:
+        return []
+    ins = ax.inset_axes([0.5, 0.42, 0.47, 0.5])
+    for l in small:
+        sel = ds.sel(loss_order=l)
+        ins.plot(sel["alpha"].values, sel["key_rate"].values, color=_COLOURS.get(l), lw=1.2)
+        i = panel.loss_orders.index(l)
+        ins.plot([float(ds["peak_alpha"].values[i])], [peaks[l]], "o",
+                 color=_COLOURS.get(l), ms=3)
+    ins.set_ylim(0, 1.15 * max(peaks[l] for l in small))
+    ins.set_xlim(ax.get_xlim())
+    ins.tick_params(labelsize=6.5)
+    ins.set_xlabel(r"$|\alpha|$", fontsize=6.5, labelpad=1)
+    ins.set_ylabel(r"$K$ (bit/s)", fontsize=6.5, labelpad=1)
+    ins.set_title("zoom: " + ", ".join(f"$l = {l}$" for l in small) + " on its own scale",
+                  fontsize=6.5, pad=2)
+    ins.grid(alpha=0.3)
+    return small
+
+
 def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     """PNG (300 dpi) and PDF of one panel: every curve labelled with its code, USD and
-    decoder (in the legend title where all curves share them), a cross where a curve stops
-    because the rate is unreachable, the peaks of key panels; the legend outside the data."""
+    decoder (in the legend title where all curves share them), a cross labelled with its
+    code where a curve stops because the rate is unreachable, the peaks of key panels and
+    an inset for a key-rate curve too small for the shared axis; the legend below the
+    axes, in columns, so the data get the figure's width."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(7.4, 3.6))
-    fig.subplots_adjust(left=0.095, right=0.615, bottom=0.14, top=0.91)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     if panel.kind in ("length", "memory"):
         x = "length_km" if panel.kind == "length" else "t_c_s"
         curves = [("S", "-", fields)]
         if panel.reference:
             curves.append(("S_reference", "--", dict(fields, **panel.reference)))
         shared = _legend_title([f for _, _, f in curves])
-        curve_handles, stopped = [], False
+        curve_handles, stops = [], []
         for var, ls, f in curves:
             for l in panel.loss_orders:
                 sel = ds.sel(loss_order=l)
@@ -400,16 +481,16 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
                 (h,) = ax.plot(xs, ys, color=_COLOURS.get(l), lw=1.5, ls=ls, label=lab)
                 curve_handles.append(h)
                 ok = np.isfinite(ys)
-                stops = np.nonzero(ok[:-1] & ~ok[1:])[0]
-                for i in stops:
+                for i in np.nonzero(ok[:-1] & ~ok[1:])[0]:
                     # the curve's colour with a black edge, drawn above every curve
                     ax.plot([xs[i]], [ys[i]], "X", color=_COLOURS.get(l), mec="k", mew=0.8,
                             ms=9, zorder=5)
-                    stopped = True
+                    stops.append((float(xs[i]), float(ys[i]), l))
+        _mark_stops(ax, stops)
         ref_handles = [ax.axhline(y, color=colour, lw=0.8, ls=ls, label=lab)
                        for y, lab, colour, ls in panel.ref_lines]
         handles = curve_handles
-        if stopped:
+        if stops:
             where = "$L$" if x == "length_km" else "$t_c$"
             handles = handles + [Line2D([], [], ls="", marker="X", color="k", ms=7,
                                         label=f"rate unreachable beyond this {where}")]
@@ -436,14 +517,14 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
         ax.set_xlabel(r"coherent amplitude $|\alpha|$")
         ax.set_ylabel(r"secret key rate $K$ (bit/s)")
         ax.set_ylim(bottom=0)
+        _small_curve_inset(ax, ds, panel, fields, shared)
     title = panel.title
     if panel.kind == "key":
         title += f", $t_0$ = {float(ds.attrs['t0_s']) * 1e6:.2f} $\\mu$s"
-    ax.set_title(title, fontsize=8.5)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              borderaxespad=0.0, title=_title_text(shared), title_fontsize=6.5,
-              alignment="left")
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=2,
+               title=_title_text(shared), title_fontsize=7, frameon=False)
     fig.savefig(out / f"{panel.name}.png", dpi=300)
     fig.savefig(out / f"{panel.name}.pdf", metadata={"CreationDate": None})  # reproducible
     plt.close(fig)

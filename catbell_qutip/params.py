@@ -18,7 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import ParameterError, SourceError, check_choice, check_loss_order, check_real
+from ._checks import (
+    ParameterError,
+    SourceError,
+    check_choice,
+    check_int,
+    check_loss_order,
+    check_real,
+)
+from .fibre import (
+    C_FIBRE_M_PER_S,
+    WAIT_RULES,
+    attempt_time_s,
+    fibre_transmission,
+    travel_time_s,
+    wait_time_s,
+)
 
 __all__ = [
     "ProtocolParams",
@@ -37,14 +52,17 @@ __all__ = [
     "CONVERSION_PARTNERS",
 ]
 
-#: Speed of light in fibre, m/s (the paper's eq. 8).
-C_FIBRE_M_PER_S = 2.0e8
-
 USD_VARIANTS = ("tub", "linear")
 ENCODERS = ("ideal", "explicit")
-WAIT_RULES = ("one-way", "round-trip", "none")
 ETA_INT_PLACEMENTS = ("after", "before", "lumped")
 DECODERS = ("smallest-loss", "ml")
+#: code families (docs/model.md sections 2 and 7); "vector" is a user's own |Theta_N>,
+#: given in Python as ``code_vector`` (or ``code=<ket>`` to simulate/evaluate)
+CODES = ("cat", "squeezed-cat", "binomial", "vector")
+#: families whose light is displaced by alpha (the others take no alpha)
+ALPHA_CODES = ("cat", "squeezed-cat")
+#: largest off-sector probability a user vector may carry before it is refused
+VECTOR_SUPPORT_TOL = 1e-12
 #: Largest coherent amplitude accepted (mean photon number |alpha|^2 = 1e6). The photon-number
 #: sums of docs/model.md 5 run over ~|alpha|^2 terms per point and their rounding grows with
 #: them: where P -> 1 exactly, the coherent engine's 1 - P is ~1e-11 at alpha = 1000 and
@@ -63,7 +81,7 @@ class ParamInfo:
 
     Attributes
     ----------
-    kind : {"loss_order", "real", "choice"}
+    kind : {"loss_order", "real", "int", "choice"}
         How the value is validated.
     unit : str
         Unit of the value ("1" for dimensionless).
@@ -71,6 +89,9 @@ class ParamInfo:
         What it is, in words (xarray ``long_name`` attribute, help texts).
     choices : tuple of str
         Allowed values of a "choice" field.
+    hidden_choices : tuple of str
+        Further values a "choice" field accepts that are not offered by the command
+        line or sweep specs (``code="vector"``: a user's vector is Python-only).
     low, high : float or None
         Bounds of a "real" field; ``low_open``/``high_open`` make them strict.
     allow_inf : bool
@@ -100,6 +121,7 @@ class ParamInfo:
     allow_inf: bool = False
     optional: bool = False
     array: bool = True
+    hidden_choices: tuple = ()
 
     def check(self, value):
         """Validate one value of this field (ValueError naming the field); return it."""
@@ -109,7 +131,11 @@ class ParamInfo:
             check_loss_order(value)
             return int(value)
         if self.kind == "choice":
+            if value in self.hidden_choices:
+                return value
             return check_choice(value, self.name, self.choices)
+        if self.kind == "int":
+            return check_int(value, self.name, low=self.low, high=self.high)
         unit = "" if self.unit == "1" else self.unit
         return check_real(value, self.name, low=self.low, high=self.high,
                           low_open=self.low_open, high_open=self.high_open,
@@ -174,11 +200,15 @@ class ProtocolParams:
         Memory coherence time of Alice's atom in seconds, > 0; ``inf`` (default) is an
         ideal memory.
     wait_rule : {"one-way", "round-trip", "none"}
-        How long Alice's atom waits: L / c_f (default, docs/model.md section 3.7),
-        2 L / c_f (she waits for Bob's herald to return), or not at all.
+        How long Alice's atom waits, and so how long an attempt takes
+        (:mod:`catbell_qutip.fibre`): L / c_f with attempts every max(L / c_f, t0)
+        (default, the paper's eq. 8; docs/model.md sections 3.7 and 4); 2 L / c_f with
+        attempts every max(2 L / c_f, t0) (she keeps her atom until Bob's herald is back);
+        or no wait at all, attempts every max(L / c_f, t0).
     t0_s : float or ndarray
         Repetition time of the slowest local operation, seconds, >= 0 (default 0). Only
-        enters rates: R_eg = P / max(L / c_f, t0) (docs/model.md section 4).
+        enters rates: R_eg = P / max(L / c_f, t0) (docs/model.md section 4; 2 L / c_f with
+        ``wait_rule="round-trip"``).
     usd : {"tub", "linear"}
         Bob's unambiguous state discrimination: the theoretical upper bound (optimal IDP
         POVM in the measured syndrome sector; default) or the linear-optics scheme.
@@ -194,6 +224,23 @@ class ProtocolParams:
     p_dark : float or ndarray
         Dark-click probability per detector and gate, in [0, 1) (default 0). Only the
         linear-optics USD has detectors; with ``usd="tub"`` it must be 0.
+    code : {"cat", "squeezed-cat", "binomial", "vector"}
+        The rotation-symmetric code of order N = l + 1 (docs/model.md sections 2, 7):
+        the paper's cat code (default); the squeezed cat, primitive D(alpha) S(r)|0>; the
+        binomial code of spacing N; or a user's own |Theta_N> (``code_vector``). Every
+        family but "cat" runs on the Fock engine only, with ``usd="tub"``.
+    squeezing : float or ndarray
+        r of the squeezed cat's S(r) = exp[(r/2)(a^2 - a^dag^2)] (dimensionless; r > 0
+        squeezes the amplitude quadrature, r < 0 the phase quadrature; r = 0 is the cat
+        code). Only with ``code="squeezed-cat"``; default 0.
+    binomial_m : int or None
+        M of the binomial code, an integer >= 0 (default None: M = N - 1, the code that
+        detects N - 1 losses; mean photon number N (M + 1) / 2). Only with
+        ``code="binomial"``.
+    code_vector : tuple of complex or None
+        Fock amplitudes of a user's |Theta_N> (n = 0, 1, ...), with ``code="vector"``:
+        supported on n = 0 mod N (off-sector probability at most 1e-12; it is projected
+        away) and normalisable (it is normalised). Python only: ``simulate(..., code=ket)``.
 
     Raises
     ------
@@ -203,9 +250,9 @@ class ProtocolParams:
 
     loss_order: int = _p(0, "loss_order", "1", "loss order l",
                          "l = 2^m - 1: 0, 1, 3, 7, ...", array=False)
-    alpha: float | np.ndarray = _p(1.0, "real", "1", "coherent amplitude |alpha|",
-                                   "coherent amplitude |alpha|, [0, 1e3]", low=0.0,
-                                   high=ALPHA_MAX)
+    alpha: float | np.ndarray | None = _p(1.0, "real", "1", "coherent amplitude |alpha|",
+                                          "coherent amplitude |alpha|, [0, 1e3]", low=0.0,
+                                          high=ALPHA_MAX, optional=True)
     eta: float | np.ndarray = _eff(1.0, "extra transmission between Alice and Bob",
                                    "extra pure loss between Alice and Bob, [0, 1]")
     length_km: float | np.ndarray = _p(0.0, "real", "km", "fibre length",
@@ -233,7 +280,8 @@ class ProtocolParams:
                                    "memory coherence time (inf: ideal)", flag="--t-c",
                                    low=0.0, low_open=True, allow_inf=True)
     wait_rule: str = _p("one-way", "choice", "1", "memory waiting-time rule",
-                        "memory waiting time (one-way: L / c_f)", choices=WAIT_RULES,
+                        "memory wait and attempt clock (one-way: L / c_f; round-trip: "
+                        "2 L / c_f)", choices=WAIT_RULES,
                         array=False)
     t0_s: float | np.ndarray = _p(0.0, "real", "s", "repetition time of the slowest "
                                   "operation", "repetition time of the slowest operation",
@@ -247,6 +295,16 @@ class ProtocolParams:
     p_dark: float | np.ndarray = _eff(0.0, "dark-click probability",
                                       "dark-click probability per detector and gate, "
                                       "[0, 1)", high_open=True)
+    code: str = _p("cat", "choice", "1", "code family",
+                   "code family (squeezed-cat, binomial: Fock engine, TUB only)",
+                   choices=CODES[:3], hidden_choices=("vector",), array=False)
+    squeezing: float | np.ndarray = _p(0.0, "real", "1", "squeezing r of the squeezed cat",
+                                       "squeezing r of --code squeezed-cat (r > 0: "
+                                       "amplitude-squeezed)", low=-20.0, high=20.0)
+    binomial_m: int | None = _p(None, "int", "1", "binomial code order M",
+                                "M of --code binomial, integer >= 0 (default N - 1)",
+                                low=0, optional=True, array=False)
+    code_vector: tuple | None = field(default=None, repr=False)
     _batch_shape: tuple = field(init=False, repr=False, default=())
 
     def __post_init__(self):
@@ -257,6 +315,7 @@ class ProtocolParams:
             raise ParameterError(
                 "give either eta_c or the pair eta_dc/eta_uc (eta_c = eta_dc * eta_uc), "
                 "not both", "eta_c")
+        self._check_code()
         if self.usd == "tub" and np.any(np.asarray(self.p_dark) > 0):
             raise ParameterError(
                 "p_dark > 0 needs usd='linear': the theoretical-upper-bound USD has no "
@@ -273,6 +332,40 @@ class ProtocolParams:
                 "arrays of one length (or NumPy-broadcastable shapes), or evaluate(..., "
                 "grid=True) for their outer product", None) from None
         set_(self, "_batch_shape", shape)
+
+    def _check_code(self) -> None:
+        """The code's own parameters agree with its family and with N (docs/model.md 7)."""
+        set_ = object.__setattr__
+        code = self.code
+        if self.code_vector is not None and code == "cat":
+            code = "vector"
+            set_(self, "code", code)
+        if code == "vector":
+            if self.code_vector is None:
+                raise ParameterError("code='vector' needs code_vector (the Fock amplitudes "
+                                     "of |Theta_N>), or pass the ket as code=", "code")
+            set_(self, "code_vector", _checked_vector(self.code_vector, self.n_components))
+        elif self.code_vector is not None:
+            raise ParameterError(f"code_vector is a code of its own; it does not go with "
+                                 f"code={code!r}", "code_vector")
+        if code != "squeezed-cat" and np.any(np.asarray(self.squeezing) != 0.0):
+            raise ParameterError(f"squeezing applies to code='squeezed-cat' only, not to "
+                                 f"code={code!r}", "squeezing")
+        if code != "binomial" and self.binomial_m is not None:
+            raise ParameterError(f"binomial_m applies to code='binomial' only, not to "
+                                 f"code={code!r}", "binomial_m")
+        if code in ALPHA_CODES and self.alpha is None:
+            raise ParameterError(f"code={code!r} needs alpha (its displacement |alpha|)",
+                                 "alpha")
+        if code != "cat" and self.usd != "tub":
+            raise ParameterError(
+                f"usd={self.usd!r} is a cat-code scheme (docs/model.md 3.5); code={code!r} "
+                "takes usd='tub' (the generalised optimal USD of docs/model.md 7)", "usd")
+        if code not in ALPHA_CODES:
+            if self.alpha is not None and np.any(np.asarray(self.alpha) != 1.0):
+                raise ParameterError(f"alpha does not apply to code={code!r}: its photon "
+                                     "numbers are fixed by the code itself", "alpha")
+            set_(self, "alpha", None)
 
     # -- derived quantities -------------------------------------------------------------
     @staticmethod
@@ -308,8 +401,8 @@ class ProtocolParams:
 
     @property
     def eta_fibre(self):
-        """Fibre transmission 10^(-a_dB L / 10)."""
-        return 10.0 ** (-np.asarray(self.db_per_km) * np.asarray(self.length_km) / 10.0)
+        """Fibre transmission 10^(-a_dB L / 10) (:func:`catbell_qutip.fibre.fibre_transmission`)."""
+        return fibre_transmission(self.length_km, self.db_per_km)
 
     @property
     def eta_conversion(self):
@@ -332,13 +425,12 @@ class ProtocolParams:
     @property
     def travel_time_s(self):
         """One-way light travel time L / c_f in seconds."""
-        return np.asarray(self.length_km) * 1e3 / C_FIBRE_M_PER_S
+        return travel_time_s(self.length_km)
 
     @property
     def wait_time_s(self):
         """Alice's memory waiting time t_w in seconds, by ``wait_rule``."""
-        factor = {"one-way": 1.0, "round-trip": 2.0, "none": 0.0}[self.wait_rule]
-        return factor * self.travel_time_s
+        return wait_time_s(self.length_km, self.wait_rule)
 
     @property
     def memory_factor(self):
@@ -347,8 +439,9 @@ class ProtocolParams:
 
     @property
     def attempt_time_s(self):
-        """max(L / c_f, t0): the time one attempt takes (paper's eq. 8)."""
-        return np.maximum(self.travel_time_s, np.asarray(self.t0_s))
+        """The time one attempt takes, s: max(L / c_f, t0) (paper's eq. 8), or
+        max(2 L / c_f, t0) with ``wait_rule="round-trip"`` (:mod:`catbell_qutip.fibre`)."""
+        return attempt_time_s(self.length_km, self.t0_s, self.wait_rule)
 
     def replace(self, **changes) -> ProtocolParams:
         """A copy with some fields changed (validated again)."""
@@ -359,13 +452,17 @@ class ProtocolParams:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
-        """Plain-Python dictionary of the fields (arrays become lists)."""
+        """Plain-Python dictionary of the fields (arrays become lists; a code vector
+        becomes {"real": [...], "imag": [...]})."""
         out = {}
         for f in fields(self):
             if f.name.startswith("_"):
                 continue
             v = getattr(self, f.name)
-            if isinstance(v, np.ndarray):
+            if f.name == "code_vector":
+                if v is not None:
+                    v = {"real": [float(z.real) for z in v], "imag": [float(z.imag) for z in v]}
+            elif isinstance(v, np.ndarray):
                 v = v.tolist()
             elif isinstance(v, float) and math.isinf(v):
                 v = "inf"
@@ -383,6 +480,17 @@ class ProtocolParams:
                 changes[name] = np.broadcast_to(v, shape).reshape(-1)[sl]
         return dataclasses.replace(self, **changes)
 
+    def take(self, indices) -> ProtocolParams:
+        """Points ``indices`` (integers into the flattened batch) as a batch of shape
+        ``(len(indices),)``."""
+        indices = np.asarray(indices, dtype=int)
+        changes = {}
+        for name in self.numeric_fields():
+            v = getattr(self, name)
+            if v is not None and np.ndim(v):
+                changes[name] = np.broadcast_to(v, self.batch_shape).reshape(-1)[indices]
+        return dataclasses.replace(self, **changes)
+
     def at(self, index) -> ProtocolParams:
         """The scalar point at ``index`` of the broadcast batch."""
         changes = {}
@@ -393,10 +501,39 @@ class ProtocolParams:
         return dataclasses.replace(self, **changes)
 
 
+def _checked_vector(vector, n_comp: int) -> tuple:
+    """A user's |Theta_N> as a normalised tuple of complex amplitudes, or ParameterError."""
+    try:
+        v = np.asarray(vector.full() if hasattr(vector, "full") else vector,
+                       dtype=complex).ravel()
+    except (TypeError, ValueError):
+        raise ParameterError(f"code_vector must be Fock amplitudes (numbers) or a ket, got "
+                             f"{type(vector).__name__}", "code_vector") from None
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ParameterError("code_vector must be a non-empty vector of finite amplitudes",
+                             "code_vector")
+    p = np.abs(v) ** 2
+    total = float(p.sum())
+    if not total > 0.0:
+        raise ParameterError("code_vector is zero: it cannot be normalised", "code_vector")
+    n = np.arange(v.size)
+    off = float(p[n % n_comp != 0].sum()) / total
+    if off > VECTOR_SUPPORT_TOL:
+        bad = int(n[(n % n_comp != 0) & (p > 0)][0])
+        raise ParameterError(
+            f"code_vector is not supported on photon numbers n = 0 mod N = {n_comp} "
+            f"(loss order {n_comp - 1}): probability {off:.3g} lies elsewhere (first at "
+            f"n = {bad}); give a vector on n = 0, {n_comp}, {2 * n_comp}, ... or the loss "
+            "order it is built for", "code_vector")
+    v = np.where(n % n_comp == 0, v, 0.0)
+    v = v / np.sqrt(np.sum(np.abs(v) ** 2))
+    return tuple(complex(z) for z in v)
+
+
 def _collect() -> dict[str, ParamInfo]:
     out = {}
     for f in fields(ProtocolParams):
-        if f.name.startswith("_"):
+        if f.name.startswith("_") or "info" not in f.metadata:
             continue
         meta = dict(f.metadata["info"])
         meta["flag"] = meta["flag"] or "--" + f.name.replace("_", "-")
@@ -450,20 +587,20 @@ def check_file_value(key: str, name: str, value):
             value = math.inf
         elif isinstance(value, bool):
             raise SourceError(f"{key} = {str(value).lower()}: a boolean is not a number; "
-                             "give a number")
+                              "give a number")
         elif not isinstance(value, (int, float, np.integer, np.floating)):
             raise SourceError(f"{key} must be a number, got {value!r}")
         value = float(value)
-    elif info.kind == "loss_order":
+    elif info.kind in ("loss_order", "int"):
         if isinstance(value, bool):
             raise SourceError(f"{key} = {str(value).lower()}: a boolean is not an integer; "
-                             "give an integer")
+                              "give an integer")
         if not isinstance(value, (int, np.integer)):
-            raise SourceError(f"{key} must be an integer of the form 2^m - 1 (0, 1, 3, 7, "
-                             f"...), got {value!r}")
+            form = " of the form 2^m - 1 (0, 1, 3, 7, ...)" if info.kind == "loss_order" else ""
+            raise SourceError(f"{key} must be an integer{form}, got {value!r}")
     elif not isinstance(value, str):
         raise SourceError(f"{key} must be a string, one of {list(info.choices)}, got "
-                         f"{value!r}")
+                          f"{value!r}")
     try:
         return info.check(value)
     except ParameterError as exc:

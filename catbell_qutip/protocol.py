@@ -19,6 +19,19 @@ Every eta_int loss sits where ``eta_int_placement`` puts it (:func:`lossy_reflec
 right after each reflection, right before it, or, "lumped", folded into the channel loss
 of step 2 as eta_int^k (k reflections per attempt).
 
+Two exact rewritings keep the work small without changing the physics (the tests check
+both against the operations done literally):
+
+- An ancilla round is the light's two-outcome Kraus operator
+  M_t = (1 + (-1)^t e^{i phi} R(theta)) / 2 (:meth:`~.engines.base.LightAtomState.ancilla_round`):
+  the ancilla is prepared, reflected, phased and measured at once, so it never enters the
+  register, and a loss right after its reflection is applied after its measurement (they
+  act on different systems, so they commute).
+- Consecutive pure losses with nothing between them but operations on the atoms (memory
+  dephasing, a new qubit) are one pure loss of the product transmission: the protocol
+  keeps a pending transmission and applies it right before the next operation on the
+  light (a reflection, an ancilla round, the USD).
+
 Feed-forward (a choice docs/model.md leaves implicit for the encoder): in round j the ancilla
 gets the phase exp(-2 pi i b / 2^j) on |down> before the X measurement, b = n mod 2^(j-1)
 from the earlier rounds, so that the round reads bit j of n and the m rounds together
@@ -40,7 +53,8 @@ import numpy as np
 
 from .engines.base import LightAtomState
 
-__all__ = ["Outcome", "run_protocol", "sector_readout", "lossy_reflection", "pauli_frame"]
+__all__ = ["Outcome", "run_protocol", "run_probability", "sector_readout",
+           "lossy_reflection", "pauli_frame"]
 
 
 @dataclass(frozen=True)
@@ -67,27 +81,57 @@ def lossy_reflection(state: LightAtomState, label: str, theta: float, eta_int,
     return state
 
 
+def _is_one(eta) -> bool:
+    if isinstance(eta, float):
+        return eta == 1.0
+    return bool(np.all(np.asarray(eta) == 1.0))
+
+
+def _flush(state: LightAtomState, pending) -> LightAtomState:
+    """Apply a pending pure loss (a no-op at transmission 1)."""
+    return state if _is_one(pending) else state.loss(pending)
+
+
+def _readout(state: LightAtomState, pending, n_rounds: int, before, after):
+    """The ancilla rounds with feed-forward on every branch, losses kept pending.
+
+    Returns [(bits, state, pending transmission)]. Round j: the pending loss and the loss
+    before the reflection (``before``) are applied, then the round's two outcomes
+    (:meth:`~.engines.base.LightAtomState.ancilla_round`, phase exp(-2 pi i b / 2^j), b the
+    bits read so far), each left with the loss after its reflection (``after``) pending.
+    """
+    branches = [(0, state, pending)]
+    for j in range(1, n_rounds + 1):
+        nxt = []
+        for bits, st, pend in branches:
+            st = _flush(st, pend * before)
+            for t, sub in st.ancilla_round(2 * np.pi / 2 ** j, -2 * np.pi * bits / 2 ** j):
+                nxt.append((bits + (t << (j - 1)), sub, after))
+        branches = nxt
+    return branches
+
+
+def _placed(eta_int, placement: str):
+    """(loss before, loss after) each reflection for an eta_int placement."""
+    one = 1.0
+    return (eta_int if placement == "before" else one,
+            eta_int if placement == "after" else one)
+
+
 def sector_readout(state: LightAtomState, n_rounds: int, eta_int, label: str = "anc",
                    placement: str = "after"):
     """Measure n mod 2^n_rounds with ancilla reflections and feed-forward (docs/model.md
     3.1, 3.3).
 
     Returns a list of (sector, unnormalised state). Each round j = 1..m: ancilla in |+>,
-    CR(2 pi / 2^j) with its eta_int loss (:func:`lossy_reflection`), phase
+    CR(2 pi / 2^j) with its eta_int loss placed by ``placement``, phase
     exp(-2 pi i b / 2^j) on the ancilla's |down> (b = bits read so far), X measurement
-    ("+" = bit 0).
+    ("+" = bit 0). ``label`` is kept for compatibility: the ancilla is eliminated exactly
+    (:meth:`~.engines.base.LightAtomState.ancilla_round`).
     """
-    branches = [(0, state)]
-    for j in range(1, n_rounds + 1):
-        nxt = []
-        for bits, st in branches:
-            st = lossy_reflection(st.add_qubit(label), label, 2 * np.pi / 2 ** j, eta_int,
-                                  placement)
-            st = st.qubit_phase(label, -2 * np.pi * bits / 2 ** j)
-            for t, sub in st.measure_qubit_x(label):
-                nxt.append((bits + (t << (j - 1)), sub))
-        branches = nxt
-    return branches
+    before, after = _placed(eta_int, placement)
+    return [(bits, _flush(st, pend))
+            for bits, st, pend in _readout(state, 1.0, n_rounds, before, after)]
 
 
 _X_ON_B = [1, 0, 3, 2]  # X on B: |a b> -> |a, 1-b> (basis |up up>, |up down>, ...)
@@ -196,25 +240,24 @@ def _lengths(size: int, chunk: int) -> list[int]:
 def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]:
     """Steps 1-6 on one batch (see :func:`run_protocol`)."""
     n_comp, m = params.n_components, params.n_rounds
-    eta_int = params.eta_int_at_reflections
-    where = params.eta_int_placement
+    before, after = _placed(params.eta_int_at_reflections, params.eta_int_placement)
 
     # 1. Alice encodes
-    encoded = (sector_readout(initial, m, eta_int, placement=where) if explicit
-               else [(0, initial)])
+    encoded = (_readout(initial, 1.0, m, before, after) if explicit
+               else [(0, initial, 1.0)])
     outcomes: list[Outcome] = []
-    for r, st in encoded:
-        st = lossy_reflection(st.add_qubit("A"), "A", np.pi / n_comp, eta_int, where)
-        # 2. memory while the light travels, and the channel (with eta_int^k if "lumped")
-        st = st.dephase("A", params.memory_factor).loss(params.eta_channel)
+    for r, st, pend in encoded:
+        st = _flush(st, pend * before).add_qubit("A").reflect("A", np.pi / n_comp)
+        # 2. memory while the light travels; the loss after A's reflection and the
+        # channel (with eta_int^k if "lumped") are one pure loss, applied when needed
+        st = st.dephase("A", params.memory_factor)
         # 3. syndrome
-        for s, sub in sector_readout(st, m, eta_int, placement=where):
+        for s, sub, pend_s in _readout(st, after * params.eta_channel, m, before, after):
             # 4. Bob entangles; 5. detector loss and USD
-            sub = lossy_reflection(sub.add_qubit("B"), "B", np.pi / n_comp, eta_int, where)
-            sub = sub.loss(params.eta_d)
-            total = sub.trace()
-            effects = sub.usd_effects(params.usd, n_comp, s, params.p_dark)
-            measured = sub.measure_light(effects)
+            sub = _flush(sub, pend_s * before)
+            total, measured = sub.entangle_and_measure(
+                "B", np.pi / n_comp, after * params.eta_d, params.usd, n_comp, s,
+                params.p_dark, encoder_sector=r)
             conclusive = 0.0
             for name in ("even", "odd"):
                 rho = pauli_frame(measured[name], n_comp, r, s, name, params.decoder)
@@ -223,3 +266,29 @@ def _run_steps(params, initial: LightAtomState, explicit: bool) -> list[Outcome]
                 outcomes.append(Outcome(r, s, name, p, rho))
             outcomes.append(Outcome(r, s, "inconclusive", total - conclusive, None))
     return outcomes
+
+
+def run_probability(params, initial: LightAtomState, *, explicit: bool) -> np.ndarray:
+    """P alone (docs/model.md 3.6): the heralding probability of :func:`run_protocol`'s
+    outcomes, without the atoms.
+
+    P is a trace, so the atoms can be traced out right after their reflections: each
+    leaves the light in (rho + R rho R^dag) / 2 (:meth:`~.engines.base.LightAtomState.
+    reflect_traced`); Alice's memory and Bob's Pauli frame act on the atoms only and drop
+    out. The light runs through the same steps as in :func:`run_protocol`, with no
+    register: the rate solvers, which need P at many amplitudes, use this. Not clipped
+    (see :func:`catbell_qutip.result.herald`).
+    """
+    n_comp, m = params.n_components, params.n_rounds
+    before, after = _placed(params.eta_int_at_reflections, params.eta_int_placement)
+    encoded = (_readout(initial, 1.0, m, before, after) if explicit
+               else [(0, initial, 1.0)])
+    P = 0.0
+    for r, st, pend in encoded:
+        st = _flush(st, pend * before).reflect_traced(np.pi / n_comp)
+        for s, sub, pend_s in _readout(st, after * params.eta_channel, m, before, after):
+            sub = _flush(sub, pend_s * before)
+            P = P + sub.conclusive_probability(np.pi / n_comp, after * params.eta_d,
+                                               params.usd, n_comp, s, params.p_dark,
+                                               encoder_sector=r)
+    return P

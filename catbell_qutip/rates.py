@@ -20,17 +20,19 @@ This is a layer above :mod:`catbell_qutip.api`; :func:`entanglement_rate` is def
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 from scipy.optimize import brentq, minimize_scalar
 
-from ._checks import check_int, check_real
+from ._checks import NoHeraldWarning, check_int, check_real
 from .api import evaluate
-from .formulas import entanglement_rate
+from .formulas import entanglement_rate, timing
+from .outputs import dataset
 from .params import ProtocolParams
 
 __all__ = [
+    "ScanOptions",
     "RATE_RTOL",
     "DEFAULT_ALPHA_MAX",
     "entanglement_rate",
@@ -40,12 +42,31 @@ __all__ = [
     "S_vs_memory_time",
 ]
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """How the amplitude at a rate is found, as one value: the engine and the scan of
+    :func:`alpha_for_rate` (``alpha_max``, ``n_scan``). Callers that run the solver many
+    times (thresholds, advantage maps) carry this instead of three loose arguments.
+
+    >>> ScanOptions(n_scan=12).solver_kwargs()
+    {'engine': 'coherent', 'alpha_max': 6.0, 'n_scan': 12}
+    """
+
+    engine: str = "coherent"
+    alpha_max: float = 6.0
+    n_scan: int = 32
+
+    def solver_kwargs(self) -> dict:
+        """The keyword arguments of :func:`alpha_for_rate` and :func:`solve_at_rate`."""
+        return {"engine": self.engine, "alpha_max": self.alpha_max, "n_scan": self.n_scan}
+
+
 #: relative accuracy in R_eg of the amplitudes :func:`alpha_for_rate` returns
 RATE_RTOL = 1e-9
 #: default upper end of the alpha scan
-DEFAULT_ALPHA_MAX = 6.0
+DEFAULT_ALPHA_MAX = ScanOptions.alpha_max
 #: default number of scan points
-DEFAULT_N_SCAN = 32
+DEFAULT_N_SCAN = ScanOptions.n_scan
 
 # the solvers aim well below RATE_RTOL so that the final check has margin
 _F_TOL = 1e-11
@@ -62,7 +83,7 @@ def _evaluate_P(loss_order, engine, alpha, fields):
     engine, a loop over points on the Fock engine). P at tiny alpha may underflow to 0 for
     high codes: expected here, so the warning about it is silenced."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         return np.asarray(evaluate(loss_order, engine=engine, outputs=("P",), alpha=alpha,
                                    **fields)["P"], dtype=float)
 
@@ -332,22 +353,17 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
                      **sub)
         for k in ("P", "F", "S", "Q"):
             out[k][ok] = r[k]
-        out["R_eg"][ok] = entanglement_rate(out["P"][ok], sub.get("length_km", 0.0),
-                                            sub.get("t0_s", 0.0))
+        out["R_eg"][ok] = entanglement_rate(out["P"][ok], **timing(sub))
     out["alpha"] = alpha
     return out
 
 
-def _curve_dataset(dim, coord, unit, res, attrs):
-    units = {"alpha": "1", "P": "1", "F": "1", "S": "1", "Q": "1", "R_eg": "Hz"}
-    long = {"alpha": "amplitude solved for the target rate", "P": "heralding probability",
-            "F": "heralded fidelity to phi+", "S": "CHSH value",
-            "Q": "bit-error rate of key rounds", "R_eg": "entanglement-generation rate"}
-    data = {k: (dim, np.asarray(res[k], dtype=float),
-                {"units": units[k], "long_name": long[k]}) for k in units}
+def _curve_dataset(dim, coord, res, attrs):
+    data = {k: (dim, np.asarray(res[k], dtype=float))
+            for k in ("alpha", "P", "F", "S", "Q", "R_eg")}
     clean = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in attrs.items()}
-    return xr.Dataset(data, coords={dim: (dim, np.asarray(coord, dtype=float),
-                                          {"units": unit})}, attrs=clean)
+    return dataset(data, {dim: np.asarray(coord, dtype=float)}, clean,
+                   long_names={"alpha": "amplitude solved for the target rate"})
 
 
 def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "coherent",
@@ -387,7 +403,7 @@ def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "co
     L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, unit="km")))
     res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                         n_scan=n_scan, length_km=L, **fields)
-    return _curve_dataset("length_km", L, "km", res,
+    return _curve_dataset("length_km", L, res,
                           {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
                            "engine": engine, **fields})
 
@@ -427,6 +443,6 @@ def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float
                                              allow_inf=True, unit="s")))
     res = solve_at_rate(loss_order, rate_hz, engine=engine, alpha_max=alpha_max,
                         n_scan=n_scan, length_km=length_km, t_c_s=tc, **fields)
-    return _curve_dataset("t_c_s", tc, "s", res,
+    return _curve_dataset("t_c_s", tc, res,
                           {"loss_order": int(loss_order), "rate_hz": float(rate_hz),
                            "length_km": float(length_km), "engine": engine, **fields})

@@ -7,7 +7,7 @@ dimensions, units in attributes) and CSV. Then:
 - the efficiency thresholds (``thresholds.json/.csv/.nc``);
 - the model table (``model_table.json/.md/.csv``): the paper's claims that depend on which
   reflections carry eta_int and where it acts, for every encoder x placement, and the
-  combination closest to the paper (:func:`catbell_qutip.claims.identify_model`), which is
+  combination closest to the paper (:func:`catbell_qutip.identification.identify_model`), which is
   what the ``repro-*`` presets pin;
 - the computations behind the claims that differ (C5/C6: the USD success an l = 1 scheme
   would need; C8: the per-attempt key fractions);
@@ -32,33 +32,32 @@ from pathlib import Path
 import numpy as np
 
 from . import claims as _claims
-from . import discrepancies
+from . import discrepancies, identification
 from ._checks import check_choice
+from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
+from .outputs import attrs_of, csv_header, json_ready
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
     PANELS,
     RATE_FIG3G_HZ,
     RATE_FIG23_HZ,
-    S_LEVEL_FIG3G,
     Context,
     Panel,
+    calibrate_t0,
     crossing_lengths,
     max_length_above,
     panel_fields,
     plot_panel,
 )
-from .params import C_FIBRE_M_PER_S, ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
+from .params import ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length, S_vs_memory_time
 from .thresholds import threshold
 
 __all__ = ["PANELS", "GRIDS", "SUMMARY_KEYS", "THRESHOLD_JOBS", "ANALYSIS_KEYS", "Panel",
            "model_text", "reproduce", "panel_fields", "calibrate_t0", "crossing_lengths",
            "max_length_above", "summary_unit"]
-
-#: the paper's l = 0 peak key rate of Fig. 4(a), bit/s (docs/model.md 6), calibrates t0
-PEAK_FIG4A_L0_BIT_S = 2000.0
 
 #: grid sizes and tolerances: default run and --quick (x-axis points live on each Panel)
 GRIDS = {
@@ -94,7 +93,7 @@ def _stack(datasets, panel: Panel, fields: dict, engine: str, extra_attrs: dict)
 
     ds = xr.concat(datasets, dim="loss_order", combine_attrs="override")
     ds = ds.assign_coords(loss_order=("loss_order", np.asarray(panel.loss_orders, dtype=int),
-                                      {"units": "1", "long_name": "loss order l"}))
+                                      attrs_of("loss_order")))
     attrs = {"panel": panel.name, "title": panel.title, "paper_statement": panel.statement,
              "presets": ", ".join(panel.presets), "engine": engine}
     for k, v in fields.items():
@@ -130,8 +129,10 @@ def compute_panel(panel: Panel, fields: dict, ctx: Context, t0_s: float = 0.0):
         peaks = [peak_key_rate(l, alpha_max=panel.alpha_max, n_scan=ctx.grids["n_alpha"],
                                engine=ctx.engine, length_km=L, **f) for l in panel.loss_orders]
         ds = _stack(dss, panel, f, ctx.engine, {"length_km": L, "t0_s": t0_s})
-        ds["peak_key_rate"] = ("loss_order", [k for _, k in peaks], {"units": "bit/s"})
-        ds["peak_alpha"] = ("loss_order", [a for a, _ in peaks], {"units": "1"})
+        ds["peak_key_rate"] = ("loss_order", [k for _, k in peaks],
+                               attrs_of("key_rate", "peak key rate over alpha"))
+        ds["peak_alpha"] = ("loss_order", [a for a, _ in peaks],
+                            attrs_of("alpha", "amplitude of the peak key rate"))
         return ds
 
     def curves(f):
@@ -148,39 +149,6 @@ def compute_panel(panel: Panel, fields: dict, ctx: Context, t0_s: float = 0.0):
             ds[f"{var}_reference"] = ref[var].assign_attrs(
                 long_name=f"{ref[var].attrs.get('long_name', var)}, reference curve ({what})")
     return ds
-
-
-def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
-    """t0 from the l = 0 peak of Fig. 4(a) (docs/model.md 6), and whether that is possible.
-
-    With t0 > L / c_f every rate scales by (L / c_f) / t0 and the optimal alpha does not
-    move, so t0 = (L / c_f) * peak(t0 = 0) / 2000 bit/s exactly. Fig. 4(a) has no eta_int,
-    so the value is the same for every encoder and eta_int placement.
-
-    Returns
-    -------
-    dict
-        ``t0_s`` (s), ``peak_t0_zero`` (bit/s), ``alpha_t0_zero``, ``travel_time_s`` (s),
-        ``calibrated`` (bool) and ``note`` (str).
-    """
-    panel = next(p for p in PANELS if p.name == "fig4a")
-    f = dict(panel_fields(panel), t0_s=0.0)
-    a0, k0 = peak_key_rate(0, alpha_max=panel.alpha_max, n_scan=n_alpha, engine=engine,
-                           length_km=LENGTH_FIG4_KM, **f)
-    T = LENGTH_FIG4_KM * 1e3 / C_FIBRE_M_PER_S
-    if k0 > PEAK_FIG4A_L0_BIT_S:
-        t0 = T * k0 / PEAK_FIG4A_L0_BIT_S
-        note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s > "
-                f"{PEAK_FIG4A_L0_BIT_S:g} bit/s; t0 = (L / c_f) x {k0:.6g} / "
-                f"{PEAK_FIG4A_L0_BIT_S:g} = {t0:.6g} s brings it to {PEAK_FIG4A_L0_BIT_S:g}")
-        return dict(t0_s=t0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
-                    calibrated=True, note=note)
-    note = (f"with t0 = 0 the l = 0 peak of Fig. 4(a) is {k0:.6g} bit/s <= "
-            f"{PEAK_FIG4A_L0_BIT_S:g} bit/s: since t0 can only lower the rate, no t0 "
-            "reproduces the paper's peak; t0 = 0 kept (any t0 <= L / c_f = "
-            f"{T:.3g} s is equivalent)")
-    return dict(t0_s=0.0, peak_t0_zero=k0, alpha_t0_zero=a0, travel_time_s=T,
-                calibrated=False, note=note)
 
 
 def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
@@ -210,7 +178,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
     res["c8_max_ratio_l1_l0"] = (
         frac[1][1] / frac[0][1] if frac[0][1] > 0 else None,
         "largest possible ratio of the l = 1 and l = 0 peak key rates at one common t0")
-    T = LENGTH_FIG4_KM * 1e3 / C_FIBRE_M_PER_S
+    T = float(travel_time_s(LENGTH_FIG4_KM))
     res["c8_max_peak_l1_any_t0"] = (
         frac[1][1] / T, "largest l = 1 peak key rate any t0 allows at 10 km: fraction / "
                         "(L / c_f), i.e. t0 <= L / c_f (bit/s)")
@@ -223,8 +191,8 @@ def _write_data(ds, out: Path, name: str):
     df = ds.to_dataframe().reset_index()
     units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
     with open(out / f"{name}.csv", "w") as fh:
-        fh.write(f"# {ds.attrs.get('title', name)}; units: "
-                 + ", ".join(f"{c} [{units.get(c, '')}]" for c in df.columns) + "\n")
+        fh.write(csv_header(ds.attrs.get("title", name),
+                            {c: units.get(c, "") for c in df.columns}) + "\n")
         df.to_csv(fh, index=False)
 
 
@@ -390,12 +358,12 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     _write_thresholds(rows, out, model)
 
     step("model table")
-    table = _claims.model_table(t0_s=t0, engine=engine, n_threshold=grids["n_threshold"],
+    table = identification.model_table(t0_s=t0, engine=engine, n_threshold=grids["n_threshold"],
                                 n_scan=grids["n_scan"], n_length=grids["n_model_length"],
                                 n_alpha=grids["n_alpha"], length_tol_km=grids["length_tol_km"],
                                 progress=bar.update)
-    _claims.write_model_table(table, out)
-    picked = _claims.identify_model(table)
+    identification.write_model_table(table, out)
+    picked = identification.identify_model(table)
     meta_notes.append(f"model identified from the paper's numbers: {model_text(picked)} "
                       f"(model_table.md); this run uses {model_text(model)}")
     step("claims analyses")
@@ -406,8 +374,7 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     task_times.pop("summary", None)
     ordered = {k: summary.get(k) for k in SUMMARY_KEYS}
     ordered.update({k: v for k, v in summary.items() if k not in ordered})
-    ordered = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-               for k, v in ordered.items()}
+    ordered = json_ready(ordered)
     claims = _claims.build_claims(ordered)
     _claims.write_claims(claims, out)
     wall = time.perf_counter() - start

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import qutip
 
 from ._checks import PrecisionError
+from ._qutip import qutip
 from .bell import (
     bell_fidelity,
     chsh_from_fidelity,
@@ -17,7 +17,9 @@ from .bell import (
     chsh_numerical,
     qber_z,
 )
+from .codes import codes_of, mean_photon_numbers
 from .formulas import entanglement_rate, secret_key_rate
+from .outputs import json_ready
 from .params import ProtocolParams
 from .protocol import Outcome
 
@@ -185,15 +187,17 @@ class ProtocolResult:
         """
         if not float(self.params.attempt_time_s) > 0:
             return None
-        return float(entanglement_rate(self.P, self.params.length_km, self.params.t0_s))
+        pr = self.params
+        return float(entanglement_rate(self.P, pr.length_km, pr.t0_s, pr.wait_rule))
 
     @property
     def key_rate(self) -> float | None:
         """DI-QKD key rate R_eg (1 - h(Q) - chi(S)) in bit/s, clipped at 0 (docs/model.md 4)."""
         if self.R_eg is None or self.S is None:
             return None
-        return float(secret_key_rate(self.P, self.S, self.Q, self.params.length_km,
-                                     self.params.t0_s))
+        pr = self.params
+        return float(secret_key_rate(self.P, self.S, self.Q, pr.length_km, pr.t0_s,
+                                     pr.wait_rule))
 
     @property
     def S_closed_form(self) -> float | None:
@@ -204,6 +208,19 @@ class ProtocolResult:
     def S_numerical(self) -> float:
         """CHSH maximised numerically over measurement directions."""
         return chsh_numerical(self.rho_ab)
+
+    @property
+    def mean_photon_number(self) -> float:
+        """<n> of the light Alice sends (|Theta_N>, or the primitive with the explicit
+        encoder), before any loss (:func:`catbell_qutip.codes.mean_photon_numbers`)."""
+        return float(mean_photon_numbers(self.params))
+
+    def code_info(self) -> dict:
+        """The code of this point: family, N, its own parameters and the mean photon
+        number of the light Alice sends (docs/model.md 7)."""
+        info = codes_of(self.params)[0].describe()
+        info["mean_photon_number"] = self.mean_photon_number
+        return info
 
     def syndrome_probabilities(self) -> dict[int, float]:
         """p(s): probability of each syndrome, all USD results included."""
@@ -235,7 +252,9 @@ class ProtocolResult:
         return sum(ps[s] * fs[s] for s in fs) / tot
 
     def to_dict(self) -> dict:
-        """JSON-ready summary; undefined values (F, S, Q, rates where P = 0) are None."""
+        """JSON-ready summary (:mod:`catbell_qutip.outputs`): undefined values (F, S, Q,
+        rates where P = 0) are None, and so is ``params["t_c_s"]`` for an ideal memory
+        (t_c = inf)."""
         def num(v):
             return None if v is None or not math.isfinite(v) else float(v)
 
@@ -249,7 +268,8 @@ class ProtocolResult:
             "key_rate_bit_s": num(self.key_rate),
             "cutoff": self.cutoff,
             "truncation_error": float(self.truncation_error),
-            "params": self.params.as_dict(),
+            "code": json_ready(self.code_info()),
+            "params": json_ready({k: getattr(self.params, k) for k in self.params.as_dict()}),
         }
 
 

@@ -16,7 +16,7 @@ Every other :class:`~catbell_qutip.params.ProtocolParams` field passes through (
 ``eta_int_placement``, ``decoder``, ``usd``, ...; the library defaults when not given). Which
 reflections carry eta_int and where it acts (docs/model.md section 3, "Imperfections") decide
 the eta_int thresholds: the reproduction pins the combination identified from the paper's
-own numbers (:func:`catbell_qutip.claims.identify_model`, presets ``repro-*``).
+own numbers (:func:`catbell_qutip.identification.identify_model`, presets ``repro-*``).
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from ._checks import (
     check_time,
 )
 from .api import seconds_per_point
-from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, solve_at_rate
+from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
+from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, ScanOptions, solve_at_rate
 
-__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold", "threshold_table",
+__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold",
            "reference_S", "max_length_above", "check_thresholds"]
 
 #: evaluations per scan point and code of the rate solve (the alpha scan stops at the
@@ -162,7 +163,8 @@ def _fields(parameter, x, fixed):
     return f
 
 
-def reference_S(loss_orders=(0, 1, 3), *, length_km: float = 5.0, rate_hz: float = 3000.0,
+def reference_S(loss_orders=(0, 1, 3), *, length_km: float = LENGTH_THRESHOLD_KM,
+                rate_hz: float = RATE_FIG23_HZ,
                 engine: str = "coherent", **fixed) -> dict:
     """S_l at the given length and rate (docs/model.md section 6 reads thresholds there).
 
@@ -192,8 +194,8 @@ def reference_S(loss_orders=(0, 1, 3), *, length_km: float = 5.0, rate_hz: float
     return out
 
 
-def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
-              rate_hz: float = 3000.0, engine: str = "coherent",
+def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRESHOLD_KM,
+              rate_hz: float = RATE_FIG23_HZ, engine: str = "coherent",
               n_grid: int = 25, x_min: float = 0.02, xtol: float = 1e-5,
               alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
               **fixed) -> Threshold:
@@ -234,7 +236,7 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
     check_thresholds([parameter], [loss_order], n_grid=n_grid, rate_hz=rate_hz,
                      engine=engine, **fixed)
     check_real(x_min, "x_min", low=0.0, high=1.0, low_open=True, high_open=True)
-    kw = dict(engine=engine, alpha_max=alpha_max, n_scan=n_scan)
+    kw = ScanOptions(engine, alpha_max, n_scan).solver_kwargs()
     base = dict(fixed, length_km=length_km)
     x = np.linspace(x_min, 1.0, int(n_grid))
     S_l = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, x, base))["S"]
@@ -280,18 +282,6 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = 5.0,
     msg += nan_note
     return Threshold(parameter, int(loss_order), value, msg,
                      tuple(c for c, _ in crossings), x, gap)
-
-
-def threshold_table(parameters=("eta_int", "eta_c", "eta_d"), loss_orders=(1, 3),
-                    progress=None, **kwargs) -> list[Threshold]:
-    """:func:`threshold` for every parameter and loss order (``progress``: callback)."""
-    out = []
-    for p in parameters:
-        for l in loss_orders:
-            out.append(threshold(p, l, **kwargs))
-            if progress is not None:
-                progress()
-    return out
 
 
 def max_length_above(loss_order: int, level: float, lengths, S, *, rate_hz, engine,

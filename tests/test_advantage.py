@@ -167,9 +167,15 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_needs_out(capsys):
-    assert main(["advantage"]) == 2
-    assert "give --out DIR" in capsys.readouterr().err
+def test_cli_out_defaults_like_the_other_commands(capsys):
+    """--out has a default (git-ignored results/advantage, like repeater's
+    results/repeater) and --help says so."""
+    from catbell_qutip.cli import build_parser
+
+    assert build_parser("advantage").parse_args(["advantage"]).out == "results/advantage"
+    with pytest.raises(SystemExit):
+        main(["advantage", "--help"])
+    assert "default results/advantage" in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_thresholds_take_placement_and_decoder(capsys):
@@ -186,3 +192,25 @@ def test_cli_thresholds_take_placement_and_decoder(capsys):
     assert main(argv) == 0
     default = json.loads(capsys.readouterr().out)["thresholds"][0]["value"]
     assert abs(default - ref) > 1e-4  # the settings matter, so passing them on is tested
+
+
+def test_t0_scales_the_alpha_optimised_key_rate_by_the_clock_ratio():
+    """R_eg = P / max(L / c_f, t0) (docs/model.md 4): with t0 = 10 L / c_f every key rate on
+    the alpha grid is 10 times smaller and the best alpha does not move; at the rate the
+    key rate is R (1 - h(Q) - chi(S)) of the map's own S and Q."""
+    from catbell_qutip.formulas import key_rate
+
+    L = 5.0
+    T = L * 1e3 / 2e8
+    kw = dict(loss_orders=(0, 1), processes=1, n_key_alpha=6, thresholds=False,
+              length_km=L)
+    axes = (("eta_int", [0.95, 1.0]), ("eta_c", [0.8, 1.0]))
+    fast = advantage_map(*axes, **kw)
+    slow = advantage_map(*axes, t0_s=10 * T, rate_hz=300.0, **kw)
+    K0, K1 = fast["key_rate_opt"].values, slow["key_rate_opt"].values
+    assert np.all(K0 > 0)
+    np.testing.assert_allclose(K1, K0 * T / (10 * T), rtol=1e-12)
+    np.testing.assert_array_equal(slow["alpha_key_opt"].values, fast["alpha_key_opt"].values)
+    S, Q = slow["S"].values, slow["Q"].values
+    np.testing.assert_allclose(slow["key_rate_at_rate"].values, key_rate(300.0, S, Q),
+                               rtol=1e-8)  # the solver reaches the rate to 1e-9

@@ -45,8 +45,8 @@ def test_simulate_table(capsys):
     (["--loss-order", "1", "--alpha", "1e308"], "--alpha = 1e+308 is outside"),
     # Fock resolution floor: the hint names the flag, not the Python argument
     (["--loss-order", "3", "--alpha", "1.5", "--preset", "table1", "--length-km", "5",
-      "--usd", "linear"], "use --engine coherent, whose click effects keep their relative "
-                          "precision"),
+      "--usd", "linear"], "use --engine coherent, whose click effects keep their precision "
+                          "at small P (tested down to P ~ 1e-245)"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, fragment, capsys):
     assert main(["simulate", *argv]) == 2
@@ -167,7 +167,7 @@ def test_repeated_presets_layer_in_order(capsys):
     assert main([*base, "--preset", "table1", "--preset", "ideal"]) == 0
     p = json.loads(capsys.readouterr().out)["params"]
     for k, v in preset("ideal").items():
-        assert p[k] == (v if not isinstance(v, float) or v != float("inf") else "inf"), k
+        assert p[k] == (v if not isinstance(v, float) or v != float("inf") else None), k
 
 
 def test_p_zero_point_prints_undefined_and_json_null(capsys):
@@ -415,3 +415,168 @@ def test_advantage_huge_key_alpha_grid_is_refused_before_any_work(n, tmp_path, c
 def test_sweep_spec_that_is_a_folder_says_so(tmp_path, capsys):
     err = _error(["sweep", str(tmp_path), "--out", str(tmp_path / "x.zarr")], capsys)
     assert "is a folder, not a TOML file" in err and "does not exist" not in err
+
+
+# -- help texts, presets, "did you mean" ------------------------------------------------------
+def _help_raw(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+ALL_COMMANDS = [["simulate"], ["sweep"], ["thresholds"], ["reproduce"], ["bench"],
+                ["bench", "convergence"], ["bench", "speed"], ["repeater"], ["advantage"],
+                ["presets"], ["finite-key"]]
+
+
+def test_every_command_is_in_the_help_tests():
+    from catbell_qutip.cli import SUBCOMMANDS
+
+    assert set(SUBCOMMANDS) == {c[0] for c in ALL_COMMANDS}
+
+
+@pytest.mark.parametrize("argv", ALL_COMMANDS, ids=" ".join)
+def test_help_never_breaks_a_name_at_its_hyphen(argv, capsys):
+    """argparse wraps at hyphens by default ('repro-\\nfig4b'); every preset name and every
+    flag must appear whole in the wrapped help."""
+    from catbell_qutip.params import PRESETS
+
+    raw = _help_raw(argv, capsys)
+    words = raw.split()
+    broken = [w for w in words if w.endswith("-") and w not in ("-", "--")]
+    assert not broken, broken
+    if "named preset:" in raw:  # the commands that list the presets
+        flat = " ".join(words)
+        for name in PRESETS():
+            assert name in flat, name
+
+
+@pytest.mark.parametrize("argv", ALL_COMMANDS, ids=" ".join)
+def test_every_help_points_to_the_glossary(argv, capsys):
+    from catbell_qutip.cli import ROOT_GLOSSARY
+
+    flat = " ".join(_help_raw(argv, capsys).split())
+    assert "docs/glossary.md" in flat and "USD, TUB" in flat
+    assert ROOT_GLOSSARY.is_file()
+
+
+def test_unset_efficiencies_show_their_defaults(capsys):
+    """--eta-c, --eta-dc, --eta-uc default to None (unset), which means 1; say so."""
+    flat = " ".join(_help_raw(["simulate"], capsys).split())
+    for flag in ("--eta-c ETA_C", "--eta-dc ETA_DC", "--eta-uc ETA_UC"):
+        after = flat.rsplit(flag, 1)[1][:160]  # the options list, after the usage
+        assert "(default 1" in after, (flag, after)
+
+
+def test_repeater_help_lists_strategies_and_rate_default(capsys):
+    from catbell_qutip.repeater import STRATEGIES
+
+    flat = " ".join(_help_raw(["repeater"], capsys).split())
+    assert "--strategy {" + ",".join(STRATEGIES) + "}" in flat
+    after = flat.rsplit("--rate-hz HZ", 1)[1][:160]
+    assert "default" in after
+
+
+def test_sweep_help_points_at_the_example_spec(capsys):
+    from pathlib import Path
+
+    flat = " ".join(_help_raw(["sweep"], capsys).split())
+    assert "examples/sweep_example.toml" in flat
+    assert (Path(__file__).resolve().parents[1] / "examples" / "sweep_example.toml").is_file()
+
+
+@pytest.mark.parametrize("argv,suggestion", [
+    (["simulat"], "did you mean simulate?"),
+    (["simulate", "--loss-order", "1", "--alpah", "1"], "did you mean --alpha?"),
+    (["simulate", "--loss-order", "1", "--alpha", "1", "--engine", "fokc"], "did you mean fock?"),
+    (["bench", "convergnce"], "did you mean convergence?"),
+    (["bench", "convergence", "--jsn"], "did you mean --json?"),
+    (["repeater", "--segmets", "2"], "did you mean --segments?"),
+    (["presets", "tabel1"], "did you mean table1?"),
+])
+def test_a_mistyped_name_gets_a_suggestion(argv, suggestion, capsys):
+    with pytest.raises(SystemExit) as exc:
+        code = main(argv)
+        raise SystemExit(code)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert suggestion in err and err.count("\n") == 1, err
+
+
+def test_no_suggestion_for_a_far_word(capsys):
+    with pytest.raises(SystemExit):
+        main(["zzzzzz"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_presets_lists_every_preset_with_its_description(capsys):
+    from catbell_qutip.params import PRESETS
+
+    assert main(["presets"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    listed = {ln.split()[0]: ln for ln in lines[:-1]}
+    assert sorted(listed) == sorted(PRESETS())
+    # the description is the file's own first comment sentence, not a copy kept here
+    assert "Table I" in listed["table1"] and "Fig. 3(d)" in listed["repro-fig3d"]
+    assert all(len(ln.split(None, 1)) == 2 for ln in listed.values())
+
+
+@pytest.mark.parametrize("name", ["table1", "repro-fig3g", "ideal", "timing-fig4"])
+def test_presets_name_prints_toml_of_every_value(name, capsys, tmp_path):
+    """The printed text parses as TOML to exactly the preset's values, and works as a
+    --config file: the same point with --config and with --preset agrees."""
+    import tomllib
+
+    from catbell_qutip.params import load_toml, preset
+
+    assert main(["presets", name]) == 0
+    text = capsys.readouterr().out
+    tomllib.loads(text)  # valid TOML as printed
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text)
+    assert load_toml(cfg) == preset(name)
+    for field in ("eta", "p_dark"):  # what it leaves to the defaults is shown, commented
+        if field not in preset(name):
+            assert f"#   {field} = " in text
+    base = ["simulate", "--loss-order", "1", "--alpha", "1.1", "--length-km", "3", "--engine",
+            "coherent", "--json"]
+    assert main([*base, "--config", str(cfg)]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main([*base, "--preset", name]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert a == b
+
+
+# -- simulate --rate-hz ------------------------------------------------------------------------
+def test_simulate_rate_hz_solves_alpha_as_the_rate_solver(capsys):
+    """--rate-hz gives the point at alpha_for_rate's alpha; R_eg there is the rate asked for."""
+    from catbell_qutip.params import preset
+    from catbell_qutip.rates import alpha_for_rate
+
+    fields = {**preset("repro-fig3d"), "length_km": 5.0}
+    alpha = alpha_for_rate(1, 3000.0, engine="coherent", **fields)
+    assert main(["simulate", "--preset", "repro-fig3d", "--loss-order", "1", "--rate-hz",
+                 "3000", "--length-km", "5", "--engine", "coherent", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["params"]["alpha"] == pytest.approx(alpha, rel=1e-12)
+    assert got["R_eg_hz"] == pytest.approx(3000.0, rel=1e-9)
+    ref = simulate(1, alpha, engine="coherent", **fields)
+    assert got["S"] == pytest.approx(ref.S, abs=1e-12)
+    assert main(["simulate", "--preset", "repro-fig3d", "--loss-order", "1", "--rate-hz",
+                 "3000", "--length-km", "5", "--engine", "coherent"]) == 0
+    assert "solved for R_eg = 3000 Hz" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--alpha", "1", "--rate-hz", "3000", "--length-km", "5"], "give --alpha or --rate-hz"),
+    (["--rate-hz", "3000"], "give --length-km > 0 or --t0 > 0"),
+    (["--rate-hz", "-1", "--length-km", "5"], "--rate-hz = -1 Hz is outside"),
+    (["--rate-hz", "1e9", "--length-km", "5"], "a larger --alpha-max may reach more"),
+    (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "0"], "--alpha-max = 0 is"),
+    (["--alpha", "1", "--alpha-max", "3"], "--alpha-max applies only with --rate-hz"),
+])
+def test_simulate_rate_hz_bad_input(argv, fragment, capsys):
+    assert main(["simulate", "--loss-order", "1", "--engine", "coherent", *argv]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err, err

@@ -126,5 +126,17 @@ def test_no_function_level_import_of_a_package_module(module):
 
 
 def test_formulas_is_a_bottom_layer():
-    # the pure formulas may lean on validation and constants only
-    assert GRAPH["catbell_qutip.formulas"] <= {"catbell_qutip._checks", "catbell_qutip.params"}
+    # the pure formulas may lean on validation, the fibre's formulas and constants only
+    assert GRAPH["catbell_qutip.formulas"] <= {"catbell_qutip._checks", "catbell_qutip.fibre",
+                                               "catbell_qutip.params"}
+    # the fibre's transmission and timing: below everything but the checks
+    assert GRAPH["catbell_qutip.fibre"] <= {"catbell_qutip._checks"}
+
+
+def test_finitekey_bound_is_formula_level():
+    # the finite-size bound sits beside the formulas: no solver, no api, no simulator
+    assert GRAPH["catbell_qutip.finitekey.bound"] <= {
+        "catbell_qutip._checks", "catbell_qutip.params", "catbell_qutip.formulas"}
+    assert GRAPH["catbell_qutip.finitekey.statistics"] <= {
+        "catbell_qutip._checks", "catbell_qutip.bell", "catbell_qutip.finitekey.bound"}
+    assert "catbell_qutip.api" in GRAPH["catbell_qutip.finitekey.simulator"]

@@ -17,7 +17,7 @@ from conftest import tol
 
 import catbell_qutip as cb
 from catbell_qutip import api, protocol
-from catbell_qutip._checks import PrecisionError
+from catbell_qutip._checks import ParameterError, PrecisionError
 from catbell_qutip.closed_forms import ideal_protocol
 from catbell_qutip.engines import CoherentState, FockState
 from catbell_qutip.params import C_FIBRE_M_PER_S, ProtocolParams
@@ -25,8 +25,29 @@ from catbell_qutip.result import P_FLOOR, check_heralded_state
 
 
 def _evaluate_warns_p_zero(n_zero, *args, **kwargs):
-    with pytest.warns(RuntimeWarning, match=rf"^{n_zero} point\(s\) have P = 0"):
+    with pytest.warns(cb.NoHeraldWarning, match=rf"^{n_zero} point\(s\) have P = 0"):
         return cb.evaluate(*args, **kwargs)
+
+
+def test_no_herald_is_a_warning_class_the_scans_silence_by_class(monkeypatch):
+    """P = 0 warns NoHeraldWarning (a RuntimeWarning); the scans that expect it (key rate
+    against alpha from 0) silence it by class, so rewording the message cannot make them
+    warn (this run has -Werror)."""
+    from catbell_qutip import api as api_mod
+    from catbell_qutip.keyrate import key_rate_vs_alpha
+
+    assert issubclass(cb.NoHeraldWarning, RuntimeWarning)
+    assert issubclass(cb.UnreachableRateWarning, RuntimeWarning)
+    real = api_mod.warnings.warn
+
+    def reworded(message, category=UserWarning, stacklevel=1):
+        real("reworded: no attempt heralds somewhere", category, stacklevel=stacklevel + 1)
+
+    monkeypatch.setattr(api_mod.warnings, "warn", reworded)
+    with pytest.warns(cb.NoHeraldWarning, match="^reworded"):
+        cb.evaluate(0, alpha=[0.0, 1.0])
+    ds = key_rate_vs_alpha(0, [0.0, 0.5], length_km=5.0)
+    assert ds["P"].values[0] == 0.0 and ds["key_rate"].values[1] > 0
 
 
 # -- points that cannot herald -----------------------------------------------------------
@@ -306,7 +327,9 @@ def test_heralded_state_check_refuses_what_is_not_a_state():
 @pytest.mark.parametrize("engine", ["coherent", "fock"])
 def test_both_engines_refuse_a_state_that_is_not_one(engine, monkeypatch):
     """Wiring: a USD effect that is not positive (what the lost precision did) reaches
-    the state check from simulate and evaluate of either engine, which refuse."""
+    the state check from simulate and evaluate of either engine, which refuse. (The
+    linear-optics USD: both engines build its effects through ``usd_effects``; the Fock
+    engine's TUB takes rank-one factors instead.)"""
     cls = CoherentState if engine == "coherent" else FockState
     real = cls.usd_effects
 
@@ -317,9 +340,9 @@ def test_both_engines_refuse_a_state_that_is_not_one(engine, monkeypatch):
 
     monkeypatch.setattr(cls, "usd_effects", broken)
     with pytest.raises(PrecisionError, match="not a density matrix"):
-        cb.simulate(0, 1.0, 0.9, engine=engine)
+        cb.simulate(0, 1.0, 0.9, engine=engine, usd="linear")
     with pytest.raises(PrecisionError, match="not a density matrix"):
-        cb.evaluate(0, engine=engine, alpha=[1.0], eta=0.9)
+        cb.evaluate(0, engine=engine, alpha=[1.0, 1.2], eta=0.9, usd="linear")
 
 
 def test_fock_linear_floor_is_refused_before_the_work(monkeypatch):
@@ -332,9 +355,49 @@ def test_fock_linear_floor_is_refused_before_the_work(monkeypatch):
     monkeypatch.setattr("catbell_qutip.engines.fock.linear_optics_povm_matrices", built)
     P = cb.simulate(7, 2.0, length_km=20, usd="linear", engine="coherent").P
     assert P < api.FOCK_LINEAR_P_FLOOR
-    with pytest.raises(PrecisionError, match=f"P = {P:.3g} is below the Fock engine's"):
+    with pytest.raises(PrecisionError, match=f"P = {P:.3g} \\(predicted by the coherent "
+                       "engine, before the Fock run\\) is below the Fock engine's"):
         cb.simulate(7, 2.0, length_km=20, usd="linear")
     with pytest.raises(PrecisionError, match="below the Fock engine's resolution floor"):
         cb.evaluate(7, engine="fock", alpha=[2.0], length_km=20, usd="linear")
     with pytest.raises(AssertionError, match="were built"):  # above the floor: it runs
         cb.simulate(7, 2.0, length_km=5, usd="linear")
+
+
+def test_fock_linear_floor_is_predicted_for_a_whole_batch(monkeypatch):
+    """The batched Fock engine refuses a batch if any point is below the floor; the
+    prediction does the same, before any click effect is built, from the coherent
+    engine's P of every point (which a batch of points above the floor reproduces)."""
+    def built(*args, **kwargs):
+        raise AssertionError("the Fock click effects were built")
+
+    monkeypatch.setattr("catbell_qutip.engines.fock.linear_optics_povm_matrices", built)
+    L = np.array([5.0, 20.0, 10.0])
+    P = cb.evaluate(7, alpha=2.0, length_km=L, usd="linear", outputs=("P",))["P"]
+    assert P[0] > api.FOCK_LINEAR_P_FLOOR > P[1]  # one point of three below the floor
+    with pytest.raises(PrecisionError, match=f"P = {P.min():.3g} \\(predicted"):
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=L, usd="linear")
+    with pytest.raises(PrecisionError, match="predicted"):  # a grid too
+        cb.evaluate(7, engine="fock", alpha=[2.0], length_km=L, usd="linear", grid=True)
+    with pytest.raises(AssertionError, match="were built"):  # every point above: it runs
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=[5.0, 6.0], usd="linear")
+    # P alone has no floor (only F, S, Q are conditioned on success): nothing predicted
+    with pytest.raises(AssertionError, match="were built"):
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=L, usd="linear", outputs=("P",))
+
+
+def test_fock_floor_prediction_never_runs_the_coherent_engine_on_other_codes(monkeypatch):
+    """Only cat codes have a linear-optics USD (and only cats run on the coherent
+    engine): a squeezed cat or a binomial code on the Fock engine, and a cat with the
+    TUB (no floor), run without a coherent-engine prediction."""
+    def coherent(*args, **kwargs):
+        raise AssertionError("the coherent engine was called")
+
+    monkeypatch.setattr(api, "_evaluate_coherent", coherent)
+    r = cb.evaluate(1, engine="fock", code="squeezed-cat", alpha=[1.0, 1.5], squeezing=0.2)
+    assert np.all(r["P"] > 0) and np.all(np.isfinite(r["S"]))
+    r = cb.evaluate(1, engine="fock", code="binomial", binomial_m=1, eta=[0.8, 0.9])
+    assert np.all(r["P"] > 0) and np.all(np.isfinite(r["S"]))
+    assert cb.simulate(1, 1.0, engine="fock").S > 2
+    with pytest.raises(ParameterError, match="cat-code scheme"):
+        cb.evaluate(1, engine="fock", code="binomial", binomial_m=1, usd="linear")

@@ -145,16 +145,25 @@ def test_decoders_coincide_where_losses_beyond_j0_are_negligible(l):
         np.testing.assert_allclose(ml[q], sl[q], atol=1e-12)
 
 
-def test_l0_pure_loss_decoders_coincide_exactly_but_not_with_dark_counts():
-    alpha = np.linspace(0.2, 3.0, 15)[:, None]
+def test_l0_decoders_coincide_exactly_even_with_dark_counts():
+    """l = 0 has one record bit (which detector clicked) and no syndrome. Dark clicks hit
+    both detectors alike, so a record is at worst 50/50 right, never more often wrong than
+    right: the best correction per record is always smallest-loss's ("flip on odd"), with
+    or without dark counts, at any loss (a decoder that changed the l = 0 frame would show
+    here). Where ml does differ: l = 1 at heavy loss, with and without dark counts."""
+    alpha = np.linspace(0.15, 3.0, 15)[:, None]
     eta = np.linspace(0.05, 1.0, 7)[None, :]
-    for usd in ("tub", "linear"):
-        sl = evaluate(0, alpha=alpha, eta=eta, eta_int=0.9, eta_d=0.8, usd=usd)
-        ml = evaluate(0, alpha=alpha, eta=eta, eta_int=0.9, eta_d=0.8, usd=usd,
-                      decoder="ml")
-        np.testing.assert_allclose(ml["F"], sl["F"], atol=1e-14)
-    # dark counts: at weak light most clicks are dark, records with the wrong bit appear
-    kw = dict(alpha=0.15, eta=0.3, usd="linear", p_dark=0.2)
-    sl, ml = simulate(0, engine="coherent", **kw), simulate(0, engine="coherent",
-                                                            decoder="ml", **kw)
-    assert ml.F >= sl.F - 1e-14
+    for usd, p_dark in (("tub", 0.0), ("linear", 0.0), ("linear", 0.05), ("linear", 0.2)):
+        kw = dict(alpha=alpha, eta=eta, eta_int=0.9, eta_d=0.8, usd=usd, p_dark=p_dark)
+        sl = evaluate(0, **kw)
+        ml = evaluate(0, decoder="ml", **kw)
+        for q in ("P", "F", "S", "Q"):
+            np.testing.assert_allclose(ml[q], sl[q], atol=1e-14, err_msg=(usd, p_dark, q))
+    kw = dict(alpha=0.15, eta=0.3, usd="linear", p_dark=0.2)  # most clicks are dark
+    sl, ml = simulate(0, engine="fock", **kw), simulate(0, engine="fock", decoder="ml", **kw)
+    assert sl.Q > 0.4 and ml.F == pytest.approx(sl.F, abs=1e-14)
+    for p_dark in (0.0, 0.05):
+        kw = dict(alpha=2.4, eta=0.6, usd="linear", p_dark=p_dark)
+        gain = (simulate(1, engine="coherent", decoder="ml", **kw).F
+                - simulate(1, engine="coherent", **kw).F)
+        assert gain > 0.01, (p_dark, gain)

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from catbell_qutip.claims import identify_model, model_table
+from catbell_qutip.identification import identify_model, model_table
 from catbell_qutip.keyrate import peak_key_rate
 from catbell_qutip.params import PRESETS, ProtocolParams, preset
 from catbell_qutip.reproduce import PANELS
@@ -21,7 +21,27 @@ PINNED = ("encoder", "eta_int_placement", "decoder", "usd", "t0_s", "db_per_km")
 
 @pytest.mark.parametrize("name", PRESETS())
 def test_every_preset_is_a_valid_parameter_layer(name):
-    ProtocolParams(**preset(name))
+    """Each value of the file arrives in ProtocolParams as written (none renamed, clipped
+    or dropped)."""
+    values = preset(name)
+    assert values, name
+    p = ProtocolParams(**values)
+    for key, value in values.items():
+        assert getattr(p, key) == value, (name, key)
+
+
+def test_ideal_preset_is_channel_loss_only():
+    """ideal.toml: every efficiency 1, ideal memory, no dark clicks, TUB USD: the only loss
+    left is the fibre's, eta_channel = 10^(-0.02 L) (docs/model.md 6)."""
+    p = ProtocolParams(**preset("ideal"), length_km=10.0)
+    assert (p.eta, p.eta_int, p.eta_d, p.p_dark, p.usd) == (1.0, 1.0, 1.0, 0.0, "tub")
+    assert math.isinf(p.t_c_s) and float(p.eta_conversion) == 1.0
+    assert float(p.eta_channel) == pytest.approx(10 ** -0.2, rel=1e-15)
+
+
+def test_table1_variant_changes_only_the_up_conversion():
+    base, variant = preset("table1"), preset("table1-uc0.2")
+    assert variant == dict(base, eta_uc=0.2)
 
 
 @pytest.mark.parametrize("name", REPRO)

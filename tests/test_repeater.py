@@ -165,6 +165,48 @@ def test_expected_max_matches_monte_carlo(n, p):
     assert se < 0.01 * exact  # the test can resolve a 4 % error
 
 
+def expected_max_by_stable_series(p, n, terms):
+    """The same series with every term 1 - (1 - q^k)^n = -expm1(n log1p(-q^k)), accurate
+    for any n; ``terms`` must reach q^k < 1e-20."""
+    k = np.arange(terms)
+    assert (1.0 - p) ** terms < 1e-20
+    with np.errstate(divide="ignore"):  # k = 0: log1p(-1) = -inf, the term is 1
+        return float(np.sum(-np.expm1(n * np.log1p(-((1.0 - p) ** k)))))
+
+
+@pytest.mark.parametrize("n", [48, 64, 200, 1024])
+@pytest.mark.parametrize("p", [0.3, 0.05])
+def test_expected_max_of_many_geometrics_is_exact(p, n):
+    """Long chains (issue 23, item 12): the alternating closed form lost 3.5e-4 relative at
+    n = 48 and everything from n = 64 on; both routes must equal the series to 1e-12."""
+    series = expected_max_by_stable_series(p, n, terms=5000)
+    assert rp.expected_max_geometric(p, n) == pytest.approx(series, rel=1e-12)
+    assert rp.expected_attempts(p, n) == pytest.approx(series, rel=1e-12)
+
+
+def test_expected_max_of_many_geometrics_matches_monte_carlo():
+    n, p, samples = 48, 0.1, 100_000
+    m = np.random.default_rng(23).geometric(p, size=(samples, n)).max(axis=1)
+    se = m.std(ddof=1) / math.sqrt(samples)
+    assert abs(m.mean() - rp.expected_max_geometric(p, n)) < 4 * se
+    assert se < 0.002 * m.mean()  # resolves a 1 % error
+
+
+def test_expected_max_of_1024_rare_geometrics_is_finite_and_exact():
+    """n = 1024, p = 1e-9 (the closed form gave NaN): for small lambda = -ln(1 - p) the
+    series sum_k 1 - (1 - e^(-lambda k))^n is H_n / lambda + 1/2 + O(lambda^2) by
+    Euler-Maclaurin (the integral is H_n / lambda, f(0) = 1 and f'(0) = 0 for n >= 2)."""
+    n, p = 1024, 1e-9
+    harmonic = math.fsum(1.0 / k for k in range(1, n + 1))
+    expected = harmonic / -math.log1p(-p) + 0.5
+    exact = rp.expected_max_geometric(p, n)
+    assert math.isfinite(exact)
+    assert exact == pytest.approx(expected, rel=1e-14)
+    # the chain's float recursion accumulates ~1e-11 over 1024 levels
+    assert rp.expected_attempts(p, n) == pytest.approx(expected, rel=1e-10)
+    assert rp.expected_max_geometric(1.0, n) == 1.0 == rp.expected_attempts(1.0, n)
+
+
 def test_idle_time_distribution_of_two_links():
     p = 0.15
     d = np.arange(0, 2000)
@@ -387,6 +429,59 @@ def test_bad_arguments_raise_with_the_parameter_named(call, fragment):
     with pytest.raises(ValueError) as err:
         call()
     assert fragment in str(err.value)
+
+
+# -- PLOB ----------------------------------------------------------------------------------
+def bits_per_use(eta):
+    """-log2(1 - eta) = sum_k eta^k / k / ln 2, summed term by term (no 1 - eta rounding)."""
+    eta = np.asarray(eta, dtype=float)
+    k = np.arange(1, 3000)
+    return np.sum(eta[..., None] ** k / k, axis=-1) / math.log(2)
+
+
+@pytest.mark.parametrize("L", [1.0, 15.0, 50.0, 200.0, 500.0])
+def test_plob_is_minus_log2_of_one_minus_eta_per_use(L):
+    eta = 10 ** (-0.02 * L)
+    assert rp.plob_key_rate(L, 1.0) == pytest.approx(bits_per_use(eta), rel=1e-13)
+    assert rp.plob_key_rate(L, 2.5e-4) == pytest.approx(bits_per_use(eta) / 2.5e-4,
+                                                        rel=1e-13)
+    assert rp.plob_key_rate(L, 1.0, db_per_km=0.3) == pytest.approx(
+        bits_per_use(10 ** (-0.03 * L)), rel=1e-13)
+
+
+def test_plob_high_loss_limit_is_eta_over_ln2():
+    """-log2(1 - eta) = eta / ln 2 (1 + eta / 2 + ...): in bits, not nats."""
+    for L in (300.0, 400.0, 600.0):
+        eta = 10 ** (-0.02 * L)
+        assert rp.plob_key_rate(L, 1.0) / (eta / math.log(2)) == pytest.approx(1.0,
+                                                                                abs=2 * eta)
+
+
+def test_plob_line_does_not_depend_on_the_chains_compared():
+    """Issue 23, item 13: the PLOB line is the bound at one source rate for every chain;
+    adding or removing chains must not move it (nor the n = 2 chain's crossing with it)."""
+    L = np.array([50.0, 150.0, 250.0])
+    kw = dict(n_alpha=8, t_c_s=0.5)
+    few = rp.scan([0], L, [2], **kw)
+    many = rp.scan([0], L, [1, 2, 8], **kw)
+    assert np.array_equal(few["plob_key_rate"].values, many["plob_key_rate"].values)
+    assert few.attrs["plob_clock"] == many.attrs["plob_clock"]
+    assert (rp.scan_summary(few)["l0"]["n2"]["beats_plob_from_km"]
+            == rp.scan_summary(many)["l0"]["n2"]["beats_plob_from_km"])
+    # default: one use per attempt of a single link over L, here L / c_f (t0 = 0)
+    eta = 10 ** (-0.02 * L)
+    np.testing.assert_allclose(many["plob_key_rate"].values,
+                               bits_per_use(eta) / (L * 1e3 / 2e8), rtol=1e-13)
+    # a stated source rate; the round-trip clock of a slower t0
+    fixed = rp.scan([0], L, [2], plob_rate_hz=1e6, **kw)
+    np.testing.assert_allclose(fixed["plob_key_rate"].values, bits_per_use(eta) * 1e6,
+                               rtol=1e-13)
+    assert fixed.attrs["plob_rate_hz"] == 1e6 and "1e+06 channel uses/s" in fixed.attrs[
+        "plob_clock"]
+    rt = rp.scan([0], L, [2], wait_rule="round-trip", t0_s=1e-3, **kw)
+    np.testing.assert_allclose(rt["plob_key_rate"].values,
+                               bits_per_use(eta) / np.maximum(2 * L * 1e3 / 2e8, 1e-3),
+                               rtol=1e-13)
 
 
 # -- package layout ------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_every_panel_written(run):
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", png[16:24])
-        assert (width, height) == (2220, 1080)  # 7.4 x 3.6 inches (legend outside) at 300 dpi
+        assert (width, height) == (1920, 1380)  # 6.4 x 4.6 inches (legend below) at 300 dpi
     for f in ("summary.md", "summary.json", "thresholds.json", "thresholds.csv",
               "thresholds.nc", "claims.json", "claims.md", "model_table.json",
               "model_table.md", "model_table.csv"):
@@ -203,6 +203,7 @@ def test_data_files_have_dims_and_units(run):
                 assert S.size and np.all((S >= 2 - 1e-12) & (S <= S_MAX + 1e-12))
         header = (out / f"{name}.csv").read_text().splitlines()[0]
         assert header.startswith("# ") and "units" in header
+        assert "$" not in header and "\\" not in header, header  # plain text, no mathtext
     with xr.open_dataset(out / "fig3c.nc") as ds:  # TUB reference beside linear optics
         assert "S_reference" in ds
         # for l = 0 linear optics reaches the TUB exactly (docs/model.md 3.5)
@@ -228,6 +229,40 @@ def test_simulate_with_the_panel_preset_gives_the_panel(run, capsys, panel, l, e
     assert abs(got["S"] - S) <= 1e-9
 
 
+@pytest.mark.parametrize("panel,l,rate,engine", [("fig3d", 1, 3000.0, "coherent"),
+                                                  ("fig2a", 3, 3000.0, "coherent"),
+                                                  ("fig3g", 1, 3.0, "coherent")])
+def test_simulate_rate_hz_gives_the_panel_point(run, capsys, panel, l, rate, engine):
+    """`catbell simulate --preset PANEL'S PRESET --rate-hz R --length-km 5` solves alpha as
+    the panel does: the panel's alpha and S at 5 km, from its netCDF."""
+    out, _ = run
+    with xr.open_dataset(out / f"{panel}.nc") as ds:
+        pt = ds.sel(loss_order=l, length_km=5.0)
+        alpha, S = float(pt["alpha"]), float(pt["S"])
+        assert float(ds.attrs["rate_hz"]) == rate
+    capsys.readouterr()
+    extra = ["--alpha-max", "8"] if panel == "fig3g" else []
+    p = next(p for p in PANELS if p.name == panel)
+    extra += [w for name in p.presets for w in ("--preset", name)]
+    assert main(["simulate", "--loss-order", str(l),
+                 "--rate-hz", repr(rate), "--length-km", "5", "--json", "--engine", engine,
+                 *extra]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["params"]["alpha"] == pytest.approx(alpha, rel=1e-8)
+    assert abs(got["S"] - S) <= 1e-9
+
+
+def test_c1_names_the_range_it_compares_with(run):
+    """C1 said "beyond the plotted 10 km" while our Fig. 2(a) plots to 20 km: the 10 km is the
+    paper's range, and the text must not call it ours."""
+    out, s = run
+    fig2a = next(p for p in PANELS if p.name == "fig2a")
+    c1 = next(c for c in _strict_json(out / "claims.json") if c["id"] == "C1")
+    assert fig2a.length_km[1] > 10.0
+    assert "plotted 10 km" not in c1["reason"]
+    assert "paper's" in c1["reason"]
+
+
 def test_reproduce_is_a_loop_over_panels():
     src = inspect.getsource(reproduce_module.reproduce)
     assert "panel.name ==" not in src and "panel.name in" not in src
@@ -242,7 +277,7 @@ def test_model_overrides_reach_every_panel():
     from catbell_qutip.cli import build_parser
     from catbell_qutip.reproduce import panel_fields
 
-    args = build_parser().parse_args(["reproduce", "--encoder", "explicit",
+    args = build_parser("reproduce").parse_args(["reproduce", "--encoder", "explicit",
                                       "--eta-int-placement", "after"])
     assert (args.encoder, args.eta_int_placement) == ("explicit", "after")
     over = {"encoder": "explicit", "eta_int_placement": "after"}

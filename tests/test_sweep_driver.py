@@ -92,6 +92,23 @@ def test_sweep_whose_every_point_fails_is_refused_before_the_store(tmp_path, spe
     assert list(tmp_path.iterdir()) == []
 
 
+def test_pre_check_takes_the_code_of_the_grid(tmp_path):
+    """The "cheapest point" check before the store gives a binomial code no amplitude (it
+    used to add alpha = 0.2, which ProtocolParams refuses for codes without one, so no
+    binomial sweep could start); the sweep then matches evaluate point by point."""
+    from catbell_qutip import evaluate
+
+    spec = {"engine": "fock", "outputs": ["P", "S"],
+            "fixed": {"loss_order": 1, "code": "binomial"},
+            "axes": {"binomial_m": [1, 2], "eta": [0.8, 0.9]}}
+    ds, _ = run_sweep(spec, tmp_path / "b.zarr", workers=1, progress=False)
+    for m in (1, 2):
+        ref = evaluate(1, code="binomial", binomial_m=m, eta=[0.8, 0.9], outputs=("P", "S"))
+        for k in ("P", "S"):
+            assert np.allclose(ds[k].sel(binomial_m=m).values, ref[k], rtol=tol(1e-12),
+                               atol=0), (m, k)
+
+
 def test_unreachable_scheduler_leaves_no_store(tmp_path, monkeypatch):
     """The scheduler is reached before the store is created (a real unreachable address
     takes the client's 20 s timeout; the refusal is simulated)."""

@@ -16,7 +16,7 @@ from conftest import tol
 import catbell_qutip as cb
 from catbell_qutip._checks import MEMORY_LIMIT_ENV, MemoryLimitError
 from catbell_qutip.cli import main
-from catbell_qutip.params import PARAM_INFO
+from catbell_qutip.params import ALPHA_CODES, PARAM_INFO
 from catbell_qutip.sweep import SweepSpec, sweep
 
 
@@ -56,12 +56,18 @@ def test_every_choice_field_works_fixed_and_as_an_axis():
     assert {"eta_int_placement", "decoder", "usd"} <= set(choices)
     for name, info in choices.items():
         for value in info.choices:
-            s = SweepSpec.from_dict({"fixed": {"loss_order": 1, name: value},
-                                     "axes": {"alpha": [1.0]}})
+            # codes without an amplitude (binomial) take no alpha: sweep another axis
+            axis = "eta" if name == "code" and value not in ALPHA_CODES else "alpha"
+            # codes other than cat run on the Fock engine only
+            engine = "fock" if name == "code" else "coherent"
+            s = SweepSpec.from_dict({"engine": engine, "fixed": {"loss_order": 1, name: value},
+                                     "axes": {axis: [1.0]}})
             assert s.params[name] == value
-        s = SweepSpec.from_dict({"fixed": {"loss_order": 1},
-                                 "axes": {name: list(info.choices), "alpha": [0.5, 1.0]}})
-        assert s.chunks[0] == 1 and s.shape == (len(info.choices), 2)
+        values = [v for v in info.choices if name != "code" or v in ALPHA_CODES]
+        s = SweepSpec.from_dict({"engine": "fock" if name == "code" else "coherent",
+                                 "fixed": {"loss_order": 1},
+                                 "axes": {name: values, "alpha": [0.5, 1.0]}})
+        assert s.chunks[0] == 1 and s.shape == (len(values), 2)
 
 
 def test_decoder_axis_equals_evaluate():

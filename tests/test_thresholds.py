@@ -141,3 +141,45 @@ def test_what_the_model_table_shares_between_rows():
     ideal = simulate(0, engine="coherent", encoder="ideal", **table1)
     explicit = simulate(0, engine="coherent", encoder="explicit", **table1)
     assert abs(ideal.S - explicit.S) < 1e-12 and abs(ideal.P - explicit.P) < 1e-15
+
+
+# -- the crossing search, on a stubbed gap with known roots ----------------------------------
+def _stub_gap(monkeypatch, gap):
+    """Make S_l - S_0 = gap(x) exactly: S_0 = 2 and S_l = 2 + gap(x) at every x the
+    threshold search asks for (the rate solver is replaced; nothing else is)."""
+    import numpy as np
+
+    from catbell_qutip import thresholds as th_mod
+
+    def fake_solve(loss_order, rate_hz, **fields):
+        x = np.asarray(fields["eta_c"], dtype=float)
+        return {"S": 2.0 + (gap(x) if loss_order else 0.0 * x)}
+
+    monkeypatch.setattr(th_mod, "solve_at_rate", fake_solve)
+
+
+def test_threshold_is_the_largest_downward_crossing(monkeypatch):
+    """gap = (x - 0.5)(x - 0.7)(x - 0.9): l wins above 0.9 and on (0.5, 0.7), so both 0.9
+    and 0.5 are crossings from winning (above) to losing (below); the threshold is 0.9."""
+    _stub_gap(monkeypatch, lambda x: (x - 0.5) * (x - 0.7) * (x - 0.9))
+    th = threshold("eta_c", 1, n_grid=25)
+    assert th.value == pytest.approx(0.9, abs=1e-5)
+    assert [round(c, 4) for c in th.crossings] == [0.9, 0.7, 0.5]
+    assert "0.90000" in th.message
+
+
+def test_threshold_found_in_the_first_grid_interval(monkeypatch):
+    """The only crossing lies between the first two grid points (x_min = 0.02, step
+    0.98 / 24): it must be found, not skipped."""
+    root = 0.03
+    _stub_gap(monkeypatch, lambda x: x - root)
+    th = threshold("eta_c", 1, n_grid=25, x_min=0.02)
+    assert th.value == pytest.approx(root, abs=1e-5)
+    assert th.crossings == pytest.approx((root,), abs=1e-5)
+
+
+def test_no_downward_crossing_gives_no_number(monkeypatch):
+    _stub_gap(monkeypatch, lambda x: 0.5 - x)  # l wins only below 0.5: no threshold
+    th = threshold("eta_c", 1, n_grid=25)
+    assert th.value is None and th.crossings == pytest.approx((0.5,), abs=1e-5)
+    assert "does not beat l = 0 even at eta_c = 1" in th.message

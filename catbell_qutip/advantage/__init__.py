@@ -28,7 +28,8 @@ Everything runs on the coherent engine by default, vectorised over the grid; lar
 can go through the sweep machinery (:func:`catbell_qutip.sweep.sweep`) on a process pool or
 a Dask cluster.
 
-Modules: :mod:`~.settings` (defaults, the reproduction's settings, axes), :mod:`~.compute`
+Modules: :mod:`~.settings` (defaults, the reproduction's settings, axes), :mod:`~.job`
+(validation, :class:`~.job.MapJob`), :mod:`~.compute`
 (:func:`advantage_map`, :func:`winner`), :mod:`~.figure` (:func:`plot_map`) and
 :mod:`~.decoders` (:func:`decoder_table`).
 """

@@ -6,9 +6,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..keyrate import peak_key_rate
+from ..panels import calibrate_t0
+from ..paper import (
+    ALPHA_MAX_FIG3G,
+    ALPHA_MAX_FIG4,
+    LENGTH_FIG4_KM,
+    LENGTH_MAX_FIG3G_KM,
+    LENGTH_THRESHOLD_KM,
+    RATE_FIG3G_HZ,
+    RATE_FIG23_HZ,
+    S_LEVEL,
+)
 from ..params import merge_layers, preset
 from ..rates import S_vs_length
-from ..reproduce import calibrate_t0
 from ..thresholds import max_length_above, threshold
 from .settings import REPRO_PRESET, _bar
 
@@ -29,7 +39,7 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
     - Fig. 3(g): the largest L with S >= 2.01 for l = 0, 1, 3, Table I (``table1``) at 3 Hz
       (:func:`catbell_qutip.reproduce.max_length_above`, to 1e-3 km; 2e-2 km quick);
     - Fig. 4 peaks at 10 km, l = 0 and 1, panels (a) channel loss only, (b) ``table1``,
-      (c) ``table1-uc0.2``, at the t0 of :func:`catbell_qutip.reproduce.calibrate_t0`
+      (c) ``table1-uc0.2``, at the t0 of :func:`catbell_qutip.panels.calibrate_t0`
       (calibrated once, under the paper's smallest-loss decoder, and kept for both
       decoders: t0 is a property of the hardware).
 
@@ -69,31 +79,33 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
         for l in (1, 3):
             vals, notes = {}, {}
             for d in decoders:
-                th = threshold(p, l, length_km=5.0, rate_hz=3000.0, engine=engine,
+                th = threshold(p, l, length_km=LENGTH_THRESHOLD_KM, rate_hz=RATE_FIG23_HZ,
+                               engine=engine,
                                encoder=encoder, n_grid=g["n_grid"],
                                **dict(th_fixed, decoder=d))
                 vals[d] = th.value
                 if th.value is None:
                     notes[d] = th.message
                 bar.update()
-            row(f"{p} threshold (5 km, 3000 Hz)", "1", l, vals, notes)
+            row(f"{p} threshold ({LENGTH_THRESHOLD_KM:g} km, {RATE_FIG23_HZ:g} Hz)", "1", l,
+                vals, notes)
     # Fig. 3(g)
     f3g = merge_layers(base, preset("table1"))
-    L = np.geomspace(0.1, 150.0, g["n_length"])
+    L = np.geomspace(0.1, LENGTH_MAX_FIG3G_KM, g["n_length"])
+    fig3g = dict(engine=engine, alpha_max=ALPHA_MAX_FIG3G, n_scan=g["n_scan"])
     for l in (0, 1, 3):
         vals, notes = {}, {}
         for d in decoders:
             f = dict(f3g, decoder=d)
-            S = S_vs_length(l, 3.0, L, engine=engine, alpha_max=8.0, n_scan=g["n_scan"],
-                            **f)["S"].values
-            v, note = max_length_above(l, 2.01, L, S, rate_hz=3.0, engine=engine,
-                                       alpha_max=8.0, n_scan=g["n_scan"], tol_km=g["tol"],
-                                       **f)
+            S = S_vs_length(l, RATE_FIG3G_HZ, L, **fig3g, **f)["S"].values
+            v, note = max_length_above(l, S_LEVEL, L, S, rate_hz=RATE_FIG3G_HZ,
+                                       tol_km=g["tol"], **fig3g, **f)
             vals[d] = v
             if v is None or "lower bound" in note:
                 notes[d] = note
             bar.update()
-        row("Fig. 3(g): largest L with S >= 2.01 (Table I, 3 Hz)", "km", l, vals, notes)
+        row(f"Fig. 3(g): largest L with S >= {S_LEVEL:g} (Table I, {RATE_FIG3G_HZ:g} Hz)",
+            "km", l, vals, notes)
     cal = calibrate_t0(engine=engine, n_alpha=g["n_alpha"])
     t0 = cal["t0_s"]
     bar.update()
@@ -103,11 +115,12 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
         for l in (0, 1):
             vals, alphas = {}, {}
             for d in decoders:
-                a, k = peak_key_rate(l, alpha_max=3.0, n_scan=g["n_alpha"], engine=engine,
-                                     length_km=10.0, **dict(f, decoder=d))
+                a, k = peak_key_rate(l, alpha_max=ALPHA_MAX_FIG4, n_scan=g["n_alpha"],
+                                     engine=engine, length_km=LENGTH_FIG4_KM,
+                                     **dict(f, decoder=d))
                 vals[d], alphas[d] = k, (None if not np.isfinite(a) else a)
                 bar.update()
-            row(f"Fig. {panel}: peak key rate (10 km)", "bit/s", l, vals,
+            row(f"Fig. {panel}: peak key rate ({LENGTH_FIG4_KM:g} km)", "bit/s", l, vals,
                 {d: f"alpha = {alphas[d]:.4f}" if alphas[d] is not None else "no key"
                  for d in decoders})
     bar.close()

@@ -63,15 +63,22 @@ def _drop_small_loops(cs, ax, min_frac: float = 0.04) -> None:
     cs.set_paths(new)
 
 
-def _drop_colliding(fig, label_sets) -> None:
-    """Remove contour labels that overlap an earlier label of the same panel."""
+def _drop_colliding(fig, label_sets, edge: float = 0.04) -> None:
+    """Remove contour labels that overlap an earlier label of the same panel, and labels
+    within ``edge`` (a fraction of the axes) of a side: there a contour enters the map for a
+    few cells only, and its number reads as a stray label on the boundary (or covers a
+    threshold marker)."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    for labels in label_sets:
+    for ax, labels in label_sets:
         kept = []
+        inner = ax.get_window_extent(renderer).padded(
+            -edge * ax.get_window_extent(renderer).width)
         for t in labels:
             box = t.get_window_extent(renderer).expanded(1.15, 1.3)
-            if any(box.overlaps(k) for k in kept):
+            inside = (box.x0 >= inner.x0 and box.x1 <= inner.x1 and box.y0 >= inner.y0
+                      and box.y1 <= inner.y1)
+            if not inside or any(box.overlaps(k) for k in kept):
                 t.remove()
             else:
                 kept.append(box)
@@ -130,8 +137,9 @@ def plot_map(ds, out_stem) -> list:
         ("key_rate_opt", rf"highest key rate, $\alpha$ optimised ({t0_txt})",
          r"$\Delta K$ (bit/s)", "no key"),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(16.5, 6.4), layout="constrained")
     contour_labels = []
+    shared = {}  # one legend for the three panels: label -> handle, in order of appearance
     for ax, (q, title, mlabel, none_txt) in zip(axes, panels, strict=True):
         w = ds[f"winner_{q}"].values
         idx = np.full(w.shape, 0)
@@ -153,11 +161,13 @@ def plot_map(ds, out_stem) -> list:
                       if lo < v < hi]
             cs = ax.contour(xv, yv, m, levels=levels or 4, colors="k", linewidths=0.8)
             _drop_small_loops(cs, ax)
-            labels = ax.clabel(cs, fontsize=7, inline_spacing=6,
+            labels = ax.clabel(cs, fontsize=9, inline_spacing=6,
                                fmt=lambda v: f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}")
-            contour_labels.append(labels)
+            contour_labels.append((ax, labels))
             handles.append(Line2D([], [], color="k", lw=0.8,
-                                  label=f"margin to the runner-up, {mlabel}"))
+                                  label="contours: margin of the winner over the runner-up "
+                                        "(unit in each panel's title)"))
+            title += f"\ncontours: margin {mlabel}"
         for (pname, axis_is_x) in ((xn, True), (yn, False)):
             for k, l in enumerate(orders):
                 v = ds.attrs.get(f"threshold_{pname}_l{l}")
@@ -165,32 +175,38 @@ def plot_map(ds, out_stem) -> list:
                     continue
                 c = _CODE_COLOURS.get(l, "k")
                 ms = max(14 - 4 * (k - 1), 5)  # later codes smaller: equal values stay visible
-                # just inside the axes, the base on the spine: the tick labels stay free
-                if axis_is_x:
+                values = xv if axis_is_x else yv
+                inside = min(values) <= v <= max(values)
+                # just inside the axes, the base on the spine: the tick labels stay free;
+                # left out of the layout (a marker is not a decoration to make room for)
+                if inside and axis_is_x:
                     tr = offset_copy(blended_transform_factory(ax.transData, ax.transAxes),
                                      fig=fig, y=ms / 2, units="points")
                     ax.plot([v], [0.0], marker="^", ms=ms, color=c, mec="k", clip_on=False,
-                            transform=tr, zorder=5)
-                else:
+                            transform=tr, zorder=5)[0].set_in_layout(False)
+                elif inside:
                     tr = offset_copy(blended_transform_factory(ax.transAxes, ax.transData),
                                      fig=fig, x=ms / 2, units="points")
                     ax.plot([0.0], [v], marker=">", ms=ms, color=c, mec="k", clip_on=False,
-                            transform=tr, zorder=5)
+                            transform=tr, zorder=5)[0].set_in_layout(False)
                 sym = {"eta_int": r"\eta_\mathrm{int}", "eta_c": r"\eta_c",
                        "eta_d": r"\eta_d"}[pname]
                 handles.append(Line2D([], [], ls="", marker="^" if axis_is_x else ">",
                                       ms=9, color=c, mec="k",
                                       label=rf"one-at-a-time threshold $l = {l}$: "
-                                            rf"${sym} = {v:.4f}$"))
+                                            rf"${sym} = {v:.4f}$"
+                                            + ("" if inside else " (outside the map)")))
         if xn in _LOG_AXES:
             ax.set_xscale("log")
         if yn in _LOG_AXES:
             ax.set_yscale("log")
-        ax.set_xlabel(_label(xn))
-        ax.set_ylabel(_label(yn))
-        ax.set_title(title, fontsize=10)
-        ax.legend(handles=handles, fontsize=7, loc="upper center",
-                  bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
+        ax.set_xlabel(_label(xn), fontsize=11)
+        ax.set_ylabel(_label(yn), fontsize=11)
+        ax.set_title(title, fontsize=11)
+        for h in handles:
+            shared.setdefault(h.get_label(), h)
+    fig.legend(handles=list(shared.values()), fontsize=11, loc="outside lower center",
+               ncol=3, frameon=False)
     fixed = []
     for k, sym, unit in (("length_km", "L", "km"), ("encoder", "encoder", ""),
                          ("eta_int_placement", r"$\eta_\mathrm{int}$ placement", ""),
@@ -199,7 +215,7 @@ def plot_map(ds, out_stem) -> list:
         if v is not None:
             fixed.append(f"{sym} = {v:g} {unit}".strip() if isinstance(v, float)
                          else f"{sym}: {v}")
-    fig.suptitle("Which code pays off? " + ", ".join(fixed), fontsize=11)
+    fig.suptitle("Which code pays off? " + ", ".join(fixed), fontsize=13)
     _drop_colliding(fig, contour_labels)
     out_stem = Path(out_stem)
     files = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]

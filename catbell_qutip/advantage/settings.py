@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError, check_memory, check_real
+from ..outputs import long_name, units
+from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ARRAY_FIELDS, PARAM_INFO, ProtocolParams, preset
 
 __all__ = ["MAX_AXIS_POINTS", "REPRO_PRESET", "AXIS_NAMES", "DEFAULT_X", "DEFAULT_Y",
@@ -22,8 +24,8 @@ DEFAULT_X = ("eta_int", 0.8, 1.0, 40)
 DEFAULT_Y = ("eta_c", 0.3, 1.0, 40)
 #: default fixed point of a map: L = 5 km and R_eg = 3000 Hz (where the paper reads its
 #: threshold statements, docs/model.md 6)
-DEFAULT_LENGTH_KM = 5.0
-DEFAULT_RATE_HZ = 3000.0
+DEFAULT_LENGTH_KM = LENGTH_THRESHOLD_KM
+DEFAULT_RATE_HZ = RATE_FIG23_HZ
 #: the alpha grid of the alpha-optimised key rate: (0, KEY_ALPHA_MAX] in N_KEY_ALPHA steps
 KEY_ALPHA_MAX = 3.0
 N_KEY_ALPHA = 30
@@ -47,7 +49,7 @@ _EVALUATIONS_PER_SOLVE = 40
 #: the dataset, the CSV frame)
 _RESULT_BYTES_PER_POINT_CODE = 400.0
 
-_RATE_INFO = dict(unit="Hz", long_name="entanglement-generation rate R_eg", flag="--rate-hz")
+_RATE_INFO = dict(unit=units("rate_hz"), long_name=long_name("rate_hz"), flag="--rate-hz")
 
 
 def repro_settings() -> dict:
@@ -143,7 +145,7 @@ def parse_axis(text: str, option: str = "--x") -> tuple[str, np.ndarray]:
     Examples
     --------
     >>> name, values = parse_axis("eta_int=0.8:1:5")
-    >>> name, values.tolist()
+    >>> name, values.round(12).tolist()
     ('eta_int', [0.8, 0.85, 0.9, 0.95, 1.0])
     """
     forms = (f"give NAME=START:STOP:NUM[:log] or NAME=V1,V2,... (e.g. {option} "

@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import math
+import os
 import re
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
 
 from .._checks import ParameterError, SourceError, check_out_dir
-from ..params import PARAM_INFO, PRESETS, ProtocolParams, load_toml, preset, resolve_params
+from ..params import (
+    ALPHA_CODES,
+    PARAM_INFO,
+    PRESETS,
+    ProtocolParams,
+    load_toml,
+    preset,
+)
 
-__all__ = ["check_out_dir", "positive_int", "add_param_flags", "params_from_args",
-           "FLAG_TO_FIELD", "cli_message", "cli_text", "parser_flags"]
+__all__ = ["check_out_dir", "positive_int", "add_param_flags", "FLAG_TO_FIELD",
+           "code_engine", "did_you_mean", "staged_output", "remove_partial_output",
+           "cli_message", "cli_text", "parser_flags"]
 
 #: command-line flag destination -> ProtocolParams field (generated from PARAM_INFO)
 FLAG_TO_FIELD = {info.flag[2:].replace("-", "_"): name for name, info in PARAM_INFO.items()}
 
 #: fields that only a single-point command takes as flags (sweeps make them axes)
 POINT_FIELDS = ("loss_order", "alpha")
+
+#: the default of a field whose ProtocolParams default is None (unset), in words
+_UNSET_DEFAULTS = {
+    "eta_c": "1, or eta_dc x eta_uc when those are given",
+    "eta_dc": "1; give it with --eta-uc instead of --eta-c: eta_c = eta_dc x eta_uc",
+    "eta_uc": "1; give it with --eta-dc instead of --eta-c: eta_c = eta_dc x eta_uc",
+}
 
 
 def _float(text: str) -> float:
@@ -48,7 +71,12 @@ def _help(name: str, shown: dict) -> str:
         text = shown[name]
     else:
         default = ProtocolParams.__dataclass_fields__[name].default
-        text = "" if default is None or name in POINT_FIELDS else f" (default {default})"
+        if name in POINT_FIELDS:
+            text = ""
+        elif default is None:
+            text = f" (default {_UNSET_DEFAULTS[name]})" if name in _UNSET_DEFAULTS else ""
+        else:
+            text = f" (default {default})"
     return f"{info.help}{unit}{text}"
 
 
@@ -62,6 +90,8 @@ def _shown_defaults(defaults, defaults_from, preset_fields) -> dict:
                 shown[name] = f" (default: preset {defaults_from}: {values[name]})"
             else:  # the preset leaves it to ProtocolParams
                 default = ProtocolParams.__dataclass_fields__[name].default
+                if default is None:
+                    default = _UNSET_DEFAULTS.get(name, "unset")
                 shown[name] = f" (default: preset {defaults_from}: {default})"
     for name, value in (defaults or {}).items():
         shown[name] = f" (default {value})"
@@ -98,7 +128,7 @@ def add_param_flags(p: argparse.ArgumentParser, *, point: bool = True, exclude=(
         if info.kind == "choice":
             kw["choices"] = list(info.choices)
         else:
-            kw["type"] = _int if info.kind == "loss_order" else _float
+            kw["type"] = _int if info.kind in ("loss_order", "int") else _float
         g.add_argument(info.flag, dest=info.flag[2:].replace("-", "_"), **kw)
 
 
@@ -130,10 +160,6 @@ def layers_from_args(args) -> list[dict]:
     args._sources = sources
     return layers
 
-
-def params_from_args(args, **defaults):
-    """Resolve ProtocolParams from ``defaults`` < preset < config < flags."""
-    return resolve_params(defaults, *layers_from_args(args))
 
 
 # -- API messages in command-line terms: the one place this happens ------------------------
@@ -225,7 +251,7 @@ def cli_message(exc: ValueError, command: str | None = None, *, flags: dict | No
         return msg
     field = getattr(exc, "field", None) if isinstance(exc, ParameterError) else None
     flags = {**(flags or {}), **_COMMAND_FLAGS.get(command, {})}
-    if field and re.match(rf"{re.escape(field)}\b", msg):
+    if field and re.match(rf"{re.escape(field)}\b(?!=)", msg):  # not name=value advice
         origin = (sources or {}).get(field, "flag") if field in PARAM_INFO else "flag"
         if origin == "flag":
             head = _flag(field, flags)
@@ -237,3 +263,148 @@ def cli_message(exc: ValueError, command: str | None = None, *, flags: dict | No
         return head + (" " if rest.startswith(" ") else "") + cli_text(rest, command,
                                                                         flags=flags)
     return cli_text(msg, command, flags=flags)
+
+
+def code_engine(engine, fields: dict, *, command: str, solves: str | None = None) -> str:
+    """The engine a command runs for the code of ``fields`` (docs/model.md 7), or a
+    one-line refusal in flags.
+
+    ``engine`` is the command's --engine (None: not given). Cat codes default to the
+    coherent engine, the other families run on the Fock engine only. ``solves`` names what
+    the command solves the amplitude alpha for ("a common --rate-hz", ...): codes without
+    an amplitude (binomial) are then refused, since they have nothing to solve.
+    """
+    code = fields.get("code", "cat")
+    if code == "cat":
+        return engine or "coherent"
+    if solves and code not in ALPHA_CODES:
+        raise ValueError(f"--code {code}: catbell {command} solves the amplitude --alpha for "
+                         f"{solves}, and a {code} code has none (its P is fixed); compare "
+                         "codes with catbell codes, or give --code squeezed-cat")
+    if engine == "coherent":
+        raise ValueError(f"--engine coherent computes cat codes only; --code {code} runs on "
+                         "--engine fock")
+    return "fock"
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """``"; did you mean X?"`` for the closest candidate (:func:`difflib.get_close_matches`),
+    or ``""`` when none is close.
+
+    >>> did_you_mean("simulat", ["simulate", "sweep"])
+    '; did you mean simulate?'
+    >>> did_you_mean("--alpah", ["--alpha", "--eta"])
+    '; did you mean --alpha?'
+    >>> did_you_mean("xyz", ["simulate"])
+    ''
+    """
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+#: staging folder -> the folders made for it, while a :func:`staged_output` block runs
+#: (what :func:`remove_partial_output` removes when the command must stop at once)
+_ACTIVE_STAGES: dict[Path, list[Path]] = {}
+
+
+def _remove_stage(stage: Path, created: list[Path]) -> None:
+    shutil.rmtree(stage, ignore_errors=True)
+    for folder in created:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def remove_partial_output() -> int:
+    """Remove the staging folders of every :func:`staged_output` block still open (and the
+    folders made for them): the last act of a command stopped without unwinding. Returns
+    how many were removed."""
+    stages = list(_ACTIVE_STAGES.items())
+    for stage, created in stages:
+        _remove_stage(stage, created)
+        _ACTIVE_STAGES.pop(stage, None)
+    return len(stages)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C back for the duration (main thread only); raise it afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt("the output was complete and is kept")
+
+
+@contextlib.contextmanager
+def staged_output(out):
+    """A command's output folder, written all at once: yields a hidden staging folder
+    inside ``out`` to write into, and moves its files into ``out`` when the block ends.
+
+    If the block raises (Ctrl-C included), the staging folder is removed, and so are the
+    folders this call created for ``out`` if they are empty: ``out`` never holds a partial
+    set of files that looks complete, and the files of an earlier run stay as they were.
+    The final move runs with Ctrl-C held back. A Ctrl-C inside the block is re-raised as
+    :class:`KeyboardInterrupt` whose message says what was left (``catbell`` prints it
+    on its one line, exit code 130).
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder (created with its parents if missing).
+
+    Yields
+    ------
+    Path
+        The staging folder, ``out/.partial-*``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with staged_output(root / "res") as stage:
+    ...     _ = (stage / "a.txt").write_text("done")
+    >>> sorted(p.name for p in (root / "res").iterdir())
+    ['a.txt']
+    >>> try:
+    ...     with staged_output(root / "res2") as stage:
+    ...         _ = (stage / "b.txt").write_text("half")
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt as exc:
+    ...     print(exc)
+    ...     print((root / "res2").exists())
+    nothing written to ... (partial files removed)
+    False
+    """
+    out = Path(out)
+    created = []
+    d = out
+    while not d.exists() and d != d.parent:
+        created.append(d)
+        d = d.parent
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    _ACTIVE_STAGES[stage] = created
+    try:
+        yield stage
+    except BaseException as exc:
+        _ACTIVE_STAGES.pop(stage, None)
+        _remove_stage(stage, created)
+        if isinstance(exc, KeyboardInterrupt):
+            what = (f"nothing written to {out}" if created else f"{out} left as it was")
+            raise KeyboardInterrupt(f"{what} (partial files removed)") from None
+        raise
+    with _sigint_deferred():
+        for path in sorted(stage.rglob("*")):
+            target = out / path.relative_to(stage)
+            if path.is_dir():
+                target.mkdir(exist_ok=True)
+            else:
+                os.replace(path, target)
+        _ACTIVE_STAGES.pop(stage, None)
+        shutil.rmtree(stage, ignore_errors=True)

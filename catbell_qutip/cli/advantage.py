@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -27,18 +26,29 @@ from ..advantage import (
     plot_map,
     repro_settings,
 )
+from ..outputs import csv_header, dumps
 from ..params import CONVERSION_PARTNERS, merge_layers
-from ._common import add_param_flags, check_out_dir, layers_from_args, positive_int
+from . import summary
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    positive_int,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run", "summarise_map"]
 
 STEM = "advantage_map"
+#: output folder unless --out says otherwise (git-ignored, like the other commands' results/)
+DEFAULT_OUT = "results/advantage"
 
 
 def add_parser(sub):
     dx, dy = DEFAULT_X, DEFAULT_Y
     p = sub.add_parser(
-        "advantage", help="which loss order wins over a grid of two parameters",
+        "advantage", help=summary("advantage"),
         description="For every point of a grid over two parameters, the loss order with the "
                     "highest S and the highest key rate when every code runs at the same "
                     "entanglement-generation rate (each at its own alpha), the highest key "
@@ -50,7 +60,8 @@ def add_parser(sub):
                     "imperfection ideal except the two axes. With --decoder-table: the "
                     "paper's thresholds, Fig. 3(g) reach and Fig. 4 peaks under each "
                     "decoder (docs/model.md 3, step 6).")
-    p.add_argument("--out", metavar="DIR", help="output folder of the map (created)")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
+                   help=f"output folder of the map (created; default {DEFAULT_OUT})")
     p.add_argument("--x", metavar="NAME=START:STOP:NUM[:log]",
                    help=f"first axis (default {dx[0]}={dx[1]:g}:{dx[2]:g}:{dx[3]}); NAME is "
                         f"one of {', '.join(AXIS_NAMES)}; or NAME=V1,V2,...")
@@ -64,8 +75,9 @@ def add_parser(sub):
                    help=f"alpha-optimised key rate: largest alpha of the grid ({KEY_ALPHA_MAX:g})")
     p.add_argument("--n-key-alpha", type=int, default=N_KEY_ALPHA,
                    help=f"alpha-optimised key rate: grid points ({N_KEY_ALPHA})")
-    p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
-                   help="engine (default coherent, vectorised)")
+    p.add_argument("--engine", choices=["coherent", "fock"], default=None,
+                   help="engine (default coherent, vectorised; fock for --code "
+                        "squeezed-cat, which only it runs)")
     p.add_argument("--processes", type=positive_int, metavar="N",
                    help="the plain vectorised path on N forked processes (default: one per "
                         "available core; 1: this process only)")
@@ -86,20 +98,6 @@ def add_parser(sub):
                     preset_fields=tuple(repro_settings()),
                     defaults={"length_km": DEFAULT_LENGTH_KM})
     return p
-
-
-def _clean(v):
-    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    return v
 
 
 def _changes(values, winners):
@@ -148,25 +146,27 @@ def _write(ds, out: Path):
     cols = list(df.columns)
     units = {c: ds[c].attrs.get("units", "") for c in cols}
     with open(out / f"{STEM}.csv", "w") as fh:
-        fh.write(f"# {ds.attrs['title']}; units: "
-                 + ", ".join(f"{c} [{units[c]}]" for c in cols) + "\n")
+        fh.write(csv_header(ds.attrs["title"], units) + "\n")
         df.to_csv(fh, index=False)
     return [out / f"{STEM}.nc", out / f"{STEM}.csv"]
 
 
 def run(args) -> int:
+    code_fields = merge_layers(*layers_from_args(args))
+    args.engine = code_engine(args.engine, code_fields, command="advantage",
+                              solves="a common --rate-hz and the key rate")
+    if args.decoder_table and code_fields.get("code", "cat") != "cat":
+        raise ValueError("--decoder-table analyses the paper's cat codes; drop --code")
     if args.decoder_table:
         table = decoder_table(engine=args.engine, quick=args.quick,
                               progress=not args.no_progress)
         if args.json:
-            print(json.dumps(_clean(table), allow_nan=False))
+            print(dumps(table))
         else:
             print(decoder_table_markdown(table))
         return 0
     if args.quick:
         raise ValueError("--quick only applies to --decoder-table")
-    if args.out is None:
-        raise ValueError("give --out DIR (the folder for the map and its data)")
     out = check_out_dir(args.out)
     layers = layers_from_args(args)
     # every value is checked once, by advantage_map (before any work); the command line
@@ -188,17 +188,17 @@ def run(args) -> int:
                        scheduler=args.scheduler, thresholds=not args.no_thresholds,
                        progress=not args.no_progress, **fields)
     elapsed = time.perf_counter() - t
-    out.mkdir(parents=True, exist_ok=True)
-    files = plot_map(ds, out / STEM) + _write(ds, out)
     summary = summarise_map(ds)
     summary["seconds"] = elapsed
     summary["attrs"] = {k: v for k, v in ds.attrs.items()}
-    with open(out / "summary.json", "w") as fh:
-        json.dump(_clean(summary), fh, indent=1, allow_nan=False)
-    files.append(out / "summary.json")
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        files = plot_map(ds, stage / STEM) + _write(ds, stage)
+        with open(stage / "summary.json", "w") as fh:
+            fh.write(dumps(summary, indent=1))
+        files.append(stage / "summary.json")
+    files = [out / f.relative_to(stage) for f in files]
     if args.json:
-        print(json.dumps(_clean({**summary, "files": [str(f) for f in files]}),
-                         allow_nan=False))
+        print(dumps({**summary, "files": [str(f) for f in files]}))
         return 0
     xn, yn = ds.attrs["x"], ds.attrs["y"]
     print(f"catbell advantage: {ds[xn].size} x {ds[yn].size} grid over {xn} x {yn}, codes "

@@ -9,6 +9,11 @@ this subcommand runs them from a source checkout:
 - ``catbell bench speed [--json] [--out DIR] [--repeats R] [--quick]``: per-point times,
   vectorised throughput, ``catbell reproduce --quick``, the full-space QuTiP baseline
   (``benchmarks/speed.py``).
+
+Files go to ``--out`` (convergence: default ``results/bench``, git-ignored, like every
+command's default output), written all at once (:func:`._common.staged_output`): an
+interrupted run leaves no partial files. The copies the documentation shows live in
+``docs/bench/`` and are refreshed only on purpose (README, "Benchmarks").
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ import importlib
 import sys
 from pathlib import Path
 
+from . import summary
 from ._common import check_out_dir
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "DEFAULT_OUT"]
+
+#: default output folder of ``catbell bench convergence`` (relative to the current folder)
+DEFAULT_OUT = "results/bench"
 
 
 def add_parser(sub):
-    p = sub.add_parser("bench", help="truncation-convergence and speed benchmarks",
+    p = sub.add_parser("bench", help=summary("bench"),
                        description="Truncation-convergence and speed benchmarks. They live in "
                                    "the repository's benchmarks/ folder, so this runs from a "
                                    "source checkout.")
@@ -33,14 +42,18 @@ def add_parser(sub):
                         description="Fock-cutoff convergence against the coherent engine and "
                                     "a check of the automatic cutoff rule (|delta S| <= 1e-8; "
                                     "exit code 1 if it fails somewhere).")
-    c.add_argument("--out", metavar="DIR", default=None,
-                   help="output folder (default docs/bench)")
+    c.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
+                   help=f"output folder (default {DEFAULT_OUT}; docs/bench holds the copies "
+                        "the documentation shows)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quick", action="store_true", help="coarser curves and grid")
-    add_speed_arguments(acts.add_parser(
+    s = acts.add_parser(
         "speed", help="engine timings, ratios and targets",
         description="Per-point engine timings, vectorised throughput, 'catbell reproduce "
-                    "--quick' and the full-space QuTiP baseline, with ratios and targets."))
+                    "--quick' and the full-space QuTiP baseline, with ratios and targets.")
+    add_speed_arguments(s)
+    for action in (c, s):  # a mistyped flag is named by the action's own parser
+        action.set_defaults(_parser=action)
     return p
 
 
@@ -48,7 +61,7 @@ def add_speed_arguments(s) -> None:
     """Flags of the speed benchmark (shared with ``python benchmarks/speed.py``)."""
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.add_argument("--out", metavar="DIR", default=None,
-                   help="also write speed.json and speed.md to DIR")
+                   help="also write speed.json and speed.md to DIR (default: print only)")
     s.add_argument("--repeats", type=int, default=5, help="runs per median (default 5)")
     s.add_argument("--quick", action="store_true", help="smoke test: fewer runs and points")
     s.add_argument("--no-reproduce", action="store_true",
@@ -71,6 +84,4 @@ def run(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
     mod = _bench_module(args.action)
-    if args.action == "convergence" and args.out is None:
-        args.out = str(mod.DEFAULT_OUT)
     return mod.run_cli(args)

@@ -8,14 +8,13 @@ netCDF) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 
 import numpy as np
 
 from .._checks import check_int, check_real
+from ..outputs import dumps, json_ready
 from ..params import merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -27,7 +26,16 @@ from ..repeater import (
     scan,
     scan_summary,
 )
-from ._common import _float, _int, add_param_flags, check_out_dir, layers_from_args
+from . import summary
+from ._common import (
+    _float,
+    _int,
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -37,7 +45,7 @@ DEFAULT_LOSS_ORDERS = "0 1"
 
 def add_parser(sub):
     p = sub.add_parser(
-        "repeater", help="repeater chains: key rate and S vs total distance",
+        "repeater", help=summary("repeater"),
         description="Key rate and CHSH value S against total distance for chains of n "
                     "segments, each link this protocol at its own optimised amplitude; "
                     "links retry until they succeed and wait in memory (t_c), nodes swap "
@@ -66,11 +74,16 @@ def add_parser(sub):
                    help="key-rate (alpha maximising the key rate, default) or S (alpha "
                         "giving the delivery rate --rate-hz; S reported there)")
     g.add_argument("--rate-hz", default=None, type=_float, metavar="HZ",
-                   help="delivery rate for --objective S, in Hz")
+                   help="delivery rate for --objective S, in Hz (no default: required with "
+                        "--objective S, refused with key-rate)")
     g.add_argument("--alpha-max", default=4.0, type=_float, metavar="A",
                    help="largest amplitude scanned (default 4)")
     g.add_argument("--n-alpha", default=80, type=_int, metavar="K",
                    help="amplitudes scanned before refining (default 80)")
+    g.add_argument("--plob-rate-hz", default=None, type=_float, metavar="HZ",
+                   help="source rate of the PLOB comparison, channel uses per second "
+                        "(default: one use per attempt of a single link over the whole "
+                        "distance, max(L / c_f, t0); the same for every --segments)")
     g.add_argument("--s-level", default=S_LEVEL, type=_float, metavar="S",
                    help=f"S level of the reported reach (default {S_LEVEL}; S - 2 never "
                         "vanishes exactly without bit-flip noise)")
@@ -101,8 +114,9 @@ def _options(args) -> dict:
                 alpha_max=args.alpha_max, n_alpha=args.n_alpha)
     checked = check_scan(args.loss_orders, np.linspace(L_max / num, L_max, num),
                          args.segments, s_level=args.s_level, key_min=args.key_min,
-                         **opts, **_fields(args))
-    return {**opts, **checked, "s_level": args.s_level, "key_min": args.key_min}
+                         plob_rate_hz=args.plob_rate_hz, **opts, **_fields(args))
+    return {**opts, **checked, "s_level": args.s_level, "key_min": args.key_min,
+            "plob_rate_hz": args.plob_rate_hz}
 
 
 def _fields(args) -> dict:
@@ -115,19 +129,10 @@ def _fields(args) -> dict:
                     "loss_order": "use --loss-orders"}[name]
             raise ValueError(f"{flag} (or {name!r} in a preset/config) does not apply to "
                              f"catbell repeater: {hint}")
+    # every link runs at its own optimised amplitude: codes without one are refused; the
+    # others run on the Fock engine (the links choose it from the code)
+    code_engine(None, fields, command="repeater", solves="every link and distance")
     return fields
-
-
-def _json_ready(obj):
-    if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def run(args) -> int:
@@ -144,7 +149,8 @@ def run(args) -> int:
                   objective=opts["objective"], rate_hz=opts["rate_hz"],
                   strategy=opts["strategy"], p_swap=opts["p_swap"],
                   swap_depol=opts["swap_depol"], alpha_max=opts["alpha_max"],
-                  n_alpha=opts["n_alpha"], progress=bar.update, **fields)
+                  n_alpha=opts["n_alpha"], progress=bar.update,
+                  plob_rate_hz=opts["plob_rate_hz"], **fields)
     if not np.isfinite(ds["alpha"].values).any():
         what = ("no positive key rate" if opts["objective"] == "key_rate" else
                 f"the delivery rate {opts['rate_hz']:g} Hz is unattainable")
@@ -153,13 +159,8 @@ def run(args) -> int:
             f"up to {opts['length_km'][-1]:g} km with alpha <= {opts['alpha_max']:g}; lower "
             "--length-max-km or --rate-hz, raise --t-c or --alpha-max, or improve the link "
             "parameters")
-    out.mkdir(parents=True, exist_ok=True)
     ds.attrs["command"] = "catbell " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [
         "repeater"] else "catbell repeater"
-    ds.to_netcdf(out / "repeater.nc")
-    usd = fields.get("usd", "tub")
-    figs = plot_scan(ds, out / "repeater", usd=usd, key_min=opts["key_min"],
-                     s_level=opts["s_level"])
     summary = scan_summary(ds, s_level=opts["s_level"], key_min=opts["key_min"])
     summary["_meta"] = {
         "strategy": opts["strategy"], "objective": opts["objective"],
@@ -167,13 +168,16 @@ def run(args) -> int:
         "swap_depol": opts["swap_depol"], "link_parameters": {
             k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in fields.items()},
         "plob_clock": ds.attrs["plob_clock"], "wall_time_s": time.perf_counter() - start,
-        "files": [str(p.name) for p in figs] + ["repeater.nc", "summary.json"],
+        "files": ["repeater.png", "repeater.pdf", "repeater.nc", "summary.json"],
     }
-    summary = _json_ready(summary)
-    with open(out / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2, allow_nan=False)
+    summary = json_ready(summary)
+    with staged_output(out) as stage:  # every file or none (Ctrl-C)
+        ds.to_netcdf(stage / "repeater.nc")
+        plot_scan(ds, stage / "repeater", usd=fields.get("usd", "tub"),
+                  key_min=opts["key_min"], s_level=opts["s_level"])
+        (stage / "summary.json").write_text(dumps(summary, indent=2))
     if args.json:
-        print(json.dumps(summary, allow_nan=False))
+        print(dumps(summary))
         return 0
     print(f"catbell repeater: strategy {opts['strategy']}, {opts['objective']} objective, "
           f"distances up to {opts['length_km'][-1]:g} km (step {summary['grid_step_km']:g} km)")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from ..params import ENCODERS, ETA_INT_PLACEMENTS
 from ..reproduce import model_text, reproduce
-from ._common import check_out_dir
+from . import summary
+from ._common import check_out_dir, staged_output
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
     p = sub.add_parser(
-        "reproduce", help="reproduce every figure panel of the paper and answer its claims",
+        "reproduce", help=summary("reproduce"),
         description="Compute panels 2(a), 2(b), 3(a)-(g), 4(a)-(c), the efficiency "
                     "thresholds, the model table (which encoder and eta_int placement the "
                     "paper's numbers point to) and the claims table C1-C10; write PNG/PDF "
@@ -38,9 +39,10 @@ def add_parser(sub):
 
 def run(args) -> int:
     check_out_dir(args.out)
-    summary = reproduce(args.out, engine=args.engine, quick=args.quick,
-                        progress=not args.no_progress, encoder=args.encoder,
-                        eta_int_placement=args.eta_int_placement)
+    with staged_output(args.out) as stage:  # every file or none (Ctrl-C)
+        summary = reproduce(stage, engine=args.engine, quick=args.quick,
+                            progress=not args.no_progress, encoder=args.encoder,
+                            eta_int_placement=args.eta_int_placement)
     meta = summary["_meta"]
     print(f"The paper's claims (model: {model_text(meta['model'])}; identified from the "
           f"paper's numbers: {model_text(meta['identified_model'])}):")

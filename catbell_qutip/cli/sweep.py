@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from ..sweep import SweepError, load_spec, run_sweep, verify_store
+from . import summary
 from ._common import cli_text, parser_flags, positive_int
 
 #: exit code of --verify when damaged chunks are found
@@ -20,7 +21,7 @@ EXIT_DAMAGED = 1
 
 def add_parser(sub):
     p = sub.add_parser(
-        "sweep", help="parameter sweep into a resumable Zarr store",
+        "sweep", help=summary("sweep"),
         description="Sweep protocol parameters over a grid (TOML spec: engine, preset, "
                     "outputs, [fixed], [axes]) and store the result as a chunked Zarr store, "
                     "chunk by chunk, each with a checksum. Rerunning the same command on an "
@@ -28,7 +29,9 @@ def add_parser(sub):
                     "missing or damaged ones; a store made from another spec is refused, and "
                     "so is a store in use by another sweep. Runs on a local process pool, or "
                     "on a Dask cluster with --scheduler. Exit codes: 0 done, 1 points failed "
-                    "(or --verify found damage), 2 bad input, 130 interrupted.")
+                    "(or --verify found damage), 2 bad input, 130 interrupted. An example "
+                    "spec to start from: examples/sweep_example.toml in the repository "
+                    "(README, 'Parameter sweeps', explains every key).")
     p.add_argument("spec", metavar="SPEC.toml", nargs="?", help="sweep specification")
     p.add_argument("--out", metavar="STORE.zarr", help="Zarr store to create or resume")
     p.add_argument("--workers", type=positive_int, metavar="N",

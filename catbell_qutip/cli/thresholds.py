@@ -6,7 +6,7 @@ the value where S_l(L) = S_0(L) at a fixed R_eg, every other imperfection as giv
 ``repro-base`` (the encoder and eta_int placement identified from the paper's numbers);
 every protocol flag overrides it.
 
-Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`,
+Three analyses behind the paper's claims (:mod:`catbell_qutip.identification`,
 :mod:`catbell_qutip.discrepancies`) share the command:
 ``--model-table`` (which encoder x eta_int placement the paper's numbers point to),
 ``--key-fractions`` (claim C8) and ``--usd-factor`` (claims C5/C6).
@@ -14,27 +14,36 @@ Three analyses behind the paper's claims (:mod:`catbell_qutip.claims`,
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import sys
 
-from .. import claims, discrepancies
+from .. import discrepancies, identification
+from ..fibre import attempt_time_s
+from ..formulas import timing
+from ..outputs import dumps
+from ..panels import calibrate_t0
+from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
-from ..reproduce import calibrate_t0
 from ..thresholds import THRESHOLD_PARAMETERS, check_thresholds, reference_S, threshold
-from ._common import add_param_flags, check_out_dir, layers_from_args
+from . import summary
+from ._common import (
+    add_param_flags,
+    check_out_dir,
+    code_engine,
+    layers_from_args,
+    staged_output,
+)
 
 __all__ = ["add_parser", "run"]
 
 #: total distance of the thresholds unless --length-km (or a preset/config) says otherwise
-DEFAULT_LENGTH_KM = 5.0
+DEFAULT_LENGTH_KM = LENGTH_THRESHOLD_KM
 
 
 def add_parser(sub):
     p = sub.add_parser(
-        "thresholds", help="efficiency thresholds where S_l = S_0 (docs/model.md 6)",
+        "thresholds", help=summary("thresholds"),
         description="For each parameter and loss order, the efficiency at which "
                     "S_l(L) = S_0(L) at a fixed entanglement-generation rate (root finding "
                     "to 1e-5). Model: preset repro-base (the paper's model as identified by "
@@ -42,15 +51,18 @@ def add_parser(sub):
                     "otherwise; --length-km defaults to 5.")
     add_param_flags(p, point=False, defaults_from="repro-base",
                     defaults={"length_km": DEFAULT_LENGTH_KM})
-    p.add_argument("--rate-hz", type=float, default=3000.0,
-                   help="entanglement-generation rate both codes run at, Hz (3000)")
+    p.add_argument("--rate-hz", type=float, default=RATE_FIG23_HZ,
+                   help=f"entanglement-generation rate both codes run at, Hz "
+                        f"({RATE_FIG23_HZ:g})")
     p.add_argument("--loss-orders", type=int, nargs="+", default=[1, 3], metavar="L",
                    help="loss orders compared with l = 0 (1 3)")
-    p.add_argument("--parameters", nargs="+", default=list(THRESHOLD_PARAMETERS),
+    p.add_argument("--parameters", nargs="+", default=None,
                    choices=list(THRESHOLD_PARAMETERS), metavar="NAME",
-                   help="eta_int, eta_c, eta_d (eta_d uses the linear-optics USD)")
-    p.add_argument("--engine", choices=["coherent", "fock"], default="coherent",
-                   help="engine (default coherent)")
+                   help="eta_int, eta_c, eta_d (eta_d uses the linear-optics USD, so it "
+                        "applies to cat codes only; default: all that apply)")
+    p.add_argument("--engine", choices=["coherent", "fock"], default=None,
+                   help="engine (default coherent; fock for --code squeezed-cat, which only "
+                        "it runs)")
     p.add_argument("--grid", type=int, default=25, help="scan points in (0, 1] (25)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--model-table", action="store_true",
@@ -69,18 +81,8 @@ def add_parser(sub):
     return p
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
 def _print_json(obj):
-    print(json.dumps(_clean(obj), allow_nan=False))
+    print(dumps(obj))
 
 
 def _bar(total, args):
@@ -94,18 +96,16 @@ def _model_table(args):
     bar = _bar(7, args)
     t0 = calibrate_t0(args.engine)["t0_s"]
     bar.update()
-    rows = claims.model_table(t0_s=t0, engine=args.engine, n_threshold=args.grid,
+    rows = identification.model_table(t0_s=t0, engine=args.engine, n_threshold=args.grid,
                               progress=bar.update)
     bar.close()
     if args.out:
-        from pathlib import Path
-
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        claims.write_model_table(rows, args.out)
+        with staged_output(args.out) as stage:  # every file or none (Ctrl-C)
+            identification.write_model_table(rows, stage)
     if args.json:
-        _print_json({"fig4_t0_s": t0, "picked": claims.identify_model(rows), "rows": rows})
+        _print_json({"fig4_t0_s": t0, "picked": identification.identify_model(rows), "rows": rows})
     else:
-        print(claims.model_table_markdown(rows))
+        print(identification.model_table_markdown(rows))
     return 0
 
 
@@ -116,7 +116,7 @@ def _key_fractions(args, fields):
         a, k = discrepancies.key_fraction_max(l, engine=args.engine, **fields)
         out[f"l{l}"] = {"alpha": a, "fraction": k}
     ratio = out["l1"]["fraction"] / out["l0"]["fraction"] if out["l0"]["fraction"] > 0 else None
-    T = fields["length_km"] * 1e3 / 2e8
+    T = float(attempt_time_s(**dict(timing(fields), t0_s=0.0)))
     if args.json:
         _print_json({"length_km": fields["length_km"], "key_fraction": out,
                      "max_ratio_l1_l0": ratio, "max_peak_l1_bit_s": out["l1"]["fraction"] / T})
@@ -128,7 +128,7 @@ def _key_fractions(args, fields):
               f"{out[f'l{l}']['alpha']:.4f}")
     print(f"with one attempt time for both codes, peak(l = 1) / peak(l = 0) <= "
           f"{ratio:.4f}; the l = 1 peak is at most {out['l1']['fraction'] / T:.1f} bit/s "
-          f"(attempt time L / c_f = {T * 1e6:g} us, i.e. any t0 <= L / c_f)")
+          f"(attempt time at t0 = 0: {T * 1e6:g} us, i.e. any t0 up to that)")
     return 0
 
 
@@ -155,6 +155,27 @@ def _usd_factor(args, fields):
     return 0
 
 
+def _check_code(args, fields: dict) -> None:
+    """Thresholds of the code families of docs/model.md 7: squeezed cats compare with the
+    squeezed cat of l = 0 on the Fock engine (alpha solved for the rate, as for cats);
+    binomial codes have no amplitude to solve; the paper's analyses are cat-code ones."""
+    code = fields.get("code", "cat")
+    args.engine = code_engine(args.engine, fields, command="thresholds",
+                              solves="a common --rate-hz")
+    if args.parameters is None:
+        args.parameters = [p for p in THRESHOLD_PARAMETERS if code == "cat" or p != "eta_d"]
+    if code == "cat":
+        return
+    if "eta_d" in args.parameters:
+        raise ValueError("--parameters eta_d: the eta_d threshold uses the linear-optics USD, "
+                         f"a cat-code scheme; --code {code} takes eta_int and eta_c")
+    for flag, on in (("--model-table", args.model_table),
+                     ("--key-fractions", args.key_fractions),
+                     ("--usd-factor", args.usd_factor)):
+        if on:
+            raise ValueError(f"{flag} analyses the paper's cat codes; drop --code {code}")
+
+
 def _rate_words(why: str) -> str:
     """An API message about an unattainable rate in this command's terms."""
     why = re.sub(r"\brate_hz = ", "--rate-hz ", why)
@@ -162,9 +183,6 @@ def _rate_words(why: str) -> str:
 
 
 def run(args) -> int:
-    # every option checked by the API before any work (and before the progress bar)
-    check_thresholds(args.parameters, args.loss_orders, n_grid=args.grid,
-                     rate_hz=args.rate_hz, engine=args.engine)
     if args.out is not None:
         if not args.model_table:
             raise ValueError("--out only applies to --model-table (it writes model_table.* "
@@ -173,6 +191,11 @@ def run(args) -> int:
     layers = layers_from_args(args)
     given = merge_layers(*layers)
     fields = merge_layers(preset("repro-base"), *layers)
+    _check_code(args, fields)
+    # every option checked by the API before any work (and before the progress bar)
+    check_thresholds(args.parameters, args.loss_orders, n_grid=args.grid,
+                     rate_hz=args.rate_hz, engine=args.engine,
+                     **{k: fields[k] for k in ("encoder", "usd") if k in fields})
     ProtocolParams(**fields)  # validate the combination
     if args.model_table:
         return _model_table(args)
@@ -207,8 +230,10 @@ def run(args) -> int:
             rows.append(threshold(p, l, n_grid=args.grid, **kw, **fields))
             bar.update()
     bar.close()
-    model = {k: fields[k] for k in ("encoder", "eta_int_placement", "decoder", "usd")
-             if k in fields}
+    model = {k: fields[k] for k in ("code", "squeezing", "encoder", "eta_int_placement",
+                                    "decoder", "usd")
+             if k in fields and not (k in ("code", "squeezing") and fields.get("code",
+                                                                              "cat") == "cat")}
     if args.json:
         _print_json({
             "length_km": L, "rate_hz": args.rate_hz, "engine": args.engine, "model": model,

@@ -141,16 +141,6 @@ class LightAtomState(abc.ABC):
         K = K.reshape(self.batch_shape + (d, d) + self.K.shape[-2:])
         return self._new(K, self.qubits + (label,))
 
-    def apply_qubit_unitary(self, label: str, U) -> LightAtomState:
-        """rho -> U rho U^dagger with a 2x2 unitary ``U`` on qubit ``label``."""
-        i = self._index(label)
-        nq = self.n_qubits
-        U = np.asarray(U, dtype=complex)
-        shp = self.batch_shape + (2 ** i, 2, 2 ** (nq - i - 1)) * 2 + self.K.shape[-2:]
-        K = self.K.reshape(shp)
-        K = np.einsum("xi,...aibcjdqp,yj->...axbcydqp", U, K, U.conj())
-        return self._new(K.reshape(self.K.shape))
-
     def qubit_phase(self, label: str, phi: float) -> LightAtomState:
         """diag(1, e^{i phi}) on qubit ``label`` (a Z rotation; used for feed-forward)."""
         ph = np.exp(1j * phi * self._bit(label))
@@ -212,6 +202,38 @@ class LightAtomState(abc.ABC):
                                     self.labels.dtype.str)
         return self._new(self.K * factor)
 
+    def ancilla_round(self, theta: float, phi: float) -> list[tuple[int, LightAtomState]]:
+        """One ancilla round of the encoder or syndrome, with its two X outcomes.
+
+        An ancilla in |+> reflects the light with CR(theta), gets diag(1, e^{i phi}), and
+        is measured in X (docs/model.md 3.1, 3.3). Its outcome t leaves the light with the
+        Kraus operator
+
+            M_t = (1 + (-1)^t e^{i phi} R(theta)) / 2,    t = 0 ("+"), 1 ("-"),
+
+        because <+-|(|up><up| (x) 1 + |down><down| (x) e^{i phi} R(theta))|+> is exactly
+        that. A pure loss on the light right after the reflection commutes with the
+        measurement of the ancilla (they act on different systems), so the protocol
+        applies it after M_t; the ancilla never needs to enter the register. The tests
+        check this against the ancilla as a real qubit (QuTiP operators on qubit (x)
+        light). Returns [(0, "+" branch), (1, "-" branch)].
+        """
+        self._check_angle(theta)
+        ph = np.exp(1j * (phi + theta * self.labels))
+        out = []
+        for t, sign in ((0, 1.0), (1, -1.0)):
+            m = 0.5 * (1.0 + sign * ph)
+            out.append((t, self._new(self.K * (m[:, None] * m.conj()[None, :]))))
+        return out
+
+    def reflect_traced(self, theta: float) -> LightAtomState:
+        """A qubit in |+> reflects the light with CR(theta) and is traced out:
+        rho -> (rho + R(theta) rho R(theta)^dag) / 2 on the light (what the light alone
+        sees; :func:`catbell_qutip.protocol.run_probability` needs nothing more)."""
+        self._check_angle(theta)
+        ph = np.exp(1j * theta * (self.labels[:, None] - self.labels[None, :]))
+        return self._new(0.5 * (self.K + self.K * ph))
+
     def project_sector(self, n_comp: int, sector: int) -> LightAtomState:
         """Projection of the light onto photon numbers n = sector (mod n_comp)."""
         keep = (self.labels % n_comp) == sector
@@ -228,8 +250,10 @@ class LightAtomState(abc.ABC):
         """<e_q|e_q> for the current light basis, shape (*batch, L)."""
 
     @abc.abstractmethod
-    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:
-        """POVM effects {"even": E, "odd": E} as matrices E[p, q] = <e_p|E|e_q>."""
+    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0,
+                    encoder_sector: int = 0) -> dict:
+        """POVM effects {"even": E, "odd": E} as matrices E[p, q] = <e_p|E|e_q> for the
+        record (encoder sector ``encoder_sector``, syndrome ``sector``)."""
 
     # -- read-out ----------------------------------------------------------------------
     def trace(self) -> np.ndarray:
@@ -244,7 +268,7 @@ class LightAtomState(abc.ABC):
         it orders of magnitude slower on a busy machine.
         """
         d, L = self.K.shape[-3], self.K.shape[-1]
-        if self.K.ndim == 4 or L * L > 1024:
+        if self.K.ndim == 4:
             return {name: np.einsum("...abqp,...pq->...ab", self.K, E)
                     for name, E in effects.items()}
         Kf = self.K.reshape(self.batch_shape + (d * d, L * L))
@@ -255,3 +279,32 @@ class LightAtomState(abc.ABC):
             res = np.matmul(Kf, Et.astype(complex))[..., 0]
             out[name] = res.reshape(res.shape[:-1] + (d, d))
         return out
+
+    def conclusive_probability(self, theta: float, eta_final, usd: str, n_comp: int,
+                               sector: int, p_dark=0.0, encoder_sector: int = 0):
+        """The probability that Bob's USD is conclusive (the trace of
+        :meth:`entangle_and_measure`'s two outcomes, his qubit traced out), shape (*batch)."""
+        st = self.reflect_traced(theta)
+        if not np.all(np.asarray(eta_final) == 1.0):
+            st = st.loss(eta_final)
+        effects = st.usd_effects(usd, n_comp, sector, p_dark, encoder_sector=encoder_sector)
+        out = st.measure_light(effects)
+        return np.real(sum(np.trace(v, axis1=-2, axis2=-1) for v in out.values()))
+
+    def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
+                             n_comp: int, sector: int, p_dark=0.0,
+                             encoder_sector: int = 0):
+        """Bob's last steps (docs/model.md 3.4-3.5): qubit ``label`` in |+> reflects the
+        light with CR(theta), a pure loss ``eta_final`` (eta_int after the reflection and
+        eta_d), then the USD of the record (``encoder_sector``, ``sector``).
+
+        Returns (total, {"even": rho, "odd": rho}): the trace before the USD and the
+        unnormalised register states of the two conclusive outcomes. Written here as the
+        literal sequence of operations; an engine may compute the same numbers in fewer
+        passes (the Fock engine does).
+        """
+        st = self.add_qubit(label).reflect(label, theta)
+        if not np.all(np.asarray(eta_final) == 1.0):
+            st = st.loss(eta_final)
+        effects = st.usd_effects(usd, n_comp, sector, p_dark, encoder_sector=encoder_sector)
+        return st.trace(), st.measure_light(effects)

@@ -150,7 +150,8 @@ class CoherentState(LightAtomState):
         out = out.reshape(R.shape[:-2] + (d, d, M, M))
         return self._new(out, x=eta * x)
 
-    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:
+    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0,
+                    encoder_sector: int = 0) -> dict:
         M = self.n_ring
         if variant == "tub":
             w = self.gram_diagonal()

@@ -1,25 +1,44 @@
-"""Fock-space density-matrix engine: qubits (x) light truncated at ``cutoff`` photons.
+"""Fock-space density-matrix engine: qubits (x) light truncated in Fock space, batched.
 
-The light basis is |n>, n = 0..cutoff, so the labels of :mod:`.base` are the photon
-numbers and the Gram diagonal is 1. The hot path works on the block structure (the
-register blocks K[a, b] are light operators) with NumPy; :meth:`FockState.to_qobj`
-gives the full QuTiP density matrix, and the tests check every operation against the
-explicit QuTiP operators of :mod:`catbell_qutip.operations`.
+The light basis is |n>, n = 0..L-1, so the labels of :mod:`.base` are the photon numbers
+and the Gram diagonal is 1. A state may carry a batch of parameter points (leading axis of
+``K``); every point has its own cutoff (largest photon number of its initial state) and
+the batch shares the light dimension L = max(cutoff) + 1, the smaller points padded with
+zeros. Padding changes no number: every operation keeps or lowers photon numbers, so the
+padded levels stay empty, and each point's USD effects are built at its own cutoff.
 
-Truncation: every operation keeps or lowers photon numbers, so the probability mass a
-cutoff drops is that of the initial light state (``truncation_error``), and nothing else.
+The hot path works on the block structure (the register blocks K[a, b] are light
+operators) with NumPy and one cached sparse superoperator per loss transmission;
+:meth:`FockState.to_qobj` gives the full QuTiP density matrix, and the tests check every
+operation against the explicit QuTiP operators of :mod:`catbell_qutip.operations`.
+
+Truncation: the probability mass a cutoff drops is that of the initial light state
+(``truncation_error``), and nothing else.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
 import numpy as np
-import qutip
 import scipy.sparse
+from scipy.special import gammaln, xlogy
 
-from ..codes import codeword_truncation_error, fock_amplitudes, sector_codeword
-from ..operations import linear_optics_povm_matrices, loss_weights, tub_povm_matrices
+from .._qutip import qutip
+from ..codes import (
+    cat_initial_amplitudes,
+    codeword_truncation_error,
+    fock_amplitudes,
+    sector_codeword,
+)
+from ..operations import (
+    linear_optics_povm_matrices,
+    sector_idp_effects,
+    sector_idp_factors,
+    tub_povm_matrices,
+)
+from ..sectors import _log_factorials
 from .base import LightAtomState
 
 __all__ = ["FockState"]
@@ -44,45 +63,241 @@ def _loss_pattern(L: int):
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
-    """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
-    W = loss_weights(eta, L - 1)
-    k, m, n, indices, indptr = _loss_pattern(L)
-    return scipy.sparse.csr_matrix((W[k, m + k] * W[k, n + k], indices, indptr),
+#: memory the cached loss superoperators may take, bytes (each ~4 L^3 bytes: a sweep
+#: reuses a transmission at every amplitude and every solver step, so they are kept)
+LOSS_CACHE_BYTES = 2 ** 28
+
+_LOSS_CACHE: OrderedDict = OrderedDict()
+_LOSS_CACHE_SIZE = [0]
+
+
+def _cached_loss(eta: float, L: int, adjoint: bool) -> scipy.sparse.csr_matrix:
+    """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache."""
+    key = (eta, L, adjoint)
+    mat = _LOSS_CACHE.get(key)
+    if mat is not None:
+        _LOSS_CACHE.move_to_end(key)
+        return mat
+    mat = _build_loss(eta, L)
+    if adjoint:
+        mat = mat.T.tocsr()
+    size = mat.data.nbytes + mat.indices.nbytes + mat.indptr.nbytes
+    _LOSS_CACHE[key] = mat
+    _LOSS_CACHE_SIZE[0] += size
+    while _LOSS_CACHE_SIZE[0] > LOSS_CACHE_BYTES and len(_LOSS_CACHE) > 1:
+        _, old = _LOSS_CACHE.popitem(last=False)
+        _LOSS_CACHE_SIZE[0] -= old.data.nbytes + old.indices.nbytes + old.indptr.nbytes
+    return mat
+
+
+@functools.lru_cache(maxsize=16)
+def _log_binomials(L: int) -> np.ndarray:
+    """log C(n, k) at [k, n] for n >= k, 0 elsewhere (read-only, cached per L)."""
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    out = np.where(n >= k, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(nk + 1.0), 0.0)
+    out.flags.writeable = False
+    return out
+
+
+def _build_loss(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real): entries
+    W[k, m+k] W[k, n+k], W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
+    :func:`catbell_qutip.operations.loss_weights`)."""
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L) + xlogy(nk, eta)
+                                       + xlogy(k, 1.0 - eta))), 0.0)
+    kk, m, nn, indices, indptr = _loss_pattern(L)
+    return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
                                    shape=(L * L, L * L))
 
 
-class FockState(LightAtomState):
-    """Density matrix of qubits (x) light in truncated Fock space (a single parameter point).
+def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
+    return _cached_loss(float(eta), int(L), False)
+
+
+def _loss_adjoint(eta: float, L: int) -> scipy.sparse.csr_matrix:
+    """The adjoint (Heisenberg-picture) loss channel, acting on effects: S^T (cached)."""
+    return _cached_loss(float(eta), int(L), True)
+
+
+def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndarray:
+    """The pure loss (or its adjoint) on each row of ``rows`` (shape (B, n, L*L)), point b
+    with transmission eta[b] (``eta`` scalar or shape (B,)): one sparse product per
+    distinct transmission, with operators cached across calls (a sweep or a solver meets
+    the same transmissions again and again)."""
+    B, n, LL = rows.shape
+    L = int(round(np.sqrt(LL)))
+    make = _loss_adjoint if adjoint else _loss_superoperator
+    eta = np.asarray(eta, dtype=float)
+    if eta.ndim == 0 or np.all(eta == eta.flat[0]):
+        value = float(eta.flat[0])
+        if value == 1.0:
+            return rows
+        return _apply_superoperator(make(value, L), rows.reshape(-1, LL)).reshape(rows.shape)
+    etas = np.broadcast_to(eta, (B,))
+    values, inverse = np.unique(etas, return_inverse=True)
+    out = np.empty_like(rows)
+    for j, value in enumerate(values):
+        idx = np.nonzero(inverse == j)[0]
+        if value == 1.0:
+            out[idx] = rows[idx]
+            continue
+        sub = rows[idx].reshape(-1, LL)
+        out[idx] = _apply_superoperator(make(float(value), L), sub).reshape(idx.size, n, LL)
+    return out
+
+
+def _apply_superoperator(S, rows: np.ndarray) -> np.ndarray:
+    """``S`` applied to each row of ``rows`` (shape (n, L*L), complex): one real sparse x
+    dense product on the (re, im) pairs."""
+    Kt = np.ascontiguousarray(rows.T)  # (L*L, n) complex
+    out = (S @ Kt.view(np.float64)).view(np.complex128)
+    return out.T
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_tub(code, encoder_sector: int, syndrome: int, eta_det: float, cutoff: int):
+    """Generalised TUB effects of one point (docs/model.md section 7; cached)."""
+    ref = code.reference_vector(encoder_sector, syndrome, eta_det, cutoff)
+    e, o = sector_idp_effects(ref, code.n_comp, syndrome)
+    e.flags.writeable = False
+    o.flags.writeable = False
+    return e, o
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_tub_factors(code, encoder_sector: int, syndrome: int, eta_det: float, cutoff: int):
+    """Rank-one factors of :func:`_code_tub` (cached)."""
+    ref = code.reference_vector(encoder_sector, syndrome, eta_det, cutoff)
+    return sector_idp_factors(ref, code.n_comp, syndrome)
+
+
+@functools.lru_cache(maxsize=64)
+def _cat_amplitudes(x: bytes, cutoffs: bytes, L: int) -> np.ndarray:
+    """<n|beta_b> for every point b (beta_b = sqrt(x[b])), zero above each point's cutoff:
+    cached, since every syndrome sector of a run builds its effects from the same light."""
+    n = np.arange(L)
+    r = np.sqrt(np.frombuffer(x))[:, None]
+    cut = np.frombuffer(cutoffs, dtype=int)
+    amps = np.exp(xlogy(n[None, :], r) - 0.5 * r * r - 0.5 * _log_factorials(L)[None, :])
+    amps = np.where(n[None, :] <= cut[:, None], amps, 0.0)
+    amps.flags.writeable = False
+    return amps
+
+
+def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
+    """Rank-one factors of the TUB of a batch of cat-code points: (weight, o_perp, e_perp)
+    of shapes (B,), (B, L), (B, L) (:func:`catbell_qutip.operations.sector_idp_factors`
+    for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff)."""
+    n = np.arange(L)
+    amps = _cat_amplitudes(x.tobytes(), cutoffs.tobytes(), L)
+    f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
+    g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
+    a = np.sqrt(np.sum(f * f, axis=-1))
+    b = np.sqrt(np.sum(g * g, axis=-1))
+    ok = (a > 0) & (b > 0)
+    a_, b_ = np.where(ok, a, 1.0)[:, None], np.where(ok, b, 1.0)[:, None]
+    e1, e2 = f / a_, g / b_
+    norm = np.hypot(a_, b_)
+    v_perp = (b_ * e1 + a_ * e2) / norm
+    u_perp = (b_ * e1 - a_ * e2) / norm
+    weight = np.where(ok, (a * a + b * b) / (2.0 * np.maximum(a * a, b * b) + (~ok)), 0.0)
+    return weight, v_perp, u_perp
+
+
+def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
+    """L^dag(w |v><v|) for rank-one effects, every point and effect at once.
+
+    L^dag(X) = sum_k A_k^dag X A_k, and (A_k^dag v)[n] = W[k, n] v[n - k] (n >= k), so
+    with U[k, n] = W[k, n] v[n - k] the pulled-back effect is w U^T conj(U): one batched
+    matrix product, every point with its own transmission (W as
+    :func:`catbell_qutip.operations.loss_weights`, in log space).
 
     Parameters
     ----------
-    K : ndarray, shape (1, 1, L, L) or (d, d, L, L), complex
+    w : ndarray, shape (B,)
+    V : ndarray, shape (B, e, L)
+        The effects' vectors.
+    eta : float or ndarray, shape (B,)
+    """
+    B, ne, L = V.shape
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    e = np.broadcast_to(np.asarray(eta, dtype=float), (B,))[:, None, None]
+    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L)[None] + xlogy(nk[None], e)
+                                       + xlogy(k[None], 1.0 - e))), 0.0)  # (B, k, n)
+    U = W[:, None] * V[:, :, nk]  # (B, e, k, n): W[k, n] v[n - k]
+    return w[:, None, None, None] * np.matmul(np.swapaxes(U, -1, -2), U.conj())
+
+
+def _cat_tub_batch(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
+    """The TUB effects of a batch of cat-code points at once, shape (B, L, L) each."""
+    weight, v_perp, u_perp = _cat_tub_factors(n_comp, sector, x, cutoffs, L)
+    e = weight[:, None, None] * (v_perp[:, :, None] * v_perp[:, None, :])
+    o = weight[:, None, None] * (u_perp[:, :, None] * u_perp[:, None, :])
+    return e.astype(complex), o.astype(complex)
+
+
+def _padded(M: np.ndarray, L: int) -> np.ndarray:
+    c = M.shape[-1]
+    if c == L:
+        return M
+    out = np.zeros((L, L), dtype=M.dtype)
+    out[:c, :c] = M
+    return out
+
+
+class FockState(LightAtomState):
+    """Density matrix of qubits (x) light in truncated Fock space, for one point or a batch.
+
+    Parameters
+    ----------
+    K : ndarray, shape (d, d, L, L) or (B, d, d, L, L), complex
         Coefficients of :class:`~catbell_qutip.engines.base.LightAtomState` in the Fock
-        basis |0>..|cutoff>, L = cutoff + 1.
+        basis |0>..|L-1>, d = 2^(number of qubits), B points.
     qubits : tuple of str
         Labels of the register's qubits.
-    x : float
-        |beta|^2 of the light's ring (the USD effects are built for it).
-    truncation_error : float
-        Probability mass the cutoff dropped from the initial light state (default 0).
+    x : float or ndarray
+        |beta|^2 of a cat code's light (the cat USD effects are built for it);
+        multiplied by eta at every loss.
+    truncation_error : float or ndarray
+        Probability mass each point's cutoff dropped from its initial light state.
+    codes : tuple of Code, optional
+        The code of each point (:class:`catbell_qutip.codes.Code`); None means a cat code
+        whose amplitude is sqrt(x) (what :meth:`coherent` and :meth:`codeword` build).
+    cutoffs : ndarray of int, optional
+        Each point's cutoff (default: L - 1 for every point).
+    eta_tot : float or ndarray
+        Transmission of every loss the light has met so far (1 at the start): the
+        generalised TUB of non-cat codes is built for it.
     """
 
     name = "fock"
 
-    def __init__(self, K, qubits, x, *, truncation_error: float = 0.0):
+    def __init__(self, K, qubits, x, *, truncation_error=0.0, codes=None, cutoffs=None,
+                 eta_tot=1.0):
         super().__init__(K, qubits, x)
         self.truncation_error = truncation_error
+        self.codes = None if codes is None else tuple(codes)
+        self.cutoffs = None if cutoffs is None else np.asarray(cutoffs, dtype=int)
+        self.eta_tot = np.asarray(eta_tot, dtype=float)
 
     @property
     def cutoff(self) -> int:
-        """Largest photon number kept."""
+        """Largest photon number kept (of the batch: L - 1)."""
         return self.K.shape[-1] - 1
 
     def _derived(self, K, qubits, x) -> FockState:
-        return FockState(K, qubits, x, truncation_error=self.truncation_error)
+        return FockState(K, qubits, x, truncation_error=self.truncation_error,
+                         codes=self.codes, cutoffs=self.cutoffs, eta_tot=self.eta_tot)
 
+    # -- construction ------------------------------------------------------------------
     @classmethod
     def coherent(cls, alpha: float, n_comp: int, *, cutoff: int,
                  truncation_error: float | None = None) -> FockState:
@@ -109,6 +324,88 @@ class FockState(LightAtomState):
         return cls(np.outer(c, c.conj())[None, None], (), alpha ** 2,
                    truncation_error=truncation_error)
 
+    @classmethod
+    def initial(cls, codes, cutoffs, *, explicit: bool, truncation_errors=None) -> FockState:
+        """The light before encoding for a batch of points, padded to a common dimension.
+
+        Parameters
+        ----------
+        codes : sequence of Code
+            One code per point (:class:`catbell_qutip.codes.Code`).
+        cutoffs : sequence of int
+            Each point's cutoff.
+        explicit : bool
+            The primitive (explicit encoder) or |Theta_N> (ideal encoder).
+        truncation_errors : sequence of float, optional
+            The dropped masses if the caller already has them (else computed).
+        """
+        cutoffs = np.asarray(cutoffs, dtype=int)
+        B = len(codes)
+        L = int(cutoffs.max()) + 1
+        K = np.zeros((B, 1, 1, L, L), dtype=complex)
+        x = np.empty(B)
+        for i, (code, c) in enumerate(zip(codes, cutoffs, strict=True)):
+            amps = code.initial_amplitudes(explicit, int(c))
+            K[i, 0, 0, : c + 1, : c + 1] = np.outer(amps, amps.conj())
+            x[i] = (code.alpha or 0.0) ** 2
+        if truncation_errors is None:
+            sector = None if explicit else 0
+            truncation_errors = [code.truncation_error(int(c), sector)
+                                 for code, c in zip(codes, cutoffs, strict=True)]
+        return cls(K, (), x, truncation_error=np.asarray(truncation_errors, dtype=float),
+                   codes=codes, cutoffs=cutoffs, eta_tot=np.ones(B))
+
+    @classmethod
+    def initial_cats(cls, alphas, n_comp: int, cutoffs, *, explicit: bool,
+                     truncation_errors) -> FockState:
+        """:meth:`initial` for a batch of cat-code points, vectorised (no Code objects:
+        a cat point is described by its amplitude, ``x`` = |alpha|^2)."""
+        alphas = np.asarray(alphas, dtype=float).ravel()
+        cutoffs = np.asarray(cutoffs, dtype=int)
+        L = int(cutoffs.max()) + 1
+        amps = cat_initial_amplitudes(alphas, n_comp, cutoffs, L, explicit=explicit)
+        K = (amps[:, :, None] * amps.conj()[:, None, :])[:, None, None]
+        return cls(K, (), alphas ** 2, truncation_error=np.asarray(truncation_errors, float),
+                   codes=None, cutoffs=cutoffs, eta_tot=np.ones(alphas.size))
+
+    # -- batch bookkeeping -------------------------------------------------------------
+    def _per_point(self, value, shape):
+        v = np.asarray(value)
+        return v if v.ndim == 0 else np.broadcast_to(v, shape).reshape(-1)
+
+    def flat_batch(self, shape: tuple) -> FockState:
+        """The state broadcast to batch ``shape`` and flattened to one batch axis."""
+        tail = self.K.shape[-4:]
+        K = np.broadcast_to(self.K, tuple(shape) + tail).reshape((-1,) + tail)
+        n = K.shape[0]
+        codes = self.codes
+        if codes is not None and len(codes) != n:
+            codes = tuple(codes) * (n // len(codes))
+        return FockState(K, self.qubits, self._per_point(self.x, shape),
+                         truncation_error=self._per_point(self.truncation_error, shape),
+                         codes=codes,
+                         cutoffs=None if self.cutoffs is None else
+                         self._per_point(self.cutoffs, shape),
+                         eta_tot=self._per_point(self.eta_tot, shape))
+
+    def batch_slice(self, sl: slice) -> FockState:
+        """Points ``sl`` of a state with one batch axis (see :meth:`flat_batch`)."""
+        def cut(v):
+            v = np.asarray(v)
+            return v if v.ndim == 0 else v[sl]
+
+        return FockState(self.K[sl], self.qubits, cut(self.x),
+                         truncation_error=cut(self.truncation_error),
+                         codes=None if self.codes is None else self.codes[sl],
+                         cutoffs=None if self.cutoffs is None else self.cutoffs[sl],
+                         eta_tot=cut(self.eta_tot))
+
+    def _point_cutoffs(self) -> np.ndarray:
+        n = int(np.prod(self.batch_shape)) if self.batch_shape else 1
+        if self.cutoffs is None:
+            return np.full(n, self.cutoff)
+        return np.broadcast_to(self.cutoffs, (n,))
+
     @property
     def amplitude(self) -> float:
         return float(np.sqrt(self.x))
@@ -116,35 +413,179 @@ class FockState(LightAtomState):
     def gram_diagonal(self):
         return np.ones(self.K.shape[-1])
 
+    # -- the channel -------------------------------------------------------------------
     def loss(self, eta) -> FockState:
-        """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators.
+        """rho -> sum_k A_k rho A_k^dag with the binomial Kraus operators, per point.
 
         All Kraus operators at once, as one sparse real superoperator on the light block
-        (out[m, n] = sum_k W[k, m+k] W[k, n+k] K[m+k, n+k]) applied to every register block.
+        (out[m, n] = sum_k W[k, m+k] W[k, n+k] K[m+k, n+k]) applied to every register block
+        of every point with that transmission (one product per distinct transmission).
         """
-        eta = float(eta)
-        if eta == 1.0:  # the identity channel: A_0 = 1, A_k = 0 exactly
+        eta = np.asarray(eta, dtype=float)
+        if np.all(eta == 1.0):  # the identity channel: A_0 = 1, A_k = 0 exactly
             return self._new(self.K)
         L = self.cutoff + 1
-        S = _loss_superoperator(eta, L)
-        # light index first, complex entries as (re, im) pairs: a real sparse x dense product
-        Kt = np.ascontiguousarray(self.K.reshape(-1, L * L).T)  # (L*L, d*d) complex
-        out = (S @ Kt.view(np.float64)).view(np.complex128)
-        return self._new(np.ascontiguousarray(out.T).reshape(self.K.shape), x=self.x * eta)
+        batch = self.batch_shape
+        if eta.ndim and len(batch) != 1:
+            raise ValueError("a per-point loss needs a state with one batch axis")
+        rows = self.K.reshape((int(np.prod(batch)) if batch else 1, -1, L * L))
+        out = _apply_loss_rows(rows, eta).reshape(self.K.shape)
+        return FockState(out, self.qubits, self.x * eta,
+                         truncation_error=self.truncation_error, codes=self.codes,
+                         cutoffs=self.cutoffs, eta_tot=self.eta_tot * eta)
 
-    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0) -> dict:
-        beta = self.amplitude
-        if variant == "tub":
-            e, o = tub_povm_matrices(n_comp, sector, beta, self.cutoff)
+    # -- Bob's measurement -------------------------------------------------------------
+    def usd_effects(self, variant: str, n_comp: int, sector: int, p_dark=0.0,
+                    encoder_sector: int = 0, *, x=None, eta_tot=None) -> dict:
+        """{"even": E, "odd": E}, shape (L, L) or (B, L, L): each point's effects built at
+        its own cutoff and padded. Cat codes: the IDP POVM for P_s|beta> (TUB) or the
+        2N-mode linear-optics scheme; other codes: the generalised TUB for the record
+        (``encoder_sector``, ``sector``), docs/model.md section 7. ``x`` and ``eta_tot``
+        override the state's own (effects for the light after a further loss)."""
+        L = self.cutoff + 1
+        cut = self._point_cutoffs()
+        x = np.broadcast_to(self.x if x is None else x, (cut.size,))
+        eta_tot = np.broadcast_to(self.eta_tot if eta_tot is None else eta_tot, (cut.size,))
+        pd = np.broadcast_to(np.asarray(p_dark, dtype=float), (cut.size,))
+        all_cats = self.codes is None or all(c.is_cat for c in self.codes)
+        if variant == "tub" and all_cats and self.batch_shape:
+            e, o = _cat_tub_batch(n_comp, sector, np.ascontiguousarray(x, dtype=float),
+                                  np.ascontiguousarray(cut, dtype=int), L)
+            shape = self.batch_shape + (L, L)
+            return {"even": e.reshape(shape), "odd": o.reshape(shape)}
+        evens, odds = [], []
+        for i, c in enumerate(cut):
+            code = None if self.codes is None else self.codes[i]
+            if code is not None and not code.is_cat:
+                if variant != "tub":
+                    raise ValueError(f"the {variant!r} USD is a cat-code scheme; "
+                                     f"{code.family} codes take usd='tub'")
+                e, o = _code_tub(code, int(encoder_sector), int(sector),
+                                 float(eta_tot[i]), int(c))
+            elif variant == "tub":
+                e, o = tub_povm_matrices(n_comp, sector, float(np.sqrt(x[i])), int(c))
+            else:
+                e, o = linear_optics_povm_matrices(n_comp, float(np.sqrt(x[i])), int(c),
+                                                   float(pd[i]))
+            evens.append(_padded(e, L))
+            odds.append(_padded(o, L))
+        if not self.batch_shape:
+            return {"even": evens[0], "odd": odds[0]}
+        shape = self.batch_shape + (L, L)
+        return {"even": np.stack(evens).reshape(shape), "odd": np.stack(odds).reshape(shape)}
+
+    def tub_factors(self, n_comp: int, sector: int, encoder_sector: int = 0, *, x=None,
+                    eta_tot=None):
+        """Rank-one factors (weight (B,), o_perp (B, L), e_perp (B, L)) of every point's
+        TUB effects (see :meth:`usd_effects`; ``x``, ``eta_tot`` as there)."""
+        L = self.cutoff + 1
+        cut = self._point_cutoffs()
+        if self.codes is None or all(c.is_cat for c in self.codes):
+            x = np.ascontiguousarray(np.broadcast_to(self.x if x is None else x, (cut.size,)),
+                                     dtype=float)
+            return _cat_tub_factors(n_comp, sector, x, np.ascontiguousarray(cut, dtype=int), L)
+        eta_tot = np.broadcast_to(self.eta_tot if eta_tot is None else eta_tot, (cut.size,))
+        w = np.zeros(cut.size)
+        v = np.zeros((cut.size, L), dtype=complex)
+        u = np.zeros((cut.size, L), dtype=complex)
+        for i, c in enumerate(cut):
+            w[i], vi, ui = _code_tub_factors(self.codes[i], int(encoder_sector), int(sector),
+                                             float(eta_tot[i]), int(c))
+            v[i, : c + 1], u[i, : c + 1] = vi, ui
+        return w, v, u
+
+    def conclusive_probability(self, theta: float, eta_final, usd: str, n_comp: int,
+                               sector: int, p_dark=0.0, encoder_sector: int = 0):
+        """The base class's probability in one pass: with the light's state rho (no
+        register), P = 1/2 sum_b Tr[G R^b rho R^-b], G = L^dag(E_even + E_odd) (rank-one
+        effects as quadratic forms when there is no final loss)."""
+        if self.K.ndim != 5 or self.n_qubits != 0:
+            return super().conclusive_probability(theta, eta_final, usd, n_comp, sector,
+                                                  p_dark, encoder_sector)
+        eta_final = np.asarray(eta_final, dtype=float)
+        B, L = self.K.shape[0], self.cutoff + 1
+        rho = self.K.reshape(B, L, L)
+        if usd == "tub" and np.all(eta_final == 1.0):
+            w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
+            rot = np.stack([np.ones(L), np.exp(-1j * theta * np.arange(L))])
+            y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
+            y = y.reshape(B, 4, L)
+            Z = np.matmul(rho, np.swapaxes(y, -1, -2))  # (B, q, 4)
+            quad = np.einsum("zjq,zqj->z", y.conj(), Z)
+            return 0.5 * w * np.real(quad)
+        effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
+                                   x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
+        E = (effects["even"] + effects["odd"]).reshape(B, 1, L * L)
+        G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True).reshape(B, L, L)
+        ph = np.exp(1j * theta * (np.arange(L)[:, None] - np.arange(L)[None, :]))
+        # Tr[G R^b rho R^-b] = sum_{q,p} G[p, q] e^{i theta b (q - p)} rho[q, p]
+        M = np.swapaxes(G, -1, -2) * rho
+        return 0.5 * np.real(M.sum(axis=(-1, -2)) + (M * ph).sum(axis=(-1, -2)))
+
+    def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
+                             n_comp: int, sector: int, p_dark=0.0,
+                             encoder_sector: int = 0):
+        """Bob's reflection, the final loss and the USD in one pass (see the base class).
+
+        With qubit ``label`` in |+> and its reflection R^b (b = 0, 1), the record's
+        register state is
+
+            rho[(a, b), (a', b')] = 1/2 Tr[E L(R^b rho_aa' R^-b')]
+                                  = 1/2 sum_{q, p} G[p, q] e^{i theta (b q - b' p)} K[a, a', q, p],
+
+        G = L^dag(E) the effect pulled back through the final pure loss L (the adjoint
+        channel, the transpose of its superoperator). So the loss acts on the two effects
+        instead of the 16 register blocks, and B never enters the register.
+        """
+        if self.K.ndim != 5 or self.n_qubits != 1:
+            return super().entangle_and_measure(label, theta, eta_final, usd, n_comp,
+                                                sector, p_dark, encoder_sector)
+        eta_final = np.asarray(eta_final, dtype=float)
+        B, L = self.K.shape[0], self.cutoff + 1
+        names = ("even", "odd")
+        if usd == "tub" and np.all(eta_final == 1.0):
+            # rank-one effects E = w |v><v|: the entry (b, b') of block (a, a') is
+            # w (R^-b v)^dag rho_aa' (R^-b' v), two matrix-vector products per block
+            w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
+            rot = np.stack([np.ones(L), np.exp(-1j * theta * np.arange(L))])  # R^-b
+            y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
+            Z = np.matmul(self.K.reshape(B, 1, 4, L, L),
+                          np.swapaxes(y, -1, -2)[:, :, None])  # (B, e, aa', q, b')
+            Y = np.matmul(y.conj()[:, :, None], Z)  # (B, e, aa', b, b')
+            Y = Y * (0.5 * w)[:, None, None, None, None]
+            out = Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(B, 2, 4, 4)
+            return self.trace(), {k: out[:, i] for i, k in enumerate(names)}
+        if usd == "tub":  # rank-one effects pulled back: L^dag(w v v^dag) = w U^T conj(U)
+            w, v, u = self.tub_factors(n_comp, sector, encoder_sector, x=self.x * eta_final,
+                                       eta_tot=self.eta_tot * eta_final)
+            G = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final)
         else:
-            e, o = linear_optics_povm_matrices(n_comp, beta, self.cutoff, float(p_dark))
-        return {"even": e, "odd": o}
+            effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
+                                       x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
+            E = np.stack([effects[k] for k in names], axis=1).reshape(B, 2, L * L)
+            G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True)
+            G = G.reshape(B, 2, L, L)
+        # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
+        # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
+        rot = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+        M = np.swapaxes(G, -1, -2)[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B,2,aa',q,p)
+        Y = np.matmul(rot, np.matmul(M, rot.conj().T))  # (B, 2, aa', b, b')
+        out = 0.5 * Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
+        out = out.reshape(B, 2, 4, 4)
+        return self.trace(), {k: out[:, i] for i, k in enumerate(names)}
 
+    # -- QuTiP views -------------------------------------------------------------------
     def to_qobj(self) -> qutip.Qobj:
-        """The full density matrix as a Qobj with dims [2]*n_qubits + [cutoff + 1]."""
+        """The full density matrix of a single point as a Qobj with dims
+        [2]*n_qubits + [cutoff + 1]."""
+        K = self.K
+        if K.ndim == 5 and K.shape[0] == 1:
+            K = K[0]
+        if K.ndim != 4:
+            raise ValueError("to_qobj() takes a single point; slice the batch first")
         d = 2 ** self.n_qubits
         L = self.cutoff + 1
-        mat = self.K.transpose(0, 2, 1, 3).reshape(d * L, d * L)
+        mat = K.transpose(0, 2, 1, 3).reshape(d * L, d * L)
         dims = [2] * self.n_qubits + [L]
         return qutip.Qobj(mat, dims=[dims, dims])
 

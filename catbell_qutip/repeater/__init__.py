@@ -4,7 +4,8 @@ A total distance L is cut into n segments of length L0 = L / n. Each segment is 
 this package's protocol (docs/model.md section 3, every parameter of
 :class:`~catbell_qutip.params.ProtocolParams`), run at its own amplitude alpha; it gives the
 heralded, Pauli-frame-corrected two-atom state rho_link (4 x 4), the success probability P
-per attempt and the attempt time T0 = max(L0 / c_f, t0) (docs/model.md section 4).
+per attempt and the attempt time T0 = max(L0 / c_f, t0), or max(2 L0 / c_f, t0) with
+``wait_rule="round-trip"`` (docs/model.md section 4, :mod:`catbell_qutip.fibre`).
 
 The pieces, each exact, one module per concern (docs/repeater.md gives the formulas):
 
@@ -29,7 +30,8 @@ The pieces, each exact, one module per concern (docs/repeater.md gives the formu
   segments, the alpha that maximises the key rate (or gives a target delivery rate), a grid
   of alpha x distances in one engine call, then a vectorised refinement.
 - :mod:`.plob` (section 6): :func:`plob_key_rate`, the PLOB bound, and
-  :func:`plob_clock_s`, its clock.
+  :func:`plob_clock_s`, its clock (a source rate the user states, or one link's attempt
+  clock over the whole distance; never the chains'), :func:`plob_clock_text` in words.
 - :mod:`.distance_scan` (sections 5 and 6): :func:`scan` and :func:`scan_summary`, the
   computation behind ``catbell repeater``; :mod:`.plot`: :func:`plot_scan`, its figure
   (:func:`alpha_jumps`: where the optimal alpha jumps and the S curve breaks).
@@ -44,7 +46,7 @@ from .chain_model import chain, check_chain_options, link_states
 from .distance_scan import KEY_MIN_BIT_S, MAX_SCAN_HOURS, S_LEVEL, check_scan, scan, scan_summary
 from .montecarlo import waiting_monte_carlo
 from .optimisation import OBJECTIVES, check_options, optimise
-from .plob import plob_clock_s, plob_key_rate
+from .plob import plob_clock_s, plob_clock_text, plob_key_rate
 from .plot import alpha_jumps, plot_scan
 from .swap import BSM_OUTCOMES, bell_swap, compose_chain, dephase_output, swap_outcomes
 from .waiting import (
@@ -87,6 +89,7 @@ __all__ = [
     "plob_key_rate",
     "check_segments",
     "plob_clock_s",
+    "plob_clock_text",
     "scan",
     "scan_summary",
     "check_scan",

@@ -12,18 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import ParameterError, check_choice, check_real
-from ..api import run
+from ..api import heralded
 from ..bell import bell_fidelity, chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..params import ProtocolParams
-from ..result import herald, normalise
+from ..result import normalise
 from .swap import compose_chain, dephase_output
 from .waiting import STRATEGIES, check_segments, expected_attempts, memory_factors
 
 __all__ = ["link_states", "chain", "check_chain_options"]
 
 
-def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", **fields):
+def link_states(loss_order: int, alpha, length_km, *, engine: str | None = None, **fields):
     """Heralded link states of the protocol (docs/model.md section 3) on a broadcast grid.
 
     Parameters
@@ -34,8 +34,9 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
         Amplitude of each link.
     length_km : float or ndarray
         Link (segment) length L0 in km.
-    engine : {"coherent", "fock"}
-        "coherent" runs the whole grid in one call; "fock" loops over the points.
+    engine : {"coherent", "fock"}, optional
+        Either engine runs the whole grid in one call (:func:`catbell_qutip.api.heralded`);
+        default: "coherent" for cat codes, "fock" for the other code families.
     **fields
         Any other :class:`~catbell_qutip.params.ProtocolParams` field.
 
@@ -47,18 +48,7 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str = "coherent", 
     """
     params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
     shape = params.batch_shape
-    if engine == "coherent":
-        outcomes, _, _ = run(params, engine="coherent")
-        P, rho_un = herald(outcomes)
-        P = np.array(np.broadcast_to(P, shape), dtype=float)
-        rho_un = np.broadcast_to(rho_un, shape + (4, 4))
-    else:
-        check_choice(engine, "engine", ("coherent", "fock"))
-        P = np.empty(shape)
-        rho_un = np.empty(shape + (4, 4), dtype=complex)
-        for idx in np.ndindex(*shape):
-            outcomes, _, _ = run(params.at(idx), engine="fock")
-            P[idx], rho_un[idx] = herald(outcomes)
+    P, rho_un = heralded(params, engine=engine)
     rho = normalise(rho_un, P)  # checked: a density matrix, or PrecisionError
     T0 = np.broadcast_to(np.asarray(params.attempt_time_s, dtype=float), shape)
     return {"P": P, "rho": rho, "T0": T0, "params": params}
@@ -81,7 +71,7 @@ def check_chain_options(p_swap, swap_depol, strategy: str = "parallel"):
 
 
 def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "parallel",
-          p_swap: float = 1.0, swap_depol: float = 0.0, engine: str = "coherent",
+          p_swap: float = 1.0, swap_depol: float = 0.0, engine: str | None = None,
           **fields) -> dict:
     """End-to-end figures of merit of an n-segment chain (docs/repeater.md).
 
@@ -102,8 +92,9 @@ def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "
         discards the whole chain; supported for "parallel" only.
     swap_depol : float
         Two-qubit depolarising probability of each swap, in [0, 1] (default 0).
-    engine : {"coherent", "fock"}
-        Engine of the link states (default: the vectorised coherent one).
+    engine : {"coherent", "fock"}, optional
+        Engine of the link states (default: coherent for cat codes, Fock for the others;
+        :func:`link_states`).
     **fields
         Any other :class:`~catbell_qutip.params.ProtocolParams` field, for every link
         (``t_c_s`` is also the coherence time of the stored atoms).

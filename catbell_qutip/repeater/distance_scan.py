@@ -19,9 +19,17 @@ from .._checks import (
     check_real,
     check_time,
 )
-from ..params import C_FIBRE_M_PER_S, ProtocolParams
+from ..fibre import attempt_time_s
+from ..formulas import timing
+from ..outputs import attrs_of
+
+# S level of the reach in scan_summary, the paper's Fig. 3(g) level: S - 2 decays
+# continuously and, without bit-flip noise (Q = 0), never vanishes, so "S > 2" alone has no
+# finite reach (docs/repeater.md section 5)
+from ..paper import S_LEVEL
+from ..params import ProtocolParams
 from .optimisation import check_options, optimise
-from .plob import plob_clock_s, plob_key_rate
+from .plob import plob_clock_s, plob_clock_text, plob_key_rate
 from .waiting import scan_cost
 
 __all__ = ["scan", "scan_summary", "check_scan", "S_LEVEL", "KEY_MIN_BIT_S",
@@ -37,7 +45,8 @@ def check_scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
                rate_hz: float | None = None, strategy: str = "parallel",
                p_swap: float = 1.0, swap_depol: float = 0.0, alpha_max: float = 4.0,
                n_alpha: int = 80, s_level: float | None = None,
-               key_min: float | None = None, **fields) -> dict:
+               key_min: float | None = None, plob_rate_hz: float | None = None,
+               **fields) -> dict:
     """Validate a :func:`scan` (and the levels of :func:`scan_summary`) and refuse it,
     before any work, if it is estimated (:func:`.waiting.scan_cost`) to take more than
     the time limit (:data:`MAX_SCAN_HOURS`, or ``CATBELL_MAX_HOURS``) or more memory than
@@ -72,6 +81,8 @@ def check_scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
                                  "the optimised amplitude, loss_orders); do not give it "
                                  "among the link parameters", name)
     ProtocolParams(loss_order=orders[0], **fields)
+    if plob_rate_hz is not None:
+        check_real(plob_rate_hz, "plob_rate_hz", low=0.0, low_open=True, unit="Hz")
     if s_level is not None:
         check_real(s_level, "s_level", low=2.0, high=2 * np.sqrt(2))
     if key_min is not None:
@@ -89,7 +100,7 @@ def check_scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
 def scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
          rate_hz: float | None = None, strategy: str = "parallel", p_swap: float = 1.0,
          swap_depol: float = 0.0, alpha_max: float = 4.0, n_alpha: int = 80,
-         progress=None, **fields):
+         progress=None, plob_rate_hz: float | None = None, **fields):
     """:func:`optimise` for several loss orders, with the PLOB bound (docs/repeater.md 5-6).
 
     Parameters
@@ -99,39 +110,46 @@ def scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
     length_km, segments, objective, rate_hz, strategy, p_swap, swap_depol, alpha_max, \
 n_alpha, progress, **fields
         As in :func:`optimise`.
+    plob_rate_hz : float, optional
+        Source rate of the PLOB comparison in channel uses per second (Hz). Default: one
+        use per attempt of a single link over the whole distance, max(L / c_f, t0)
+        (:func:`plob_clock_s`). Either way the line does not depend on ``segments``.
 
     Returns
     -------
     xarray.Dataset
         Dimensions ``loss_order`` x ``segments`` x ``length_km``, the variables of
-        :func:`optimise`, plus ``plob_key_rate`` (bit/s, on the clock of
-        :func:`plob_clock_s`), ``plob_key_rate_own_clock`` (segments x length_km, each n on
-        its own attempt clock) and ``best_segments`` (loss_order x length_km: the n of
-        largest key rate, 0 where no n gives a key).
+        :func:`optimise`, plus ``plob_key_rate`` (length_km, bit/s, on the clock of
+        :func:`plob_clock_s`; attribute ``plob_clock`` says which),
+        ``plob_key_rate_own_clock`` (segments x length_km, each n on its own attempt clock)
+        and ``best_segments`` (loss_order x length_km: the n of largest key rate, 0 where
+        no n gives a key).
     """
     import xarray as xr
 
     orders = check_scan(loss_orders, length_km, segments, objective=objective,
                         rate_hz=rate_hz, strategy=strategy, p_swap=p_swap,
                         swap_depol=swap_depol, alpha_max=alpha_max,
-                        n_alpha=n_alpha, **fields)["loss_orders"]
+                        n_alpha=n_alpha, plob_rate_hz=plob_rate_hz, **fields)["loss_orders"]
     parts = [optimise(l, length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
                       alpha_max=alpha_max, n_alpha=n_alpha, progress=progress, **fields)
              for l in orders]
     ds = xr.concat(parts, dim="loss_order", combine_attrs="drop_conflicts")
-    ds = ds.assign_coords(loss_order=("loss_order", np.asarray(orders), {"units": "1"}))
+    ds = ds.assign_coords(loss_order=("loss_order", np.asarray(orders), attrs_of("loss_order")))
     ds.attrs.pop("loss_order", None)
     L = ds["length_km"].values
     segs = ds["segments"].values
     db = float(fields.get("db_per_km", 0.2))
-    t0 = float(fields.get("t0_s", 0.0))
-    clock = plob_clock_s(L, int(segs.max()), t0)
+    clock_fields = timing(fields)
+    t0, rule = float(clock_fields["t0_s"]), clock_fields["wait_rule"]
+    clock = plob_clock_s(L, rate_hz=plob_rate_hz, t0_s=t0, wait_rule=rule)
+    said = plob_clock_text(plob_rate_hz, wait_rule=rule)
     ds["plob_key_rate"] = ("length_km", plob_key_rate(L, clock, db_per_km=db),
                            {"units": "bit/s", "long_name": "PLOB bound -log2(1 - eta) per "
-                            f"channel use, one use per max(L / ({int(segs.max())} c_f), t0)"})
-    own = np.stack([plob_key_rate(L, np.maximum(L * 1e3 / (n * C_FIBRE_M_PER_S), t0),
-                                  db_per_km=db) for n in segs])
+                            f"channel use, {said}"})
+    own = np.stack([plob_key_rate(L, attempt_time_s(L / n, t0, rule), db_per_km=db)
+                    for n in segs])
     ds["plob_key_rate_own_clock"] = (("segments", "length_km"), own,
                                      {"units": "bit/s", "long_name": "PLOB bound, one use per "
                                       "attempt of the n-segment links, max(L / (n c_f), t0)"})
@@ -139,18 +157,14 @@ n_alpha, progress, **fields
     best = np.where(K.max(axis=1) > 0, segs[np.argmax(K, axis=1)], 0)
     ds["best_segments"] = (("loss_order", "length_km"), best.astype(int),
                            {"units": "1", "long_name": "n of largest key rate (0: no key)"})
-    ds.attrs.update({"plob_clock": f"one channel use per max(L / ({int(segs.max())} c_f), "
-                                   "t0), the attempt time of the finest chain's links",
-                     "db_per_km": db, "t0_s": t0})
+    ds.attrs.update({"plob_clock": said, "db_per_km": db, "t0_s": t0, "wait_rule": rule})
+    if plob_rate_hz is not None:
+        ds.attrs["plob_rate_hz"] = float(plob_rate_hz)
     for k, v in fields.items():
         ds.attrs[f"link_{k}"] = v if isinstance(v, (int, float, str)) else str(v)
     return ds
 
 
-#: S level of the reach in :func:`scan_summary` (the level ``catbell reproduce`` uses for
-#: the Fig. 3(g) reach): S - 2 decays continuously and, without bit-flip noise (Q = 0),
-#: never vanishes, so "S > 2" alone has no finite reach (docs/repeater.md section 5)
-S_LEVEL = 2.01
 #: key-rate floor (bit/s) of the reach in :func:`scan_summary` and of the figure
 KEY_MIN_BIT_S = 1e-3
 

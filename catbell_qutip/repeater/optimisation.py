@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import ParameterError, check_choice, check_int, check_real
+from .._checks import NoHeraldWarning, ParameterError, check_choice, check_int, check_real
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
+from ..outputs import dataset
 from ..params import ALPHA_MAX
 from .chain_model import chain, check_chain_options, link_states
 from .swap import compose_chain, dephase_output
@@ -30,10 +32,32 @@ OBJECTIVES = ("key_rate", "S")
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def _chain_quiet(loss_order, alpha, L, n, kw, fields):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
-        return chain(loss_order, alpha, L, n, **kw, **fields)
+@dataclass(frozen=True)
+class _Search:
+    """One :func:`optimise` call's fixed settings, the one value its refinement steps
+    share: the code, the chain's swap settings, the link fields and the amplitude scan
+    (``alpha_max``, ``n_alpha`` points, refined to ``xtol``)."""
+
+    loss_order: int
+    strategy: str
+    p_swap: float
+    swap_depol: float
+    fields: dict
+    alpha_max: float
+    n_alpha: int
+    xtol: float
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The amplitude scan, n_alpha points in (0, alpha_max]."""
+        return np.linspace(self.alpha_max / self.n_alpha, self.alpha_max, self.n_alpha)
+
+    def chain(self, alpha, L, n):
+        """:func:`chain` at these settings (P = 0 points expected: not warned)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=NoHeraldWarning)
+            return chain(self.loss_order, alpha, L, n, strategy=self.strategy,
+                         p_swap=self.p_swap, swap_depol=self.swap_depol, **self.fields)
 
 
 def check_options(length_km, segments, *, objective: str = "key_rate",
@@ -123,38 +147,35 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         ``alpha_max``), and every output of
         :func:`chain` there except ``rho``.
     """
-    import xarray as xr
-
     o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
                       alpha_max=alpha_max, n_alpha=n_alpha)
     segs, L, rate_hz = o["segments"], o["length_km"], o["rate_hz"]
-    alpha_max, n_alpha = o["alpha_max"], o["n_alpha"]
-    kw = dict(strategy=strategy, p_swap=o["p_swap"], swap_depol=o["swap_depol"])
-    grid = np.linspace(alpha_max / n_alpha, alpha_max, int(n_alpha))
+    search = _Search(int(loss_order), strategy, o["p_swap"], o["swap_depol"], fields,
+                     o["alpha_max"], o["n_alpha"], xtol)
+    grid = search.grid
     tick = progress or (lambda k: None)
 
     # one engine call for every (alpha, n, L): link states at L0 = L / n
     n_arr = np.asarray(segs, dtype=float)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*have P = 0", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=NoHeraldWarning)
         link = link_states(loss_order, grid[:, None, None],
                            L[None, None, :] / n_arr[None, :, None], **fields)
     tick(1)
     best = np.full((len(segs), L.size), np.nan)
     for i, n in enumerate(segs):
-        res = _from_links(link, i, n, L, kw)
+        res = _from_links(link, i, n, search)
         if objective == "key_rate":
-            best[i] = _refine_key(loss_order, grid, res["key_rate"], L, n, kw, fields, xtol)
+            best[i] = _refine_key(search, res["key_rate"], L, n)
         else:
-            best[i] = _refine_rate(loss_order, grid, res["rate_hz"], res["S"], rate_hz, L,
-                                   n, kw, fields, xtol)
+            best[i] = _refine_rate(search, res["rate_hz"], res["S"], rate_hz, L, n)
         tick(1)
     out = {}
     for i, n in enumerate(segs):
         ok = np.isfinite(best[i])
         a = np.where(ok, best[i], 1.0)
-        r = _chain_quiet(loss_order, a, L, n, kw, fields)
+        r = search.chain(a, L, n)
         for k, v in r.items():
             if k == "rho":
                 continue
@@ -162,30 +183,20 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         out["key_rate"][i] = np.where(ok, out["key_rate"][i], 0.0)
         out["rate_hz"][i] = np.where(ok, out["rate_hz"][i], 0.0)
     out["alpha"] = best
-    units = {"alpha": "1", "P_link": "1", "F_link": "1", "S_link": "1", "T0_s": "s",
-             "attempts": "1", "d_A": "1", "d_B": "1", "d_AB": "1", "rate_hz": "Hz",
-             "F": "1", "S": "1", "Q": "1", "key_rate": "bit/s"}
-    long = {"alpha": "optimal amplitude of every link", "P_link": "link success probability",
-            "F_link": "link heralded fidelity", "S_link": "link CHSH value",
-            "T0_s": "attempt time max(L0 / c_f, t0)",
-            "attempts": "expected attempt rounds until all links are ready",
-            "d_A": "E[d_A], memory factor on A_1", "d_B": "E[d_B], memory factor on B_n",
-            "d_AB": "E[d_A d_B]", "rate_hz": "delivery rate of end-to-end pairs",
-            "F": "end-to-end fidelity to phi+", "S": "end-to-end CHSH value (Horodecki)",
-            "Q": "end-to-end bit-error rate of key rounds", "key_rate": "DI-QKD key rate"}
-    data = {k: (("segments", "length_km"), v, {"units": units[k], "long_name": long[k]})
-            for k, v in out.items()}
-    coords = {"segments": ("segments", np.asarray(segs, dtype=int), {"units": "1"}),
-              "length_km": ("length_km", L, {"units": "km", "long_name": "total distance"})}
+    data = {k: (("segments", "length_km"), v) for k, v in out.items()}
+    coords = {"segments": np.asarray(segs, dtype=int), "length_km": L}
     attrs = {"loss_order": int(loss_order), "objective": objective, "strategy": strategy,
              "p_swap": float(p_swap), "swap_depol": float(swap_depol),
              "alpha_max": alpha_max, "n_alpha": int(n_alpha)}
     if rate_hz is not None:
         attrs["rate_hz"] = rate_hz
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return dataset(data, coords, attrs, names={"rate_hz": "chain_rate_hz"}, long_names={
+        "alpha": "optimal amplitude of every link", "length_km": "total distance",
+        "F": "end-to-end fidelity to phi+", "S": "end-to-end CHSH value (Horodecki)",
+        "Q": "end-to-end bit-error rate of key rounds"})
 
 
-def _from_links(link, i, n, L, kw):
+def _from_links(link, i, n, search: _Search):
     """Chain outputs on the alpha grid for segment index i, from precomputed link states."""
     P = link["P"][:, i, :]
     rho_link = link["rho"][:, i, :]
@@ -199,9 +210,10 @@ def _from_links(link, i, n, L, kw):
         dA = dB = dAB = np.ones(P.shape)
     else:
         attempts = np.asarray(expected_attempts(p_safe, n))
-        rate = np.where(ok, kw["p_swap"] ** (n - 1) / (attempts * T0), 0.0)
-        dA, dB, dAB = memory_factors(p_safe, n, T0 / t_c, strategy=kw["strategy"])
-    rho = dephase_output(compose_chain([np.nan_to_num(rho_link)] * n, depol=kw["swap_depol"]),
+        rate = np.where(ok, search.p_swap ** (n - 1) / (attempts * T0), 0.0)
+        dA, dB, dAB = memory_factors(p_safe, n, T0 / t_c, strategy=search.strategy)
+    rho = dephase_output(compose_chain([np.nan_to_num(rho_link)] * n,
+                                       depol=search.swap_depol),
                          dA, dB, dAB)
     S = chsh_horodecki(rho)
     Q = np.maximum(qber_z(rho), 0.0)
@@ -209,8 +221,9 @@ def _from_links(link, i, n, L, kw):
     return {"rate_hz": np.where(ok, rate, 0.0), "key_rate": K, "S": np.where(ok, S, np.nan)}
 
 
-def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
+def _refine_key(search: _Search, K, L, n):
     """Golden-section refinement of the key-rate maximum of each column of K (n_alpha, nL)."""
+    grid = search.grid
     K = np.nan_to_num(K, nan=0.0)
     i = np.argmax(K, axis=0)
     has = K[i, np.arange(L.size)] > 0
@@ -224,9 +237,9 @@ def _refine_key(loss_order, grid, K, L, n, kw, fields, xtol):
     Lc = L[cols]
 
     def f(a):
-        return _chain_quiet(loss_order, a, Lc, n, kw, fields)["key_rate"]
+        return search.chain(a, Lc, n)["key_rate"]
 
-    a_ref, k_ref = _golden_max(f, lo, hi, xtol)
+    a_ref, k_ref = _golden_max(f, lo, hi, search.xtol)
     k_grid = K[ii, cols]
     best[cols] = np.where(k_ref >= k_grid, a_ref, grid[ii])
     return best
@@ -248,13 +261,14 @@ def _golden_max(f, lo, hi, xtol):
     return np.where(fc >= fd, c, d), np.maximum(fc, fd)
 
 
-def _refine_rate(loss_order, grid, R, S, target, L, n, kw, fields, xtol):
+def _refine_rate(search: _Search, R, S, target, L, n):
     """Largest S subject to delivery rate >= target, per column of the (n_alpha, nL) grid.
 
     The best feasible grid point is refined by golden section between its neighbours; where
     its lower neighbour misses the rate, the bracket starts at the smallest alpha reaching
     it (bisection), which is also a candidate (the answer whenever S falls with alpha).
     """
+    grid, xtol = search.grid, search.xtol
     feasible = (R >= target) & np.isfinite(S)
     has = feasible.any(axis=0)
     best = np.full(L.size, np.nan)
@@ -266,7 +280,7 @@ def _refine_rate(loss_order, grid, R, S, target, L, n, kw, fields, xtol):
     Lc = L[cols]
 
     def run(a):
-        return _chain_quiet(loss_order, np.maximum(a, 1e-12), Lc, n, kw, fields)
+        return search.chain(np.maximum(a, 1e-12), Lc, n)
 
     # smallest alpha reaching the rate, below the best grid point when its neighbour misses
     lo_grid = np.where(ii > 0, grid[np.maximum(ii - 1, 0)], 0.0)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import api
-from ..formulas import secret_key_rate
+from .._checks import NoHeraldWarning
+from ..formulas import secret_key_rate, timing
 from ..rates import alpha_for_rate
 from .spec import is_scalar_field, json_value
 
@@ -26,7 +27,6 @@ __all__ = ["ChunkTask", "ChunkResult", "compute_chunk", "task_for", "CHUNK_DELAY
 
 #: environment variable that makes every chunk sleep this many seconds (for testing resume)
 CHUNK_DELAY_ENV = "CATBELL_SWEEP_CHUNK_DELAY_S"
-_P_ZERO_WARNING = r"\d+ point\(s\) have P = 0"
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ def _quantities(task: ChunkTask, fields: dict, shape: tuple) -> dict:
     if ok.any():
         with warnings.catch_warnings():
             # P = 0 is a legitimate result (F, S, Q undefined there): counted, not warned
-            warnings.filterwarnings("ignore", message=_P_ZERO_WARNING,
-                                    category=RuntimeWarning)
+            warnings.filterwarnings("ignore", category=NoHeraldWarning)
             values = api.evaluate(loss_order, engine=task.engine, outputs=tuple(base),
                                   **fields)
         for k in base:
@@ -99,10 +98,9 @@ def _quantities(task: ChunkTask, fields: dict, shape: tuple) -> dict:
             else:
                 out[k][ok] = values[k]
     if "key_rate" in task.outputs:
-        length = np.broadcast_to(orig.get("length_km", 0.0), shape)
-        t0 = np.broadcast_to(orig.get("t0_s", 0.0), shape)
+        clock = timing(orig)
         # NaN where P = 0 or the target is unattainable: S and Q are undefined there
-        key = secret_key_rate(out["P"], out["S"], out["Q"], length, t0)
+        key = secret_key_rate(out["P"], out["S"], out["Q"], **clock)
         out["key_rate"] = np.array(np.broadcast_to(key, shape), dtype=float)
     return out
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_memory, check_time
+from .._checks import (
+    NoHeraldWarning,
+    ParameterError,
+    UnreachableRateWarning,
+    check_int,
+    check_memory,
+    check_time,
+)
 from .compute import ChunkResult, compute_chunk, task_for
 from .executors import DaskExecutor, Executor, LocalExecutor, default_workers
 from .grid import (
@@ -416,9 +423,9 @@ def sweep(spec, store=None, *, workers: int | None = None, scheduler: str | None
                           progress=progress, force=force)
     if stats.p_zero:
         warnings.warn(f"{stats.p_zero} point(s) have P = 0: F, S and Q are NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      NoHeraldWarning, stacklevel=2)
     if stats.unattainable:
         warnings.warn(f"{stats.unattainable} point(s) cannot reach target_rate_hz = "
                       f"{spec.target_rate_hz:g} Hz: every output is NaN there",
-                      RuntimeWarning, stacklevel=2)
+                      UnreachableRateWarning, stacklevel=2)
     return ds

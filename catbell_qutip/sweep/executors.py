@@ -93,9 +93,13 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, mp_context=None):
+        """``workers`` processes; ``mp_context`` (a :mod:`multiprocessing` context, e.g.
+        "fork": workers start without importing the package again) or the default."""
         self.workers = workers
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
+        self.mp_context = mp_context
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context,
+                                           initializer=die_with_parent)
         self.generation = 0
         self.description = f"{workers} local worker process(es)"
 
@@ -114,6 +118,7 @@ class LocalExecutor:
         if generation == self.generation:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
+                                               mp_context=self.mp_context,
                                                initializer=die_with_parent)
             self.generation += 1
         return True

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._checks import MemoryLimitError, ParameterError
 from ..api import check_point_memory, seconds_per_point
-from ..params import PARAM_INFO, ProtocolParams
+from ..params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 
 __all__ = ["validate_grid", "chunk_shape", "axis_bytes", "CHUNK_POINTS", "MIN_CHUNKS",
            "AXIS_BYTES_PER_VALUE", "FLAG_BYTES_PER_CHUNK", "WORK_BYTES_PER_POINT",
@@ -162,13 +162,14 @@ def estimate_seconds(spec) -> float:
 def check_some_point_runs(spec) -> None:
     """Refuse a sweep whose every point would be refused for its memory, before a store
     is created: the cheapest point (smallest loss order and alpha, the TUB, the ideal
-    encoder where the grid has them) is checked as the engine would check it
-    (:func:`catbell_qutip.api.check_point_memory`). With ``target_rate_hz`` alpha is
-    solved per point: the check uses alpha = 0.2, the lower end of the solver's scan."""
+    encoder, the cat code where the grid has them) is checked as the engine would check
+    it (:func:`catbell_qutip.api.check_point_memory`). With ``target_rate_hz`` alpha is
+    solved per point: the check uses alpha = 0.2, the lower end of the solver's scan
+    (codes without an amplitude, binomial, take none)."""
     axes = dict(spec.axes)
     point = {k: (math.inf if v in ("inf", "infinity") else v)  # spec.params is JSON-ready
              for k, v in spec.params.items() if v is not None}
-    prefer = {"usd": "tub", "encoder": "ideal"}
+    prefer = {"usd": "tub", "encoder": "ideal", "code": "cat"}
     for name, values in axes.items():
         if name in prefer and prefer[name] in values.tolist():
             point[name] = prefer[name]
@@ -176,7 +177,8 @@ def check_some_point_runs(spec) -> None:
             point[name] = values.tolist()[0]
         else:
             point[name] = values.min().item()
-    point.setdefault("alpha", 0.2)
+    if point.get("code", "cat") in ALPHA_CODES:
+        point.setdefault("alpha", 0.2)
     try:
         check_point_memory(ProtocolParams(**point), engine=spec.engine)
     except MemoryLimitError as exc:

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import MemoryLimitError, SourceError, check_memory, check_real
+from ..outputs import long_name, units  # noqa: F401 - re-exported: the sweep's names
 from ..params import (
+    ALPHA_CODES,
     PARAM_INFO,
     PARAM_NAMES,
     ProtocolParams,
@@ -43,28 +45,7 @@ RANGE_KEYS = ("start", "stop", "num", "scale")
 #: storage layout version, part of the spec hash (2: per-chunk checksums, ranges kept as
 #: ranges in the canonical spec)
 STORE_FORMAT = 2
-#: units and long names of the outputs (those of parameters come from PARAM_INFO)
-OUTPUT_UNITS = {"key_rate": "bit/s"}
-OUTPUT_LONG_NAMES = {
-    "P": "heralding probability", "F": "heralded fidelity to phi+", "S": "CHSH value",
-    "Q": "bit-error rate of key rounds", "key_rate": "DI-QKD secret key rate",
-    "alpha_at_rate": "smallest alpha reaching target_rate_hz",
-}
 _INF = ("inf", "infinity")
-
-
-def units(name: str) -> str:
-    """Unit of a parameter or an output ("1" when dimensionless)."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].unit
-    return OUTPUT_UNITS.get(name, "1")
-
-
-def long_name(name: str) -> str:
-    """Long name of a parameter or an output."""
-    if name in PARAM_INFO:
-        return PARAM_INFO[name].long_name
-    return OUTPUT_LONG_NAMES.get(name, name)
 
 
 def is_scalar_field(name: str) -> bool:
@@ -74,7 +55,7 @@ def is_scalar_field(name: str) -> bool:
 
 def _kind(name: str) -> type:
     kind = PARAM_INFO[name].kind
-    return {"loss_order": int, "choice": str}.get(kind, float)
+    return {"loss_order": int, "int": int, "choice": str}.get(kind, float)
 
 
 def _is_number(v) -> bool:
@@ -236,6 +217,14 @@ class SweepSpec:
         parsed = [(k, *_parse_axis(k, v)) for k, v in axes_in.items()]
         axes = tuple((k, v) for k, v, _ in parsed)
         axis_names = [k for k, _ in axes]
+        codes = (list(dict(axes)["code"]) if "code" in axis_names
+                 else [fixed.get("code", layer0.get("code", "cat"))])
+        if engine == "coherent" and any(c != "cat" for c in codes):
+            other = next(c for c in codes if c != "cat")
+            where = "axes.code" if "code" in axis_names else "fixed.code"
+            raise ValueError(f"{where}: code {other!r} runs on the Fock engine only (the "
+                             "coherent engine is built on a cat code's coherent states); "
+                             'set engine = "fock"')
 
         # preset < user layer (params.merge_layers: a user eta_c replaces the preset's
         # eta_dc/eta_uc and vice versa); every axis enters the user layer as a placeholder
@@ -348,7 +337,23 @@ def _check_tables(fixed_in, axes_in, layer0: dict, rate) -> None:
     if "loss_order" not in given:
         raise ValueError("loss_order is missing: give fixed.loss_order (or an axis "
                          "axes.loss_order), e.g. loss_order = 1")
-    if rate is not None:
+    codes = axes_in.get("code")
+    if not isinstance(codes, list):
+        codes = [fixed_in.get("code", layer0.get("code", "cat"))]
+    takes_alpha = {c in ALPHA_CODES for c in codes if isinstance(c, str)}
+    if len(takes_alpha) > 1:
+        raise ValueError("axes.code mixes codes with an amplitude alpha (cat, squeezed-cat) "
+                         "and codes without one (binomial); sweep them separately")
+    if takes_alpha == {False}:
+        code = next(c for c in codes if isinstance(c, str))
+        for sect, table in (("fixed", fixed_in), ("axes", axes_in)):
+            if "alpha" in table:
+                raise ValueError(f"{sect}.alpha: alpha does not apply to code = {code!r} "
+                                 "(its photon numbers are fixed by the code); remove it")
+        if rate is not None:
+            raise ValueError(f"target_rate_hz solves alpha at every point, and code = "
+                             f"{code!r} has no alpha; give no target_rate_hz")
+    elif rate is not None:
         for sect, table in (("fixed", fixed_in), ("axes", axes_in)):
             if "alpha" in table:
                 raise ValueError(f"{sect}.alpha: with target_rate_hz, alpha is solved at "

@@ -133,9 +133,6 @@ class MemorySink:
     def flagged(self):
         return iter(())
 
-    def is_done(self, index) -> bool:
-        return False
-
     def write(self, index, values: dict) -> None:
         sl = self.spec.chunk_slices(index)
         for k, v in values.items():

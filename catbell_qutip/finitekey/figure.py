@@ -1,0 +1,262 @@
+"""Figures and data of ``catbell finite-key --out`` (docs/finite-key.md).
+
+- ``key_vs_rounds.png``/``.pdf``: key per heralded round against the number of rounds n
+  (log axis) for l = 0 and 1 at the paper's Fig. 4 points (panels 4(a)-(c), 10 km, the
+  amplitude of the peak asymptotic key rate), each with its asymptotic rate
+  1 - h(Q) - chi(S) as a dashed line and a marker where the key starts (the smallest n with
+  a key); data ``key_vs_rounds.nc``/``.csv``.
+- ``run_time_vs_distance.png``/``.pdf``: the shortest run to a first key, min_rounds / R_eg,
+  against fibre length, same panels and codes (amplitude key-optimal at every length), a
+  cross where a curve stops (no key beyond); data ``run_time_vs_distance.nc``/``.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..outputs import csv_header
+from .bound import EPS_SOUND, min_rounds
+from .simulator import FIG4_PANELS, fig4_points, key_vs_rounds, run_time_vs_distance
+
+__all__ = ["ROUNDS_RANGE", "LENGTH_MAX_KM", "write_outputs", "key_vs_rounds_dataset",
+           "run_time_dataset", "plot_key_vs_rounds", "plot_run_time"]
+
+#: decades of n of the key-vs-rounds curves (log10 of the first and last n)
+ROUNDS_RANGE = (4.0, 12.0)
+#: largest fibre length of the run-time figure, km
+LENGTH_MAX_KM = 60.0
+
+_COLOURS = {0: "tab:blue", 1: "tab:orange"}
+_TITLES = {"fig4a": "Fig. 4(a) point: channel loss only",
+           "fig4b": "Fig. 4(b) point: Table I",
+           "fig4c": r"Fig. 4(c) point: Table I, $\eta_\mathrm{uc}$ = 0.2"}
+
+
+def key_vs_rounds_dataset(points, rounds, *, progress=None, **options) -> xr.Dataset:
+    """Key per round against n for every Fig. 4 point (dims ``point`` x ``rounds``)."""
+    rounds = np.asarray(rounds, dtype=float)
+    P = len(points)
+    kpr = np.full((P, rounds.size), np.nan)
+    bits = np.full((P, rounds.size), np.nan)
+    gam = np.full((P, rounds.size), np.nan)
+    n_min = np.full(P, np.nan)
+    for i, p in enumerate(points):
+        if p["S"] is not None and p["asymptotic_key_per_round"] > 0:
+            c = key_vs_rounds(p["S"], p["Q"], rounds, **options)
+            kpr[i], bits[i], gam[i] = c["key_per_round"], c["key_length_bits"], c["gamma"]
+            has = c["key_per_round"] > 0
+            guess = float(c["rounds"][np.argmax(has)]) if has.any() else None
+            n = min_rounds(p["S"], p["Q"], rtol=1e-3, n_guess=guess, **options)
+            n_min[i] = np.nan if n is None else n
+        if progress is not None:
+            progress()
+
+    def col(key):
+        return np.array([np.nan if p[key] is None else p[key] for p in points], dtype=float)
+
+    return xr.Dataset(
+        {"key_per_round": (("point", "rounds"), kpr,
+                           {"units": "bit", "long_name": "secure key per heralded round"}),
+         "key_length_bits": (("point", "rounds"), bits, {"units": "bit"}),
+         "gamma": (("point", "rounds"), gam,
+                   {"units": "1", "long_name": "optimal test-round probability"}),
+         "min_rounds": ("point", n_min,
+                        {"units": "1", "long_name": "smallest n with a key (1e-3 relative)"}),
+         "alpha": ("point", col("alpha"), {"units": "1", "long_name": "key-optimal |alpha|"}),
+         "S": ("point", col("S"), {"units": "1"}),
+         "Q": ("point", col("Q"), {"units": "1"}),
+         "R_eg_hz": ("point", col("R_eg_hz"), {"units": "Hz"}),
+         "asymptotic_key_per_round": ("point", col("asymptotic_key_per_round"),
+                                      {"units": "bit", "long_name": "1 - h(Q) - chi(S)"})},
+        coords={"rounds": ("rounds", rounds, {"units": "1"}),
+                "panel": ("point", [p["panel"] for p in points]),
+                "loss_order": ("point", [p["loss_order"] for p in points])},
+        attrs={"title": "finite-size key per round vs rounds at the Fig. 4 points",
+               "length_km": 10.0})
+
+
+def run_time_dataset(lengths, loss_orders=(0, 1), *, panels=FIG4_PANELS, engine="coherent",
+                     progress=None, **options) -> xr.Dataset:
+    """Shortest run to a first key against length (dims ``panel`` x ``loss_order`` x
+    ``length_km``)."""
+    lengths = np.asarray(lengths, dtype=float)
+    names = ("alpha", "S", "Q", "R_eg_hz", "min_rounds", "run_time_s")
+    data = {k: np.full((len(panels), len(loss_orders), lengths.size), np.nan)
+            for k in names}
+    for i, pn in enumerate(panels):
+        for j, l in enumerate(loss_orders):
+            r = run_time_vs_distance(pn, l, lengths, engine=engine, progress=progress,
+                                     rtol=1e-2, **options)
+            for k in names:
+                data[k][i, j] = r[k]
+    units = {"alpha": "1", "S": "1", "Q": "1", "R_eg_hz": "Hz", "min_rounds": "1",
+             "run_time_s": "s"}
+    dims = ("panel", "loss_order", "length_km")
+    return xr.Dataset({k: (dims, v, {"units": units[k]}) for k, v in data.items()},
+                      coords={"panel": list(panels), "loss_order": list(loss_orders),
+                              "length_km": ("length_km", lengths, {"units": "km"})},
+                      attrs={"title": "shortest run to a first key vs fibre length "
+                                      "(min_rounds to 1e-2 relative)"})
+
+
+def _axes(n):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), sharey=False)
+    return plt, fig, np.atleast_1d(axes)
+
+
+def plot_key_vs_rounds(ds: xr.Dataset, stem) -> list[Path]:
+    """key_vs_rounds.png (300 dpi) and .pdf from :func:`key_vs_rounds_dataset`."""
+    panels = list(dict.fromkeys(ds["panel"].values.tolist()))
+    plt, fig, axes = _axes(len(panels))
+    n = ds["rounds"].values
+    for ax, pn in zip(axes, panels, strict=True):
+        for i in np.nonzero(ds["panel"].values == pn)[0]:
+            l = int(ds["loss_order"].values[i])
+            c = _COLOURS.get(l, "k")
+            asym = float(ds["asymptotic_key_per_round"].values[i])
+            y = ds["key_per_round"].values[i]
+            if not np.isfinite(asym) or asym <= 0:
+                ax.plot([], [], color=c, label=f"$l$ = {l}: no key at any $n$")
+                continue
+            S, Q = float(ds["S"].values[i]), float(ds["Q"].values[i])
+            ok = np.isfinite(y) & (y > 0)
+            nm = float(ds["min_rounds"].values[i])
+            xs, ys = n[ok], y[ok]
+            if math.isfinite(nm):  # the curve starts at the first key (key 0 there)
+                xs, ys = np.r_[nm, xs], np.r_[0.0, ys]
+            q = "0" if Q < 1e-12 else f"{Q:.2g}"
+            ax.plot(xs, ys, color=c, lw=1.6, label=f"$l$ = {l} ($S$ = {S:.3f}, $Q$ = {q})")
+            ax.axhline(asym, color=c, ls="--", lw=1.0,
+                       label=f"$l$ = {l}: $1 - h(Q) - \\chi(S)$ = {asym:.3f}")
+            if math.isfinite(nm):
+                ax.plot([nm], [0.0], marker="o", color=c, ms=6, ls="none",
+                        label=f"$l$ = {l}: first key at $n$ = {nm:.3g}")
+        ax.set_xscale("log")
+        ax.set_xlim(n[0], n[-1])
+        ax.set_ylim(bottom=0.0)
+        ax.set_xlabel("heralded rounds $n$")
+        ax.set_ylabel("secure key per round (bit)")
+        ax.set_title(_TITLES[pn], fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6.5, loc="lower right")
+    fig.suptitle(r"Finite-size DI-QKD key, $L$ = 10 km, $\varepsilon_\mathrm{sound}$ = "
+                 f"{_eps(ds, 'eps_sound')}, key-optimal $|\\alpha|$", fontsize=10)
+    return _save(plt, fig, stem)
+
+
+def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
+    """run_time_vs_distance.png (300 dpi) and .pdf from :func:`run_time_dataset`."""
+    panels = ds["panel"].values.tolist()
+    plt, fig, axes = _axes(len(panels))
+    L = ds["length_km"].values
+    for ax, pn in zip(axes, panels, strict=True):
+        for l in ds["loss_order"].values:
+            c = _COLOURS.get(int(l), "k")
+            y = ds["run_time_s"].sel(panel=pn, loss_order=l).values
+            ok = np.isfinite(y)
+            if not ok.any():
+                ax.plot([], [], color=c, label=f"$l$ = {int(l)}: no key")
+                continue
+            ax.plot(L[ok], y[ok], color=c, marker=".", lw=1.6, label=f"$l$ = {int(l)}")
+            last = np.nonzero(ok)[0][-1]
+            if last < L.size - 1:  # the curve stops: no key beyond
+                ax.plot([L[last]], [y[last]], marker="x", color=c, ms=8, mew=2, ls="none",
+                        label=f"$l$ = {int(l)}: no key beyond {L[last]:.3g} km")
+        for sec, name in ((60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 day")):
+            ax.axhline(sec, color="0.6", lw=0.8, ls=":")
+            ax.annotate(name, (L[0], sec), fontsize=7, color="0.4", va="bottom")
+        ax.set_yscale("log")
+        ax.set_xlabel("fibre length $L$ (km)")
+        ax.set_ylabel("time to first secure key (s)")
+        ax.set_title(_TITLES[pn], fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Shortest run to a finite-size key: smallest $n$ / $R_\\mathrm{eg}$ "
+                 f"(key-optimal $|\\alpha|$), $\\varepsilon_\\mathrm{{sound}}$ = "
+                 f"{_eps(ds, 'eps_sound')}", fontsize=10)
+    return _save(plt, fig, stem)
+
+
+def _eps(ds, key):
+    v = ds.attrs.get(key)
+    if v is None:
+        return "?"
+    e = int(math.floor(math.log10(v)))
+    m = v / 10 ** e
+    return f"$10^{{{e}}}$" if abs(m - 1) < 1e-9 else f"{m:g}$\\times 10^{{{e}}}$"
+
+
+def _save(plt, fig, stem) -> list[Path]:
+    stem = Path(stem)
+    fig.tight_layout()
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=300)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def _write_data(ds: xr.Dataset, stem: Path) -> list[Path]:
+    nc, csv = stem.with_suffix(".nc"), stem.with_suffix(".csv")
+    ds.to_netcdf(nc)
+    df = ds.to_dataframe().reset_index()
+    units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
+    with open(csv, "w") as fh:
+        fh.write(csv_header(ds.attrs.get("title", stem.name),
+                            {c: units.get(c, "") for c in df.columns}) + "\n")
+        df.to_csv(fh, index=False)
+    return [nc, csv]
+
+
+def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
+                  num_lengths=12, length_max_km=LENGTH_MAX_KM, progress=None,
+                  **options) -> dict:
+    """Compute and write both figures and their data into the folder ``out``.
+
+    Parameters
+    ----------
+    out : path
+        Output folder (created).
+    panels : tuple of str
+        Which of the paper's Fig. 4 points (default all: fig4a, fig4b, fig4c).
+    engine : {"coherent", "fock"}
+    num_rounds : int
+        Points of n, log-spaced over :data:`ROUNDS_RANGE`.
+    num_lengths : int
+        Fibre lengths from length_max_km / num_lengths to length_max_km.
+    progress : callable, optional
+        Called after every curve point group (for a progress bar).
+    **options
+        Arguments of :func:`.bound.finite_key` (``eps_sound``, ...).
+
+    Returns
+    -------
+    dict
+        ``files`` (list of Path), ``points`` (the Fig. 4 points) and the two datasets.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    points = fig4_points(panels=panels, engine=engine)
+    rounds = np.unique(np.round(np.logspace(*ROUNDS_RANGE, num_rounds)))
+    attrs = {"eps_sound": options.get("eps_sound", EPS_SOUND), "engine": engine}
+    ds_n = key_vs_rounds_dataset(points, rounds, progress=progress, **options)
+    ds_n.attrs.update(attrs)
+    lengths = np.linspace(length_max_km / num_lengths, length_max_km, num_lengths)
+    ds_t = run_time_dataset(lengths, panels=panels, engine=engine, progress=progress,
+                            **options)
+    ds_t.attrs.update(attrs)
+    files = []
+    files += plot_key_vs_rounds(ds_n, out / "key_vs_rounds")
+    files += _write_data(ds_n, out / "key_vs_rounds")
+    files += plot_run_time(ds_t, out / "run_time_vs_distance")
+    files += _write_data(ds_t, out / "run_time_vs_distance")
+    return {"files": files, "points": points, "key_vs_rounds": ds_n, "run_time": ds_t}

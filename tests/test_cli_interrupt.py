@@ -1,0 +1,144 @@
+"""Ctrl-C on a long command: exit code 130, one line on stderr, no partial output.
+
+Each command runs in a subprocess in its own process group, as in a terminal, and gets
+SIGINT on the whole group (what Ctrl-C sends) once it is computing: once it and its
+workers have used more CPU time than ``catbell --version`` needs to start (every import),
+or, for commands that write files as they go, once the first file is in the output folder.
+The load of the machine then does not decide whether the signal lands during the work.
+Cost: about 25 s of CPU time for the six commands (most of it their imports).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from catbell_qutip.cli import EXIT_INTERRUPTED
+from catbell_qutip.cli._common import staged_output
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU time of a running process and its running children, in s
+    (Linux /proc; a process pool's workers are children)."""
+    total = 0.0
+    for task in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+@pytest.fixture(scope="module")
+def startup_cpu_s(tmp_path_factory) -> float:
+    """CPU time ``catbell`` needs to start (every import, the parser): ``--version``."""
+    before = os.times()
+    subprocess.run([sys.executable, "-m", "catbell_qutip", "--version"], capture_output=True,
+                   check=True, cwd=tmp_path_factory.mktemp("startup"))
+    after = os.times()
+    return (after.children_user - before.children_user
+            + after.children_system - before.children_system)
+
+
+def _interrupt(argv, cwd, ready, timeout=300.0):
+    """Run ``catbell argv`` in ``cwd``; SIGINT its process group once ``ready(proc)``."""
+    proc = subprocess.Popen([sys.executable, "-m", "catbell_qutip", *argv], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    start = time.monotonic()
+    try:
+        while proc.poll() is None and not ready(proc):
+            if time.monotonic() - start > timeout:
+                raise AssertionError(f"catbell {' '.join(argv)} never got to work")
+            time.sleep(0.05)
+        assert proc.poll() is None, f"finished before the interrupt: {proc.communicate()}"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, out, err
+
+
+def _busy(need_s: float):
+    """Ready once the process (with its workers) has used ``need_s`` of CPU time."""
+    return lambda proc: _cpu_s(proc.pid) > need_s
+
+
+def _files_in(folder: Path):
+    """Ready once a file exists somewhere below ``folder`` (the staging folder)."""
+    def ready(proc):
+        return folder.exists() and any(p.is_file() for p in folder.rglob("*"))
+    return ready
+
+
+# (argv, output folder or None, how to know it is working); small enough to start
+# quickly, large enough to be still at work when the signal comes
+CASES = {
+    "reproduce": (["reproduce", "--quick", "--no-progress", "--out", "out"], "out", "files"),
+    "advantage": (["advantage", "--out", "out", "--no-progress", "--processes", "2",
+                   "--no-thresholds"], "out", "busy"),
+    "repeater": (["repeater", "--out", "out", "--no-progress", "--num-lengths", "200"], "out",
+                 "busy"),
+    "thresholds": (["thresholds", "--model-table", "--out", "out", "--no-progress"], "out",
+                   "busy"),
+    "bench-convergence": (["bench", "convergence", "--out", "out"], "out", "files"),
+    "finite-key": (["finite-key", "--out", "out", "--no-progress"], "out", "busy"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_ctrl_c_exits_130_with_one_line_and_no_partial_output(name, tmp_path,
+                                                                startup_cpu_s):
+    argv, out, how = CASES[name]
+    ready = _files_in(tmp_path / out) if how == "files" else _busy(startup_cpu_s + 0.5)
+    code, stdout, err = _interrupt(argv, tmp_path, ready)
+    assert code == EXIT_INTERRUPTED, (code, err[-2000:])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted (Ctrl-C)" in lines[0], err[-2000:]
+    assert lines[0].startswith(f"catbell {argv[0]}")
+    assert "Traceback" not in err
+    # nothing that looks like a finished run: not even the output folder
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == [], left
+
+
+def test_interrupt_keeps_an_earlier_complete_run(tmp_path):
+    """An interrupted rerun leaves the files of the earlier complete run as they were."""
+    out = tmp_path / "res"
+    with staged_output(out) as stage:
+        (stage / "fig.png").write_text("complete run")
+    with pytest.raises(KeyboardInterrupt, match=r"left as it was \(partial files removed\)"):
+        with staged_output(out) as stage:
+            (stage / "fig.png").write_text("half")
+            (stage / "new.csv").write_text("half")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ["fig.png"]
+    assert (out / "fig.png").read_text() == "complete run"
+
+
+def test_failed_run_removes_the_folders_it_created(tmp_path):
+    """An error inside the block removes the staging folder and the folders made for it."""
+    with pytest.raises(RuntimeError):
+        with staged_output(tmp_path / "a" / "b") as stage:
+            (stage / "x").write_text("partial")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,182 @@
+"""What the figures show: measured on the drawn matplotlib figure (captured before it is
+closed), on small synthetic datasets whose features are known.
+
+- Panels (catbell_qutip/panels.py): the legend below the axes, the data axes at least 80 %
+  of the figure's width (the legend outside used to leave a blank third); each stop cross
+  labelled with its own code (Fig. 3(g): l = 1 stops where l = 0 drops); a key-rate curve
+  under 5 % of the top peak shown again in an inset on its own scale (Fig. 4(b)).
+- Advantage map: one legend for the three panels at a readable size; no contour label at
+  the edge of a map.
+- Repeater: the S axis spans the curves, so two curves 0.006 apart are drawn apart.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from catbell_qutip.panels import INSET_BELOW, PANELS, panel_fields, plot_panel  # noqa: E402
+
+PANEL = {p.name: p for p in PANELS}
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Figures the code under test closes, kept open for inspection."""
+    kept = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
+    yield kept
+    real_close("all")
+
+
+def _length_ds(panel, stops):
+    """S against L for each code; code l stops (NaN) after length stops[l] (km)."""
+    L = np.geomspace(*panel.length_km, 60) if panel.log_x else np.linspace(*panel.length_km, 60)
+    rows = []
+    for i, l in enumerate(panel.loss_orders):
+        S = 2.0 + 0.8 * np.exp(-L / (10.0 * (i + 1)))
+        S[L > stops.get(l, np.inf)] = np.nan
+        rows.append(S)
+    return xr.Dataset({"S": (("loss_order", "length_km"), np.array(rows))},
+                      coords={"loss_order": list(panel.loss_orders), "length_km": L})
+
+
+def _key_ds(panel, peaks):
+    a = np.linspace(0.02, panel.alpha_max, 80)
+    K = np.array([p * np.exp(-((a - 0.5 - 0.3 * i) / 0.2) ** 2) for i, p in enumerate(peaks)])
+    return xr.Dataset(
+        {"key_rate": (("loss_order", "alpha"), K),
+         "peak_key_rate": ("loss_order", list(peaks)),
+         "peak_alpha": ("loss_order", [0.5 + 0.3 * i for i in range(len(peaks))])},
+        coords={"loss_order": list(panel.loss_orders), "alpha": a}, attrs={"t0_s": 8.9e-5})
+
+
+def _render(fig):
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+@pytest.mark.parametrize("name", ["fig2a", "fig3g", "fig4b"])
+def test_panel_legend_below_and_data_take_the_width(name, figures, tmp_path):
+    panel = PANEL[name]
+    ds = (_key_ds(panel, [26.0, 0.27]) if panel.kind == "key"
+          else _length_ds(panel, {1: 30.0}))
+    plot_panel(ds, panel, panel_fields(panel), tmp_path)
+    fig = figures[-1]
+    renderer = _render(fig)
+    ax = fig.axes[0]
+    box = ax.get_window_extent(renderer)
+    legend = fig.legends[0] if fig.legends else ax.get_legend()
+    lbox = legend.get_window_extent(renderer)
+    assert lbox.y1 <= box.y0 + 1, "legend not below the axes"
+    assert box.width >= 0.8 * fig.bbox.width, box.width / fig.bbox.width
+    assert (tmp_path / f"{name}.png").is_file()
+
+
+def test_each_stop_cross_names_its_code(figures, tmp_path):
+    """In Fig. 3(g) l = 1's cross sat on l = 0's drop and read as l = 0's end: every cross
+    carries a label with its own code, near the cross."""
+    panel = PANEL["fig3g"]
+    ds = _length_ds(panel, {1: 80.0, 3: 25.0})
+    plot_panel(ds, panel, panel_fields(panel), tmp_path)
+    ax = figures[-1].axes[0]
+    notes = {t.get_text(): t.xy for t in ax.texts if hasattr(t, "xy")}
+    L = ds.length_km.values
+    for l, stop in ((1, 80.0), (3, 25.0)):
+        label = f"$l = {l}$ stops"
+        assert label in notes, notes
+        x_last = L[L <= stop][-1]
+        assert notes[label][0] == pytest.approx(x_last)
+    assert "$l = 0$ stops" not in notes
+
+
+@pytest.mark.parametrize("peaks,inset", [([26.0, 0.27], True), ([2000.0, 2680.0], False),
+                                         ([108.0, 108.0 * INSET_BELOW * 0.9], True)])
+def test_small_key_curve_gets_an_inset(peaks, inset, figures, tmp_path):
+    """Fig. 4(b): l = 1 peaks at 0.27 bit/s beside 26 bit/s, a flat line on the shared axis;
+    it is drawn again in an inset whose y range is set by its own peak."""
+    panel = PANEL["fig4b"]
+    plot_panel(_key_ds(panel, peaks), panel, panel_fields(panel), tmp_path)
+    ax = figures[-1].axes[0]
+    insets = [c for c in ax.child_axes]
+    assert bool(insets) == inset
+    if inset:
+        lo, hi = insets[0].get_ylim()
+        small = min(peaks)
+        assert lo == 0 and small < hi < 2 * small
+
+
+# -- advantage map --------------------------------------------------------------------------
+def _map_ds():
+    x = np.linspace(0.8, 1.0, 12)
+    y = np.linspace(0.3, 1.0, 10)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    winner = np.where(X + Y > 1.75, 1, 0)
+    margin = 0.6 - 0.5 * X * Y + 0.2 * np.sin(9 * X)
+    data = {}
+    for q in ("S", "key_rate_at_rate", "key_rate_opt"):
+        data[f"winner_{q}"] = (("eta_int", "eta_c"), winner)
+        data[f"margin_{q}"] = (("eta_int", "eta_c"), margin, {"units": "1"})
+    data["key_alpha_at_edge"] = (("loss_order", "eta_int", "eta_c"), np.zeros((2, 12, 10)))
+    return xr.Dataset(data, coords={"eta_int": x, "eta_c": y, "loss_order": [0, 1]},
+                      attrs={"x": "eta_int", "y": "eta_c", "rate_hz": 3000.0,
+                             "t0_s_key_rate_opt": 0.0, "threshold_eta_int_l1": 0.8976,
+                             "threshold_eta_c_l1": 0.2})
+
+
+def test_advantage_map_one_readable_legend_no_edge_labels(figures, tmp_path):
+    from catbell_qutip.advantage import plot_map
+
+    plot_map(_map_ds(), tmp_path / "m")
+    fig = figures[-1]
+    renderer = _render(fig)
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    sizes = {t.get_fontsize() for t in fig.legends[0].get_texts()}
+    assert min(sizes) >= 10, sizes
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(labels) == len(set(labels))
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        pad = 0.04 * box.width
+        for t in ax.texts:  # the contour labels
+            b = t.get_window_extent(renderer)
+            assert b.x0 >= box.x0 + pad - 1 and b.x1 <= box.x1 - pad + 1, t.get_text()
+            assert b.y0 >= box.y0 + pad - 1 and b.y1 <= box.y1 - pad + 1, t.get_text()
+    assert any("outside the map" in s for s in labels)  # eta_c = 0.2 is off the axis
+
+
+# -- repeater -------------------------------------------------------------------------------
+def test_repeater_close_curves_are_drawn_apart(figures, tmp_path):
+    """The single link's S for l = 0 and l = 1 differ by 0.006 (Table I): on an axis from
+    2 to 2 sqrt 2 they merged into one band; the axis spans the curves instead."""
+    from catbell_qutip.repeater import plot_scan
+
+    L = np.linspace(10.0, 500.0, 50)
+    seg = [1, 2]
+    S = np.empty((2, 2, L.size))
+    S[0, 0] = 2.3662
+    S[1, 0] = 2.3724
+    for i in range(2):
+        S[i, 1] = 2.0 + 0.36 * np.exp(-L / 150.0)
+    K = 10.0 * np.exp(-L[None, None, :] / 50.0) * np.ones((2, 2, 1))
+    ds = xr.Dataset({"S": (("loss_order", "segments", "length_km"), S),
+                     "key_rate": (("loss_order", "segments", "length_km"), K),
+                     "alpha": (("loss_order", "segments", "length_km"), np.full(S.shape, 0.5)),
+                     "plob_key_rate": (("length_km",), 1e3 * np.exp(-L / 20.0))},
+                    coords={"loss_order": [0, 1], "segments": seg, "length_km": L},
+                    attrs={"objective": "key_rate", "strategy": "parallel"})
+    plot_scan(ds, tmp_path / "r")
+    fig = figures[-1]
+    ax_s = fig.axes[1]
+    _render(fig)
+    to_px = ax_s.transData.transform
+    gap_px = abs(to_px((100.0, 2.3724))[1] - to_px((100.0, 2.3662))[1])
+    lw_px = max(line.get_linewidth() for line in ax_s.lines) * fig.dpi / 72
+    assert gap_px >= 2 * lw_px, (gap_px, lw_px)
