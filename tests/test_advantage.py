@@ -167,6 +167,17 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_unknown_engine_is_refused_in_the_api():
+    """engine is validated with the other arguments, before the time estimate (which looks
+    its cost up by engine: a KeyError ('foo', 'tub') otherwise)."""
+    from catbell_qutip._checks import ParameterError
+
+    with pytest.raises(ParameterError, match="engine must be one of") as exc:
+        advantage_map(("eta_int", [0.9, 1.0]), ("eta_c", [0.9, 1.0]), engine="foo",
+                      thresholds=False)
+    assert exc.value.field == "engine"
+
+
 def test_cli_out_defaults_like_the_other_commands(capsys):
     """--out has a default (git-ignored results/advantage, like repeater's
     results/repeater) and --help says so."""

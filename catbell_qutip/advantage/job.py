@@ -9,6 +9,7 @@ import numpy as np
 
 from .._checks import (
     ParameterError,
+    check_choice,
     check_int,
     check_loss_order,
     check_memory,
@@ -169,6 +170,7 @@ def validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, pr
     key_alpha_max = check_real(key_alpha_max, "key_alpha_max", low=0.0, low_open=True,
                                high=ALPHA_MAX)
     n_key_alpha = check_int(n_key_alpha, "n_key_alpha", low=2)
+    check_choice(scan.engine, "engine", ("coherent", "fock"))
     if "alpha" in fields:
         raise ParameterError("alpha is solved at every point so that each code reaches "
                              "the rate; do not give it", "alpha")
