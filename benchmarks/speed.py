@@ -51,8 +51,8 @@ from catbell_qutip.cli._common import staged_output  # noqa: E402
 from catbell_qutip.outputs import dumps  # noqa: E402
 from catbell_qutip.params import ProtocolParams, preset  # noqa: E402
 
-__all__ = ["run_speed", "format_table", "main", "POINTS", "CODE_POINTS", "TARGETS",
-           "BATCH_ALPHA", "BATCH_ETA", "BATCH_LENGTH"]
+__all__ = ["run_speed", "format_table", "write_readme_table", "main", "POINTS", "CODE_POINTS",
+           "TARGETS", "BATCH_ALPHA", "BATCH_ETA", "BATCH_LENGTH"]
 
 BATCH_ALPHA = np.linspace(0.5, 3.0, 20)
 BATCH_ETA = np.linspace(0.1, 1.0, 10)
@@ -317,6 +317,25 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+#: the README's run-time table lies between these lines (``--readme README.md`` rewrites it)
+README_BEGIN = ("<!-- speed-table:begin (catbell bench speed --reproduce-full --readme "
+                "README.md) -->")
+README_END = "<!-- speed-table:end -->"
+
+
+def write_readme_table(res: dict, path) -> None:
+    """Replace the block between :data:`README_BEGIN` and :data:`README_END` of ``path``
+    with :func:`format_table` of ``res``; ValueError if the markers are missing."""
+    path = Path(path)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path} has no speed-table markers ({README_BEGIN!r} ... "
+                         f"{README_END!r}); add them where the table goes")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_BEGIN}\n{format_table(res)}\n{README_END}{tail}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     from catbell_qutip.cli.bench import add_speed_arguments
@@ -337,6 +356,8 @@ def run_cli(args) -> int:
         with staged_output(args.out) as stage:  # both files or neither
             (stage / "speed.json").write_text(dumps(res, indent=2) + "\n")
             (stage / "speed.md").write_text(format_table(res) + "\n")
+    if getattr(args, "readme", None):
+        write_readme_table(res, args.readme)
     return 0
 
 

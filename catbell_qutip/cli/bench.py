@@ -65,9 +65,14 @@ def add_speed_arguments(s) -> None:
     s.add_argument("--repeats", type=int, default=5, help="runs per median (default 5)")
     s.add_argument("--quick", action="store_true", help="smoke test: fewer runs and points")
     s.add_argument("--no-reproduce", action="store_true",
-                   help="skip timing 'catbell reproduce --quick'")
+                   help="skip timing 'catbell reproduce' (default grids) and 'catbell "
+                        "reproduce --quick --engine fock'")
+    s.add_argument("--readme", metavar="FILE",
+                   help="also rewrite the run-time table of FILE (README.md) between its "
+                        "speed-table markers")
     s.add_argument("--reproduce-full", action="store_true",
-                   help="also time the default 'catbell reproduce' (minutes)")
+                   help="also time 'catbell reproduce --engine fock' on the default grids "
+                        "(minutes)")
 
 
 def _bench_module(name: str):
@@ -83,5 +88,9 @@ def _bench_module(name: str):
 def run(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
+    readme = getattr(args, "readme", None)
+    if readme is not None and not Path(readme).is_file():
+        raise ValueError(f"--readme {readme}: no such file (give the README whose run-time "
+                         "table to rewrite)")
     mod = _bench_module(args.action)
     return mod.run_cli(args)
