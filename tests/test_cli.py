@@ -574,6 +574,11 @@ def test_simulate_rate_hz_solves_alpha_as_the_rate_solver(capsys):
     (["--rate-hz", "-1", "--length-km", "5"], "--rate-hz = -1 Hz is outside"),
     (["--rate-hz", "1e9", "--length-km", "5"], "a larger --alpha-max may reach more"),
     (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "0"], "--alpha-max = 0 is"),
+    (["--rate-hz", "inf", "--length-km", "5"], "--rate-hz = inf Hz is outside the allowed "
+                                               "range (0.0, inf) Hz"),
+    # the scan's end is bounded as alpha is, and named itself (it blamed --alpha = 1250)
+    (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "1e4"],
+     "--alpha-max = 10000 is outside the allowed range (0.0, 1000.0]"),
     (["--alpha", "1", "--alpha-max", "3"], "--alpha-max applies only with --rate-hz"),
 ])
 def test_simulate_rate_hz_bad_input(argv, fragment, capsys):
