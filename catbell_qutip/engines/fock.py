@@ -44,20 +44,61 @@ from .base import LightAtomState
 __all__ = ["FockState"]
 
 
-@functools.lru_cache(maxsize=16)
+class _ByteLRU:
+    """A least-recently-used cache bounded by the bytes of its values (NumPy arrays,
+    tuples of them, or sparse CSR matrices)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.items: OrderedDict = OrderedDict()
+        self.size = 0
+
+    @staticmethod
+    def _nbytes(value) -> int:
+        if isinstance(value, scipy.sparse.csr_matrix):
+            return value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
+        if isinstance(value, tuple):
+            return sum(a.nbytes for a in value)
+        return value.nbytes
+
+    def get(self, key, make):
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+            return value
+        value = make()
+        self.items[key] = value
+        self.size += self._nbytes(value)
+        while self.size > self.limit and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.size -= self._nbytes(old)
+        return value
+
+
+#: memory the cached sparsity patterns of the loss may take, bytes (~7 L^3 bytes each;
+#: a batch pads to its chunk's cutoff, so a sweep meets many dimensions L)
+PATTERN_CACHE_BYTES = 2 ** 27
+
+_PATTERN_CACHE = _ByteLRU(PATTERN_CACHE_BYTES)
+
+
 def _loss_pattern(L: int):
     """Sparsity pattern of the pure-loss superoperator on L x L light matrices.
 
     Entries (row m*L + n, column (m+k)*L + (n+k)) for m + k, n + k < L, in CSR order;
-    returns (k, m, n, indices, indptr), read-only and cached per L.
+    returns (k, m, n, indices, indptr), read-only and cached per L (byte-bounded).
     """
+    return _PATTERN_CACHE.get(int(L), lambda: _build_pattern(int(L)))
+
+
+def _build_pattern(L: int):
     m, n, k = np.meshgrid(np.arange(L), np.arange(L), np.arange(L), indexing="ij")
     keep = (m + k < L) & (n + k < L)
     m, n, k = m[keep], n[keep], k[keep]  # already sorted by row m*L + n, then by k
-    indices = (m + k) * L + (n + k)
+    indices = ((m + k) * L + (n + k)).astype(np.int32)
     counts = np.bincount(m * L + n, minlength=L * L)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    out = (k, m, n, indices, indptr)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    out = (k.astype(np.int16), m.astype(np.int16), n.astype(np.int16), indices, indptr)
     for a in out:
         a.flags.writeable = False
     return out
@@ -67,27 +108,16 @@ def _loss_pattern(L: int):
 #: reuses a transmission at every amplitude and every solver step, so they are kept)
 LOSS_CACHE_BYTES = 2 ** 28
 
-_LOSS_CACHE: OrderedDict = OrderedDict()
-_LOSS_CACHE_SIZE = [0]
+_LOSS_CACHE = _ByteLRU(LOSS_CACHE_BYTES)
 
 
 def _cached_loss(eta: float, L: int, adjoint: bool) -> scipy.sparse.csr_matrix:
     """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache."""
-    key = (eta, L, adjoint)
-    mat = _LOSS_CACHE.get(key)
-    if mat is not None:
-        _LOSS_CACHE.move_to_end(key)
-        return mat
-    mat = _build_loss(eta, L)
-    if adjoint:
-        mat = mat.T.tocsr()
-    size = mat.data.nbytes + mat.indices.nbytes + mat.indptr.nbytes
-    _LOSS_CACHE[key] = mat
-    _LOSS_CACHE_SIZE[0] += size
-    while _LOSS_CACHE_SIZE[0] > LOSS_CACHE_BYTES and len(_LOSS_CACHE) > 1:
-        _, old = _LOSS_CACHE.popitem(last=False)
-        _LOSS_CACHE_SIZE[0] -= old.data.nbytes + old.indices.nbytes + old.indptr.nbytes
-    return mat
+    def make():
+        mat = _build_loss(eta, L)
+        return mat.T.tocsr() if adjoint else mat
+
+    return _LOSS_CACHE.get((eta, L, adjoint), make)
 
 
 @functools.lru_cache(maxsize=16)
@@ -101,15 +131,44 @@ def _log_binomials(L: int) -> np.ndarray:
     return out
 
 
+def _loss_weights_batch(eta: np.ndarray, L: int) -> np.ndarray:
+    """W[b, k, n] = sqrt(C(n, k) eta_b^(n-k) (1 - eta_b)^k) for n >= k, else 0: the pure
+    loss's Kraus operators, (A_k)[n - k, n] = W[k, n], of every point b at once (log space,
+    as :func:`catbell_qutip.operations.loss_weights`).
+
+    Parameters
+    ----------
+    eta : ndarray, shape (B,)
+        Transmissions in [0, 1].
+    L : int
+        Dimension of the light space (cutoff + 1).
+    """
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    e = np.asarray(eta, dtype=float)[:, None, None]
+    return np.where(n >= k, np.exp(0.5 * (_log_binomials(L)[None] + xlogy(nk[None], e)
+                                          + xlogy(k[None], 1.0 - e))), 0.0)
+
+
+def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """U[b, e, k, n] = W[b, k, n] V[b, e, n - k] (0 for n < k): the vectors A_k^dag v of
+    every point b, effect vector e and Kraus index k, so that a rank-one effect w |v><v|
+    pulled back through the loss is w sum_k |A_k^dag v><A_k^dag v| (V of shape (B, e, L),
+    ``eta`` of shape (B,))."""
+    L = V.shape[-1]
+    n = np.arange(L)[None, :]
+    k = np.arange(L)[:, None]
+    nk = np.where(n >= k, n - k, 0)
+    W = _loss_weights_batch(eta, L)  # (B, k, n)
+    return W[:, None] * V[:, :, nk]  # W vanishes for n < k
+
+
 def _build_loss(eta: float, L: int) -> scipy.sparse.csr_matrix:
     """The pure-loss channel on vectorised L x L light matrices (sparse, real): entries
     W[k, m+k] W[k, n+k], W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
     :func:`catbell_qutip.operations.loss_weights`)."""
-    n = np.arange(L)[None, :]
-    k = np.arange(L)[:, None]
-    nk = np.where(n >= k, n - k, 0)
-    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L) + xlogy(nk, eta)
-                                       + xlogy(k, 1.0 - eta))), 0.0)
+    W = _loss_weights_batch(np.array([eta]), L)[0]
     kk, m, nn, indices, indptr = _loss_pattern(L)
     return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
                                    shape=(L * L, L * L))
@@ -142,13 +201,42 @@ def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndar
     etas = np.broadcast_to(eta, (B,))
     values, inverse = np.unique(etas, return_inverse=True)
     out = np.empty_like(rows)
+    # transmissions met for the first time: a light matrix per point (P alone) is cheaper
+    # to transform directly than to build an operator for, when there are several
+    fresh = [j for j, v in enumerate(values)
+             if v != 1.0 and (float(v), L, adjoint) not in _LOSS_CACHE.items]
+    direct = n == 1 and len(fresh) > 1
+    if direct:
+        idx = np.nonzero(np.isin(inverse, fresh))[0]
+        out[idx] = _direct_loss(rows[idx].reshape(-1, L, L), etas[idx],
+                                adjoint=adjoint).reshape(idx.size, n, LL)
     for j, value in enumerate(values):
+        if direct and j in fresh:
+            continue
         idx = np.nonzero(inverse == j)[0]
         if value == 1.0:
             out[idx] = rows[idx]
             continue
         sub = rows[idx].reshape(-1, LL)
         out[idx] = _apply_superoperator(make(float(value), L), sub).reshape(idx.size, n, LL)
+    return out
+
+
+def _direct_loss(rho: np.ndarray, eta: np.ndarray, *, adjoint: bool) -> np.ndarray:
+    """The pure loss on light matrices rho (shape (B, L, L)), point b with eta[b], Kraus
+    index by Kraus index: out[:L-k, :L-k] += w_k w_k^T * rho[k:, k:] with w_k = W[k, k:]
+    (adjoint: out[k:, k:] += w_k w_k^T * rho[:L-k, :L-k]). The same sums as the sparse
+    superoperator of :func:`_build_loss`, without building it."""
+    L = rho.shape[-1]
+    W = _loss_weights_batch(eta, L)
+    out = np.zeros_like(rho)
+    for k in range(L):
+        w = W[:, k, k:]
+        ww = w[:, :, None] * w[:, None, :]
+        if adjoint:
+            out[:, k:, k:] += ww * rho[:, : L - k, : L - k]
+        else:
+            out[:, : L - k, : L - k] += ww * rho[:, k:, k:]
     return out
 
 
@@ -226,13 +314,7 @@ def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
     eta : float or ndarray, shape (B,)
     """
     B, ne, L = V.shape
-    n = np.arange(L)[None, :]
-    k = np.arange(L)[:, None]
-    nk = np.where(n >= k, n - k, 0)
-    e = np.broadcast_to(np.asarray(eta, dtype=float), (B,))[:, None, None]
-    W = np.where(n >= k, np.exp(0.5 * (_log_binomials(L)[None] + xlogy(nk[None], e)
-                                       + xlogy(k[None], 1.0 - e))), 0.0)  # (B, k, n)
-    U = W[:, None] * V[:, :, nk]  # (B, e, k, n): W[k, n] v[n - k]
+    U = _pulled_back_vectors(V, np.broadcast_to(np.asarray(eta, dtype=float), (B,)))
     return w[:, None, None, None] * np.matmul(np.swapaxes(U, -1, -2), U.conj())
 
 

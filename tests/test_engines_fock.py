@@ -1,0 +1,102 @@
+"""The Fock engine's pure-loss channel on its two routes against QuTiP's Kraus operators.
+
+:func:`catbell_qutip.engines.fock._apply_loss_rows` applies the loss through a cached
+sparse superoperator (one transmission, or transmissions met before) or, for a batch of
+light matrices with several new transmissions, Kraus index by Kraus index
+(:func:`~catbell_qutip.engines.fock._direct_loss`). Both must equal
+sum_k A_k rho A_k^dag with A_k = sqrt((1 - eta)^k / k!) eta^(n/2) a^k built from
+``qutip.destroy``, and the adjoint must satisfy Tr[G L(rho)] = Tr[L^dag(G) rho].
+The caches stay within their byte bounds.
+
+Cost: under 1 s CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import qutip
+
+import catbell_qutip.engines.fock as fock
+
+L = 18
+
+
+def _kraus_loss(rho: np.ndarray, eta: float) -> np.ndarray:
+    a = qutip.destroy(L).full()
+    damp = np.diag(eta ** (np.arange(L) / 2.0))
+    out = np.zeros_like(rho)
+    ak = np.eye(L)
+    for k in range(L):
+        A = math.sqrt((1.0 - eta) ** k / math.factorial(k)) * damp @ ak
+        out += A @ rho @ A.conj().T
+        ak = ak @ a
+    return out
+
+
+def _random_matrices(rng, B):
+    X = rng.normal(size=(B, L, L)) + 1j * rng.normal(size=(B, L, L))
+    rho = X @ np.swapaxes(X, -1, -2).conj()
+    return rho / np.trace(rho, axis1=1, axis2=2)[:, None, None]
+
+
+@pytest.fixture
+def empty_cache(monkeypatch):
+    monkeypatch.setattr(fock, "_LOSS_CACHE", fock._ByteLRU(fock.LOSS_CACHE_BYTES))
+
+
+@pytest.mark.parametrize("route", ["one transmission", "several new transmissions",
+                                   "several, some cached"])
+def test_loss_equals_qutip_kraus_sum(route, empty_cache):
+    rng = np.random.default_rng(7)
+    B = 5
+    rho = _random_matrices(rng, B)
+    eta = {"one transmission": np.full(B, 0.63),
+           "several new transmissions": np.array([0.2, 0.5, 1.0, 0.77, 0.5]),
+           "several, some cached": np.array([0.2, 0.5, 0.9, 0.77, 0.3])}[route]
+    if route == "several, some cached":
+        fock._cached_loss(0.5, L, False)
+        fock._cached_loss(0.9, L, False)
+    out = fock._apply_loss_rows(rho.reshape(B, 1, L * L), eta).reshape(B, L, L)
+    for b in range(B):
+        np.testing.assert_allclose(out[b], _kraus_loss(rho[b], eta[b]), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_rows", [1, 4])
+def test_adjoint_loss_is_the_adjoint(n_rows, empty_cache):
+    rng = np.random.default_rng(11)
+    B = 4
+    eta = np.array([0.35, 0.6, 0.8, 0.95])
+    rho = _random_matrices(rng, B * n_rows).reshape(B, n_rows, L, L)
+    G = _random_matrices(rng, B * n_rows).reshape(B, n_rows, L, L)
+    fwd = fock._apply_loss_rows(rho.reshape(B, n_rows, -1), eta).reshape(rho.shape)
+    back = fock._apply_loss_rows(G.reshape(B, n_rows, -1), eta, adjoint=True).reshape(G.shape)
+    lhs = np.einsum("bjpq,bjqp->bj", G, fwd)
+    rhs = np.einsum("bjpq,bjqp->bj", back, rho)
+    np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-14)
+
+
+def test_loss_preserves_trace_on_both_routes(empty_cache):
+    rng = np.random.default_rng(3)
+    rho = _random_matrices(rng, 6)
+    eta = np.linspace(0.1, 0.9, 6)
+    direct = fock._direct_loss(rho, eta, adjoint=False)
+    sparse = fock._apply_loss_rows(rho.reshape(6, 1, -1), 0.4)  # one transmission: sparse
+    # the truncated space loses no mass under pure loss (it only lowers photon numbers)
+    np.testing.assert_allclose(np.trace(direct, axis1=1, axis2=2).real, 1.0, atol=1e-14)
+    np.testing.assert_allclose(np.trace(sparse.reshape(6, L, L), axis1=1, axis2=2).real, 1.0,
+                               atol=1e-14)
+
+
+def test_caches_stay_within_their_byte_bounds():
+    cache = fock._ByteLRU(3 * 8 * 100)
+    for key in range(10):
+        cache.get(key, lambda: np.zeros(100))
+        assert cache.size <= cache.limit
+    assert list(cache.items) == [7, 8, 9]
+    cache.get(7, lambda: pytest.fail("a cached value is rebuilt"))
+    assert list(cache.items) == [8, 9, 7]  # 7 is now the most recently used
+    pattern = fock._loss_pattern(12)
+    assert fock._loss_pattern(12) is pattern
