@@ -45,6 +45,7 @@ def _random_matrices(rng, B):
 @pytest.fixture
 def empty_cache(monkeypatch):
     monkeypatch.setattr(fock, "_LOSS_CACHE", fock._ByteLRU(fock.LOSS_CACHE_BYTES))
+    monkeypatch.setattr(fock, "_SEEN", fock._Flags(2 ** 20))
 
 
 @pytest.mark.parametrize("route", ["one transmission", "several new transmissions",
@@ -88,6 +89,23 @@ def test_loss_preserves_trace_on_both_routes(empty_cache):
     np.testing.assert_allclose(np.trace(direct, axis1=1, axis2=2).real, 1.0, atol=1e-14)
     np.testing.assert_allclose(np.trace(sparse.reshape(6, L, L), axis1=1, axis2=2).real, 1.0,
                                atol=1e-14)
+
+
+def test_new_transmissions_go_direct_then_cached_when_met_again(empty_cache, monkeypatch):
+    rng = np.random.default_rng(5)
+    rho = _random_matrices(rng, 3).reshape(3, 1, L * L)
+    eta = np.array([0.3, 0.6, 0.9])
+    calls = []
+    monkeypatch.setattr(fock, "_direct_loss",
+                        lambda *a, **k: calls.append(1) or _DIRECT(*a, **k))
+    first = fock._apply_loss_rows(rho, eta)
+    assert calls and not fock._LOSS_CACHE.items  # first meeting: direct, nothing built
+    second = fock._apply_loss_rows(rho, eta)
+    assert len(calls) == 1 and len(fock._LOSS_CACHE.items) == 3  # met again: built, kept
+    np.testing.assert_allclose(first, second, rtol=0, atol=1e-15)
+
+
+_DIRECT = fock._direct_loss
 
 
 def test_caches_stay_within_their_byte_bounds():

@@ -111,6 +111,17 @@ LOSS_CACHE_BYTES = 2 ** 28
 _LOSS_CACHE = _ByteLRU(LOSS_CACHE_BYTES)
 
 
+class _Flags(_ByteLRU):
+    """Keys seen before (a bounded LRU set; each flag counts as 64 bytes)."""
+
+    @staticmethod
+    def _nbytes(value) -> int:
+        return 64
+
+
+_SEEN = _Flags(2 ** 22)
+
+
 def _cached_loss(eta: float, L: int, adjoint: bool) -> scipy.sparse.csr_matrix:
     """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache."""
     def make():
@@ -202,9 +213,13 @@ def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndar
     values, inverse = np.unique(etas, return_inverse=True)
     out = np.empty_like(rows)
     # transmissions met for the first time: a light matrix per point (P alone) is cheaper
-    # to transform directly than to build an operator for, when there are several
-    fresh = [j for j, v in enumerate(values)
-             if v != 1.0 and (float(v), L, adjoint) not in _LOSS_CACHE.items]
+    # to transform directly than to build an operator for, when there are several; a
+    # transmission met again (a solver's next iteration) gets its operator built and cached
+    keys = [(float(v), L, adjoint) for v in values]
+    fresh = [j for j, key in enumerate(keys) if values[j] != 1.0
+             and key not in _LOSS_CACHE.items and key not in _SEEN.items]
+    for key in keys:
+        _SEEN.get(key, lambda: True)  # remembered (bounded): seen once
     direct = n == 1 and len(fresh) > 1
     if direct:
         idx = np.nonzero(np.isin(inverse, fresh))[0]
