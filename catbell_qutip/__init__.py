@@ -15,6 +15,8 @@ import importlib
 __all__ = ["simulate", "evaluate", "ProtocolParams", "ProtocolResult", "preset",
            "resolve_params", "NoHeraldWarning", "UnreachableRateWarning", "__version__"]
 
+#: the package version, the one home of it: pyproject.toml, ``catbell --version`` and the
+#: documentation site read it from here
 __version__ = "0.1.0"
 
 #: public name -> module that defines it

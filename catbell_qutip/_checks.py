@@ -41,15 +41,41 @@ class ParameterError(ValueError):
     A ValueError, so callers that catch ValueError keep working; callers that need the
     parameter (a sweep spec naming ``fixed.eta_int``) read ``field`` instead of parsing
     the message.
+
+    Parameters
+    ----------
+    message : str
+        The one-line error, naming the parameter, its value and what is allowed.
+    field : str, optional
+        The parameter's name.
+
+    Examples
+    --------
+    >>> from catbell_qutip import ProtocolParams
+    >>> try:
+    ...     ProtocolParams(loss_order=1, alpha=1.0, eta_int=1.2)
+    ... except ParameterError as err:
+    ...     print(err.field, "|", err)
+    eta_int | eta_int = 1.2 is outside the allowed range [0.0, 1.0]
     """
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
+        #: the parameter's name (``"eta_int"``), or None
         self.field = field
 
 
 class MemoryLimitError(ValueError):
-    """A run whose estimated memory exceeds the limit (:func:`memory_limit_bytes`)."""
+    """A run whose estimated memory exceeds the limit (:func:`memory_limit_bytes`).
+
+    Parameters
+    ----------
+    message : str
+        The one-line error, with the estimate, the limit and what to do.
+    estimate_bytes, limit_bytes : float
+        The run's estimated peak memory and the limit, in bytes (attributes of the same
+        names).
+    """
 
     def __init__(self, message: str, estimate_bytes: float, limit_bytes: float):
         super().__init__(message)

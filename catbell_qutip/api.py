@@ -755,6 +755,19 @@ def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
     -------
     dict of ndarray, or xarray.Dataset when ``grid=True``.
 
+    Raises
+    ------
+    ValueError
+        For an unknown output or engine, invalid parameters
+        (:class:`~catbell_qutip._checks.ParameterError`, naming the field), a ``cutoff``
+        with ``engine="coherent"``, or, on the Fock engine, a P too small for the
+        requested F, S, Q to be trusted (as :func:`simulate`).
+
+    Warns
+    -----
+    NoHeraldWarning
+        Where some points have P = 0 (:class:`~catbell_qutip._checks.NoHeraldWarning`).
+
     Notes
     -----
     P is clipped to [0, 1] and F, Q to [0, 1] (rounding only). F, S and Q are conditional

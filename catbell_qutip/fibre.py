@@ -66,6 +66,16 @@ def fibre_transmission(length_km, db_per_km=0.2):
 def travel_time_s(length_km):
     """One-way travel time of light through L km of fibre, L / c_f, in s.
 
+    Parameters
+    ----------
+    length_km : float or ndarray
+        Fibre length L in km.
+
+    Returns
+    -------
+    ndarray
+        L / c_f in s (c_f = :data:`C_FIBRE_M_PER_S`), the shape of ``length_km``.
+
     Examples
     --------
     >>> float(travel_time_s(5.0))  # 5e3 m / 2e8 m/s
@@ -79,6 +89,28 @@ def wait_time_s(length_km, wait_rule: str = "one-way"):
 
     L / c_f ("one-way", default), 2 L / c_f ("round-trip": until Bob's herald is back) or 0
     ("none").
+
+    Parameters
+    ----------
+    length_km : float or ndarray
+        Fibre length L in km.
+    wait_rule : {"one-way", "round-trip", "none"}
+        See :data:`WAIT_RULES`.
+
+    Returns
+    -------
+    ndarray
+        The wait t_w in s, the shape of ``length_km``.
+
+    Raises
+    ------
+    ValueError
+        If ``wait_rule`` is not one of :data:`WAIT_RULES`.
+
+    Examples
+    --------
+    >>> [float(wait_time_s(5.0, rule)) for rule in WAIT_RULES]  # L / c_f = 2.5e-5 s
+    [2.5e-05, 5e-05, 0.0]
     """
     check_choice(wait_rule, "wait_rule", WAIT_RULES)
     return _TRAVELS[wait_rule][0] * travel_time_s(length_km)
@@ -102,7 +134,12 @@ def attempt_time_s(length_km, t0_s=0.0, wait_rule: str = "one-way"):
     Returns
     -------
     ndarray
-        Broadcast shape.
+        The attempt time in s, broadcast shape.
+
+    Raises
+    ------
+    ValueError
+        If ``wait_rule`` is not one of :data:`WAIT_RULES`.
 
     Examples
     --------

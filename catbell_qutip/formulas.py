@@ -62,6 +62,19 @@ def timing(fields: dict) -> dict:
     :class:`~catbell_qutip.params.ProtocolParams` fields (their defaults where missing): the
     keyword arguments of :func:`entanglement_rate` and :func:`secret_key_rate`.
 
+    Parameters
+    ----------
+    fields : dict
+        Parameter fields by name; any others are ignored.
+
+    Returns
+    -------
+    dict
+        ``length_km`` (km, default 0), ``wait_rule`` (default "one-way") and ``t0_s``
+        (s, default 0).
+
+    Examples
+    --------
     >>> timing({"length_km": 5.0, "eta": 0.9})
     {'length_km': 5.0, 'wait_rule': 'one-way', 't0_s': 0.0}
     """

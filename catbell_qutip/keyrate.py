@@ -93,6 +93,25 @@ def peak_key_rate(loss_order: int, *, alpha_max: float = 4.0, n_scan: int = 160,
     Scans ``n_scan`` amplitudes in (0, alpha_max], then refines the best one with a
     bounded Brent search between its neighbours (to 1e-7 in alpha).
 
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    alpha_max : float
+        Upper end of the amplitude scan (dimensionless, default 4).
+    n_scan : int
+        Number of scan points on (0, alpha_max] (default 160).
+    engine : {"coherent", "fock"}
+        Engine of :func:`catbell_qutip.evaluate` (default "coherent").
+    **fields
+        Other scalar :class:`~catbell_qutip.params.ProtocolParams` fields (``length_km``
+        in km, ``t0_s`` in s, efficiencies, ...).
+
+    Raises
+    ------
+    ValueError
+        For invalid parameters.
+
     Returns
     -------
     (alpha_opt, peak_bit_per_s) : tuple of float

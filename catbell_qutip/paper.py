@@ -1,8 +1,8 @@
 """The paper's settings, in one place (docs/model.md section 6).
 
 Where the paper reads its numbers and at which rates it runs its codes; every module that
-reproduces, checks or explores the paper (:mod:`.panels`, :mod:`.thresholds`,
-:mod:`.claims`, :mod:`.identification`, :mod:`.discrepancies`, :mod:`.advantage`, the
+reproduces, checks or explores the paper (:mod:`.panels`, :mod:`~catbell_qutip.thresholds`,
+:mod:`.claims`, :mod:`.identification`, :mod:`.discrepancies`, :mod:`~catbell_qutip.advantage`, the
 repeater's reach level, the command line) takes them from here. A plain module of
 constants: it imports nothing.
 """

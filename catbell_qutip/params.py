@@ -246,6 +246,15 @@ class ProtocolParams:
     ------
     ValueError
         For every out-of-range value, naming the parameter, its value and the allowed range.
+
+    Examples
+    --------
+    The l = 1 code: N = 2 components, m = 1 syndrome round, and m + 2 = 3 reflections per
+    attempt:
+
+    >>> p = ProtocolParams(loss_order=1, alpha=1.5, length_km=5.0)
+    >>> p.n_components, p.n_rounds, p.n_reflections
+    (2, 1, 3)
     """
 
     loss_order: int = _p(0, "loss_order", "1", "loss order l",
@@ -625,7 +634,31 @@ def PRESETS() -> tuple[str, ...]:  # noqa: N802 - reads like a constant at call 
 
 
 def preset(name: str) -> dict:
-    """The parameter values of a named preset (a dict of field -> value)."""
+    """The parameter values of a named preset (a dict of field -> value).
+
+    Parameters
+    ----------
+    name : str
+        A preset's name, as ``catbell presets`` lists them (``"ideal"``, ``"table1"``, ...).
+
+    Returns
+    -------
+    dict
+        Field name -> value, only the fields the preset sets (units as in
+        :class:`ProtocolParams`).
+
+    Raises
+    ------
+    ValueError
+        If no preset has that name (the message lists the available ones).
+
+    Examples
+    --------
+    The paper's Table I hardware:
+
+    >>> preset("table1")
+    {'eta_int': 0.81, 'eta_dc': 0.8, 'eta_uc': 0.05, 'eta_d': 0.97}
+    """
     files = _preset_files()
     if name not in files:
         raise SourceError(f"unknown preset {name!r}; available presets: {', '.join(sorted(files))}")
@@ -653,6 +686,21 @@ def merge_layers(*layers: dict | None) -> dict:
     A layer that sets ``eta_c`` clears ``eta_dc``/``eta_uc`` of earlier layers and vice
     versa, so ``--eta-c`` on the command line overrides a preset's conversion pair. The one
     place this rule lives: presets, config files, flags, panels and sweeps all merge here.
+
+    Parameters
+    ----------
+    *layers : dict or None
+        Field name -> value; None or an empty dict adds nothing.
+
+    Returns
+    -------
+    dict
+        The merged fields, not yet validated (:func:`resolve_params` validates them).
+
+    Examples
+    --------
+    >>> merge_layers({"eta_dc": 0.9, "eta_uc": 0.8, "alpha": 1.0}, None, {"eta_c": 0.5})
+    {'alpha': 1.0, 'eta_c': 0.5}
     """
     merged: dict = {}
     for layer in layers:
@@ -670,5 +718,31 @@ def merge_layers(*layers: dict | None) -> dict:
 
 
 def resolve_params(*layers: dict | None) -> ProtocolParams:
-    """Merge parameter layers (see :func:`merge_layers`) into validated :class:`ProtocolParams`."""
+    """Merge parameter layers (see :func:`merge_layers`) into validated :class:`ProtocolParams`.
+
+    Parameters
+    ----------
+    *layers : dict or None
+        Field name -> value (units as in :class:`ProtocolParams`), later beats earlier:
+        e.g. a preset, a config file, then explicit values.
+
+    Returns
+    -------
+    ProtocolParams
+        The validated parameters.
+
+    Raises
+    ------
+    ValueError
+        For an unknown field, or (:class:`~catbell_qutip._checks.ParameterError`) a value
+        out of range, naming the field.
+
+    Examples
+    --------
+    Table I hardware with a lumped eta_c instead of its conversion pair:
+
+    >>> p = resolve_params(preset("table1"), {"loss_order": 1, "alpha": 1.5, "eta_c": 0.8})
+    >>> p.eta_c, p.eta_dc, p.eta_int
+    (0.8, None, 0.81)
+    """
     return ProtocolParams(**merge_layers(*layers))

@@ -273,10 +273,11 @@ def run_probability(params, initial: LightAtomState, *, explicit: bool) -> np.nd
     outcomes, without the atoms.
 
     P is a trace, so the atoms can be traced out right after their reflections: each
-    leaves the light in (rho + R rho R^dag) / 2 (:meth:`~.engines.base.LightAtomState.
-    reflect_traced`); Alice's memory and Bob's Pauli frame act on the atoms only and drop
-    out. The light runs through the same steps as in :func:`run_protocol`, with no
-    register: the rate solvers, which need P at many amplitudes, use this. Not clipped
+    leaves the light in (rho + R rho R^dag) / 2
+    (:meth:`~.engines.base.LightAtomState.reflect_traced`); Alice's memory and Bob's Pauli
+    frame act on the atoms only and drop out. The light runs through the same steps as in
+    :func:`run_protocol`, with no register: the rate solvers, which need P at many
+    amplitudes, use this. Not clipped
     (see :func:`catbell_qutip.result.herald`).
     """
     n_comp, m = params.n_components, params.n_rounds

@@ -327,6 +327,30 @@ def solve_at_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
 
     Same arguments as :func:`alpha_for_rate`; by default unattainable points give NaN.
 
+    Parameters
+    ----------
+    loss_order : int
+        l = 2^m - 1.
+    rate_hz : float or ndarray
+        Target R_eg in Hz, > 0.
+    engine : {"coherent", "fock"}
+        Engine of :func:`catbell_qutip.evaluate` (default: the vectorised coherent one).
+    alpha_max : float
+        Upper end of the amplitude scan (dimensionless, default 6).
+    n_scan : int
+        Number of uniform scan points on (0, alpha_max] (default 32).
+    on_unattainable : {"nan", "raise"}
+        What an unattainable target does: NaN at that point (default) or ValueError.
+    **fields
+        Other :class:`~catbell_qutip.params.ProtocolParams` fields, scalars or arrays that
+        broadcast with ``rate_hz``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`alpha_for_rate` (an unattainable target only with
+        ``on_unattainable="raise"``).
+
     Returns
     -------
     dict of ndarray

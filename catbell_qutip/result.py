@@ -119,6 +119,30 @@ def herald(outcomes: list[Outcome]):
     The one place P is made a probability: rounding is clipped into [0, 1] and P below
     :data:`P_FLOOR` is 0 (docs/model.md 3.6: P is the total probability of the
     conclusive records).
+
+    Parameters
+    ----------
+    outcomes : list of Outcome
+        The records of one run; ``rho_ab`` is None for an inconclusive one.
+
+    Returns
+    -------
+    P : float or numpy.ndarray
+        Heralding probability (dimensionless, in [0, 1]), shape (...).
+    rho : numpy.ndarray
+        The unnormalised heralded two-atom state, shape (..., 4, 4), trace P.
+
+    Examples
+    --------
+    Two conclusive records of weight 0.3 and 0.2 and an inconclusive one:
+
+    >>> import numpy as np
+    >>> rec = [Outcome(0, 0, "even", 0.3, np.eye(4) * 0.3 / 4),
+    ...        Outcome(0, 0, "odd", 0.2, np.eye(4) * 0.2 / 4),
+    ...        Outcome(0, 0, "inconclusive", 0.5, None)]
+    >>> P, rho = herald(rec)
+    >>> round(float(P), 12), rho.shape
+    (0.5, (4, 4))
     """
     rho = sum(o.rho_ab for o in outcomes if o.rho_ab is not None)
     P = np.real(np.trace(rho, axis1=-2, axis2=-1))
@@ -160,6 +184,16 @@ class ProtocolResult:
     outcomes : list of Outcome
         Every classical record (encoder sector, syndrome, USD result) with its probability
         and corrected unnormalised two-atom state.
+
+    Examples
+    --------
+    For l = 0, P = 1 - exp(-2 eta |alpha|^2) and F = (1 + exp(-2 (1 - eta) |alpha|^2)) / 2
+    (:mod:`catbell_qutip.closed_forms`):
+
+    >>> import catbell_qutip as cb
+    >>> r = cb.simulate(loss_order=0, alpha=1.0, eta=0.9, engine="coherent")
+    >>> round(r.P, 9), round(r.F, 9), r.cutoff, r.rho_ab.dims
+    (0.834701112, 0.909365377, None, [[2, 2], [2, 2]])
     """
 
     params: ProtocolParams
@@ -280,6 +314,37 @@ def summarise(rho_unnorm: np.ndarray, P: np.ndarray):
     first (:func:`normalise`: a :class:`~catbell_qutip._checks.PrecisionError` where it is
     not a density matrix to :data:`STATE_TOL`), so F and Q are clipped into [0, 1] and S
     into [0, 2 sqrt 2] only to remove rounding.
+
+    Parameters
+    ----------
+    rho_unnorm : numpy.ndarray
+        Unnormalised heralded state, shape (..., 4, 4), of trace ``P``.
+    P : float or numpy.ndarray
+        Heralding probability, shape (...).
+
+    Returns
+    -------
+    tuple
+        The normalised state rho (..., 4, 4), F, S (in [0, 2 sqrt 2]) and Q, all
+        dimensionless; NaN where P = 0.
+
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        Some heralded state is not a density matrix to :data:`STATE_TOL` (Hermitian,
+        trace 1, positive semidefinite).
+
+    Examples
+    --------
+    phi+ with weight 0.5, and a point that does not herald:
+
+    >>> import numpy as np
+    >>> phi = np.array([1, 0, 0, 1]) / np.sqrt(2)
+    >>> rho, F, S, Q = summarise(0.5 * np.outer(phi, phi), 0.5)
+    >>> round(float(F), 12), round(float(S), 9), round(float(Q), 12)
+    (1.0, 2.828427125, 0.0)
+    >>> summarise(np.zeros((1, 4, 4)), np.array([0.0]))[1]
+    array([nan])
     """
     rho = normalise(rho_unnorm, P)
     if np.ndim(P) == 0 and P > 0:  # one point that succeeds: no masking needed

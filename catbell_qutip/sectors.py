@@ -133,6 +133,26 @@ def poisson_tail(y, n_max) -> np.ndarray:
 
     Accurate in relative terms (regularised incomplete gamma function), also when the
     tail is far below machine epsilon.
+
+    Parameters
+    ----------
+    y : float or array_like
+        Mean photon number (dimensionless, >= 0).
+    n_max : int or array_like
+        Largest photon number kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        P(n > n_max) (dimensionless), broadcast over the inputs; 0 where y = 0.
+
+    Examples
+    --------
+    For mean 1, P(n > 0) = 1 - e^-1 and P(n > 14) = e^-1 (1/15! + 1/16! + ...)
+    = 2.813e-13 (1 + 1/16 + 1/272 + ...) = 3.00e-13:
+
+    >>> round(float(poisson_tail(1.0, 0)), 12), f"{float(poisson_tail(1.0, 14)):.2e}"
+    (0.632120558829, '3.00e-13')
     """
     y = np.asarray(y, dtype=float)
     return np.where(y > 0, gammainc(np.asarray(n_max) + 1.0, y), 0.0)

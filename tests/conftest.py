@@ -7,11 +7,30 @@ CATBELL_TOL scales every agreement tolerance (default 1).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
+from nbclient import NotebookClient
 
 TOL_SCALE = float(os.environ.get("CATBELL_TOL", "1"))
+
+#: the exploration notebooks and how they are run (kernel python3, in notebooks/)
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_CELL_TIMEOUT_S = 120
+_EXECUTED: dict[Path, nbformat.NotebookNode] = {}
+
+
+def executed_notebook(path: Path) -> nbformat.NotebookNode:
+    """``path`` executed top to bottom in ``notebooks/`` (once per test session: the
+    notebook tests check it, and the documentation site renders the same outputs)."""
+    if path not in _EXECUTED:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        _EXECUTED[path] = nb
+    return _EXECUTED[path]
 
 
 def tol(value: float) -> float:

@@ -3,7 +3,9 @@
 Every notebook ends with assertions on physics (Tsirelson bound, trace 1, engines agree,
 closed forms match), so executing it is a test: a failing assertion raises
 :class:`nbclient.exceptions.CellExecutionError` here. The notebooks are executed in memory,
-in the ``notebooks/`` directory, with the ``python3`` kernel; nothing is written back.
+in the ``notebooks/`` directory, with the ``python3`` kernel, once per test session
+(``conftest.executed_notebook``: tests/test_docs_site.py renders the same outputs); nothing
+is written back.
 
 Committed notebooks must carry no outputs (readable diffs). To strip them, see the
 "Notebooks" section of README.md.
@@ -16,13 +18,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from conftest import NOTEBOOK_DIR, executed_notebook
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ("01_quickstart.ipynb", "02_codes_and_loss.ipynb", "03_paper_figures.ipynb",
             "04_repeaters.ipynb", "06_finite_key.ipynb")
-CELL_TIMEOUT_S = 120
 
 
 def _ids(path: Path) -> str:
@@ -87,14 +87,7 @@ def test_no_self_referencing_copy_note(path):
 # message and category, never with a blanket filter.
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_notebook_executes(path):
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-    )
-    client.execute()
+    nb = executed_notebook(path)
     stray = [(i, o["data"]["text/plain"][:60]) for i, c in enumerate(nb.cells)
              if c.cell_type == "code" for o in c.outputs
              if o.get("output_type") == "execute_result"
