@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ._common import cli_message, did_you_mean, parser_flags, remove_partial_output
 
-__all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED", "cli_message"]
+__all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED"]
 
 #: subcommand name -> (module of this package, one-line help: the subcommand's own)
 SUBCOMMANDS = {
@@ -151,8 +151,8 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
-    command line's own terms (:func:`cli_message`); Ctrl-C exits with code 130 and one line
-    (:data:`EXIT_INTERRUPTED`)."""
+    command line's own terms (:func:`~catbell_qutip.cli._common.cli_message`); Ctrl-C
+    exits with code 130 and one line (:data:`EXIT_INTERRUPTED`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command(argv)
     args = None

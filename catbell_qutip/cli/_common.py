@@ -236,7 +236,8 @@ def cli_text(text: str, command: str | None = None, *, flags: dict | None = None
 
 def cli_message(exc: ValueError, command: str | None = None, *, flags: dict | None = None,
                 sources: dict | None = None) -> str:
-    """An API error message in command-line terms (:func:`cli_text`), on one line.
+    """An API error message in command-line terms
+    (:func:`~catbell_qutip.cli._common.cli_text`), on one line.
 
     A message about one argument (:class:`~catbell_qutip._checks.ParameterError` with a
     ``field``) starts with that argument's name; it is replaced by where the value came
