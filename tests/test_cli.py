@@ -427,7 +427,7 @@ def _help_raw(argv, capsys) -> str:
 
 ALL_COMMANDS = [["simulate"], ["sweep"], ["thresholds"], ["reproduce"], ["bench"],
                 ["bench", "convergence"], ["bench", "speed"], ["repeater"], ["advantage"],
-                ["presets"], ["finite-key"]]
+                ["presets"], ["finite-key"], ["codes"]]
 
 
 def test_every_command_is_in_the_help_tests():

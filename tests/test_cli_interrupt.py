@@ -5,7 +5,7 @@ SIGINT on the whole group (what Ctrl-C sends) once it is computing: once it and 
 workers have used more CPU time than ``catbell --version`` needs to start (every import),
 or, for commands that write files as they go, once the first file is in the output folder.
 The load of the machine then does not decide whether the signal lands during the work.
-Cost: about 25 s of CPU time for the six commands (most of it their imports).
+Cost: about 25 s of CPU time for the seven commands (most of it their imports).
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ CASES = {
                    "busy"),
     "bench-convergence": (["bench", "convergence", "--out", "out"], "out", "files"),
     "finite-key": (["finite-key", "--out", "out", "--no-progress"], "out", "busy"),
+    "codes": (["codes", "--quick", "--out", "out", "--no-progress", "--workers", "2"], "out",
+              "busy"),
 }
 
 

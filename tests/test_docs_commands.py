@@ -46,6 +46,7 @@ SKIP = {
     "sweep": "starts a process pool or needs a Dask scheduler and writes a store "
              "(tests/test_sweep.py runs sweeps end to end)",
     "bench": "the benchmarks take minutes (tests/test_cli_bench.py checks where they write)",
+    "codes": "minutes on the default grids (tests/test_codecompare.py runs --quick end to end)",
     "thresholds": "root finding on the default 25-point grids takes ~15 s "
                   "(tests/test_thresholds.py checks the thresholds); run with --grid <= 8",
 }

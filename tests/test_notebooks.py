@@ -22,7 +22,7 @@ from conftest import NOTEBOOK_DIR, executed_notebook
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ("01_quickstart.ipynb", "02_codes_and_loss.ipynb", "03_paper_figures.ipynb",
-            "04_repeaters.ipynb", "06_finite_key.ipynb")
+            "04_repeaters.ipynb", "05_codes.ipynb", "06_finite_key.ipynb")
 
 
 def _ids(path: Path) -> str:

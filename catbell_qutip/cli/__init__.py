@@ -41,6 +41,7 @@ SUBCOMMANDS = {
     "finite-key": ("finite_key", "finite-size DI-QKD: key length, rounds and time to a "
                                  "first key"),
     "presets": ("presets", "list the named presets, or show what one sets"),
+    "codes": ("codes", "which rotation-symmetric code (cat, squeezed cat, binomial) wins"),
 }
 
 
