@@ -24,6 +24,7 @@ import textwrap
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .._threads import limited_blas
 from ._common import cli_message, did_you_mean, parser_flags, remove_partial_output
 
 __all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED"]
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the subcommand that refuses them, not by the top-level parser
             args._parser.unrecognized(extra)
-        return int(args._run(args) or 0)
+        with limited_blas():  # one BLAS thread (catbell_qutip/_threads.py)
+            return int(args._run(args) or 0)
     except ValueError as exc:
         flags = parser_flags(args._parser) if args is not None else None
         msg = cli_message(exc, command, flags=flags,
