@@ -16,9 +16,9 @@ the repository.
 values (``summary.json`` and the points), every variable and coordinate of every netCDF file
 and every numeric cell of every CSV file. Two numbers agree when
 ``|a - b| <= RTOL * max(|a|, |b|)`` or ``|a - b| <= ATOL`` (values near 0); non-numeric
-values must be equal; run times (:data:`IGNORED_KEYS`) are skipped. It prints the largest
-relative and absolute differences and exits 1 on any disagreement (or a missing or extra
-file or key), 0 otherwise.
+values must be equal; run times (:data:`IGNORED_KEYS`, :data:`IGNORED_FILES`) are skipped,
+present or not. It prints the largest relative and absolute differences and exits 1 on any
+disagreement (or a missing or extra file or key), 0 otherwise.
 
 Two kinds of number are not defined to 1e-12 by the computation itself, so they are
 compared at the accuracy they have (every other number at RTOL):
@@ -58,6 +58,9 @@ RTOL = 1e-12
 ATOL = 1e-12
 #: JSON keys not compared: run times, which differ between any two runs
 IGNORED_KEYS = ("wall_time_s", "task_wall_times_s")
+#: reproduce files not compared: run times only (``catbell reproduce`` writes its wall times
+#: to timing.json, not to summary.*, so that every other file is identical run to run)
+IGNORED_FILES = ("timing.json",)
 
 _IMPERFECT = [
     "--length-km", "20", "--eta-int", "0.9", "--eta-dc", "0.8", "--eta-uc", "0.85",
@@ -179,8 +182,9 @@ class _Diff:
         if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool):
             self.number(float(a), float(b), where, rtol)
         elif isinstance(a, dict) and isinstance(b, dict):
-            if set(a) - set(b):
-                self.failures.append(f"{where}: keys missing: {sorted(set(a) - set(b))}")
+            missing = set(a) - set(b) - set(IGNORED_KEYS)
+            if missing:
+                self.failures.append(f"{where}: keys missing: {sorted(missing)}")
             for k in sorted(set(b) - set(a)):  # a new field or output: reported, not a move
                 self.added.add(k)
             S, Q = a.get("S"), a.get("Q")
@@ -282,9 +286,11 @@ def compare(reference: Path) -> int:
             "points",
         )
         ref_files = {p.relative_to(reference / "reproduce")
-                     for p in (reference / "reproduce").rglob("*") if p.is_file()}  # fmt: skip
+                     for p in (reference / "reproduce").rglob("*")
+                     if p.is_file() and p.name not in IGNORED_FILES}  # fmt: skip
         new_files = {p.relative_to(new / "reproduce")
-                     for p in (new / "reproduce").rglob("*") if p.is_file()}  # fmt: skip
+                     for p in (new / "reproduce").rglob("*")
+                     if p.is_file() and p.name not in IGNORED_FILES}  # fmt: skip
         if ref_files != new_files:
             odd = sorted(map(str, ref_files ^ new_files))
             diff.failures.append(f"reproduce files differ: {odd}")

@@ -9,16 +9,23 @@ import numpy as np
 __all__ = [
     "ParameterError",
     "MemoryLimitError",
+    "PrecisionError",
+    "SourceError",
     "NoHeraldWarning",
     "UnreachableRateWarning",
     "check_loss_order",
     "check_real",
-    "check_choice",
     "check_int",
+    "check_choice",
     "memory_limit_bytes",
     "check_memory",
     "MEMORY_LIMIT_ENV",
     "check_out_dir",
+    "TimeLimitError",
+    "TIME_LIMIT_ENV",
+    "time_limit_seconds",
+    "check_time",
+    "format_duration",
     "check_count",
 ]
 
@@ -76,6 +83,23 @@ class MemoryLimitError(ValueError):
         self.limit_bytes = float(limit_bytes)
 
 
+class SourceError(ValueError):
+    """A bad value read from a file (a preset, a ``--config`` file, a sweep spec).
+
+    The message names the file and the key (``config file 'c.toml': loss_order ...``):
+    the value was never a command-line flag, so commands show the message as it is.
+    """
+
+
+class PrecisionError(ValueError):
+    """A point where rounding has overtaken the result: refused rather than reported.
+
+    Raised where a heralded state is not a density matrix to the stated tolerance
+    (:func:`catbell_qutip.result.check_heralded_state`) or P is below an engine's
+    resolution floor; the message names the floor or tolerance and what to do.
+    """
+
+
 class NoHeraldWarning(RuntimeWarning):
     """Some points have P = 0: no attempt heralds, so F, S and Q are NaN (undefined) there.
 
@@ -128,6 +152,62 @@ def check_memory(estimate_bytes: float, what: str, way_out: str) -> None:
             estimate_bytes, limit)
 
 
+#: environment variable that sets the longest run a command starts, in hours
+TIME_LIMIT_ENV = "CATBELL_MAX_HOURS"
+
+
+class TimeLimitError(ValueError):
+    """A run whose estimated duration exceeds the limit (:func:`time_limit_seconds`)."""
+
+    def __init__(self, message: str, estimate_seconds: float, limit_seconds: float):
+        super().__init__(message)
+        self.estimate_seconds = float(estimate_seconds)
+        self.limit_seconds = float(limit_seconds)
+
+
+def time_limit_seconds(default_hours: float = 1.0) -> float:
+    """Longest run (by its estimate) a command starts, in seconds.
+
+    ``CATBELL_MAX_HOURS`` (hours) if set, else ``default_hours``: 1 h for the commands
+    that keep their results in memory, more for resumable sweeps.
+    """
+    import os
+
+    env = os.environ.get(TIME_LIMIT_ENV)
+    if env:
+        try:
+            hours = float(env)
+        except ValueError:
+            raise ValueError(f"{TIME_LIMIT_ENV} = {env!r} is not a number of hours") from None
+        if not hours > 0:
+            raise ValueError(f"{TIME_LIMIT_ENV} = {env!r} must be > 0 hours")
+        return hours * 3600.0
+    return float(default_hours) * 3600.0
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for messages: "40 s", "12 min", "1 h", "3.5 h", "2.1e+04 h"."""
+    s = float(seconds)
+    if s < 120:
+        return f"{s:.2g} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.2g} h"
+
+
+def check_time(estimate_seconds: float, what: str, way_out: str, *,
+               default_hours: float = 1.0) -> None:
+    """Raise :class:`TimeLimitError` before any work if a run's estimated duration
+    exceeds :func:`time_limit_seconds` (the same rule as :func:`check_memory`: the
+    estimate, the limit, how to change it and ``way_out`` in the caller's terms)."""
+    limit = time_limit_seconds(default_hours)
+    if not estimate_seconds <= limit:
+        raise TimeLimitError(
+            f"{what} would take about {format_duration(estimate_seconds)} (an estimate), "
+            f"more than the limit of {format_duration(limit)} (set {TIME_LIMIT_ENV} to "
+            f"change it); {way_out}", estimate_seconds, limit)
+
+
 def check_loss_order(loss_order) -> int:
     """Return N = l + 1 for a valid loss order l = 2^m - 1, else raise ValueError."""
     if isinstance(loss_order, bool) or not isinstance(loss_order, (int, np.integer)):
@@ -163,14 +243,30 @@ def check_real(
         and (high is None or (value < high if high_open else value <= high))
     ):
         return float(value)  # fast path for a valid plain number; everything else below
-    if isinstance(value, (bool, np.bool_)) or np.asarray(value).dtype == bool:
+    if isinstance(value, (bool, np.bool_)):
         raise ParameterError(f"{name} must be a real number, got the boolean {value!r}", name)
     try:
-        arr = np.asarray(value, dtype=float)
+        given = np.asarray(value)
+    except ValueError:  # ragged nesting, e.g. [[1, 2], [3]]
+        raise ParameterError(f"{name} must be a real number or a rectangular array of "
+                             f"them, got the ragged {value!r}", name) from None
+    if given.dtype == bool:
+        raise ParameterError(f"{name} must be a real number, got the boolean {value!r}", name)
+    if given.dtype.kind in "USV" or (given.dtype.kind == "O" and any(
+            isinstance(v, (str, bytes)) for v in given.flat)):
+        # a numeric string ('1.2') is not parsed: a typo or a wrong column must not pass
+        raise ParameterError(f"{name} must be a real number, got the string {value!r}; "
+                             "give numbers, without quotes", name)
+    if given.dtype.kind == "O" and any(v is None for v in given.flat):
+        raise ParameterError(f"{name} must be a real number, got None in {value!r}", name)
+    if given.size == 0:
+        raise ParameterError(f"{name} is empty: give a number or a non-empty array", name)
+    try:
+        arr = np.asarray(given, dtype=float)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a real number, got {value!r}", name) from None
     lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
+    hi = ")" if high_open or (high is None and not allow_inf) else "]"
     rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     u = f" {unit}" if unit else ""
     bad = np.isnan(arr) | (np.isinf(arr) & (not allow_inf))
@@ -208,15 +304,19 @@ def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int
     return int(v)
 
 
-def check_int(value, name: str, *, low: float | None = None, high: float | None = None) -> int:
-    """Validate an integer (a float or string is refused, booleans too); return it as int."""
+def check_int(value, name: str, *, low: float | None = None, high: float | None = None,
+              what: str = "") -> int:
+    """Validate an integer (a Python or NumPy integer: a float or string is refused,
+    booleans too) in [low, high]; return it as int. ``what`` adds why the range is what
+    it is."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ParameterError(f"{name} must be an integer, got {value!r}", name)
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
         lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ParameterError(f"{name} = {v} is outside the allowed range [{lo}, {hi}]", name)
+        hi = "inf)" if high is None else f"{high:g}]"
+        raise ParameterError(f"{name} = {v} is outside the allowed range [{lo}, {hi}"
+                             + (f" ({what})" if what else ""), name)
     return v
 
 
@@ -245,17 +345,19 @@ def check_out_dir(path, flag: str = "--out", *, kind: str = "folder"):
 
     text = os.fspath(path) if path is not None else ""
     if not str(text).strip():
-        raise ValueError(f"{flag} is empty: give the {kind} to write, e.g. {flag} results")
+        raise ParameterError(f"{flag} is empty: give the {kind} to write, e.g. {flag} results",
+                             flag)
     p = Path(text)
     where = f"{flag} {str(p)!r}"
     if p.exists() and not p.is_dir():
-        raise ValueError(f"{where} is an existing file, not a {kind}; choose another path")
+        raise ParameterError(f"{where} is an existing file, not a {kind}; choose another path",
+                             flag)
     d = p
     while not d.exists() and d != d.parent:
         d = d.parent
     if not d.is_dir():
-        raise ValueError(f"{where}: {str(d)!r} is a file, so the {kind} cannot be created "
-                         "there; choose another path")
+        raise ParameterError(f"{where}: {str(d)!r} is a file, so the {kind} cannot be "
+                             "created there; choose another path", flag)
     why = None
     if not os.access(d, os.W_OK | os.X_OK):
         why = "read-only location or no permission"
@@ -273,6 +375,6 @@ def check_out_dir(path, flag: str = "--out", *, kind: str = "folder"):
             os.close(fd)
             os.unlink(probe)
     if why is not None:
-        raise ValueError(f"{where}: {str(d)!r} is not writable ({why}), so the {kind} "
-                         f"cannot be created there; choose a writable location")
+        raise ParameterError(f"{where}: {str(d)!r} is not writable ({why}), so the {kind} "
+                             "cannot be created there; choose a writable location", flag)
     return p

@@ -9,7 +9,16 @@ import warnings
 
 import numpy as np
 
-from ._checks import NoHeraldWarning, ParameterError, check_choice, check_memory, check_real
+from ._checks import (
+    NoHeraldWarning,
+    ParameterError,
+    PrecisionError,
+    check_choice,
+    check_memory,
+    check_real,
+    memory_limit_bytes,
+)
+from ._threads import with_limited_blas
 from .codes import (
     DEFAULT_TRUNCATION_TOL,
     Code,
@@ -24,7 +33,8 @@ from .protocol import Outcome, run_probability, run_protocol
 from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
-           "fock_memory_bytes", "coherent_memory_bytes", "EVALUATE_CHUNK_BYTES"]
+           "predict_fock_resolution", "fock_memory_bytes", "coherent_memory_bytes",
+           "seconds_per_point", "check_point_memory", "EVALUATE_CHUNK_BYTES"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
@@ -46,17 +56,76 @@ FOCK_LINEAR_P_FLOOR = 1e-7
 EVALUATE_CHUNK_BYTES = 2 ** 28
 
 
-def _check_fock_resolution(P: float, usd: str) -> None:
+#: Smallest P at which a test checks the coherent engine's linear-optics USD against the
+#: physics of the weak-light limit (tests/test_numerics.py: P ratios eta^N and the same
+#: F, S, Q to 1e-9, and a positive state along L, down to P ~ 1e-245): what the Fock
+#: engine's refusal may promise of the coherent engine.
+COHERENT_LINEAR_TESTED_P = 1e-245
+
+
+def _check_fock_resolution(P: float, usd: str, *, predicted: bool = False) -> None:
     """The one rule for a Fock point with the linear-optics USD: P below the floor
     (including a P that rounding made 0 or negative) is refused with this message, never
-    reported as "no light"; the coherent engine then tells whether P is really 0."""
+    reported as "no light"; the coherent engine then tells whether P is really 0.
+    ``predicted``: P is the coherent engine's, computed before the Fock run."""
     if usd == "linear" and P < FOCK_LINEAR_P_FLOOR:
-        raise ValueError(
-            f"P = {max(P, 0.0):.3g} is below the Fock engine's resolution floor "
+        how = " (predicted by the coherent engine, before the Fock run)" if predicted else ""
+        raise PrecisionError(
+            f"P = {max(P, 0.0):.3g}{how} is below the Fock engine's resolution floor "
             f"{FOCK_LINEAR_P_FLOOR:g} for the linear-optics USD: the cancellation in its "
             "click effects (~3e-17) would dominate F, S and Q, which are conditioned on "
-            "success; use engine='coherent', which stays exact at any P"
+            "success; use engine='coherent', whose click effects keep their precision at "
+            f"small P (tested down to P ~ {COHERENT_LINEAR_TESTED_P:g})"
         )
+
+
+def predict_fock_resolution(params: ProtocolParams) -> None:
+    """Refuse, before any Fock-engine work, a linear-optics batch with a point whose P is
+    below :data:`FOCK_LINEAR_P_FLOOR`, where the Fock run would refuse it afterwards
+    (Fock l = 7 with the linear USD ran 180-200 s building its 2^16 no-click matrices
+    before refusing on the floor).
+
+    P is predicted by the coherent engine on the same points (P alone, in the chunks of
+    :func:`evaluate`: ~1 ms per point at l = 7, against minutes for the Fock run; equal
+    to the Fock engine's P to within its truncation, <= tol * P). The batch is refused as
+    the Fock run refuses it: if any point is below the floor. Only cat codes can be
+    predicted (the linear-optics USD is a cat-code scheme, and the coherent engine is
+    built on the cat's ring of coherent states); nothing is predicted, and the Fock
+    run's own check afterwards decides, for the TUB (no floor) or where the coherent
+    engine would need more memory than the Fock run (its memory guard speaks first).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        One point or a batch, as :func:`evaluate` runs it on the Fock engine.
+
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        Some point's predicted P is below :data:`FOCK_LINEAR_P_FLOOR`.
+
+    Examples
+    --------
+    A batch with one point far below the floor is refused as a whole:
+
+    >>> from catbell_qutip._checks import PrecisionError
+    >>> p = ProtocolParams(loss_order=1, alpha=[1.0, 1e-5], usd="linear")
+    >>> try:
+    ...     predict_fock_resolution(p)
+    ... except PrecisionError as exc:
+    ...     print(str(exc)[:46])
+    P = 2.5e-21 (predicted by the coherent engine,
+    >>> predict_fock_resolution(ProtocolParams(loss_order=1, alpha=1.0, usd="linear"))
+    """
+    if params.usd != "linear" or params.code != "cat":
+        return
+    if coherent_memory_bytes(params, 1) > memory_limit_bytes():
+        return
+    try:
+        P = _evaluate_coherent(params, ("P",))["P"]
+    except ValueError:  # a batch whose outputs alone exceed the memory limit
+        return
+    _check_fock_resolution(float(np.min(P)), params.usd, predicted=True)
 
 
 def _require(name: str, value, call: str) -> None:
@@ -64,6 +133,16 @@ def _require(name: str, value, call: str) -> None:
         raise ParameterError(
             f"{call}() needs {name} ({PARAM_INFO[name].long_name}); e.g. "
             f"{call}(loss_order=1, alpha=1.2, ...)", name)
+
+
+def _check_fields(kwargs: dict, call: str) -> None:
+    """Keyword arguments that are not ProtocolParams fields: a ParameterError, not the
+    dataclass's TypeError."""
+    known = (*PARAM_INFO, "code_vector")  # code_vector: a Python-only field (a ket)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ParameterError(f"{call}() got an unknown parameter {unknown[0]!r}; known "
+                             f"parameters are {', '.join(known)}", unknown[0])
 
 
 def _code_fields(fields: dict, call: str) -> dict:
@@ -85,9 +164,13 @@ def _code_fields(fields: dict, call: str) -> dict:
 
 def _make_params(loss_order, alpha, eta, params, kwargs) -> ProtocolParams:
     if params is not None:
+        if not isinstance(params, ProtocolParams):
+            raise ParameterError(f"params must be a ProtocolParams, got {params!r}; e.g. "
+                                 "params=ProtocolParams(loss_order=1, alpha=1.2)", "params")
         if kwargs or loss_order is not None or alpha is not None or eta is not None:
             raise ValueError("give either params=ProtocolParams(...) or individual parameters")
         return params
+    _check_fields(kwargs, "simulate")
     fields = dict(kwargs)
     if loss_order is not None:
         fields["loss_order"] = loss_order
@@ -147,6 +230,39 @@ def coherent_memory_bytes(params: ProtocolParams, n_points: int | None = None) -
     return per_point * max(int(size), 1)
 
 
+#: CPU seconds per point, by engine, USD and N = l + 1 (ideal encoder), measured with one
+#: thread on a loaded 2-core machine: the coherent engine vectorised over 512 points
+#: (every imperfection on), the Fock engine one point at |alpha| = 2.5 (the linear USD's
+#: N = 8 point, alpha = 2, took 1342 s of wall time at load 9).
+_POINT_SECONDS = {
+    ("coherent", "tub"): {1: 1.3e-5, 2: 3.9e-5, 4: 1.8e-4, 8: 1.3e-3},
+    ("coherent", "linear"): {1: 1.6e-5, 2: 8.3e-5, 4: 9.2e-4, 8: 1.5e-2},
+    ("fock", "tub"): {1: 3.6e-3, 2: 4.6e-3, 4: 1.3e-2, 8: 0.1},
+    ("fock", "linear"): {1: 8.1e-3, 2: 2.2e-2, 4: 0.55, 8: 700.0},
+}
+
+
+def seconds_per_point(loss_order: int, *, engine: str = "coherent", usd: str = "tub",
+                      encoder: str = "ideal") -> float:
+    """Rough CPU seconds one parameter point costs, for refusing hopeless runs up front.
+
+    From measured values (:data:`_POINT_SECONDS`) doubled, so that the estimate errs
+    high; the explicit encoder runs N encoder branches (x N); codes beyond N = 8 are
+    extrapolated as N^4 (the cost per doubling of N grows 3-16 fold up to N = 8). An order
+    of magnitude, not a promise.
+
+    Examples
+    --------
+    >>> seconds_per_point(1) < seconds_per_point(1, usd="linear") < seconds_per_point(3)
+    True
+    """
+    n = int(loss_order) + 1
+    table = _POINT_SECONDS[(engine, usd)]
+    known = max(k for k in table if k <= n) if n <= 8 else 8
+    sec = table[known] * (n / known) ** 4
+    return 2.0 * sec * (n if encoder == "explicit" else 1)
+
+
 @functools.lru_cache(maxsize=4096)
 def _auto_cutoff(code: Code, tol: float, sector):
     return code.cutoff_and_tail(tol, sector)
@@ -160,11 +276,16 @@ def _check_fock_amplitude(params: ProtocolParams, codes, tol: float) -> None:
     est = codes[i].cutoff_estimate(tol)
     check_memory(fock_memory_bytes(params.loss_order, est, params.usd),
                  f"the Fock engine at {_describe(codes[i])} (cutoff above {int(est)})",
-                 _fock_way_out(codes[i]))
+                 _fock_way_out(codes[i], params))
 
 
-def _fock_way_out(code: Code) -> str:
-    """What to do when a Fock run is too large, in API terms."""
+def _fock_way_out(code: Code, params: ProtocolParams | None = None) -> str:
+    """What to do when a Fock run is too large, in API terms: for a cat, the coherent
+    engine only where it can run the point itself (at l = 1023 it needs ~2e3 GiB too)."""
+    if (code.family == "cat" and params is not None
+            and coherent_memory_bytes(params, 1) > memory_limit_bytes()):
+        return ("give a lower loss_order: the coherent engine cannot run this point either "
+                f"(~{coherent_memory_bytes(params, 1) / 2 ** 30:.3g} GiB for one point)")
     return {"cat": "use engine='coherent', which needs no cutoff, or a smaller alpha",
             "squeezed-cat": "use a smaller alpha or squeezing",
             "binomial": "use a smaller binomial_m"}.get(code.family, "use a shorter vector")
@@ -185,7 +306,7 @@ def _fock_initial(params: ProtocolParams, cutoff, truncation_error=None):
     cut = np.broadcast_to(np.asarray(cutoff, dtype=int), (len(codes),))
     check_memory(fock_memory_bytes(params.loss_order, int(cut.max()), params.usd),
                  f"the Fock engine at cutoff {int(cut.max())} (l = {params.loss_order})",
-                 _fock_way_out(codes[0]))
+                 _fock_way_out(codes[0], params))
     errs = None if truncation_error is None else \
         np.broadcast_to(np.asarray(truncation_error, dtype=float), (len(codes),))
     state = FockState.initial(codes, cut, explicit=params.encoder == "explicit",
@@ -272,7 +393,7 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     def chunks(todo):
         check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
                      f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})", _fock_way_out(codes[0]))
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0], params))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:
@@ -331,6 +452,7 @@ def _coherent_initial(params: ProtocolParams):
     return make(params.alpha, params.n_components)
 
 
+@with_limited_blas
 def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
         tol: float = DEFAULT_TRUNCATION_TOL):
     """Run the protocol; return (outcomes, cutoff, truncation_error). Low-level.
@@ -378,6 +500,27 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     return outcomes, int(cuts[0]), float(masses[0])
 
 
+def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
+                       tol: float = DEFAULT_TRUNCATION_TOL) -> None:
+    """Raise :class:`~catbell_qutip._checks.MemoryLimitError`, without computing anything,
+    where :func:`run` would refuse the single point ``params`` for its memory (the Fock
+    engine at its automatic cutoff, or the coherent engine on one point). For callers
+    that must know before any work whether a point can run at all (a sweep whose every
+    point would fail is refused before its store is created)."""
+    check_choice(engine, "engine", ENGINES)
+    if engine == "coherent":
+        _check_coherent_memory(params, 1)
+        return
+    codes = codes_of(params)
+    _check_fock_amplitude(params, codes, tol)
+    sector = None if params.encoder == "explicit" else 0
+    cut = max(_auto_cutoff(c, tol, sector)[0] for c in codes)
+    check_memory(fock_memory_bytes(params.loss_order, cut, params.usd),
+                 f"the Fock engine at cutoff {cut} (l = {params.loss_order})",
+                 _fock_way_out(codes[0], params))
+
+
+@with_limited_blas
 def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL):
     """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
@@ -422,6 +565,7 @@ def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) 
                  "evaluate fewer points per call, a lower loss_order or a smaller alpha")
 
 
+@with_limited_blas
 def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL, params: ProtocolParams | None = None,
              **kwargs) -> ProtocolResult:
@@ -487,6 +631,8 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
     params = _make_params(loss_order, alpha, eta, params, kwargs)
     if params.batch_shape != ():
         raise ValueError("simulate() takes one parameter point; use evaluate() for arrays")
+    if engine == "fock":
+        predict_fock_resolution(params)
     outcomes, cutoff, trunc = run(params, engine=engine, cutoff=cutoff, tol=tol)
     P, rho_un = herald(outcomes)
     P = float(P)
@@ -503,25 +649,46 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
 
 
 def _grid_axes(kwargs: dict) -> dict:
-    """The 1-D axes of ``evaluate(grid=True)``; a choice field given as a list is refused."""
+    """The 1-D axes of ``evaluate(grid=True)``: each validated as its field, distinct
+    values (a repeated value would be a duplicate coordinate); a choice field given as a
+    list is refused."""
     axes = {}
     for name, v in kwargs.items():
-        if np.ndim(v) == 0 or name == "code_vector":  # a code vector is one value
+        if isinstance(v, str) or np.ndim(v) == 0 or name == "code_vector":  # one value
             continue
-        info = PARAM_INFO.get(name)
-        if info is not None and not info.array:
+        info = PARAM_INFO[name]
+        if not info.array:
             raise ParameterError(
                 f"{name} takes one value per call (got {np.ravel(v).tolist()!r}); call "
                 f"evaluate() once per {name}", name)
-        try:
-            arr = np.asarray(v, dtype=float)
-        except (TypeError, ValueError):
-            raise ParameterError(f"grid axis {name!r} must be real numbers, got {v!r}",
-                                 name) from None
-        if arr.ndim != 1 or arr.size == 0:
-            raise ParameterError(f"grid axis {name!r} must be a non-empty 1-D array", name)
+        arr = np.asarray(info.check(v), dtype=float)
+        if arr.ndim != 1:
+            raise ParameterError(f"grid axis {name} must be a 1-D array, got shape "
+                                 f"{arr.shape}", name)
+        values, counts = np.unique(arr, return_counts=True)
+        if np.any(counts > 1):
+            raise ParameterError(f"grid axis {name} repeats the value "
+                                 f"{values[counts > 1][0]:g}; axis values must be distinct",
+                                 name)
         axes[name] = arr
     return axes
+
+
+def _check_outputs(outputs) -> tuple:
+    """``outputs`` of :func:`evaluate`: a non-empty sequence of distinct names from
+    :data:`OUTPUTS` (a bare string such as 'PF' is refused, not split into letters)."""
+    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)):
+        raise ParameterError(f"outputs must be a list or tuple of names from {OUTPUTS}, got "
+                             f"{outputs!r}; e.g. outputs=('P', 'F')", "outputs")
+    if not outputs:
+        raise ParameterError(f"outputs is empty: give at least one of {OUTPUTS}", "outputs")
+    for o in outputs:
+        if o not in OUTPUTS:
+            raise ParameterError(f"unknown output {o!r}; choose from {OUTPUTS}", "outputs")
+    if len(set(outputs)) != len(outputs):
+        raise ParameterError(f"outputs lists an output twice ({list(outputs)!r}); give each "
+                             "once", "outputs")
+    return tuple(outputs)
 
 
 def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
@@ -561,6 +728,7 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
     return out
 
 
+@with_limited_blas
 def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
              outputs=OUTPUTS, cutoff=None, tol: float = DEFAULT_TRUNCATION_TOL,
              **kwargs):
@@ -632,9 +800,10 @@ def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
     >>> ds.P.dims, ds.P.shape, float(ds.F.sel(alpha=1.0, eta=1.0))
     (('alpha', 'eta'), (2, 3), 1.0)
     """
-    bad = [o for o in outputs if o not in OUTPUTS]
-    if bad:
-        raise ValueError(f"unknown output {bad[0]!r}; choose from {OUTPUTS}")
+    outputs = _check_outputs(outputs)
+    if not isinstance(grid, (bool, np.bool_)):
+        raise ParameterError(f"grid must be True or False, got {grid!r}", "grid")
+    _check_fields(kwargs, "evaluate")
     if engine is None:
         code = kwargs.get("code", "cat")
         engine = "coherent" if code is None or code == "cat" else "fock"
@@ -663,15 +832,19 @@ def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
         values = {k: v.reshape(shape) for k, v in flat.items()}
         P = values["P"]
     else:
+        if set(outputs) - {"P"}:  # refused before any work where P is below the floor
+            predict_fock_resolution(params)
         P, rho_un, _, _, _ = _run_fock(params, cutoff=cutoff, tol=tol,
                                        p_only=set(outputs) == {"P"})
         # P itself is accurate; only quantities conditioned on success need the floor
         if set(outputs) - {"P"}:
             for p in P:
                 _check_fock_resolution(float(p), params.usd)
-        P, rho_un = P.reshape(shape), rho_un.reshape(shape + (4, 4))
-        _, F, S, Q = summarise(rho_un, P)
-        values = {"P": np.asarray(P, dtype=float), "F": F, "S": S, "Q": Q}
+        P = P.reshape(shape)
+        values = {"P": np.asarray(P, dtype=float)}
+        if set(outputs) - {"P"}:  # (with P alone there is no state: rho_un is zero)
+            _, F, S, Q = summarise(rho_un.reshape(shape + (4, 4)), P)
+            values.update(F=F, S=S, Q=Q)
     n_zero = int(np.sum(~(P > 0)))
     if n_zero:
         warnings.warn(f"{n_zero} point(s) have P = 0: F, S and Q are NaN there",

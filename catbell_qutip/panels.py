@@ -526,5 +526,5 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=2,
                title=_title_text(shared), title_fontsize=7, frameon=False)
     fig.savefig(out / f"{panel.name}.png", dpi=300)
-    fig.savefig(out / f"{panel.name}.pdf")
+    fig.savefig(out / f"{panel.name}.pdf", metadata={"CreationDate": None})  # reproducible
     plt.close(fig)

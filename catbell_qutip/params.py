@@ -18,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, check_loss_order, check_real
+from ._checks import (
+    ParameterError,
+    SourceError,
+    check_choice,
+    check_int,
+    check_loss_order,
+    check_real,
+)
 from .fibre import (
     C_FIBRE_M_PER_S,
     WAIT_RULES,
@@ -39,8 +46,10 @@ __all__ = [
     "preset",
     "load_toml",
     "read_toml_table",
+    "check_file_value",
     "resolve_params",
     "merge_layers",
+    "CONVERSION_PARTNERS",
 ]
 
 USD_VARIANTS = ("tub", "linear")
@@ -324,8 +333,13 @@ class ProtocolParams:
             shape = np.broadcast_shapes(
                 *(np.shape(getattr(self, f)) for f in self.numeric_fields())
             )
-        except ValueError as exc:
-            raise ValueError(f"array-valued parameters do not broadcast together: {exc}") from None
+        except ValueError:
+            shapes = ", ".join(f"{f} has shape {np.shape(getattr(self, f))}"
+                               for f in self.numeric_fields() if np.ndim(getattr(self, f)))
+            raise ParameterError(
+                f"array-valued parameters do not broadcast together ({shapes}): give "
+                "arrays of one length (or NumPy-broadcastable shapes), or evaluate(..., "
+                "grid=True) for their outer product", None) from None
         set_(self, "_batch_shape", shape)
 
     def _check_code(self) -> None:
@@ -440,13 +454,10 @@ class ProtocolParams:
 
     def replace(self, **changes) -> ProtocolParams:
         """A copy with some fields changed (validated again)."""
-        if "eta_c" in changes and changes["eta_c"] is not None:
-            changes.setdefault("eta_dc", None)
-            changes.setdefault("eta_uc", None)
-        if ("eta_dc" in changes or "eta_uc" in changes) and (
-            changes.get("eta_dc") is not None or changes.get("eta_uc") is not None
-        ):
-            changes.setdefault("eta_c", None)
+        for name, value in list(changes.items()):  # a side replaces the other one
+            if value is not None:
+                for other in CONVERSION_PARTNERS.get(name, ()):
+                    changes.setdefault(other, None)
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -560,28 +571,61 @@ def read_toml_table(path, what: str) -> dict:
         try:
             return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{what}: not valid TOML: {exc}") from None
+            raise SourceError(f"{what}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
-            raise ValueError(f"{what}: not valid TOML: not UTF-8 text (a binary file?); "
+            raise SourceError(f"{what}: not valid TOML: not UTF-8 text (a binary file?); "
                              "give a TOML text file") from None
+
+
+_INF_WORDS = ("inf", "infinity")
+
+
+def check_file_value(key: str, name: str, value):
+    """One value of field ``name`` as a TOML file gives it, validated; errors name ``key``.
+
+    The one check of parameter values read from files (presets, ``--config`` files, sweep
+    specs): a number must be a TOML number (``eta = "0.5"`` and ``alpha = true`` are
+    refused, ``"inf"`` is the one word accepted, for unbounded fields), an integer an
+    integer, a choice a string, then :meth:`ParamInfo.check`. The message starts with
+    ``key`` (``fixed.eta_int``, ``config file 'c.toml': loss_order``), never with a
+    command-line flag: the value came from the file.
+    """
+    info = PARAM_INFO[name]
+    if info.kind == "real":
+        if isinstance(value, str) and value.lower() in _INF_WORDS:
+            value = math.inf
+        elif isinstance(value, bool):
+            raise SourceError(f"{key} = {str(value).lower()}: a boolean is not a number; "
+                              "give a number")
+        elif not isinstance(value, (int, float, np.integer, np.floating)):
+            raise SourceError(f"{key} must be a number, got {value!r}")
+        value = float(value)
+    elif info.kind in ("loss_order", "int"):
+        if isinstance(value, bool):
+            raise SourceError(f"{key} = {str(value).lower()}: a boolean is not an integer; "
+                              "give an integer")
+        if not isinstance(value, (int, np.integer)):
+            form = " of the form 2^m - 1 (0, 1, 3, 7, ...)" if info.kind == "loss_order" else ""
+            raise SourceError(f"{key} must be an integer{form}, got {value!r}")
+    elif not isinstance(value, str):
+        raise SourceError(f"{key} must be a string, one of {list(info.choices)}, got "
+                          f"{value!r}")
+    try:
+        return info.check(value)
+    except ParameterError as exc:
+        raise SourceError(f"{key}: {exc}") from None
 
 
 def _read_toml(path: Path, what: str) -> dict:
     data = read_toml_table(path, what)
     unknown = sorted(set(data) - set(PARAM_NAMES))
     if unknown:
-        raise ValueError(
+        raise SourceError(
             f"{what}: unknown parameter {unknown[0]!r}; known parameters are "
             f"{', '.join(PARAM_NAMES)}"
         )
-    for key, value in data.items():  # TOML `alpha = true`: named by its key, not a flag
-        if isinstance(value, bool) and PARAM_INFO[key].kind != "choice":
-            what_kind = "an integer" if PARAM_INFO[key].kind == "loss_order" else "a number"
-            raise ValueError(f"{what}: {key} = {str(value).lower()}: a boolean is not "
-                             f"{what_kind}; give {what_kind}")
-    if data.get("t_c_s") in ("inf", "infinity"):
-        data["t_c_s"] = math.inf
-    return data
+    # every value checked here, named by file and key (also one a flag will override)
+    return {key: check_file_value(f"{what}: {key}", key, value) for key, value in data.items()}
 
 
 def PRESETS() -> tuple[str, ...]:  # noqa: N802 - reads like a constant at call sites
@@ -617,7 +661,7 @@ def preset(name: str) -> dict:
     """
     files = _preset_files()
     if name not in files:
-        raise ValueError(f"unknown preset {name!r}; available presets: {', '.join(sorted(files))}")
+        raise SourceError(f"unknown preset {name!r}; available presets: {', '.join(sorted(files))}")
     return _read_toml(files[name], f"preset {name!r}")
 
 
@@ -625,8 +669,15 @@ def load_toml(path) -> dict:
     """Parameter values from a TOML file of ``field = value`` lines; unknown keys raise."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"config file {str(path)!r} does not exist")
+        raise SourceError(f"config file {str(path)!r} does not exist")
     return _read_toml(path, f"config file {str(path)!r}")
+
+
+#: eta_c = eta_dc * eta_uc: the fields that a value of each of these replaces (the one home
+#: of this rule: :class:`ProtocolParams` refuses both sides at once, :func:`merge_layers`
+#: lets a later layer's side replace an earlier one's, map axes clear their partners)
+CONVERSION_PARTNERS = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",),
+                       "eta_uc": ("eta_c",)}
 
 
 def merge_layers(*layers: dict | None) -> dict:
@@ -659,11 +710,9 @@ def merge_layers(*layers: dict | None) -> dict:
         unknown = sorted(set(layer) - set(PARAM_NAMES))
         if unknown:
             raise ValueError(f"unknown parameter {unknown[0]!r}")
-        if "eta_c" in layer:
-            merged.pop("eta_dc", None)
-            merged.pop("eta_uc", None)
-        if "eta_dc" in layer or "eta_uc" in layer:
-            merged.pop("eta_c", None)
+        for name in layer:
+            for other in CONVERSION_PARTNERS.get(name, ()):
+                merged.pop(other, None)
         merged.update(layer)
     return merged
 

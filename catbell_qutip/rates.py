@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from ._checks import NoHeraldWarning, check_real
+from ._checks import NoHeraldWarning, check_int, check_real
 from .api import evaluate
 from .formulas import entanglement_rate, timing
 from .outputs import dataset
-from .params import ProtocolParams
+from .params import ALPHA_MAX, ProtocolParams
 
 __all__ = [
     "ScanOptions",
@@ -252,7 +252,7 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     engine : {"coherent", "fock"}
         Engine of :func:`catbell_qutip.evaluate` (default: the vectorised coherent one).
     alpha_max : float
-        Upper end of the scan (default 6).
+        Upper end of the scan, in (0, :data:`~catbell_qutip.params.ALPHA_MAX`] (default 6).
     n_scan : int
         Number of uniform scan points on (0, alpha_max] (default 32). Below the first
         point the bracket is [0, alpha_max / n_scan].
@@ -300,9 +300,9 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     if on_unattainable not in ("raise", "nan"):
         raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
     rate = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
-    alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True)
-    if int(n_scan) < 2:
-        raise ValueError(f"n_scan = {n_scan} is outside the allowed range [2, inf)")
+    # the scan runs up to alpha_max: bounded as alpha itself is (not blamed on alpha)
+    alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True, high=ALPHA_MAX)
+    n_scan = check_int(n_scan, "n_scan", low=2)
     if "alpha" in fields:
         raise ValueError("alpha is what alpha_for_rate solves for; do not pass it")
     params = ProtocolParams(loss_order=loss_order, alpha=1.0, **fields)

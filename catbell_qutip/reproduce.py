@@ -220,7 +220,7 @@ def summary_unit(key: str) -> str:
 def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
     lines = ["# catbell reproduce: summary", "",
              f"engine: {meta['engine']}, grids: {meta['grids']}, model: "
-             f"{model_text(meta['model'])}, wall time: {meta['wall_time_s']:.1f} s", "",
+             f"{model_text(meta['model'])}", "",
              "| key | value | unit | note |", "| --- | --- | --- | --- |"]
     for k, v in summary.items():
         note = notes.get(k, "").replace("|", "\\|")  # a literal | in Markdown tables
@@ -283,7 +283,10 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     -------
     dict
         The summary: every key of :data:`SUMMARY_KEYS` (None where a number does not
-        exist), then ``"_notes"``, ``"_meta"``, ``"_claims"`` (C1-C10 records).
+        exist), then ``"_notes"``, ``"_meta"``, ``"_claims"`` (C1-C10 records) and
+        ``"_timing"`` (the run's wall times, also written to timing.json: they are the only
+        outputs that differ between two runs; summary.* and every figure are
+        byte-identical).
     """
     from tqdm.auto import tqdm
 
@@ -376,11 +379,18 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     _claims.write_claims(claims, out)
     wall = time.perf_counter() - start
     meta = {"engine": engine, "grids": "quick" if quick else "default", "model": model,
-            "identified_model": picked, "wall_time_s": wall, "notes": meta_notes,
+            "identified_model": picked, "notes": meta_notes,
             "fig4_t0_calibrated": bool(cal["calibrated"]),
             "fig4a_peak_l0_t0_zero": cal["peak_t0_zero"],
-            "fig4_travel_time_s": cal["travel_time_s"], "task_wall_times_s": task_times,
+            "fig4_travel_time_s": cal["travel_time_s"],
             "units": {k: summary_unit(k) for k in ordered}}
+    # run times differ between any two runs: they live in timing.json, labelled as wall
+    # times, so that summary.* (like every figure) is byte-identical run to run
+    timing = {"wall_time_s": wall, "task_wall_times_s": task_times,
+              "note": "wall-clock seconds of this run and of each task; they vary with the "
+                      "machine and its load, unlike every other output"}
+    with open(out / "timing.json", "w") as fh:
+        json.dump(timing, fh, indent=2, allow_nan=False)
     with open(out / "summary.md", "w") as fh:
         fh.write(_summary_md(ordered, notes, meta))
     ordered["_notes"] = notes
@@ -388,6 +398,7 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
     with open(out / "summary.json", "w") as fh:
         json.dump(ordered, fh, indent=2, allow_nan=False)
     ordered["_claims"] = claims
+    ordered["_timing"] = timing
     bar.update()
     bar.close()
     return ordered

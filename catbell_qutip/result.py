@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import PrecisionError
 from ._qutip import qutip
 from .bell import (
     bell_fidelity,
@@ -22,13 +23,96 @@ from .outputs import json_ready
 from .params import ProtocolParams
 from .protocol import Outcome
 
-__all__ = ["ProtocolResult", "herald", "P_FLOOR"]
+__all__ = ["ProtocolResult", "herald", "P_FLOOR", "STATE_TOL", "check_heralded_state",
+           "normalise"]
 
 #: Heralding probabilities below this count as 0 (no attempt heralds): the smallest normal
 #: double divided by the machine epsilon, ~1.0e-292. Below it the entries of the
 #: unnormalised heralded state are subnormal, their rounding (~5e-324) exceeds double
 #: precision relative to P, and rho / P would overflow; F, S and Q are undefined there.
 P_FLOOR = float(np.finfo(float).tiny / np.finfo(float).eps)
+
+
+#: How far a normalised heralded state may be from a density matrix before F, S and Q are
+#: refused (:func:`check_heralded_state`): in max |rho - rho^dagger|, |tr rho - 1| and the
+#: most negative eigenvalue. The engines' rounding leaves ~1e-15 (coherent engine, at any P
+#: above :data:`P_FLOOR`) and at most ~3e-10 (Fock engine, linear-optics USD, at its
+#: resolution floor :data:`catbell_qutip.api.FOCK_LINEAR_P_FLOOR`); a cutoff keeps the
+#: state positive (it projects), so truncation does not count against this.
+STATE_TOL = 1e-9
+
+
+def check_heralded_state(rho, P=None, *, tol: float = STATE_TOL) -> None:
+    """Refuse a normalised heralded state that is not a density matrix to within ``tol``.
+
+    Parameters
+    ----------
+    rho : ndarray, shape (..., 4, 4)
+        Normalised two-atom states (NaN entries, points where nothing heralds, are skipped).
+    P : float or ndarray, optional
+        Their heralding probabilities (broadcast with the batch), named in the message.
+    tol : float
+        Largest deviation allowed in max |rho - rho^dagger|, |tr rho - 1| and
+        -(smallest eigenvalue) (default :data:`STATE_TOL`, 1e-9).
+
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        Where any point deviates by more than ``tol``: rounding has overtaken the state
+        there, and F, S, Q computed from it (and clipped) would read as physical numbers
+        (docs/model.md 3.6: rho is a density matrix). The message names the worst point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_heralded_state(np.diag([0.5, 0, 0, 0.5]))  # a state: nothing happens
+    >>> from catbell_qutip._checks import PrecisionError
+    >>> try:
+    ...     check_heralded_state(np.diag([0.6, -0.1, 0, 0.5]), P=1e-70)
+    ... except PrecisionError as exc:
+    ...     print(str(exc)[:52])
+    the heralded state at P = 1e-70 is not a density mat
+    """
+    rho = np.asarray(rho)
+    ok = ~np.isnan(rho).any(axis=(-2, -1))
+    if not np.any(ok):
+        return
+    r = rho[ok]
+    herm = np.max(np.abs(r - np.conj(np.swapaxes(r, -1, -2))), axis=(-2, -1))
+    trace = np.abs(np.real(np.trace(r, axis1=-2, axis2=-1)) - 1.0)
+    low = np.linalg.eigvalsh(0.5 * (r + np.conj(np.swapaxes(r, -1, -2))))[..., 0]
+    worst = np.maximum(np.maximum(herm, trace), -low)
+    if not np.any(worst > tol):
+        return
+    i = int(np.argmax(worst))
+    where = ""
+    if P is not None:
+        p = np.broadcast_to(np.asarray(P, dtype=float), ok.shape)[ok][i]
+        where = f" at P = {p:.3g}"
+    n_bad, n = int(np.sum(worst > tol)), int(worst.size)
+    count = f" ({n_bad} of {n} points; the worst shown)" if n > 1 else ""
+    raise PrecisionError(
+        f"the heralded state{where} is not a density matrix to within {tol:g}{count} "
+        f"(smallest eigenvalue {low[i]:.3g}, |tr rho - 1| = {trace[i]:.3g}, "
+        f"|rho - rho^dagger| = {herm[i]:.3g}): rounding has overtaken it, so F, S and Q "
+        "are not computed")
+
+
+def normalise(rho_unnorm: np.ndarray, P) -> np.ndarray:
+    """rho = rho_unnorm / P, checked (:func:`check_heralded_state`); NaN where P == 0.
+
+    The one place a heralded state is normalised: :func:`summarise` (both engines, every
+    entry point) and the repeater's link states go through it.
+    """
+    if np.ndim(P) == 0 and P > 0:
+        rho = rho_unnorm / P
+    else:
+        ok = np.asarray(P) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = rho_unnorm / np.where(ok, P, 1.0)[..., None, None]
+        rho = np.where(ok[..., None, None], rho, np.nan)
+    check_heralded_state(rho, P)
+    return rho
 
 
 def herald(outcomes: list[Outcome]):
@@ -228,8 +312,10 @@ class ProtocolResult:
 def summarise(rho_unnorm: np.ndarray, P: np.ndarray):
     """(rho, F, S, Q) from the unnormalised heralded state; NaN where P == 0.
 
-    ``P`` as :func:`herald` returns it (0 below :data:`P_FLOOR`). F and Q are clipped
-    into [0, 1] and S into [0, 2 sqrt 2]: the clip removes rounding only.
+    ``P`` as :func:`herald` returns it (0 below :data:`P_FLOOR`). The state is checked
+    first (:func:`normalise`: a :class:`~catbell_qutip._checks.PrecisionError` where it is
+    not a density matrix to :data:`STATE_TOL`), so F and Q are clipped into [0, 1] and S
+    into [0, 2 sqrt 2] only to remove rounding.
 
     Parameters
     ----------
@@ -244,6 +330,12 @@ def summarise(rho_unnorm: np.ndarray, P: np.ndarray):
         The normalised state rho (..., 4, 4), F, S (in [0, 2 sqrt 2]) and Q, all
         dimensionless; NaN where P = 0.
 
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        Some heralded state is not a density matrix to :data:`STATE_TOL` (Hermitian,
+        trace 1, positive semidefinite).
+
     Examples
     --------
     phi+ with weight 0.5, and a point that does not herald:
@@ -256,14 +348,11 @@ def summarise(rho_unnorm: np.ndarray, P: np.ndarray):
     >>> summarise(np.zeros((1, 4, 4)), np.array([0.0]))[1]
     array([nan])
     """
+    rho = normalise(rho_unnorm, P)
     if np.ndim(P) == 0 and P > 0:  # one point that succeeds: no masking needed
-        rho = rho_unnorm / P
         F, S, Q = bell_fidelity(rho), chsh_horodecki(rho), qber_z(rho)
     else:
         ok = np.asarray(P) > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = rho_unnorm / np.where(ok, P, 1.0)[..., None, None]
-        rho = np.where(ok[..., None, None], rho, np.nan)
         F = bell_fidelity(rho)
         S = np.where(ok, chsh_horodecki(np.where(ok[..., None, None], rho, 0.0)), np.nan)
         Q = qber_z(rho)

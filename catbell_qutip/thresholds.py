@@ -26,11 +26,27 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from ._checks import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_loss_order,
+    check_memory,
+    check_real,
+    check_time,
+)
+from .api import seconds_per_point
 from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, ScanOptions, solve_at_rate
 
 __all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold",
-           "reference_S", "max_length_above"]
+           "reference_S", "max_length_above", "check_thresholds"]
+
+#: evaluations per scan point and code of the rate solve (the alpha scan stops at the
+#: crossing, then ~10 refinement steps; measured ~30 at l = 3), for the time estimate
+_EVALUATIONS_PER_SOLVE = 40
+#: bytes per scan point: the alpha scan's P (n_scan values) and the solver's arrays
+_BYTES_PER_SCAN_POINT = 4096
 
 #: parameter -> the extra fields it needs (eta_d only acts with detectors: linear USD)
 THRESHOLD_PARAMETERS = {"eta_int": {}, "eta_c": {}, "eta_d": {"usd": "linear"}}
@@ -70,6 +86,73 @@ class Threshold:
         return {"parameter": self.parameter, "loss_order": self.loss_order,
                 "value": self.value, "message": self.message,
                 "crossings": list(self.crossings)}
+
+
+def check_thresholds(parameters, loss_orders, *, n_grid: int = 25,
+                     rate_hz: float = 3000.0, engine: str = "coherent", **fixed) -> None:
+    """Validate a set of :func:`threshold` runs and refuse it, before any work, if it is
+    estimated to take more than the time limit or more memory than the memory limit
+    (:func:`catbell_qutip._checks.check_time`, :func:`~catbell_qutip._checks.check_memory`).
+
+    Parameters
+    ----------
+    parameters : sequence of str
+        Names from :data:`THRESHOLD_PARAMETERS`.
+    loss_orders : sequence of int
+        Distinct codes l >= 1 (each compared with l = 0).
+    n_grid, rate_hz, engine, **fixed
+        As in :func:`threshold`.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (a :class:`~catbell_qutip._checks.ParameterError`), or the
+        estimate and the limit.
+
+    Examples
+    --------
+    >>> check_thresholds(["eta_c"], [1, 3], n_grid=25)  # ~1 s: accepted
+    >>> from catbell_qutip._checks import TimeLimitError
+    >>> try:
+    ...     check_thresholds(["eta_c"], [1, 3], n_grid=10**6)
+    ... except TimeLimitError as exc:
+    ...     print(str(exc).split(" would take")[0])
+    the thresholds (1 parameter(s) x l = 1, 3, n_grid = 1000000 scan points)
+    """
+    for p in parameters:
+        check_choice(p, "parameters", THRESHOLD_PARAMETERS)
+    orders = list(loss_orders)
+    if not orders:
+        raise ParameterError("loss_orders is empty: give codes l >= 1 (e.g. 1 3)",
+                             "loss_orders")
+    for l in orders:
+        try:
+            check_loss_order(l)
+            if int(l) < 1:
+                raise ValueError
+        except ValueError:
+            raise ParameterError(f"loss_orders {l!r}: give codes l >= 1 of the form "
+                                 "2^m - 1 (1, 3, 7, ...), each compared with l = 0",
+                                 "loss_orders") from None
+    if len(set(orders)) != len(orders):
+        raise ParameterError("loss_orders lists a code twice; give each l once",
+                             "loss_orders")
+    n_grid = check_int(n_grid, "n_grid", low=2)
+    check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+    check_choice(engine, "engine", ("coherent", "fock"))
+    enc = fixed.get("encoder", "ideal")
+    seconds = 0.0
+    for p in parameters:
+        usd = THRESHOLD_PARAMETERS[p].get("usd", fixed.get("usd", "tub"))
+        for l in orders:
+            seconds += n_grid * _EVALUATIONS_PER_SOLVE * (
+                seconds_per_point(l, engine=engine, usd=usd, encoder=enc)
+                + seconds_per_point(0, engine=engine, usd=usd, encoder=enc))
+    what = (f"the thresholds ({len(parameters)} parameter(s) x l = "
+            f"{', '.join(map(str, orders))}, n_grid = {n_grid} scan points)")
+    way_out = "give a smaller n_grid (25 resolves every crossing the paper states)"
+    check_time(seconds, what, way_out)
+    check_memory(n_grid * _BYTES_PER_SCAN_POINT * 4.0, what, way_out)
 
 
 def _fields(parameter, x, fixed):
@@ -147,11 +230,14 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
     -------
     Threshold
     """
-    if int(loss_order) < 1:
-        raise ValueError(f"loss_order = {loss_order} is outside the allowed range: a code "
-                         "with l >= 1 is compared with l = 0")
-    if not 0 < x_min < 1:
-        raise ValueError(f"x_min = {x_min:g} is outside the allowed range (0, 1)")
+    check_choice(parameter, "parameter", THRESHOLD_PARAMETERS)
+    l = check_int(loss_order, "loss_order")
+    if l < 1:
+        raise ParameterError(f"loss_order = {l} is outside the allowed range: a code with "
+                             "l >= 1 is compared with l = 0", "loss_order")
+    check_thresholds([parameter], [loss_order], n_grid=n_grid, rate_hz=rate_hz,
+                     engine=engine, **fixed)
+    check_real(x_min, "x_min", low=0.0, high=1.0, low_open=True, high_open=True)
     kw = ScanOptions(engine, alpha_max, n_scan).solver_kwargs()
     base = dict(fixed, length_km=length_km)
     x = np.linspace(x_min, 1.0, int(n_grid))

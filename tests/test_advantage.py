@@ -140,16 +140,23 @@ def test_cli_writes_figure_and_netcdf(tmp_path, capsys):
 @pytest.mark.parametrize("argv,fragment", [
     (["--x", "alpha=0.1:1:3"], "'alpha' is not a parameter a map can vary"),
     (["--x", "loss_order=0,1"], "'loss_order' is not a parameter a map can vary"),
-    (["--x", "eta_int=0.5:1.2:5"], "eta_int = 1.025 is outside the allowed range"),
+    (["--x", "eta_int=0.5:1.2:5"], "--x axis 'eta_int': value = 1.025 is outside the "
+                                   "allowed range"),
+    (["--x", "eta_int=nan:1:5"], "--x eta_int=nan:1:5: START and STOP must be finite"),
+    (["--x", "eta_int=0.5,nan"], "--x axis 'eta_int': values must be finite numbers"),
+    (["--key-alpha-max", "1e4"], "--key-alpha-max = 10000 is outside the allowed range "
+                                 "(0.0, 1000.0]"),
+    (["--n-key-alpha", "100000000"], "would take about"),
     (["--x", "eta_int=1,0.9"], "values must increase strictly"),
     (["--x", "eta_int"], "give NAME=START:STOP:NUM"),
     (["--x", "eta_c=0.5:1:3"], "the two axes must differ"),
-    (["--x", "eta_int=0.9,1", "--eta-int", "0.9"], "eta_int is an axis and --eta-int fixes it"),
-    (["--eta-dc", "0.5"], "eta_c is an axis and --eta-dc fixes it too"),
+    (["--x", "eta_int=0.9,1", "--eta-int", "0.9"], "--eta-int is given, but 'eta_int' is the x "
+                                                   "axis"),
+    (["--eta-dc", "0.5"], "--eta-dc is given, but 'eta_c' is the y axis"),
     (["--x", "eta_int=0.9,1", "--y", "eta_c=0.9,1", "--rate-hz", "1e12", "--no-thresholds",
       "--loss-orders", "0", "1"], "no code reaches R_eg = 1e+12 Hz anywhere on the map"),
     (["--rate-hz", "-3"], "--rate-hz = -3 Hz is outside"),
-    (["--loss-orders", "2", "1"], "--loss-orders: 2 is not of the form"),
+    (["--loss-orders", "2", "1"], "--loss-orders 2: a loss order is of the form"),
     (["--x", "length_km=0,5", "--y", "eta_c=0.9,1"], "give --length-km > 0 or --t0 > 0"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
@@ -158,6 +165,17 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
     assert rc == 2
     assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_unknown_engine_is_refused_in_the_api():
+    """engine is validated with the other arguments, before the time estimate (which looks
+    its cost up by engine: a KeyError ('foo', 'tub') otherwise)."""
+    from catbell_qutip._checks import ParameterError
+
+    with pytest.raises(ParameterError, match="engine must be one of") as exc:
+        advantage_map(("eta_int", [0.9, 1.0]), ("eta_c", [0.9, 1.0]), engine="foo",
+                      thresholds=False)
+    assert exc.value.field == "engine"
 
 
 def test_cli_out_defaults_like_the_other_commands(capsys):

@@ -45,7 +45,8 @@ def test_simulate_table(capsys):
     (["--loss-order", "1", "--alpha", "1e308"], "--alpha = 1e+308 is outside"),
     # Fock resolution floor: the hint names the flag, not the Python argument
     (["--loss-order", "3", "--alpha", "1.5", "--preset", "table1", "--length-km", "5",
-      "--usd", "linear"], "use --engine coherent, which stays exact"),
+      "--usd", "linear"], "use --engine coherent, whose click effects keep their precision "
+                          "at small P (tested down to P ~ 1e-245)"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, fragment, capsys):
     assert main(["simulate", *argv]) == 2
@@ -112,7 +113,11 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
     (["--alpha", "30", "--eta", "0.7"], "the Fock engine at alpha = 30", "--engine coherent"),
     (["--alpha", "1", "--cutoff", "100000"], "the Fock engine at cutoff 100000",
      "--engine coherent"),
-    (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "--engine coherent"),
+    # the coherent engine cannot run l = 1023 either (~2e3 GiB): not offered as the way out
+    (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "give a lower "
+     "--loss-order: the coherent engine cannot run this point either"),
+    (["--loss-order", "18446744073709551615", "--alpha", "1"], "the Fock engine at alpha = 1",
+     "give a lower --loss-order: the coherent engine cannot run this point either"),
     (["--loss-order", "1023", "--alpha", "1", "--engine", "coherent"],
      "the coherent engine on 1 point(s)", "a lower --loss-order"),
 ])
@@ -126,7 +131,9 @@ def test_memory_guard_exits_2_before_any_work(argv, what, way_out, capsys, monke
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and what in err and way_out in err
     assert "GiB of memory, more than the limit of 8 GiB" in err
-    assert "engine='" not in err  # CLI terms only
+    assert "engine='" not in err and "loss_order" not in err  # CLI terms only
+    if "cannot run this point either" in way_out:
+        assert "--engine coherent" not in err
 
 
 def test_toml_boolean_is_not_a_number(tmp_path, capsys):
@@ -241,7 +248,7 @@ def test_advantage_axis_example_is_a_valid_option(capsys):
 
 def test_repeater_alpha_max_is_checked_itself(capsys):
     err = _error(["repeater", "--alpha-max", "1e6", "--no-progress"], capsys)
-    assert "--alpha-max = 1e6 is outside the allowed range (0.0, 1000.0]" in err
+    assert "--alpha-max = 1e+06 is outside the allowed range (0.0, 1000.0]" in err
     assert "12500" not in err and "--alpha " not in err
 
 
@@ -333,7 +340,7 @@ def test_repeater_refuses_too_many_segments(capsys, monkeypatch):
 
     monkeypatch.setattr(rep, "scan", lambda *a, **k: pytest.fail("work started"))
     err = _error(["repeater", "--segments", "100000", "--no-progress"], capsys)
-    assert "--segments 100000" in err and "give --segments <= 1024" in err
+    assert "--segments = 100000 is outside the allowed range [1, 1024]" in err
     err = _error(["repeater", "--segments", "1024", "--no-progress"], capsys)
     assert "would take about" in err and " h " in err and "--num-lengths" in err
 
@@ -341,8 +348,73 @@ def test_repeater_refuses_too_many_segments(capsys, monkeypatch):
 def test_advantage_refuses_a_huge_axis_on_the_plain_path(tmp_path, capsys):
     err = _error(["advantage", "--x", "eta_int=0.8:1:100000", "--out", str(tmp_path / "a"),
                   "--no-progress"], capsys)
-    assert "--x eta_int has 100000 points" in err and "--workers N" in err and " h on " in err
+    assert "--x axis 'eta_int' has 100000 points" in err and "--workers N" in err
+    assert " h on " in err
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("text,flags,fragment", [
+    # a bad value in a config file is named by file and key, not by a flag never typed
+    ("loss_order = 1.5\nalpha = 1.0\n", [], "config file '{f}': loss_order must be an integer"),
+    ('loss_order = 1\nalpha = 1.0\neta = "0.5"\n', [], "config file '{f}': eta must be a "
+                                                       "number, got '0.5'"),
+    # an invalid table is refused even where a flag overrides the key
+    ("loss_order = 1\n[alpha]\nstart = 1\n", ["--alpha", "1"],
+     "config file '{f}': alpha must be a number"),
+    # a list is not taken as a grid (the API's "use evaluate()" is not CLI advice)
+    ("loss_order = 1\nalpha = [1.0, 2.0]\n", [], "config file '{f}': alpha must be a number"),
+    # a rule between fields names the file's key and the flag that fixes it
+    ("loss_order = 1\nalpha = 1.0\np_dark = 0.1\n", [],
+     "config file '{f}': p_dark > 0 needs --usd linear"),
+    ("loss_order = 1\nalpha = 1.0\n", ["--p-dark", "0.1"], "error: --p-dark > 0 needs --usd "
+                                                           "linear"),
+])
+def test_config_file_errors_name_the_file_and_key(tmp_path, capsys, text, flags, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    assert main(["simulate", "--config", str(cfg), *flags]) == 2
+    err = capsys.readouterr().err
+    assert fragment.format(f=str(cfg)) in err and err.count("\n") == 1, err
+    if not flags:
+        assert "--loss-order" not in err and "--eta " not in err and "evaluate()" not in err
+
+
+# -- refused before any work, in the command's terms ----------------------------------------
+def test_thresholds_huge_grid_is_refused_before_any_work(capsys, monkeypatch):
+    """--grid 1000000000 ran past 60 s and gigabytes: refused with the estimate, the limit
+    and the way out, before the scan starts."""
+    import catbell_qutip.cli.thresholds as thr
+
+    monkeypatch.setattr(thr, "reference_S", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(thr, "calibrate_t0", lambda *a, **k: pytest.fail("work started"))
+    for extra in ([], ["--model-table"]):
+        err = _error(["thresholds", "--grid", "1000000000", "--no-progress", *extra], capsys)
+        assert "would take about" in err and "more than the limit of 1 h" in err
+        assert "CATBELL_MAX_HOURS" in err and "give a smaller --grid" in err
+        assert "n_grid" not in err
+    err = _error(["thresholds", "--grid", "1"], capsys)
+    assert "--grid = 1 is outside the allowed range [2, inf)" in err
+
+
+@pytest.mark.parametrize("n", ["100000000", "1000000"])
+def test_advantage_huge_key_alpha_grid_is_refused_before_any_work(n, tmp_path, capsys,
+                                                                  monkeypatch):
+    """--n-key-alpha 1e8 ran past 60 s and gigabytes (1e6 on a 3 x 3 map: > 9 min)."""
+    import catbell_qutip.advantage.compute as comp
+
+    monkeypatch.setattr(comp, "_plain", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setenv("CATBELL_MAX_HOURS", "0.1")
+    err = _error(["advantage", "--out", str(tmp_path / "o"), "--no-progress",
+                  "--n-key-alpha", n, "--x", "eta_int=0.9:1:3", "--y", "eta_c=0.9:1:3"],
+                 capsys)
+    assert "would take about" in err and "--n-key-alpha" in err and "n_key_alpha" not in err
+    assert "more than the limit of 6 min" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_spec_that_is_a_folder_says_so(tmp_path, capsys):
+    err = _error(["sweep", str(tmp_path), "--out", str(tmp_path / "x.zarr")], capsys)
+    assert "is a folder, not a TOML file" in err and "does not exist" not in err
 
 
 # -- help texts, presets, "did you mean" ------------------------------------------------------
@@ -502,6 +574,11 @@ def test_simulate_rate_hz_solves_alpha_as_the_rate_solver(capsys):
     (["--rate-hz", "-1", "--length-km", "5"], "--rate-hz = -1 Hz is outside"),
     (["--rate-hz", "1e9", "--length-km", "5"], "a larger --alpha-max may reach more"),
     (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "0"], "--alpha-max = 0 is"),
+    (["--rate-hz", "inf", "--length-km", "5"], "--rate-hz = inf Hz is outside the allowed "
+                                               "range (0.0, inf) Hz"),
+    # the scan's end is bounded as alpha is, and named itself (it blamed --alpha = 1250)
+    (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "1e4"],
+     "--alpha-max = 10000 is outside the allowed range (0.0, 1000.0]"),
     (["--alpha", "1", "--alpha-max", "3"], "--alpha-max applies only with --rate-hz"),
 ])
 def test_simulate_rate_hz_bad_input(argv, fragment, capsys):

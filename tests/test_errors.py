@@ -7,6 +7,7 @@ import math
 import pytest
 
 from catbell_qutip import ProtocolParams, evaluate, simulate
+from catbell_qutip._checks import ParameterError
 from catbell_qutip.params import load_toml, preset, resolve_params
 
 BAD_VALUES = [
@@ -20,13 +21,20 @@ BAD_VALUES = [
     ("eta_dc", 2.0, r"eta_dc = 2 is outside"),
     ("eta_uc", -1.0, r"eta_uc = -1 is outside"),
     ("eta_d", 1.01, r"eta_d = 1.01 is outside"),
-    ("length_km", -5.0, r"length_km = -5 km is outside the allowed range \[0.0, inf\] km"),
+    ("length_km", -5.0, r"length_km = -5 km is outside the allowed range \[0.0, inf\) km"),
     ("db_per_km", -0.2, r"db_per_km = -0.2 dB/km is outside"),
     ("t_c_s", 0.0, r"t_c_s = 0 s is outside the allowed range \(0.0, inf\] s"),
     ("t0_s", -1e-6, r"t0_s = -1e-06 s is outside"),
     ("p_dark", 1.0, r"p_dark = 1 is outside the allowed range \[0.0, 1.0\)"),
     ("alpha", math.nan, r"alpha = nan is outside"),
-    ("eta", "abc", r"eta must be a real number, got 'abc'"),
+    ("eta", "abc", r"eta must be a real number, got the string 'abc'"),
+    # numeric strings used to be parsed: a typo or a CSV column passed silently
+    ("alpha", "1.2", r"alpha must be a real number, got the string '1.2'; give numbers, "
+                     "without quotes"),
+    ("eta", "0.5", r"eta must be a real number, got the string '0.5'"),
+    ("eta_int", "1", r"eta_int must be a real number, got the string '1'"),
+    ("t_c_s", "inf", r"t_c_s must be a real number, got the string 'inf'"),
+    ("alpha", [], r"alpha is empty: give a number or a non-empty array"),
     ("usd", "optimal", r"usd must be one of \['linear', 'tub'\], got 'optimal'"),
     ("encoder", "magic", r"encoder must be one of \['explicit', 'ideal'\]"),
     ("wait_rule", "forever", r"wait_rule must be one of"),
@@ -204,3 +212,61 @@ def test_binary_config_file(tmp_path):
     f.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ValueError, match=r"config file '.*x.toml': not valid TOML: not UTF-8"):
         load_toml(f)
+
+
+# -- what the API used to accept silently or explain in NumPy's words -----------------------
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(alpha=["1", "2"]), r"alpha must be a real number, got the string \['1', '2'\]"),
+    (dict(alpha=1.0, tol="1e-12"), r"tol must be a real number, got the string '1e-12'"),
+    (dict(alpha=[]), r"alpha is empty"),
+    (dict(alpha=[[1.0, 2.0], [3.0]]), r"alpha must be a real number or a rectangular array "
+                                      r"of them, got the ragged"),
+    (dict(alpha=[1.0, None]), r"alpha must be a real number, got None in \[1.0, None\]"),
+    (dict(alpha=[1.0, 2.0], eta=[0.5, 0.6, 0.7]),
+     r"array-valued parameters do not broadcast together \(alpha has shape \(2,\), eta "
+     r"has shape \(3,\)\)"),
+    (dict(alpha=1.0, outputs=[]), r"outputs is empty: give at least one of"),
+    (dict(alpha=1.0, outputs="PF"), r"outputs must be a list or tuple of names .* got 'PF'"),
+    (dict(alpha=1.0, outputs=("P", "F", "P")), r"outputs lists an output twice"),
+    (dict(alpha=1.0, outputs=("P", "X")), r"unknown output 'X'"),
+    (dict(alpha=[1.0, 2.0, 1.0], grid=True), r"grid axis alpha repeats the value 1; axis "
+                                              r"values must be distinct"),
+    (dict(alpha=[1.0, 2.0], grid="yes"), r"grid must be True or False, got 'yes'"),
+    (dict(alpha=["1", "2"], grid=True), r"alpha must be a real number, got the string"),
+    (dict(alpha=1.0, etaa=0.5), r"evaluate\(\) got an unknown parameter 'etaa'"),
+])
+def test_evaluate_refuses_what_it_used_to_accept(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        evaluate(1, **kwargs)
+
+
+def test_simulate_refuses_a_params_that_is_not_one():
+    with pytest.raises(ParameterError, match=r"params must be a ProtocolParams, got 'x'"):
+        simulate(params="x")
+    with pytest.raises(ParameterError, match=r"simulate\(\) got an unknown parameter 'etaa'"):
+        simulate(1, 1.0, etaa=0.5)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('loss_order = 1\nalpha = 1.0\neta = "0.5"\n', r"config file '.*c.toml': eta must be a "
+                                                   r"number, got '0.5'"),
+    ("loss_order = 1.5\nalpha = 1.0\n", r"config file '.*c.toml': loss_order must be an "
+                                        r"integer of the form 2\^m - 1"),
+    ("loss_order = 1\n[alpha]\nstart = 1\n", r"config file '.*c.toml': alpha must be a "
+                                             r"number, got \{'start': 1\}"),
+    ("loss_order = 1\nalpha = true\n", r"config file '.*c.toml': alpha = true: a boolean is "
+                                       r"not a number"),
+    ('loss_order = 1\nusd = 3\n', r"config file '.*c.toml': usd must be a string, one of"),
+    ("eta_d = 1.5\n", r"config file '.*c.toml': eta_d: eta_d = 1.5 is outside the allowed "
+                      r"range"),
+])
+def test_config_values_are_checked_at_load_naming_file_and_key(tmp_path, text, message):
+    """Every value of a config file is checked when the file is read, named by file and
+    key (a flag given for the same field does not hide a bad value in the file)."""
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_toml(f)
+    f.write_text('t_c_s = "inf"\n')
+    assert load_toml(f) == {"t_c_s": math.inf}

@@ -17,9 +17,11 @@ from conftest import tol
 
 import catbell_qutip as cb
 from catbell_qutip import api, protocol
+from catbell_qutip._checks import ParameterError, PrecisionError
 from catbell_qutip.closed_forms import ideal_protocol
+from catbell_qutip.engines import CoherentState, FockState
 from catbell_qutip.params import C_FIBRE_M_PER_S, ProtocolParams
-from catbell_qutip.result import P_FLOOR
+from catbell_qutip.result import P_FLOOR, check_heralded_state
 
 
 def _evaluate_warns_p_zero(n_zero, *args, **kwargs):
@@ -234,3 +236,168 @@ def test_dark_counts_l0_closed_form(p_dark):
         assert abs(r.P - P) < tol(1e-10), engine
         assert abs(r.F - F) < tol(1e-10), engine
         assert abs(r.Q - Q) < tol(1e-10), engine
+
+
+# -- the heralded state at the precision edge ----------------------------------------------
+
+def _state_or_refusal(call):
+    """``call()``'s ProtocolResult, or None where it refuses with PrecisionError."""
+    try:
+        return call()
+    except PrecisionError as exc:
+        assert "not a density matrix to within" in str(exc) or "floor" in str(exc)
+        return None
+
+
+@pytest.mark.parametrize("l", [3, 7])
+def test_linear_ml_along_L_is_a_state_or_refused(l):
+    """Coherent engine, linear-optics USD, ml decoder: from P ~ 1e-32 down, rho_AB had
+    eigenvalues down to -0.34 and, clipped, read F = 1, S = 2 sqrt 2. Along L,
+    from P ~ 0.3 to below 1e-230, every point is a density matrix (Hermitian, trace 1,
+    eigenvalues >= -1e-12, checked here on the returned state) or a clean refusal; the
+    coherent engine now refuses none of them (it keeps its precision, see below)."""
+    lengths = np.linspace(0.0, 2900.0 if l == 3 else 1480.0, 30 if l == 3 else 16)
+    refused = 0
+    for L in lengths:
+        r = _state_or_refusal(lambda L=L: cb.simulate(
+            l, 2.0, length_km=L, usd="linear", decoder="ml", engine="coherent"))
+        if r is None:
+            refused += 1
+            continue
+        assert r.P > 0, L
+        rho = r.rho_array
+        assert np.max(np.abs(rho - rho.conj().T)) <= 1e-12, L
+        assert abs(np.trace(rho).real - 1.0) <= 1e-12, L
+        assert np.linalg.eigvalsh(rho)[0] >= -1e-12, (L, r.P)
+        assert 0.5 <= r.F <= 1.0 and r.S <= 2 * math.sqrt(2)
+    assert refused == 0
+    assert r.P < 1e-230  # the sweep reached the deep tail
+
+
+@pytest.mark.parametrize("decoder", ["ml", "smallest-loss"])
+@pytest.mark.parametrize("l", [1, 3, 7])
+def test_coherent_linear_usd_keeps_precision_down_to_tiny_P(l, decoder):
+    """Physics: with the channel transmission eta -> 0 the light at Bob's detectors is
+    x = eta alpha^2 -> 0, a conclusive record needs N = l + 1 clicks, so
+    P = c eta^N (1 + O(eta)) and rho_AB tends to a limit. Between eta = 1e-12 and
+    eta = 1e-(large) the coherent engine must reproduce P ratios (eta2 / eta1)^N and the
+    same F, S, Q to rounding. Before the fix, P was 3 % off at l = 3, L = 800 km and the
+    syndrome-3 records had negative probabilities of the size of P.
+
+    The first point (P ~ 1e-7 .. 1e-13) is also checked against the Fock engine, an
+    independent construction, where the Fock engine still resolves it."""
+    n = l + 1
+    deep = {1: 120.0, 3: 60.0, 7: 30.0}[l]  # P ~ 1e-250 .. 1e-245 at the deep end
+    etas = 10.0 ** -np.array([12.0, 20.0, 0.5 * deep, deep])
+    rs = [cb.simulate(l, 2.0, float(e), usd="linear", decoder=decoder, engine="coherent")
+          for e in etas]
+    assert rs[-1].P < 1e-200
+    for e, r in zip(etas[1:], rs[1:], strict=True):
+        ratio = (r.P / rs[0].P) / (e / etas[0]) ** n
+        assert abs(ratio - 1.0) < tol(1e-9), (e, ratio)
+        assert abs(r.F - rs[0].F) < tol(1e-9), e
+        assert abs(r.S - rs[0].S) < tol(1e-9), e
+        assert abs(r.Q - rs[0].Q) < tol(1e-9), e
+    if l == 1:  # Fock resolves P ~ 1e-7 at eta = 1e-3 (the same limit to O(eta))
+        c = cb.simulate(l, 2.0, 1e-3, usd="linear", decoder=decoder, engine="coherent")
+        f = cb.simulate(l, 2.0, 1e-3, usd="linear", decoder=decoder, engine="fock")
+        assert abs(c.P - f.P) < tol(1e-12) and abs(c.F - f.F) < tol(1e-9)
+
+
+def test_heralded_state_check_refuses_what_is_not_a_state():
+    """The one check both engines run before F, S, Q: Hermitian, trace 1 and PSD to
+    STATE_TOL; a batch is refused naming its worst point."""
+    good = np.diag([0.5, 0.0, 0.0, 0.5]).astype(complex)
+    check_heralded_state(good)
+    check_heralded_state(np.stack([good, np.full((4, 4), np.nan)]))  # P = 0: skipped
+    neg = np.diag([0.6, -1e-6, 0.0, 0.4 + 1e-6])
+    with pytest.raises(PrecisionError, match=r"at P = 1e-70 .*smallest eigenvalue -1e-06"):
+        check_heralded_state(neg, 1e-70)
+    with pytest.raises(PrecisionError, match=r"\|tr rho - 1\| = 0\.01"):
+        check_heralded_state(1.01 * good)
+    skew = good.copy()
+    skew[0, 3] = 1e-3
+    with pytest.raises(PrecisionError, match=r"\|rho - rho\^dagger\| = 0\.001"):
+        check_heralded_state(skew)
+    with pytest.raises(PrecisionError, match=r"\(1 of 2 points; the worst shown\)"):
+        check_heralded_state(np.stack([good, neg]), np.array([0.1, 1e-70]))
+    check_heralded_state(np.diag([0.5, -1e-10, 0.0, 0.5 + 1e-10]))  # within STATE_TOL
+
+
+@pytest.mark.parametrize("engine", ["coherent", "fock"])
+def test_both_engines_refuse_a_state_that_is_not_one(engine, monkeypatch):
+    """Wiring: a USD effect that is not positive (what the lost precision did) reaches
+    the state check from simulate and evaluate of either engine, which refuse. (The
+    linear-optics USD: both engines build its effects through ``usd_effects``; the Fock
+    engine's TUB takes rank-one factors instead.)"""
+    cls = CoherentState if engine == "coherent" else FockState
+    real = cls.usd_effects
+
+    def broken(self, *args, **kwargs):
+        eff = dict(real(self, *args, **kwargs))
+        eff["odd"] = -0.5 * np.asarray(eff["even"])  # "odd" records of negative weight
+        return eff
+
+    monkeypatch.setattr(cls, "usd_effects", broken)
+    with pytest.raises(PrecisionError, match="not a density matrix"):
+        cb.simulate(0, 1.0, 0.9, engine=engine, usd="linear")
+    with pytest.raises(PrecisionError, match="not a density matrix"):
+        cb.evaluate(0, engine=engine, alpha=[1.0, 1.2], eta=0.9, usd="linear")
+
+
+def test_fock_linear_floor_is_refused_before_the_work(monkeypatch):
+    """Fock l = 7 with the linear USD ran 180-200 s (2^16 no-click matrices) before
+    refusing on the P floor. The floor is now predicted from the coherent
+    engine's P and refused before any click effect is built; points above it still run."""
+    def built(*args, **kwargs):
+        raise AssertionError("the Fock click effects were built")
+
+    monkeypatch.setattr("catbell_qutip.engines.fock.linear_optics_povm_matrices", built)
+    P = cb.simulate(7, 2.0, length_km=20, usd="linear", engine="coherent").P
+    assert P < api.FOCK_LINEAR_P_FLOOR
+    with pytest.raises(PrecisionError, match=f"P = {P:.3g} \\(predicted by the coherent "
+                       "engine, before the Fock run\\) is below the Fock engine's"):
+        cb.simulate(7, 2.0, length_km=20, usd="linear")
+    with pytest.raises(PrecisionError, match="below the Fock engine's resolution floor"):
+        cb.evaluate(7, engine="fock", alpha=[2.0], length_km=20, usd="linear")
+    with pytest.raises(AssertionError, match="were built"):  # above the floor: it runs
+        cb.simulate(7, 2.0, length_km=5, usd="linear")
+
+
+def test_fock_linear_floor_is_predicted_for_a_whole_batch(monkeypatch):
+    """The batched Fock engine refuses a batch if any point is below the floor; the
+    prediction does the same, before any click effect is built, from the coherent
+    engine's P of every point (which a batch of points above the floor reproduces)."""
+    def built(*args, **kwargs):
+        raise AssertionError("the Fock click effects were built")
+
+    monkeypatch.setattr("catbell_qutip.engines.fock.linear_optics_povm_matrices", built)
+    L = np.array([5.0, 20.0, 10.0])
+    P = cb.evaluate(7, alpha=2.0, length_km=L, usd="linear", outputs=("P",))["P"]
+    assert P[0] > api.FOCK_LINEAR_P_FLOOR > P[1]  # one point of three below the floor
+    with pytest.raises(PrecisionError, match=f"P = {P.min():.3g} \\(predicted"):
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=L, usd="linear")
+    with pytest.raises(PrecisionError, match="predicted"):  # a grid too
+        cb.evaluate(7, engine="fock", alpha=[2.0], length_km=L, usd="linear", grid=True)
+    with pytest.raises(AssertionError, match="were built"):  # every point above: it runs
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=[5.0, 6.0], usd="linear")
+    # P alone has no floor (only F, S, Q are conditioned on success): nothing predicted
+    with pytest.raises(AssertionError, match="were built"):
+        cb.evaluate(7, engine="fock", alpha=2.0, length_km=L, usd="linear", outputs=("P",))
+
+
+def test_fock_floor_prediction_never_runs_the_coherent_engine_on_other_codes(monkeypatch):
+    """Only cat codes have a linear-optics USD (and only cats run on the coherent
+    engine): a squeezed cat or a binomial code on the Fock engine, and a cat with the
+    TUB (no floor), run without a coherent-engine prediction."""
+    def coherent(*args, **kwargs):
+        raise AssertionError("the coherent engine was called")
+
+    monkeypatch.setattr(api, "_evaluate_coherent", coherent)
+    r = cb.evaluate(1, engine="fock", code="squeezed-cat", alpha=[1.0, 1.5], squeezing=0.2)
+    assert np.all(r["P"] > 0) and np.all(np.isfinite(r["S"]))
+    r = cb.evaluate(1, engine="fock", code="binomial", binomial_m=1, eta=[0.8, 0.9])
+    assert np.all(r["P"] > 0) and np.all(np.isfinite(r["S"]))
+    assert cb.simulate(1, 1.0, engine="fock").S > 2
+    with pytest.raises(ParameterError, match="cat-code scheme"):
+        cb.evaluate(1, engine="fock", code="binomial", binomial_m=1, usd="linear")

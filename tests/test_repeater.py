@@ -411,9 +411,13 @@ def test_optimise_at_fixed_delivery_rate():
 @pytest.mark.parametrize("call,fragment", [
     (lambda: rp.chain(0, 0.5, 10.0, 0), "segments = 0 is outside the allowed range"),
     (lambda: rp.chain(0, 0.5, 10.0, 3, strategy="nested"), "not a power of 2"),
-    (lambda: rp.chain(0, 0.5, 10.0, 16, strategy="asap"), "use strategy 'parallel'"),
+    (lambda: rp.chain(0, 0.5, 10.0, 16, strategy="asap"), "use strategy='parallel'"),
     (lambda: rp.chain(0, 0.5, 10.0, 4, strategy="nested", p_swap=0.5),
-     "needs strategy 'parallel'"),
+     "needs strategy='parallel'"),
+    (lambda: rp.scan([0, 0], [10.0], [1]), "loss_orders lists a code twice"),
+    (lambda: rp.scan([0], [10.0], [2, 2]), "segments lists a number twice"),
+    (lambda: rp.optimise(0, [10.0], [2], rate_hz=5.0), "rate_hz is used only with "
+                                                      "objective='S'"),
     (lambda: rp.chain(0, 0.5, 10.0, 2, p_swap=0.0), "p_swap = 0 is outside"),
     (lambda: rp.chain(0, 0.5, 10.0, 2, swap_depol=1.5), "swap_depol = 1.5 is outside"),
     (lambda: rp.chain(0, 0.5, 10.0, 2, t_c_s=-1.0), "t_c_s = -1 s is outside"),
@@ -528,15 +532,16 @@ def test_cli_writes_figure_and_netcdf(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,fragment", [
-    (["--segments", "0"], "--segments 0: a chain has at least 1 segment"),
-    (["--segments", "two"], "--segments must be an integer"),
-    (["--strategy", "nested", "--segments", "1", "3"], "--segments 3 is not a power of 2"),
+    (["--segments", "0"], "--segments = 0 is outside the allowed range [1, inf): a chain has "
+                          "at least one segment"),
+    (["--segments", "two"], "argument --segments: not an integer: 'two'"),
+    (["--strategy", "nested", "--segments", "1", "3"], "--segments = 3 is not a power of 2"),
     (["--t-c", "-1"], "--t-c = -1 s is outside the allowed range"),
-    (["--length-km", "5"], "--length-km (or length_km in a preset/config) does not apply"),
+    (["--length-km", "5"], "--length-km (or 'length_km' in a preset/config) does not apply"),
     (["--objective", "S", "--rate-hz", "1e12"], "nothing is reachable"),
     (["--objective", "S"], "--objective S needs --rate-hz"),
     (["--p-swap", "0.5", "--strategy", "asap"], "needs --strategy parallel"),
-    (["--loss-orders", "2"], "a loss order is 2^m - 1"),
+    (["--loss-orders", "2"], "--loss-orders 2: a loss order is of the form 2^m - 1"),
     (["--num-lengths", "1"], "--num-lengths = 1 is outside the allowed range"),
     (["--preset", "nope"], "unknown preset"),
 ])
@@ -550,7 +555,11 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, extra, fragment, capsys):
             while j < len(argv) and not argv[j].startswith("--"):
                 j += 1
             del argv[i:j]
-    assert main(argv + extra) == 2
+    try:
+        rc = main(argv + extra)
+    except SystemExit as exc:  # refused by the parser (argparse exits)
+        rc = exc.code
+    assert rc == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1, err
 
@@ -571,3 +580,15 @@ def test_alpha_jumps_and_beats_one_segment_ignore_keyless_points():
     one = np.array([2.0, 1.0, 1e-4, 1e-10])
     assert _beats_from(K, one, L, 1e-3) == 20.0
     assert _beats_from(one, K, L, 1e-3) is None
+
+
+@pytest.mark.parametrize("strategy", ["parallel", "nested", "asap"])
+def test_links_that_always_succeed_give_no_runtime_warning(strategy):
+    """p = 1 (the placeholder where a link never heralds, e.g. repeater --length-max-km 1e9)
+    printed 'divide by zero in log1p' before the command's error; the suite runs with
+    -Werror. With p = 1 every link succeeds at once: one attempt, no waiting."""
+    p = np.array([1.0, 0.5])
+    E = rp.expected_attempts(p, 4)
+    assert E[0] == 1.0 and E[1] > 1.0
+    dA, dB, dAB = (np.asarray(v) for v in rp.memory_factors(p, 4, 0.1, strategy=strategy))
+    assert dA[0] == dB[0] == dAB[0] == 1.0

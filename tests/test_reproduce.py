@@ -25,6 +25,7 @@ from catbell_qutip.bell import chsh_from_fidelity
 from catbell_qutip.claims import CLAIMS, build_claims
 from catbell_qutip.cli import main
 from catbell_qutip.closed_forms import l0_fidelity, l0_success
+from catbell_qutip.panels import panel_fields, plot_panel
 from catbell_qutip.reproduce import PANELS, SUMMARY_KEYS
 
 PANEL_NAMES = ["fig2a", "fig2b"] + [f"fig3{c}" for c in "abcdefg"] + [
@@ -286,3 +287,20 @@ def test_model_overrides_reach_every_panel():
         # everything else stays the panel's own
         assert {k: v for k, v in f.items() if k not in over} == {
             k: v for k, v in panel_fields(panel).items() if k not in over}
+
+
+def test_outputs_are_byte_identical_run_to_run(run, tmp_path):
+    """Two runs used to differ in every PDF's /CreationDate and in the wall times of
+    summary.*: the figures carry no date and the wall times live in timing.json, labelled.
+    A panel re-plotted now, seconds after the fixture's run, gives the same bytes."""
+    out, s = run
+    assert "wall_time_s" not in s["_meta"] and "task_wall_times_s" not in s["_meta"]
+    assert "wall time" not in (out / "summary.md").read_text()
+    timing = _strict_json(out / "timing.json")
+    assert timing["wall_time_s"] > 0 and set(timing["task_wall_times_s"]) >= {"fig2a"}
+    assert b"/CreationDate" not in (out / "fig2a.pdf").read_bytes()
+    panel = next(p for p in PANELS if p.name == "fig2a")
+    ds = xr.load_dataset(out / "fig2a.nc")
+    plot_panel(ds, panel, panel_fields(panel, {}), tmp_path)
+    for ext in ("pdf", "png"):
+        assert (tmp_path / f"fig2a.{ext}").read_bytes() == (out / f"fig2a.{ext}").read_bytes()

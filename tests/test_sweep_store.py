@@ -281,3 +281,107 @@ def test_fingerprint_covers_every_module_that_computes(tmp_path):
                                   "store.py", "verify.py", "spec.py", "grid.py")}
     assert {p.name for p in covered} >= {"api.py", "protocol.py", "rates.py", "compute.py"}
     assert loaded - bookkeeping <= covered
+
+
+# -- the layout (metadata, coordinates, consolidated metadata) is checked too ---------------
+def set_coordinate(store: Path, name: str, index: int, value: float):
+    import zarr
+
+    root = zarr.open_group(str(store), mode="r+", zarr_format=2, use_consolidated=False)
+    v = root[name][...]
+    v[index] = value
+    root[name][...] = v
+
+
+def garbage(f: Path):
+    f.write_text("garbage")
+
+
+def truncate_half(f: Path):
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage,found", [
+    (lambda s: set_coordinate(s, "alpha", 3, 1.777),
+     "alpha: coordinate values differ from those recorded at creation"),
+    (lambda s: garbage(s / "S" / ".zarray"), "S/.zarray: unreadable"),
+    (lambda s: garbage(s / "P" / ".zattrs"), "P/.zattrs: unreadable"),
+    (lambda s: truncate_half(s / ".zmetadata"), ".zmetadata: unreadable consolidated "
+                                                 "metadata"),
+])
+def test_damaged_layout_found_by_verify_and_repaired_on_resume(tmp_path, capsys, damage,
+                                                               found):
+    """A changed coordinate value and a garbage S/.zarray used to pass --verify and resume;
+    a truncated .zmetadata made an intact store unusable. Each is now damage: --verify
+    reports it (exit 1) and says how to repair; the resume restores it from the record
+    made at creation and the spec, then verifies the chunks by their checksums."""
+    store = tmp_path / "s.zarr"
+    assert sweep_cli(tmp_path, capsys)[0] == 0
+    damage(store)
+    assert main(["sweep", "--verify", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "layout damaged in 1 place(s)" in out
+    assert f"damaged: {found}" in err and "restore its layout" in err
+    code, out, err = sweep_cli(tmp_path, capsys)
+    assert code == 0, err
+    assert f"repaired the store's layout from its record: {found}" in err
+    assert "0 points computed, 12 reused, 0 failed" in out
+    assert main(["sweep", "--verify", str(store)]) == 0
+    capsys.readouterr()
+    ds = xr.open_zarr(store).load()
+    np.testing.assert_array_equal(ds["alpha"].values, ALPHA)
+    assert_matches_reference(store)
+
+
+def test_stale_partial_folder_of_a_dead_creator_is_removed(tmp_path, capsys):
+    """A creation killed mid-way left .NAME.zarr.partial-PID-* behind; the next creation
+    removes those of dead processes (and leaves a live one's)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".s.zarr.partial-{dead}-0123abcd"
+    live = tmp_path / f".s.zarr.partial-{os.getpid()}-4567abcd"
+    stale.mkdir()
+    live.mkdir()
+    assert sweep_cli(tmp_path, capsys)[0] == 0
+    assert not stale.exists() and live.exists()
+
+
+def test_workers_die_with_their_driver(tmp_path):
+    """SIGKILL of the driver alone used to leave both pool workers running; they now exit
+    within a second of their driver's death."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    env = dict(os.environ, **{CHUNK_DELAY_ENV: "5"})  # the workers are busy when it dies
+    proc = subprocess.Popen([sys.executable, "-m", "catbell_qutip", "sweep", str(spec),
+                             "--out", str(tmp_path / "s.zarr"), "--workers", "2",
+                             "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def children(pid):
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := children(proc.pid)) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # the driver only, not its process group
+        proc.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie until reaped by init is gone
+            return fh.read().split(")")[-1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their driver"

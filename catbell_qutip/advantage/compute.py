@@ -279,7 +279,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                   n_key_alpha: int = N_KEY_ALPHA, processes: int | None = None,
                   workers: int | None = None,
                   scheduler: str | None = None, thresholds: bool = True,
-                  progress: bool = False, _flag_terms: bool = False, **fields):
+                  progress: bool = False, **fields):
     """Which code wins where, over a grid of two parameters (docs/model.md 4, 6).
 
     Parameters
@@ -344,7 +344,7 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
                     scan=ScanOptions(engine, alpha_max, n_scan), key_alpha_max=key_alpha_max,
                     n_key_alpha=n_key_alpha, processes=processes, workers=workers,
                     scheduler=scheduler, thresholds=thresholds, progress=progress,
-                    flag_terms=_flag_terms, fields=fields)
+                    fields=fields)
     if job.swept:
         res = _swept(job)
         found = {key: _run_threshold(kw) for key, kw in job.threshold_jobs}
@@ -362,8 +362,7 @@ def _assemble(job: MapJob, res: dict, found: dict):
         where = (f"R_eg = {job.rate_hz:g} Hz" if job.rate_hz is not None
                  else "any rate of the axis")
         raise ValueError(f"no code reaches {where} anywhere on the map with alpha in "
-                         f"(0, {job.scan.alpha_max:g}]: lower {job.term('rate_hz')} or change "
-                         "the axes")
+                         f"(0, {job.scan.alpha_max:g}]: lower rate_hz or change the axes")
     dims = (x[0], y[0])
     coords = {"loss_order": np.asarray(orders, dtype=int), x[0]: x[1], y[0]: y[1]}
     data = {k: (("loss_order",) + dims, res[k]) for k in _PER_CODE}

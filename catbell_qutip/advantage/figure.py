@@ -219,7 +219,8 @@ def plot_map(ds, out_stem) -> list:
     _drop_colliding(fig, contour_labels)
     out_stem = Path(out_stem)
     files = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
-    for f in files:
-        fig.savefig(f, dpi=300)
+    for f in files:  # no creation date: the PDF is byte-identical run to run
+        fig.savefig(f, dpi=300, **({"metadata": {"CreationDate": None}}
+                                   if f.suffix == ".pdf" else {}))
     plt.close(fig)
     return files

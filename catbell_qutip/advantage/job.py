@@ -3,21 +3,30 @@ what :func:`~.compute.advantage_map` computes and how (:class:`MapJob`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import ParameterError, check_memory, check_real
-from ..params import PARAM_INFO, ProtocolParams, merge_layers
+from .._checks import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_loss_order,
+    check_memory,
+    check_real,
+    check_time,
+    format_duration,
+)
+from ..api import seconds_per_point
+from ..params import ALPHA_MAX, CONVERSION_PARTNERS, ProtocolParams, merge_layers
 from ..rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, ScanOptions
 from ..sweep.executors import default_workers
 from ..thresholds import THRESHOLD_PARAMETERS
 from .settings import (
     _ALPHA_CHUNK,
     _BYTES_PER_POINT_N2,
+    _EVALUATIONS_PER_SOLVE,
     _RESULT_BYTES_PER_POINT_CODE,
-    _SECONDS_PER_POINT,
     BLOCK_POINTS,
     DEFAULT_X,
     DEFAULT_Y,
@@ -97,8 +106,6 @@ class MapJob:
         ``((name, l), kwargs of threshold())`` for the axes that have thresholds.
     progress : bool
         Progress bar.
-    term : callable
-        Parameter name -> how the caller names it (flag on the command line).
     """
 
     x: tuple
@@ -113,7 +120,6 @@ class MapJob:
     scheduler: str | None
     threshold_jobs: list
     progress: bool
-    term: Callable
     thresholds: bool
 
     @property
@@ -122,33 +128,52 @@ class MapJob:
 
 
 def validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, processes,
-              workers, scheduler, thresholds, progress, flag_terms, fields) -> MapJob:
-    """Every check of :func:`advantage_map`, before any work: axes, codes, rate, fields, the
-    attempt time, the plain path's axis limit and the memory estimate."""
-    x = _axis_arg(x, DEFAULT_X, flag_terms)
-    y = _axis_arg(y, DEFAULT_Y, flag_terms)
-    term = (lambda f: PARAM_INFO[f].flag if f in PARAM_INFO else "--" + f.replace("_", "-")) \
-        if flag_terms else (lambda f: f)
+             workers, scheduler, thresholds, progress, fields) -> MapJob:
+    """Every check of :func:`advantage_map`, before any work, each argument in its own
+    name (a command line translates them, :func:`catbell_qutip.cli._common.cli_message`):
+    axes, codes, rate, the key-rate alpha grid, fields (a field an axis varies is refused),
+    the attempt time, the plain path's axis limit, and the time and memory estimates."""
+    x = _axis_arg(x, DEFAULT_X, "x")
+    y = _axis_arg(y, DEFAULT_Y, "y")
     if x[0] == y[0]:
-        raise ParameterError(f"the two axes must differ, got {term(x[0])} twice", x[0])
-    if {x[0], y[0]} & {"eta_dc", "eta_uc"} and {x[0], y[0]} & {"eta_c"}:
-        raise ParameterError("eta_c is the product eta_dc * eta_uc: vary either eta_c or "
-                             "eta_dc/eta_uc, not both", "eta_c")
-    orders = sorted({int(l) for l in loss_orders})
-    if len(orders) < 2:
-        raise ValueError(f"{term('loss_orders')} needs at least two codes to compare, got "
-                         f"{orders}")
+        raise ParameterError(f"the two axes must differ: x and y are both {x[0]!r} (x "
+                             f"defaults to {DEFAULT_X[0]!r}, y to {DEFAULT_Y[0]!r}: give "
+                             "both when one of them is a default's parameter)", None)
+    axis_of = {x[0]: "x", y[0]: "y"}
+    if set(axis_of) & {"eta_dc", "eta_uc"} and "eta_c" in axis_of:
+        raise ParameterError("'eta_c' is the product 'eta_dc' * 'eta_uc': vary either "
+                             "'eta_c' or 'eta_dc'/'eta_uc' along an axis, not both", None)
+    for name, label in axis_of.items():
+        for other in (name, *CONVERSION_PARTNERS.get(name, ())):
+            if fields.get(other) is not None:
+                why = (f"; give {name!r} once" if other == name else
+                       f", which {other} fixes too ('eta_c' = 'eta_dc' * 'eta_uc'); give "
+                       "one of them")
+                raise ParameterError(f"{other} is given, but {name!r} is the {label} axis"
+                                     f"{why}", other)
+    orders = [check_int(l, "loss_orders") for l in np.atleast_1d(loss_orders).tolist()]
     for l in orders:
-        ProtocolParams(loss_order=l)
-    if "rate_hz" not in (x[0], y[0]):
-        rate_hz = check_real(rate_hz, term("rate_hz"), low=0.0, low_open=True, unit="Hz")
-    check_real(key_alpha_max, term("key_alpha_max"), low=0.0, low_open=True)
-    if int(n_key_alpha) < 2:
-        raise ValueError(f"{term('n_key_alpha')} = {n_key_alpha} is outside the allowed "
-                         "range [2, inf)")
+        try:
+            check_loss_order(l)
+        except ParameterError:
+            raise ParameterError(f"loss_orders {l}: a loss order is of the form 2^m - 1 "
+                                 "(0, 1, 3, 7, ...)", "loss_orders") from None
+    if len(set(orders)) != len(orders):
+        raise ParameterError("loss_orders lists a code twice; give each l once",
+                             "loss_orders")
+    orders = sorted(orders)
+    if len(orders) < 2:
+        raise ParameterError(f"loss_orders needs at least two codes to compare, got "
+                             f"{orders}", "loss_orders")
+    if "rate_hz" not in axis_of:
+        rate_hz = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+    key_alpha_max = check_real(key_alpha_max, "key_alpha_max", low=0.0, low_open=True,
+                               high=ALPHA_MAX)
+    n_key_alpha = check_int(n_key_alpha, "n_key_alpha", low=2)
+    check_choice(scan.engine, "engine", ("coherent", "fock"))
     if "alpha" in fields:
-        raise ParameterError(f"{term('alpha')} is solved at every point so that each code "
-                             "reaches the rate; do not give it", "alpha")
+        raise ParameterError("alpha is solved at every point so that each code reaches "
+                             "the rate; do not give it", "alpha")
     # defaults < caller's fields < axes (an eta_c axis clears a preset's eta_dc/eta_uc)
     merged = merge_layers(default_fields(), fields,
                           {n: 1.0 for n, _ in (x, y) if n != "rate_hz"})
@@ -161,9 +186,9 @@ def validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, pr
     L = np.asarray(_grid_field(merged, x, y, "length_km", 0.0))
     t0 = np.asarray(_grid_field(merged, x, y, "t0_s", 0.0))
     if np.any((L == 0) & (t0 == 0)):
-        raise ValueError(f"rates need a positive attempt time max(L / c_f, t0): "
-                         f"{term('length_km')} and {term('t0_s')} are both 0 at some points; "
-                         f"give {term('length_km')} > 0 or {term('t0_s')} > 0")
+        raise ParameterError("rates need a positive attempt time max(L / c_f, t0): "
+                             "length_km and t0_s are both 0 at some points; give "
+                             "length_km > 0 or t0_s > 0", None)
     npt = x[1].size * y[1].size
     swept = workers is not None or scheduler is not None
     if swept and (scan.alpha_max != DEFAULT_ALPHA_MAX or scan.n_scan != DEFAULT_N_SCAN):
@@ -172,43 +197,49 @@ def validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, pr
                          "leave alpha_max and n_scan at their defaults or use workers=None")
     if processes is None:
         processes = default_workers() if npt >= 64 else 1
-    if int(processes) < 1:
-        raise ValueError(f"{term('processes')} = {processes} is outside the allowed range "
-                         "[1, inf)")
-    processes = int(processes)
-    hours = npt * _SECONDS_PER_POINT * len(orders) / 3 / (
-        int(workers or 1) if swept else processes) / 3600
-    for flag, (name, v) in (("--x" if flag_terms else "x", x), ("--y" if flag_terms else "y",
-                                                                y)):
+    processes = check_int(processes, "processes", low=1)
+    n_par = int(workers or 1) if swept else processes
+    usd, enc = merged.get("usd", "tub"), merged.get("encoder", "ideal")
+    seconds = npt * (_EVALUATIONS_PER_SOLVE + n_key_alpha) * sum(
+        seconds_per_point(l, engine=scan.engine, usd=usd, encoder=enc) for l in orders) / n_par
+    what = (f"the advantage map ({x[1].size} x {y[1].size} points, codes l = "
+            f"{', '.join(map(str, orders))}, n_key_alpha = {n_key_alpha}, on {n_par} "
+            "process(es))")
+    result_gib = npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE / 2 ** 30
+    for label, (name, v) in (("x", x), ("y", y)):
         if v.size > MAX_AXIS_POINTS and not swept:
-            raise ValueError(
-                f"{flag} {name} has {v.size} points, more than the {MAX_AXIS_POINTS} per axis "
-                f"of the plain path (this map: {npt:.3g} points, about {hours:.2g} h on "
-                f"{processes} process(es) and "
-                f"{npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE / 2 ** 30:.2g} GiB of "
-                f"results); give fewer points or use {term('workers')} N to run through the "
-                "sweep machinery")
+            raise ParameterError(
+                f"{label} axis {name!r} has {v.size} points, more than the "
+                f"{MAX_AXIS_POINTS} per axis of the plain path (this map: {npt:.3g} points, "
+                f"about {format_duration(seconds)} on {processes} process(es) and "
+                f"{result_gib:.2g} GiB of results); give fewer points or use workers=N to "
+                "run through the sweep machinery", label)
+    check_time(seconds, what, "give fewer points or a smaller n_key_alpha, or more "
+                              + ("workers=N" if swept else "processes=N"))
     per_call = min(npt, 512 if swept else -(-npt // processes), BLOCK_POINTS)
-    check_memory(_estimate_bytes(orders, per_call) * (int(workers or 1) if swept
-                                                      else processes)
-                 + npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE,
+    check_memory(_estimate_bytes(orders, per_call) * n_par
+                 + npt * len(orders) * _RESULT_BYTES_PER_POINT_CODE + 32.0 * n_key_alpha,
                  f"the advantage map (codes up to l = {max(orders)}, {per_call} points per "
-                 "vectorised call)",
+                 f"vectorised call, {n_key_alpha} key amplitudes)",
                  "use fewer workers" if swept else
-                 f"use {term('workers')} N to run through the sweep machinery")
+                 "use workers=N to run through the sweep machinery")
     jobs = _threshold_jobs(x, y, orders, merged, rate_hz, scan.engine) if thresholds else []
     return MapJob(x=x, y=y, loss_orders=orders,
                   rate_hz=None if "rate_hz" in (x[0], y[0]) else float(rate_hz),
                   fields=merged, scan=scan,
                   alpha_grid=_key_alpha_grid(float(key_alpha_max), int(n_key_alpha)),
                   processes=processes, workers=workers, scheduler=scheduler,
-                  threshold_jobs=jobs, progress=progress, term=term, thresholds=thresholds)
+                  threshold_jobs=jobs, progress=progress, thresholds=thresholds)
 
 
-def _axis_arg(axis, default, flag_terms):
+def _axis_arg(axis, default, label):
     if axis is None:
         name, start, stop, num = default
         return name, np.linspace(start, stop, num)
-    name, values = axis
-    _axis_info(name, flag_terms)
-    return name, _check_axis_values(name, np.atleast_1d(np.asarray(values, dtype=float)))
+    try:
+        name, values = axis
+    except (TypeError, ValueError):
+        raise ParameterError(f"{label} must be a pair (name, values), e.g. {label}=('eta_int', "
+                             f"np.linspace(0.8, 1, 40)), got {axis!r}", label) from None
+    _axis_info(name, label)
+    return name, _check_axis_values(name, values, label)

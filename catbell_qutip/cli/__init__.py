@@ -24,9 +24,8 @@ import textwrap
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .._checks import ParameterError
-from ..params import PARAM_INFO
-from ._common import did_you_mean, remove_partial_output
+from .._threads import limited_blas
+from ._common import cli_message, did_you_mean, parser_flags, remove_partial_output
 
 __all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED"]
 
@@ -152,53 +151,25 @@ def _version() -> str:
         return "unknown"
 
 
-#: API spellings in messages that the command line spells differently
-_API_WORDS = {"cutoff=None": "no --cutoff", "a lower loss_order": "a lower loss order"}
-#: per-command spellings (a flag that only one command has)
-_COMMAND_WORDS = {
-    "simulate": {"evaluate fewer points per call, a lower loss_order or a smaller alpha":
-                 "give a lower --loss-order or a smaller --alpha"},
-}
-_API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None)(?![-+0-9.e:,]))")
-
-
-def _flag(name: str) -> str:
-    info = PARAM_INFO.get(name)
-    return info.flag if info is not None else "--" + name.replace("_", "-")
-
-
-def cli_message(exc: ValueError, command: str | None = None) -> str:
-    """An API error message in command-line terms, on one line (the one place this happens).
-
-    ``engine='coherent'`` becomes ``--engine coherent``, ``cutoff >= 12`` becomes
-    ``--cutoff >= 12``, and a message about a parameter (:class:`ParameterError` with a
-    ``field``) names its flag: ``--alpha = -1 is outside ...``.
-    """
-    msg = " ".join(str(exc).split())
-    for api, cli in [*_COMMAND_WORDS.get(command, {}).items(), *_API_WORDS.items()]:
-        msg = msg.replace(api, cli)
-    msg = _API_ARG.sub(lambda m: f"{_flag(m[1])} {m[2] if m[2] is not None else m[3]}", msg)
-    msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1])} ", msg)
-    field = getattr(exc, "field", None) if isinstance(exc, ParameterError) else None
-    if field and msg.startswith(field + " "):
-        msg = _flag(field) + msg[len(field):]
-    return msg
-
-
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
-    command line's own terms (:func:`cli_message`); Ctrl-C exits with code 130 and one line
-    (:data:`EXIT_INTERRUPTED`)."""
+    command line's own terms (:func:`~catbell_qutip.cli._common.cli_message`); Ctrl-C
+    exits with code 130 and one line (:data:`EXIT_INTERRUPTED`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command(argv)
+    args = None
     try:
         parser = build_parser(command)
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the subcommand that refuses them, not by the top-level parser
             args._parser.unrecognized(extra)
-        return int(args._run(args) or 0)
+        with limited_blas():  # one BLAS thread (catbell_qutip/_threads.py)
+            return int(args._run(args) or 0)
     except ValueError as exc:
-        print(f"catbell {command}: error: {cli_message(exc, command)}", file=sys.stderr)
+        flags = parser_flags(args._parser) if args is not None else None
+        msg = cli_message(exc, command, flags=flags,
+                          sources=getattr(args, "_sources", None))
+        print(f"catbell {command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         note = f"; {exc.args[0]}" if exc.args else ""
@@ -238,9 +209,10 @@ def console_main() -> None:
 
     The first Ctrl-C raises :class:`KeyboardInterrupt`, so the command unwinds (partial
     files removed, worker pools stopped) and :func:`main` prints its one line; if the
-    command has not stopped :data:`UNWIND_S` seconds later (an interrupt swallowed by a
-    ``__del__``, or a library lock left held, as xarray's netCDF lock can be), or at a second
-    Ctrl-C, it is stopped at once by :func:`_stop_now`. Forked worker processes inherit a
+    command has not stopped :data:`UNWIND_S` seconds later (a library lock left held, as
+    xarray's netCDF lock can be), or at a second Ctrl-C, or when the interrupt lands where
+    Python swallows it (a ``__del__``, an at-fork hook: :data:`sys.unraisablehook`), it is
+    stopped at once by :func:`_stop_now`. Forked worker processes inherit a
     handler that ignores Ctrl-C: the command stops them (no traceback from a worker).
     After an interrupt the process
     leaves with ``os._exit(130)``, skipping interpreter shutdown, where a lock left held
@@ -258,7 +230,15 @@ def console_main() -> None:
             signal.setitimer(signal.ITIMER_REAL, UNWIND_S)
         raise KeyboardInterrupt
 
+    def on_unraisable(info):
+        # a Ctrl-C that landed in a finaliser or an at-fork hook is swallowed there
+        # ("Exception ignored in ..." and a traceback): stop now, with the one line
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            _stop_now(command)
+        sys.__unraisablehook__(info)
+
     signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = on_unraisable
     code = main()
     if code == EXIT_INTERRUPTED:
         _interrupt["reported"] = True  # main printed the line

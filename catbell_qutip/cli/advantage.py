@@ -27,7 +27,7 @@ from ..advantage import (
     repro_settings,
 )
 from ..outputs import csv_header, dumps
-from ..params import PARAM_INFO, merge_layers
+from ..params import CONVERSION_PARTNERS, merge_layers
 from . import summary
 from ._common import (
     add_param_flags,
@@ -151,16 +151,6 @@ def _write(ds, out: Path):
     return [out / f"{STEM}.nc", out / f"{STEM}.csv"]
 
 
-def _axis(text: str, flag: str):
-    """:func:`parse_axis` with its message in command-line terms: the axis is named by its
-    flag and the example is a whole valid option (``--x eta_int=0.8:1:40``)."""
-    try:
-        return parse_axis(text)
-    except ValueError as exc:
-        msg = str(exc).replace(f"axis {text!r}", f"{flag} {text}", 1)
-        raise ValueError(msg.replace("(e.g. ", f"(e.g. {flag} ")) from None
-
-
 def run(args) -> int:
     code_fields = merge_layers(*layers_from_args(args))
     args.engine = code_engine(args.engine, code_fields, command="advantage",
@@ -179,45 +169,24 @@ def run(args) -> int:
         raise ValueError("--quick only applies to --decoder-table")
     out = check_out_dir(args.out)
     layers = layers_from_args(args)
-    flags = layers[-1]
-    args.x = _axis(args.x, "--x") if args.x is not None else None
-    args.y = _axis(args.y, "--y") if args.y is not None else None
-    axes = [a if a is not None else (d[0], np.linspace(*d[1:]))
-            for a, d in ((args.x, DEFAULT_X), (args.y, DEFAULT_Y))]
-    pair = {"eta_c": ("eta_dc", "eta_uc"), "eta_dc": ("eta_c",), "eta_uc": ("eta_c",)}
-    for name, _ in axes:
-        for other in (name, *pair.get(name, ())):
-            if other in flags:
-                raise ValueError(f"{name} is an axis and {PARAM_INFO[other].flag} fixes "
-                                 f"{'it' if other == name else 'it too (eta_c = eta_dc * eta_uc)'}"
-                                 "; give it once")
-    if (args.x or args.y) and any(a is None for a in (args.x, args.y)):
-        given = args.x or args.y
-        dflt = DEFAULT_Y if args.x else DEFAULT_X
-        if given[0] == dflt[0]:
-            raise ValueError(f"the two axes must differ: give both --x and --y when one of "
-                             f"them is {dflt[0]}")
-    if args.rate_hz <= 0 or not math.isfinite(args.rate_hz):
-        raise ValueError(f"--rate-hz = {args.rate_hz:g} Hz is outside the allowed range "
-                         "(0, inf) Hz")
-    if args.n_key_alpha < 2:
-        raise ValueError(f"--n-key-alpha = {args.n_key_alpha} is outside the allowed range "
-                         "[2, inf)")
-    if not args.key_alpha_max > 0:
-        raise ValueError(f"--key-alpha-max = {args.key_alpha_max:g} is outside the allowed "
-                         "range (0, inf)")
-    for l in args.loss_orders:
-        n = l + 1
-        if l < 0 or (n & (n - 1)) != 0:
-            raise ValueError(f"--loss-orders: {l} is not of the form 2^m - 1 (0, 1, 3, 7, ...)")
-    fields = merge_layers(*layers)
+    # every value is checked once, by advantage_map (before any work); the command line
+    # only parses the axes' text
+    args.x = parse_axis(args.x, "--x") if args.x is not None else None
+    args.y = parse_axis(args.y, "--y") if args.y is not None else None
+    # layering: a preset's or config file's value of an axis (or of its eta_c /
+    # eta_dc, eta_uc partner) gives way to the axis; a flag that fixes it is refused
+    names = [(a if a is not None else d)[0] for a, d in ((args.x, DEFAULT_X),
+                                                          (args.y, DEFAULT_Y))]
+    drop = set(names).union(*(CONVERSION_PARTNERS.get(n, ()) for n in names))
+    fields = merge_layers(*({k: v for k, v in layer.items() if k not in drop}
+                            for layer in layers[:-1]), layers[-1])
     t = time.perf_counter()
-    ds = advantage_map(*axes, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
+    ds = advantage_map(args.x, args.y, loss_orders=args.loss_orders, rate_hz=args.rate_hz,
                        engine=args.engine, key_alpha_max=args.key_alpha_max,
                        n_key_alpha=args.n_key_alpha, processes=args.processes,
                        workers=args.workers,
                        scheduler=args.scheduler, thresholds=not args.no_thresholds,
-                       progress=not args.no_progress, _flag_terms=True, **fields)
+                       progress=not args.no_progress, **fields)
     elapsed = time.perf_counter() - t
     summary = summarise_map(ds)
     summary["seconds"] = elapsed

@@ -51,5 +51,5 @@ def run(args) -> int:
         print(f"  {'':<4} {'':<14} {'':<8} paper: {c['paper']}")
         print(f"  {'':<4} {'':<14} {'':<8} {c['reason']}")
     print(f"wrote {args.out}/ (12 panels, thresholds, model_table, claims, summary) in "
-          f"{meta['wall_time_s']:.1f} s on the {args.engine} engine")
+          f"{summary['_timing']['wall_time_s']:.1f} s on the {args.engine} engine")
     return 0

@@ -12,9 +12,8 @@ from __future__ import annotations
 import sys
 
 from ..sweep import SweepError, load_spec, run_sweep, verify_store
-from ..sweep.driver import CLI_TERMS
 from . import summary
-from ._common import positive_int
+from ._common import cli_text, parser_flags, positive_int
 
 #: exit code of --verify when damaged chunks are found
 EXIT_DAMAGED = 1
@@ -60,8 +59,10 @@ def _verify(args) -> int:
         print(f"catbell sweep: damaged: {line}", file=sys.stderr)
     print(f"catbell sweep: {report.summary()}")
     if report.damaged:
-        print("catbell sweep: rerun the sweep command on this store to recompute the "
-              "damaged chunks", file=sys.stderr)
+        what = ("restore its layout and recompute the damaged chunks" if report.layout
+                else "recompute the damaged chunks")
+        print(f"catbell sweep: rerun the sweep command on this store to {what}",
+              file=sys.stderr)
         return EXIT_DAMAGED
     return 0
 
@@ -72,10 +73,15 @@ def run(args) -> int:
     if args.spec is None or args.out is None:
         raise ValueError("give SPEC.toml and --out STORE.zarr (or --verify STORE.zarr)")
     spec = load_spec(args.spec)
+    flags = parser_flags(args._parser)
+
+    def note(msg: str) -> None:
+        print(f"catbell sweep: {cli_text(msg, 'sweep', flags=flags)}", file=sys.stderr,
+              flush=True)
+
     try:
         _, stats = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                             progress=not args.no_progress, force=args.force,
-                             terms=CLI_TERMS)
+                             progress=not args.no_progress, force=args.force, note=note)
     except SweepError as exc:
         print(f"catbell sweep: {exc.stats.summary()} -> {args.out}")
         print(f"catbell sweep: error: {exc}", file=sys.stderr)

@@ -14,7 +14,6 @@ Three analyses behind the paper's claims (:mod:`catbell_qutip.identification`,
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 
@@ -26,7 +25,7 @@ from ..panels import calibrate_t0
 from ..paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
 from ..params import ProtocolParams, merge_layers, preset
 from ..rates import alpha_for_rate
-from ..thresholds import THRESHOLD_PARAMETERS, reference_S, threshold
+from ..thresholds import THRESHOLD_PARAMETERS, check_thresholds, reference_S, threshold
 from . import summary
 from ._common import (
     add_param_flags,
@@ -156,20 +155,6 @@ def _usd_factor(args, fields):
     return 0
 
 
-def _check_options(args) -> None:
-    """--loss-orders and --rate-hz, checked before any work (and before the progress bar)."""
-    for l in args.loss_orders:
-        if l < 1 or (l + 1) & l:
-            raise ValueError(f"--loss-orders {l}: give codes l >= 1 of the form 2^m - 1 "
-                             "(1, 3, 7, ...), each compared with l = 0 (e.g. --loss-orders "
-                             "1 3)")
-    if len(set(args.loss_orders)) != len(args.loss_orders):
-        raise ValueError("--loss-orders lists a code twice; give each l once")
-    if not (args.rate_hz > 0 and math.isfinite(args.rate_hz)):
-        raise ValueError(f"--rate-hz = {args.rate_hz:g} Hz is outside the allowed range "
-                         "(0, inf) Hz")
-
-
 def _check_code(args, fields: dict) -> None:
     """Thresholds of the code families of docs/model.md 7: squeezed cats compare with the
     squeezed cat of l = 0 on the Fock engine (alpha solved for the rate, as for cats);
@@ -198,9 +183,6 @@ def _rate_words(why: str) -> str:
 
 
 def run(args) -> int:
-    if args.grid < 2:
-        raise ValueError(f"--grid = {args.grid} is outside the allowed range [2, inf)")
-    _check_options(args)
     if args.out is not None:
         if not args.model_table:
             raise ValueError("--out only applies to --model-table (it writes model_table.* "
@@ -210,6 +192,10 @@ def run(args) -> int:
     given = merge_layers(*layers)
     fields = merge_layers(preset("repro-base"), *layers)
     _check_code(args, fields)
+    # every option checked by the API before any work (and before the progress bar)
+    check_thresholds(args.parameters, args.loss_orders, n_grid=args.grid,
+                     rate_hz=args.rate_hz, engine=args.engine,
+                     **{k: fields[k] for k in ("encoder", "usd") if k in fields})
     ProtocolParams(**fields)  # validate the combination
     if args.model_table:
         return _model_table(args)

@@ -197,10 +197,18 @@ class CoherentState(LightAtomState):
         light. The f-basis matrix follows from f_q = (1/M) sum_k w^{-kq} |beta w^k>.
 
         Strong light: for k != k' the real part of u can be large and negative, so
-        exp(-u) overflows while the overlap underflows (inf * 0). Each factor is therefore
-        kept as exp(s_j) c~_j with s_j = max(0, -Re u), c~_j = exp(-s_j) - (1 - p) exp(-u - s_j)
-        (|c~_j| <= 2), and the exponents are added to the overlap's before one exp: the
-        product, a matrix element of an effect between normalised states, has modulus <= 1.
+        exp(-u) overflows while the overlap underflows (inf * 0). Where -Re u > 1 each
+        factor is therefore kept as exp(s_j) c~_j with s_j = -Re u,
+        c~_j = exp(-s_j) - (1 - p) exp(-u - s_j) (1 - 1/e <= |c~_j| <= 2: no cancellation,
+        as |exp(-u - s_j)| = 1 > exp(-s_j)), and the exponents are added to the overlap's
+        before one exp: the product, a matrix element of an effect between normalised
+        states, has modulus <= 1. Elsewhere s_j = 0 and the direct form is kept, |c_j| <= 1 + e.
+
+        Weak light: the split must not be taken for a tiny negative Re u (~ -x / M), where
+        exp(-s_j) - exp(-u - s_j) cancels to an absolute error of ~1e-16 against a
+        c_j ~ x / M. That error (relative eps M / x) reached the heralded state: at
+        x ~ 1e-16 the syndrome records of l = 3 had negative probabilities of the size of P
+        and the "ml" frame turned them into eigenvalues of -0.3.
         """
         M = self.n_ring
         x = self.x[..., None, None]
@@ -210,8 +218,8 @@ class CoherentState(LightAtomState):
         dk = w ** k[None, :] - w ** k[:, None]  # [j, k] -> w^k - w^j
         u = (x[..., None] / M) * (dk.conj()[:, :, None] * dk[:, None, :])
         p = np.asarray(p_dark, dtype=float)[..., None, None, None]
-        s = np.maximum(0.0, -u.real)
-        big = s > 0
+        big = -u.real > 1.0
+        s = np.where(big, -u.real, 0.0)
         with np.errstate(over="ignore", invalid="ignore"):
             small_form = -np.expm1(-u) + p * np.exp(-u)
         scaled = np.where(big, np.exp(-s) - (1.0 - p) * np.exp(-u - s), small_form)

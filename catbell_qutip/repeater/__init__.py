@@ -42,10 +42,10 @@ distance_scan -> plot (plob is used by distance_scan only).
 
 from __future__ import annotations
 
-from .chain_model import chain, link_states
-from .distance_scan import KEY_MIN_BIT_S, S_LEVEL, scan, scan_summary
+from .chain_model import chain, check_chain_options, link_states
+from .distance_scan import KEY_MIN_BIT_S, MAX_SCAN_HOURS, S_LEVEL, check_scan, scan, scan_summary
 from .montecarlo import waiting_monte_carlo
-from .optimisation import OBJECTIVES, optimise
+from .optimisation import OBJECTIVES, check_options, optimise
 from .plob import plob_clock_s, plob_clock_text, plob_key_rate
 from .plot import alpha_jumps, plot_scan
 from .swap import BSM_OUTCOMES, bell_swap, compose_chain, dephase_output, swap_outcomes
@@ -83,6 +83,8 @@ __all__ = [
     "waiting_monte_carlo",
     "link_states",
     "chain",
+    "check_chain_options",
+    "check_options",
     "optimise",
     "plob_key_rate",
     "check_segments",
@@ -90,6 +92,8 @@ __all__ = [
     "plob_clock_text",
     "scan",
     "scan_summary",
+    "check_scan",
+    "MAX_SCAN_HOURS",
     "plot_scan",
     "alpha_jumps",
     "S_LEVEL",

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_real
+from .._checks import ParameterError, check_choice, check_real
 from ..api import heralded
 from ..bell import bell_fidelity, chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..params import ProtocolParams
+from ..result import normalise
 from .swap import compose_chain, dephase_output
-from .waiting import check_segments, expected_attempts, memory_factors
+from .waiting import STRATEGIES, check_segments, expected_attempts, memory_factors
 
-__all__ = ["link_states", "chain"]
+__all__ = ["link_states", "chain", "check_chain_options"]
 
 
 def link_states(loss_order: int, alpha, length_km, *, engine: str | None = None, **fields):
@@ -48,18 +49,25 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str | None = None,
     params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
     shape = params.batch_shape
     P, rho_un = heralded(params, engine=engine)
-    ok = P > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(ok[..., None, None], rho_un / np.where(ok, P, 1.0)[..., None, None],
-                       np.nan)
+    rho = normalise(rho_un, P)  # checked: a density matrix, or PrecisionError
     T0 = np.broadcast_to(np.asarray(params.attempt_time_s, dtype=float), shape)
     return {"P": P, "rho": rho, "T0": T0, "params": params}
 
 
-def _check_chain_args(p_swap, swap_depol):
-    p_swap = check_real(p_swap, "p_swap", low=0.0, high=1.0, low_open=True)
-    swap_depol = check_real(swap_depol, "swap_depol", low=0.0, high=1.0)
-    return float(p_swap), float(swap_depol)
+def check_chain_options(p_swap, swap_depol, strategy: str = "parallel"):
+    """Validate the swap options of :func:`chain`; return (p_swap, swap_depol) as floats.
+
+    p_swap in (0, 1] (below 1 with the "parallel" strategy only), swap_depol in [0, 1].
+    """
+    check_choice(strategy, "strategy", STRATEGIES)
+    p_swap = float(check_real(p_swap, "p_swap", low=0.0, high=1.0, low_open=True))
+    swap_depol = float(check_real(swap_depol, "swap_depol", low=0.0, high=1.0))
+    if strategy != "parallel" and p_swap < 1.0:
+        raise ParameterError(
+            f"p_swap = {p_swap:g} < 1 needs strategy='parallel': with the {strategy!r} "
+            "strategy a failed swap restarts part of the chain while the rest waits, whose "
+            "waiting-time statistics this package does not compute exactly", "p_swap")
+    return p_swap, swap_depol
 
 
 def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "parallel",
@@ -101,12 +109,7 @@ def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "
         Where P_link = 0 nothing is delivered: rate and key rate are 0, F, S, Q NaN.
     """
     n = check_segments(segments, strategy=strategy)
-    p_swap, swap_depol = _check_chain_args(p_swap, swap_depol)
-    if strategy != "parallel" and p_swap < 1.0:
-        raise ValueError(
-            f"p_swap = {p_swap:g} < 1 needs strategy 'parallel': with the {strategy!r} "
-            "strategy a failed swap restarts part of the chain while the rest waits, whose "
-            "waiting-time statistics this package does not compute exactly")
+    p_swap, swap_depol = check_chain_options(p_swap, swap_depol, strategy)
     L = np.asarray(check_real(length_km, "length_km", low=0.0, unit="km"), dtype=float)
     link = link_states(loss_order, alpha, L / n, engine=engine, **fields)
     P, rho_link, T0 = link["P"], link["rho"], link["T0"]

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import (
+    ParameterError,
+    check_int,
+    check_loss_order,
+    check_memory,
+    check_real,
+    check_time,
+)
 from ..fibre import attempt_time_s
 from ..formulas import timing
 from ..outputs import attrs_of
@@ -19,10 +27,74 @@ from ..outputs import attrs_of
 # continuously and, without bit-flip noise (Q = 0), never vanishes, so "S > 2" alone has no
 # finite reach (docs/repeater.md section 5)
 from ..paper import S_LEVEL
-from .optimisation import optimise
+from ..params import ProtocolParams
+from .optimisation import check_options, optimise
 from .plob import plob_clock_s, plob_clock_text, plob_key_rate
+from .waiting import scan_cost
 
-__all__ = ["scan", "scan_summary", "S_LEVEL", "KEY_MIN_BIT_S"]
+__all__ = ["scan", "scan_summary", "check_scan", "S_LEVEL", "KEY_MIN_BIT_S",
+           "MAX_SCAN_HOURS"]
+
+
+#: longest scan :func:`check_scan` lets start (by the estimate of :func:`.waiting.scan_cost`),
+#: unless CATBELL_MAX_HOURS says otherwise
+MAX_SCAN_HOURS = 1.0
+
+
+def check_scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
+               rate_hz: float | None = None, strategy: str = "parallel",
+               p_swap: float = 1.0, swap_depol: float = 0.0, alpha_max: float = 4.0,
+               n_alpha: int = 80, s_level: float | None = None,
+               key_min: float | None = None, plob_rate_hz: float | None = None,
+               **fields) -> dict:
+    """Validate a :func:`scan` (and the levels of :func:`scan_summary`) and refuse it,
+    before any work, if it is estimated (:func:`.waiting.scan_cost`) to take more than
+    the time limit (:data:`MAX_SCAN_HOURS`, or ``CATBELL_MAX_HOURS``) or more memory than
+    the memory limit. ``fields`` (the link parameters) are validated as
+    :class:`~catbell_qutip.params.ProtocolParams` fields. Returns the options normalised
+    (as :func:`.optimisation.check_options`) with ``loss_orders`` (list of int).
+
+    Raises
+    ------
+    ValueError
+        A :class:`~catbell_qutip._checks.ParameterError` naming the argument, or the
+        estimate and the limit.
+    """
+    orders = [check_int(v, "loss_orders") for v in np.atleast_1d(loss_orders).tolist()]
+    if not orders:
+        raise ParameterError("loss_orders must hold at least one loss order", "loss_orders")
+    for l in orders:
+        try:
+            check_loss_order(l)
+        except ParameterError:
+            raise ParameterError(f"loss_orders {l}: a loss order is of the form 2^m - 1 "
+                                 "(0, 1, 3, 7, ...)", "loss_orders") from None
+    if len(set(orders)) != len(orders):
+        raise ParameterError("loss_orders lists a code twice; give each l once",
+                             "loss_orders")
+    o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
+                      strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
+                      alpha_max=alpha_max, n_alpha=n_alpha)
+    for name in ("length_km", "alpha", "loss_order"):
+        if name in fields:
+            raise ParameterError(f"{name} is set by the scan itself (the distance grid, "
+                                 "the optimised amplitude, loss_orders); do not give it "
+                                 "among the link parameters", name)
+    ProtocolParams(loss_order=orders[0], **fields)
+    if plob_rate_hz is not None:
+        check_real(plob_rate_hz, "plob_rate_hz", low=0.0, low_open=True, unit="Hz")
+    if s_level is not None:
+        check_real(s_level, "s_level", low=2.0, high=2 * np.sqrt(2))
+    if key_min is not None:
+        check_real(key_min, "key_min", low=0.0, low_open=True, unit="bit/s")
+    segs, L = o["segments"], o["length_km"]
+    seconds, peak = scan_cost([1, *segs], L.size, len(orders), o["n_alpha"])
+    what = (f"this scan ({len(orders)} code(s) x {L.size} distances x segments "
+            f"{' '.join(map(str, segs))}, n_alpha = {o['n_alpha']} amplitudes)")
+    way_out = "give fewer or smaller segments, fewer distances or a smaller n_alpha"
+    check_time(seconds, what, way_out, default_hours=MAX_SCAN_HOURS)
+    check_memory(peak, what, way_out)
+    return {**o, "loss_orders": orders}
 
 
 def scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
@@ -55,9 +127,10 @@ n_alpha, progress, **fields
     """
     import xarray as xr
 
-    orders = [int(v) for v in np.atleast_1d(loss_orders).tolist()]
-    if not orders:
-        raise ValueError("loss_orders must hold at least one loss order")
+    orders = check_scan(loss_orders, length_km, segments, objective=objective,
+                        rate_hz=rate_hz, strategy=strategy, p_swap=p_swap,
+                        swap_depol=swap_depol, alpha_max=alpha_max,
+                        n_alpha=n_alpha, plob_rate_hz=plob_rate_hz, **fields)["loss_orders"]
     parts = [optimise(l, length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
                       alpha_max=alpha_max, n_alpha=n_alpha, progress=progress, **fields)
@@ -144,6 +217,8 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
         ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
         ``s_level``, ``key_min_bit_s``.
     """
+    check_real(s_level, "s_level", low=2.0, high=2 * np.sqrt(2))
+    check_real(key_min, "key_min", low=0.0, low_open=True, unit="bit/s")
     L = ds["length_km"].values
     out = {}
     for l in ds["loss_order"].values:

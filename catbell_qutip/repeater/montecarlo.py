@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_real
+from .._checks import check_int, check_real
 from .waiting import _atom_weights, _check_p, check_segments
 
 __all__ = ["waiting_monte_carlo"]
@@ -69,8 +69,7 @@ def waiting_monte_carlo(p: float, n: int, x: float, *, strategy: str = "parallel
     n = check_segments(n, strategy=strategy, name="n")
     p = float(_check_p(p))
     x = float(check_real(x, "x", low=0.0))
-    if int(samples) < 2:
-        raise ValueError(f"samples = {samples} is outside the allowed range [2, inf)")
+    samples = check_int(samples, "samples", low=2)
     rng = np.random.default_rng(seed)
     N = rng.geometric(p, size=(int(samples), n))
     st = _storage_rounds(N, strategy)

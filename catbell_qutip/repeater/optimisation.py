@@ -15,15 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import NoHeraldWarning, check_choice, check_real
+from .._checks import NoHeraldWarning, ParameterError, check_choice, check_int, check_real
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..outputs import dataset
-from .chain_model import chain, link_states
+from ..params import ALPHA_MAX
+from .chain_model import chain, check_chain_options, link_states
 from .swap import compose_chain, dephase_output
 from .waiting import check_segments, expected_attempts, memory_factors
 
-__all__ = ["OBJECTIVES", "optimise"]
+__all__ = ["OBJECTIVES", "optimise", "check_options"]
 
 #: What :func:`optimise` maximises.
 OBJECTIVES = ("key_rate", "S")
@@ -57,6 +58,45 @@ class _Search:
             warnings.filterwarnings("ignore", category=NoHeraldWarning)
             return chain(self.loss_order, alpha, L, n, strategy=self.strategy,
                          p_swap=self.p_swap, swap_depol=self.swap_depol, **self.fields)
+
+
+def check_options(length_km, segments, *, objective: str = "key_rate",
+                  rate_hz: float | None = None, strategy: str = "parallel",
+                  p_swap: float = 1.0, swap_depol: float = 0.0, alpha_max: float = 4.0,
+                  n_alpha: int = 80) -> dict:
+    """Validate the options of :func:`optimise` (the same names and meaning); return them
+    normalised: ``segments`` (list of int), ``length_km`` (1-D float array), ``rate_hz``
+    (float or None), ``p_swap``, ``swap_depol``, ``alpha_max`` (floats), ``n_alpha``.
+
+    Raises
+    ------
+    ValueError
+        A :class:`~catbell_qutip._checks.ParameterError` naming the argument.
+    """
+    check_choice(objective, "objective", OBJECTIVES)
+    p_swap, swap_depol = check_chain_options(p_swap, swap_depol, strategy)
+    segs = [check_segments(s, strategy=strategy) for s in np.atleast_1d(segments).tolist()]
+    if not segs:
+        raise ParameterError("segments must hold at least one number of segments",
+                             "segments")
+    if len(set(segs)) != len(segs):
+        raise ParameterError("segments lists a number twice; give each n once", "segments")
+    L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, low_open=True,
+                                            unit="km"), dtype=float))
+    if L.ndim != 1:
+        raise ParameterError("length_km must be a 1-D grid of total distances", "length_km")
+    alpha_max = float(check_real(alpha_max, "alpha_max", low=0.0, low_open=True,
+                                 high=ALPHA_MAX))
+    n_alpha = check_int(n_alpha, "n_alpha", low=3)
+    if objective == "S":
+        if rate_hz is None:
+            raise ParameterError("objective='S' needs rate_hz, the delivery rate to reach "
+                                 "(Hz)", "rate_hz")
+        rate_hz = float(check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz"))
+    elif rate_hz is not None:
+        raise ParameterError("rate_hz is used only with objective='S'", "rate_hz")
+    return {"segments": segs, "length_km": L, "rate_hz": rate_hz, "p_swap": p_swap,
+            "swap_depol": swap_depol, "alpha_max": alpha_max, "n_alpha": n_alpha}
 
 
 def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate",
@@ -107,23 +147,12 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         ``alpha_max``), and every output of
         :func:`chain` there except ``rho``.
     """
-    check_choice(objective, "objective", OBJECTIVES)
-    segs = [check_segments(s, strategy=strategy) for s in np.atleast_1d(segments).tolist()]
-    if not segs:
-        raise ValueError("segments must hold at least one number of segments")
-    L = np.atleast_1d(np.asarray(check_real(length_km, "length_km", low=0.0, low_open=True,
-                                            unit="km"), dtype=float))
-    if L.ndim != 1:
-        raise ValueError("length_km must be a 1-D grid of total distances")
-    alpha_max = float(check_real(alpha_max, "alpha_max", low=0.0, low_open=True))
-    if int(n_alpha) < 3:
-        raise ValueError(f"n_alpha = {n_alpha} is outside the allowed range [3, inf)")
-    if objective == "S":
-        if rate_hz is None:
-            raise ValueError("objective 'S' needs rate_hz, the delivery rate to reach (Hz)")
-        rate_hz = float(check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz"))
-    search = _Search(int(loss_order), strategy, p_swap, swap_depol, fields, alpha_max,
-                     int(n_alpha), xtol)
+    o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
+                      strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
+                      alpha_max=alpha_max, n_alpha=n_alpha)
+    segs, L, rate_hz = o["segments"], o["length_km"], o["rate_hz"]
+    search = _Search(int(loss_order), strategy, o["p_swap"], o["swap_depol"], fields,
+                     o["alpha_max"], o["n_alpha"], xtol)
     grid = search.grid
     tick = progress or (lambda k: None)
 

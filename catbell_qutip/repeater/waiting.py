@@ -25,7 +25,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .._checks import check_choice, check_real
+from .._checks import ParameterError, check_choice, check_real
 
 __all__ = [
     "STRATEGIES",
@@ -68,23 +68,24 @@ def check_segments(segments, *, strategy: str = "parallel", name: str = "segment
     """
     check_choice(strategy, "strategy", STRATEGIES)
     if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= 1, got {segments!r}")
+        raise ParameterError(f"{name} must be an integer >= 1, got {segments!r}", name)
     n = int(segments)
     if n < 1:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, inf): a chain has at "
-                         "least one segment")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, inf): a chain "
+                             "has at least one segment", name)
     if strategy == "nested" and n & (n - 1):
-        raise ValueError(f"{name} = {n} is not a power of 2, which the nested strategy needs "
-                         "(1, 2, 4, 8); use strategy 'parallel' or 'asap' for other n")
+        raise ParameterError(f"{name} = {n} is not a power of 2, which the nested strategy "
+                             "needs (1, 2, 4, 8); use strategy='parallel' or "
+                             "strategy='asap' for other n", name)
     if strategy != "parallel" and n > MAX_MARKOV_SEGMENTS:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
-                         f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
-                         "statistics need 3^n Markov-chain transitions); use strategy "
-                         "'parallel' for longer chains")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, "
+                             f"{MAX_MARKOV_SEGMENTS}] for strategy {strategy!r} (its exact "
+                             "statistics need 3^n Markov-chain transitions); use "
+                             "strategy='parallel' for longer chains", name)
     if n > MAX_PARALLEL_SEGMENTS:
-        raise ValueError(f"{name} = {n} is outside the allowed range [1, "
-                         f"{MAX_PARALLEL_SEGMENTS}] (the exact waiting-time statistics' "
-                         "binomial weights leave the float range beyond it)")
+        raise ParameterError(f"{name} = {n} is outside the allowed range [1, "
+                             f"{MAX_PARALLEL_SEGMENTS}] (the exact waiting-time statistics' "
+                             "binomial weights leave the float range beyond it)", name)
     return n
 
 

@@ -16,22 +16,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import NoHeraldWarning, UnreachableRateWarning, check_memory
+from .._checks import (
+    NoHeraldWarning,
+    ParameterError,
+    UnreachableRateWarning,
+    check_int,
+    check_memory,
+    check_time,
+)
 from .compute import ChunkResult, compute_chunk, task_for
 from .executors import DaskExecutor, Executor, LocalExecutor, default_workers
-from .grid import FLAG_BYTES_PER_CHUNK, WORK_BYTES_PER_POINT, axis_bytes
+from .grid import (
+    FLAG_BYTES_PER_CHUNK,
+    WORK_BYTES_PER_POINT,
+    axis_bytes,
+    check_some_point_runs,
+    estimate_seconds,
+)
 from .lock import StoreLock
 from .spec import SweepSpec, as_spec
 from .store import MemorySink, ZarrStore, check_store_path
 
-__all__ = ["SweepStats", "SweepError", "run_sweep", "sweep", "estimate_memory",
-           "API_TERMS", "CLI_TERMS"]
+__all__ = ["SweepStats", "SweepError", "run_sweep", "sweep", "estimate_memory"]
 
-#: how messages name the options, from Python and on the command line
-API_TERMS = {"prog": "sweep", "out": "store", "workers": "workers",
-             "scheduler": "scheduler", "force": "force=True"}
-CLI_TERMS = {"prog": "catbell sweep", "out": "--out", "workers": "--workers",
-             "scheduler": "--scheduler", "force": "--force"}
 #: how many damaged chunks a note lists by name
 _LIST_LIMIT = 10
 #: SweepStats.executor when every chunk was already stored and verified
@@ -120,18 +127,17 @@ def _failure_message(stats: SweepStats, limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _check_options(workers, scheduler, t) -> None:
+def _check_options(workers, scheduler) -> None:
     if scheduler is not None and workers is not None:
-        raise ValueError(f"{t['workers']} sizes the local pool; with {t['scheduler']} the "
-                         "cluster's workers are used, give one or the other")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"{t['workers']} = {workers!r} must be a positive integer")
+        raise ParameterError("workers sizes the local pool, and with scheduler=ADDRESS the "
+                             "cluster's workers are used: give one or the other", "workers")
+    if workers is not None:
+        check_int(workers, "workers", low=1)
 
 
 def run_sweep(spec, store=None, *, workers: int | None = None,
               scheduler: str | None = None, progress: bool = True, force: bool = False,
-              terms: dict | None = None):
+              note=None):
     """Run a sweep; return ``(dataset, stats)`` (see :func:`sweep` for the arguments).
 
     The public entry point for commands built on sweeps. Everything that can be checked
@@ -144,8 +150,9 @@ def run_sweep(spec, store=None, *, workers: int | None = None,
     ----------
     force : bool
         Resume a store written by another version of the computing code.
-    terms : dict, optional
-        How messages name the options: :data:`API_TERMS` (default) or :data:`CLI_TERMS`.
+    note : callable, optional
+        Receives each one-line note of the run (damaged chunks recomputed, a forced
+        resume, a lock taken over); default: print it to stderr after ``sweep:``.
 
     Raises
     ------
@@ -158,43 +165,66 @@ def run_sweep(spec, store=None, *, workers: int | None = None,
         Writing a chunk failed (e.g. the disk filled up during the run); every chunk
         flagged done before is intact, and a rerun resumes.
     """
-    t = {**API_TERMS, **(terms or {})}
     spec = as_spec(spec)
-    _check_options(workers, scheduler, t)
+    _check_options(workers, scheduler)
     window = 2 * (workers or default_workers())
     if store is None:
-        way_out = (f"write to a store ({t['out']}=PATH), where results stream to disk "
+        way_out = ("write to a store (store=PATH), where results stream to disk "
                    "chunk by chunk, or sweep fewer points")
     else:
         way_out = ("sweep fewer points (smaller axes) or give larger chunks (the spec's "
                    "chunks table)")
     check_memory(estimate_memory(spec, in_memory=store is None, window=window),
                  f"this sweep ({spec.size:.3g} points in {spec.n_chunks:.3g} chunks)", way_out)
+    check_some_point_runs(spec)
 
-    def note(msg: str) -> None:
-        print(f"{t['prog']}: {msg}", file=sys.stderr, flush=True)
+    if note is None:
+        def note(msg: str) -> None:
+            print(f"sweep: {msg}", file=sys.stderr, flush=True)
 
-    if store is None:
-        sink, lock, forced = MemorySink(spec), None, False
-    else:
+    # a scheduler is reached before a store is created: an unreachable one leaves nothing
+    dask = DaskExecutor(scheduler) if scheduler is not None else None
+    lock = None
+    try:
         from pathlib import Path
 
-        need = 0 if Path(store).exists() else 8 * spec.size * len(spec.outputs)
-        check_store_path(store, need, t["out"])
-        sink = ZarrStore(store, spec, force=force, terms=t, note=note)
-        forced = sink.check_code()
-        lock = StoreLock(store, note=note)
-        lock.acquire()
-    try:
+        if store is None or not Path(store).exists():  # resumes are checked on what is left
+            _check_duration(spec, spec.n_chunks, workers, dask)
+        if store is None:
+            sink, forced = MemorySink(spec), False
+        else:
+            need = 0 if Path(store).exists() else 8 * spec.size * len(spec.outputs)
+            check_store_path(store, need, "store")
+            sink = ZarrStore(store, spec, force=force, note=note)
+            forced = sink.check_code()
+            lock = StoreLock(store, note=note)
+            lock.acquire()
         if forced:
             sink.record_forced()
-        return _run_locked(spec, sink, workers, scheduler, progress, note, t)
+        return _run_locked(spec, sink, workers, dask, progress, note)
+    except BaseException:
+        if dask is not None:
+            dask.close(cancel=True)
+        raise
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run_locked(spec, sink, workers, scheduler, progress, note, t):
+def _check_duration(spec, n_chunks_todo: int, workers, dask) -> None:
+    """Refuse a run estimated (:func:`~catbell_qutip.sweep.grid.estimate_seconds`, for the
+    chunks still to compute) to take more than the time limit on these workers."""
+    n_par = dask.threads() if dask is not None else int(workers or default_workers())
+    on = (f"{n_par} Dask worker thread(s)" if dask is not None else
+          f"{n_par} local worker process(es)")
+    seconds = estimate_seconds(spec) * n_chunks_todo / spec.n_chunks / n_par
+    check_time(seconds, f"this sweep ({spec.size:.3g} points, {n_chunks_todo:.3g} chunks to "
+                        f"compute, on {on})",
+               "sweep fewer points, spread them over more workers=N or a cluster "
+               "(scheduler=ADDRESS), or split the grid into several sweeps")
+
+
+def _run_locked(spec, sink, workers, dask, progress, note):
     stats = SweepStats(points=spec.size, chunks=spec.n_chunks)
     done = np.zeros(spec.chunk_grid, dtype=bool)
     damaged: list[str] = []
@@ -216,12 +246,14 @@ def _run_locked(spec, sink, workers, scheduler, progress, note, t):
              f"recomputed: {shown}{more}")
     if isinstance(sink, ZarrStore) and stats.reused:
         check_store_path(sink.path, 8 * (spec.size - stats.reused) * len(spec.outputs),
-                         t["out"])
+                         "store")
     n_todo = stats.chunks - stats.chunks_reused
     t_start = time.perf_counter()
+    if n_todo and isinstance(sink, ZarrStore) and not sink.created:  # a resume
+        _check_duration(spec, n_todo, workers, dask)
     if n_todo:
-        if scheduler is not None:
-            ex: Executor = DaskExecutor(scheduler, t["scheduler"])
+        if dask is not None:
+            ex: Executor = dask
         else:
             ex = LocalExecutor(min(workers or default_workers(), n_todo))
         stats.executor = ex.description
@@ -234,6 +266,8 @@ def _run_locked(spec, sink, workers, scheduler, progress, note, t):
         ex.close()
     else:
         stats.executor = NOTHING_TO_COMPUTE
+        if dask is not None:
+            dask.close()
     stats.seconds = time.perf_counter() - t_start
     if stats.failures:
         raise SweepError(_failure_message(stats), stats, sink.dataset())

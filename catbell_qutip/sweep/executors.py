@@ -11,10 +11,32 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 import time
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "default_workers"]
+from .._checks import ParameterError
+
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "default_workers", "die_with_parent"]
+
+#: seconds between a worker's checks that its driver is still alive
+PARENT_POLL_S = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent:  # the driver died (even by SIGKILL): so do we
+            os._exit(1)
+
+
+def die_with_parent() -> None:
+    """Process-pool initializer: the worker exits within :data:`PARENT_POLL_S` of its
+    parent's death, however the parent died (a SIGKILL leaves no chance to clean up, and
+    workers that outlive it keep computing for nobody). A daemon thread polls the parent
+    id, which changes when the parent is gone (POSIX re-parents orphans)."""
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="catbell-die-with-parent").start()
 
 
 @runtime_checkable
@@ -76,7 +98,8 @@ class LocalExecutor:
         "fork": workers start without importing the package again) or the default."""
         self.workers = workers
         self.mp_context = mp_context
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context)
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp_context,
+                                           initializer=die_with_parent)
         self.generation = 0
         self.description = f"{workers} local worker process(es)"
 
@@ -95,7 +118,8 @@ class LocalExecutor:
         if generation == self.generation:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = cf.ProcessPoolExecutor(max_workers=self.workers,
-                                               mp_context=self.mp_context)
+                                               mp_context=self.mp_context,
+                                               initializer=die_with_parent)
             self.generation += 1
         return True
 
@@ -112,16 +136,20 @@ class DaskExecutor:
     name = "dask"
     generation = 0
 
-    def __init__(self, address: str, opt: str = "--scheduler"):
+    def __init__(self, address: str):
         from distributed import Client
 
         try:
             self.client = Client(address, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise ValueError(f"{opt} {address!r}: cannot reach the Dask scheduler "
-                             f"({exc})") from None
+            raise ParameterError(f"scheduler {address!r}: cannot reach the Dask scheduler "
+                                 f"({exc})", "scheduler") from None
         self._window = (0.0, 4)
         self.description = f"Dask scheduler {address}"
+
+    def threads(self) -> int:
+        """Worker threads of the cluster now (at least 1)."""
+        return max(1, sum(self.client.nthreads().values()))
 
     def window(self) -> int:
         t, n = self._window

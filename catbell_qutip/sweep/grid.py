@@ -8,11 +8,19 @@ import math
 
 import numpy as np
 
-from .._checks import ParameterError
-from ..params import PARAM_INFO, ProtocolParams
+from .._checks import MemoryLimitError, ParameterError
+from ..api import check_point_memory, seconds_per_point
+from ..params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 
 __all__ = ["validate_grid", "chunk_shape", "axis_bytes", "CHUNK_POINTS", "MIN_CHUNKS",
-           "AXIS_BYTES_PER_VALUE", "FLAG_BYTES_PER_CHUNK", "WORK_BYTES_PER_POINT"]
+           "AXIS_BYTES_PER_VALUE", "FLAG_BYTES_PER_CHUNK", "WORK_BYTES_PER_POINT",
+           "estimate_seconds", "CHUNK_OVERHEAD_S", "RATE_SOLVE_EVALUATIONS",
+           "check_some_point_runs"]
+
+#: seconds of bookkeeping per chunk (task round trip, checksums, writing to the store)
+CHUNK_OVERHEAD_S = 0.05
+#: evaluations per point when alpha is solved for target_rate_hz (scan and refinement)
+RATE_SOLVE_EVALUATIONS = 40
 
 #: (smallest, largest) default points per chunk. The coherent engine vectorises a chunk in
 #: one call (~0.1-2 ms per point), so a chunk must be large enough to hide the ~10 ms of
@@ -131,3 +139,49 @@ def chunk_shape(engine: str, axes, user) -> tuple[int, ...]:
         out[i] = c
         inner *= c
     return tuple(out)
+
+
+def estimate_seconds(spec) -> float:
+    """Rough CPU seconds of a whole sweep, for refusing a hopeless one up front: every
+    point at :func:`catbell_qutip.api.seconds_per_point` (averaged over the loss orders,
+    USDs and encoders the grid holds; x :data:`RATE_SOLVE_EVALUATIONS` where alpha is
+    solved for a rate), plus :data:`CHUNK_OVERHEAD_S` per chunk. Divide by the workers."""
+    axes = dict(spec.axes)
+
+    def values(name):
+        return axes[name].tolist() if name in axes else [spec.params[name]]
+
+    costs = [seconds_per_point(int(l), engine=spec.engine, usd=u, encoder=e)
+             for l in values("loss_order") for u in values("usd") for e in values("encoder")]
+    per = sum(costs) / len(costs)
+    if spec.target_rate_hz is not None:
+        per *= RATE_SOLVE_EVALUATIONS
+    return per * spec.size + CHUNK_OVERHEAD_S * spec.n_chunks
+
+
+def check_some_point_runs(spec) -> None:
+    """Refuse a sweep whose every point would be refused for its memory, before a store
+    is created: the cheapest point (smallest loss order and alpha, the TUB, the ideal
+    encoder, the cat code where the grid has them) is checked as the engine would check
+    it (:func:`catbell_qutip.api.check_point_memory`). With ``target_rate_hz`` alpha is
+    solved per point: the check uses alpha = 0.2, the lower end of the solver's scan
+    (codes without an amplitude, binomial, take none)."""
+    axes = dict(spec.axes)
+    point = {k: (math.inf if v in ("inf", "infinity") else v)  # spec.params is JSON-ready
+             for k, v in spec.params.items() if v is not None}
+    prefer = {"usd": "tub", "encoder": "ideal", "code": "cat"}
+    for name, values in axes.items():
+        if name in prefer and prefer[name] in values.tolist():
+            point[name] = prefer[name]
+        elif PARAM_INFO[name].kind == "choice":
+            point[name] = values.tolist()[0]
+        else:
+            point[name] = values.min().item()
+    if point.get("code", "cat") in ALPHA_CODES:
+        point.setdefault("alpha", 0.2)
+    try:
+        check_point_memory(ProtocolParams(**point), engine=spec.engine)
+    except MemoryLimitError as exc:
+        raise MemoryLimitError(f"every point of this sweep would be refused, even the "
+                               f"cheapest: {exc}", exc.estimate_bytes,
+                               exc.limit_bytes) from None

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import MemoryLimitError, ParameterError, check_memory
+from .._checks import MemoryLimitError, SourceError, check_memory, check_real
 from ..outputs import long_name, units  # noqa: F401 - re-exported: the sweep's names
 from ..params import (
     ALPHA_CODES,
     PARAM_INFO,
     PARAM_NAMES,
     ProtocolParams,
+    check_file_value,
     merge_layers,
     preset,
     read_toml_table,
@@ -74,28 +75,9 @@ def json_value(v):
 
 
 def _checked(key: str, name: str, value):
-    """``value`` validated by the field's ParamInfo; errors name ``key``."""
-    kind = _kind(name)
-    if kind is float:
-        if isinstance(value, str) and value in _INF:
-            value = math.inf
-        elif isinstance(value, bool):   # TOML `alpha = true` is not a number
-            raise ValueError(f"{key} = {str(value).lower()}: a boolean is not a number; give "
-                             f"a number")
-        elif not _is_number(value):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-        value = float(value)
-    elif kind is int and isinstance(value, bool):
-        raise ValueError(f"{key} = {str(value).lower()}: a boolean is not an integer; give "
-                         "an integer")
-    elif kind is int and not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer, got {value!r}")
-    elif kind is str and not isinstance(value, str):
-        raise ValueError(f"{key} must be a string, got {value!r}")
-    try:
-        return PARAM_INFO[name].check(value)
-    except ParameterError as exc:
-        raise ValueError(f"{key}: {exc}") from None
+    """``value`` validated (:func:`~catbell_qutip.params.check_file_value`); errors name
+    ``key``."""
+    return check_file_value(key, name, value)
 
 
 def _parse_range(key: str, name: str, value: dict) -> tuple[np.ndarray, dict]:
@@ -189,19 +171,19 @@ class SweepSpec:
     def from_dict(cls, data: dict, *, source: str = "sweep spec") -> SweepSpec:
         """Validate a spec given as a dict (the parsed TOML). Every error names its key."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a table of keys, got {type(data).__name__}")
+            raise SourceError(f"{source}: expected a table of keys, got {type(data).__name__}")
         unknown = sorted(set(data) - set(TOP_KEYS))
         if unknown:
             hint = (" (protocol parameters go under [fixed] or [axes])"
                     if unknown[0] in PARAM_NAMES else "")
-            raise ValueError(f"{source}: unknown key {unknown[0]!r}{hint}; allowed keys: "
-                             f"{', '.join(TOP_KEYS)}")
+            raise SourceError(f"{source}: unknown key {unknown[0]!r}{hint}; allowed keys: "
+                              f"{', '.join(TOP_KEYS)}")
         try:
             return cls._from_dict(data, source)
         except MemoryLimitError:
             raise                       # names its key already; keeps its estimate
         except ValueError as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            raise SourceError(f"{source}: {exc}") from None
 
     @classmethod
     def _from_dict(cls, data: dict, source: str) -> SweepSpec:
@@ -211,10 +193,12 @@ class SweepSpec:
         outputs = _parse_outputs(data.get("outputs", ["P", "F", "S", "Q"]))
         rate = data.get("target_rate_hz")
         if rate is not None:
-            if not _is_number(rate) or not (math.isfinite(rate) and rate > 0):
-                raise ValueError(f"target_rate_hz = {rate!r} Hz is outside the allowed range "
-                                 "(0, inf) Hz")
-            rate = float(rate)
+            if not _is_number(rate):
+                raise ValueError(f"target_rate_hz must be a number of Hz, got {rate!r}")
+            rate = float(check_real(rate, "target_rate_hz", low=0.0, low_open=True,
+                                    unit="Hz"))
+            if math.isinf(rate):
+                raise ValueError("target_rate_hz = inf Hz: give a finite rate")
         if "alpha_at_rate" in outputs and rate is None:
             raise ValueError("output 'alpha_at_rate' needs target_rate_hz (the target "
                              "entanglement-generation rate R_eg in Hz)")
@@ -393,8 +377,11 @@ def _check_attempt_time(params: dict, axes) -> None:
 def load_spec(path) -> SweepSpec:
     """Read and validate a sweep spec from a TOML file."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"sweep spec {str(path)!r} is a folder, not a TOML file; give the "
+                          "spec file (SPEC.toml)")
     if not path.is_file():
-        raise ValueError(f"sweep spec {str(path)!r} does not exist")
+        raise SourceError(f"sweep spec {str(path)!r} does not exist")
     data = read_toml_table(path, f"sweep spec {str(path)!r}")
     return SweepSpec.from_dict(data, source=f"sweep spec {str(path)!r}")
 

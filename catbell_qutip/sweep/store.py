@@ -12,6 +12,13 @@ No partial result looks complete: the store appears by an atomic rename of a fin
 temporary directory; Zarr writes every chunk file to a temporary name and renames it; a
 chunk's done flag is written last, and a flagged chunk whose data do not match its
 checksums (a torn, emptied, deleted or overwritten file) is recomputed on resume.
+
+The layout is checked too (:func:`layout_damage`): ``_sweep``'s attributes record, at
+creation, the metadata of every output and coordinate array (``.zarray``, ``.zattrs``)
+and a checksum of every coordinate's values. A metadata file that no longer matches, a
+coordinate whose values changed, or an unreadable ``.zmetadata`` (the consolidated copy)
+is damage: ``--verify`` reports it, and a resume restores it from the record and the
+spec before verifying the chunks (:meth:`ZarrStore.repair_layout`).
 """
 
 from __future__ import annotations
@@ -28,12 +35,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .._checks import check_out_dir
+from .._checks import ParameterError, check_out_dir
 from .spec import SweepSpec, long_name, units
 
 __all__ = ["MemorySink", "ZarrStore", "code_fingerprint", "fingerprint_files",
            "chunk_checksum", "check_store_path", "chunk_name", "flagged_chunks",
-           "chunk_damage", "read_attrs", "MIXED_CODE_LOG"]
+           "chunk_damage", "read_attrs", "MIXED_CODE_LOG", "layout_damage",
+           "LAYOUT_ATTR"]
+
+#: attribute of the ``_sweep`` group that records the layout at creation
+LAYOUT_ATTR = "layout"
 
 #: written in the store when a resume across code versions was forced
 MIXED_CODE_LOG = "_sweep/mixed_code.json"
@@ -96,12 +107,20 @@ def _template(spec: SweepSpec, lazy: bool):
     if lazy:
         import dask.array as da
 
-        make = lambda: da.full(spec.shape, np.nan, chunks=spec.chunks)  # noqa: E731
+        # one dask chunk: writing the metadata (compute=False) then costs the same for
+        # 10 chunks or 10^6 (a task per store chunk made 200000 chunks take minutes);
+        # the store's chunks come from the encoding (:func:`_encoding`)
+        make = lambda: da.full(spec.shape, np.nan, chunks=spec.shape)  # noqa: E731
     else:
         make = lambda: np.full(spec.shape, np.nan)  # noqa: E731
     data = {k: (spec.dims, make(), {"units": units(k), "long_name": long_name(k)})
             for k in spec.outputs}
     return xr.Dataset(data, coords=coords, attrs=_attrs(spec))
+
+
+def _encoding(spec: SweepSpec) -> dict:
+    """Every output chunked as the spec says."""
+    return {k: {"chunks": spec.chunks} for k in spec.outputs}
 
 
 class MemorySink:
@@ -126,11 +145,11 @@ class MemorySink:
         pass
 
 
-def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
+def check_store_path(path, need_bytes: float, opt: str = "store") -> None:
     """Refuse, before any work, a store path that cannot take the results: an existing
     file, a location this process cannot write, or one with less free space than
     ``need_bytes`` (the uncompressed size of what is still to be written). ``opt`` names
-    the option in the caller's terms (``--out``, ``store``)."""
+    the argument (a :class:`~catbell_qutip._checks.ParameterError` with that field)."""
     path = check_out_dir(path, opt, kind="sweep store")
     where = f"{opt} {str(path)!r}"
     d = path if path.exists() else path.parent
@@ -139,13 +158,40 @@ def check_store_path(path, need_bytes: float, opt: str = "--out") -> None:
     # the common check probed the nearest existing folder; a store being resumed also
     # needs its _sweep folder (access(2): a refused store must be left exactly as it was)
     if (path / "_sweep").is_dir() and not os.access(path / "_sweep", os.W_OK | os.X_OK):
-        raise ValueError(f"{where}: {str(path / '_sweep')!r} is not writable (read-only "
-                         "location or no permission); choose a writable location")
+        raise ParameterError(f"{where}: {str(path / '_sweep')!r} is not writable (read-only "
+                             "location or no permission); choose a writable location", opt)
     free = shutil.disk_usage(d).free
     if need_bytes > free:
-        raise ValueError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
-                         f"(uncompressed) and {str(d)!r} has {free / 2**30:.3g} GiB free; "
-                         "free some space, choose another location, or sweep fewer points")
+        raise ParameterError(f"{where}: the results need up to {need_bytes / 2**30:.3g} GiB "
+                             f"(uncompressed) and {str(d)!r} has {free / 2**30:.3g} GiB "
+                             "free; free some space, choose another location, or sweep "
+                             "fewer points", opt)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove the half-built ``.NAME.partial-PID-*`` folders of creators that died (a
+    killed creation cannot clean up after itself); those of live processes stay."""
+    for p in path.parent.glob(f".{path.name}.partial-*-*"):
+        m = re.fullmatch(rf"\.{re.escape(path.name)}\.partial-(\d+)-[0-9a-f]+", p.name)
+        if m and p.is_dir() and not _pid_alive(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_json(path: Path, content) -> None:
+    """Replace a JSON file atomically."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(content, indent=4, sort_keys=True))
+    os.replace(tmp, path)
 
 
 def _first_difference(old: dict, new: dict) -> str:
@@ -165,13 +211,80 @@ def _first_difference(old: dict, new: dict) -> str:
 
 
 def read_attrs(path) -> dict:
-    """The root attributes of a store ({} when it is not a readable Zarr group)."""
+    """The root attributes of a store ({} when it is not a readable Zarr group).
+
+    Read from the root ``.zattrs`` itself, not from the consolidated ``.zmetadata``, so a
+    damaged consolidated copy does not make an intact store unrecognisable."""
+    try:
+        attrs = json.loads((Path(path) / ".zattrs").read_text())
+    except (OSError, ValueError):
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _layout_files(names: dict) -> list[str]:
+    return [f"{n}/{f}" for n in names["arrays"] for f in (".zarray", ".zattrs")]
+
+
+def _record_layout(path: Path, names) -> dict:
+    """The layout record of a freshly written store: each array's metadata files as
+    parsed JSON, and a checksum of each coordinate's values."""
     import zarr
 
+    files = {rel: json.loads((path / rel).read_text()) for rel in _layout_files(names)}
+    root = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=False)
+    coords = {n: chunk_checksum(np.asarray(root[n][...], dtype=float))
+              for n in names["coords"]}
+    return {"files": files, "coords": coords}
+
+
+def _names(spec: SweepSpec) -> dict:
+    """The arrays whose metadata is recorded (outputs and coordinates), and the
+    coordinates whose values are."""
+    return {"arrays": [*spec.outputs, *spec.dims], "coords": list(spec.dims)}
+
+
+def layout_damage(path) -> list[str]:
+    """What is wrong with a store's layout against the record made at its creation:
+    ``"P/.zarray: unreadable"``, ``"alpha: coordinate values changed"``,
+    ``".zmetadata: unreadable"``, ... ([] when intact, or for a store written before
+    layouts were recorded)."""
+    import zarr
+
+    path = Path(path)
+    out = []
     try:
-        return dict(zarr.open_group(str(path), mode="r").attrs)
-    except Exception:  # noqa: BLE001 - any unreadable store is refused alike
-        return {}
+        json.loads((path / ".zmetadata").read_text())
+    except (OSError, ValueError) as exc:
+        out.append(f".zmetadata: unreadable consolidated metadata ({type(exc).__name__})")
+    try:
+        rec = json.loads((path / "_sweep" / ".zattrs").read_text()).get(LAYOUT_ATTR)
+    except (OSError, ValueError, AttributeError):
+        rec = None
+    if not rec:
+        return out
+    for rel, want in rec["files"].items():
+        try:
+            got = json.loads((path / rel).read_text())
+        except (OSError, ValueError) as exc:
+            out.append(f"{rel}: unreadable ({type(exc).__name__})")
+            continue
+        if got != want:
+            out.append(f"{rel}: differs from the metadata recorded at creation")
+    bad_meta = {rel.split("/")[0] for rel in rec["files"]
+                if any(o.startswith(rel) for o in out)}
+    root = zarr.open_group(str(path), mode="r", zarr_format=2, use_consolidated=False)
+    for name, want in rec["coords"].items():
+        if name in bad_meta:
+            continue
+        try:
+            got = chunk_checksum(np.asarray(root[name][...], dtype=float))
+        except Exception as exc:  # noqa: BLE001 - an unreadable coordinate is damage
+            out.append(f"{name}: coordinate unreadable ({type(exc).__name__})")
+            continue
+        if got != int(want):
+            out.append(f"{name}: coordinate values differ from those recorded at creation")
+    return out
 
 
 def _read_all(arr, grid, dtype) -> np.ndarray:
@@ -228,17 +341,15 @@ class ZarrStore:
     force : bool
         Resume a store written by another version of the computing code (recorded in
         ``_sweep/mixed_code.json``); otherwise that is refused.
-    terms : dict
-        How messages name the options (``{"force": "--force"}`` in the CLI).
+    note : callable
+        Receives one-line notes (a forced resume).
     """
 
-    def __init__(self, path, spec: SweepSpec, *, force: bool = False,
-                 terms: dict | None = None, note=print):
+    def __init__(self, path, spec: SweepSpec, *, force: bool = False, note=print):
         import zarr
 
         self.path = Path(path)
         self.spec = spec
-        self.terms = {"force": "force=True", **(terms or {})}
         if self.path.is_dir() and not any(self.path.iterdir()):
             self.path.rmdir()
         self.created = not self.path.exists()
@@ -246,7 +357,10 @@ class ZarrStore:
             self._create()
         self._check_spec()
         self.force, self.note = force, note
-        self.root = zarr.open_group(str(self.path), mode="r+", zarr_format=2)
+        if not self.created:
+            self.repair_layout()
+        self.root = zarr.open_group(str(self.path), mode="r+", zarr_format=2,
+                                    use_consolidated=False)
         self.arrays = {k: self.root[k] for k in spec.outputs}
         self.done = self.root["_sweep/done"]
         self.checksum = self.root["_sweep/checksum"]
@@ -256,10 +370,12 @@ class ZarrStore:
 
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(self.path)
         tmp = parent / f".{self.path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             _template(self.spec, lazy=True).to_zarr(
-                str(tmp), mode="w-", compute=False, zarr_format=2, consolidated=False)
+                str(tmp), mode="w-", compute=False, zarr_format=2, consolidated=False,
+                encoding=_encoding(self.spec))
             root = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
             grid = self.spec.chunk_grid
             dims = [f"chunk_{d}" for d in self.spec.dims]
@@ -277,6 +393,7 @@ class ZarrStore:
                 attributes={"_ARRAY_DIMENSIONS": [*dims, "output"],
                             "outputs": list(self.spec.outputs),
                             "description": "BLAKE2b-64 of each output's chunk (float64)"})
+            g.attrs[LAYOUT_ATTR] = _record_layout(tmp, _names(self.spec))
             zarr.consolidate_metadata(str(tmp), zarr_format=2)
             try:
                 os.rename(tmp, self.path)   # atomic: the store appears complete or not at all
@@ -286,6 +403,37 @@ class ZarrStore:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
+
+    def repair_layout(self) -> list[str]:
+        """Restore a damaged layout (:func:`layout_damage`) from the record and the spec:
+        metadata files rewritten as recorded, coordinates rewritten from the spec's axes,
+        ``.zmetadata`` rebuilt. The chunks are then verified by their checksums as usual.
+        Returns (and notes) what was repaired."""
+        import zarr
+
+        damage = layout_damage(self.path)
+        if not damage:
+            return []
+        rec = json.loads((self.path / "_sweep" / ".zattrs").read_text()).get(LAYOUT_ATTR)
+        if rec:
+            for rel, content in rec["files"].items():
+                try:
+                    same = json.loads((self.path / rel).read_text()) == content
+                except (OSError, ValueError):
+                    same = False
+                if not same:
+                    _write_json(self.path / rel, content)
+            root = zarr.open_group(str(self.path), mode="r+", zarr_format=2,
+                                   use_consolidated=False)
+            for name, values in self.spec.axes:
+                root[name][...] = values
+        zarr.consolidate_metadata(str(self.path), zarr_format=2)
+        left = layout_damage(self.path)
+        if left:
+            raise ValueError(f"store {str(self.path)!r}: its layout could not be repaired "
+                             f"({'; '.join(left)}); delete the store and rerun")
+        self.note(f"repaired the store's layout from its record: {'; '.join(damage)}")
+        return damage
 
     def _check_spec(self) -> None:
         where = str(self.path)
@@ -323,7 +471,7 @@ class ZarrStore:
             raise ValueError(
                 f"store {str(self.path)!r} was written by {self._was} and this is "
                 f"{self._now}: resuming would mix results of two code versions; use a new "
-                f"store, or {self.terms['force']} to resume anyway (recorded in the store)")
+                "store, or force=True to resume anyway (recorded in the store)")
         return True
 
     def record_forced(self) -> None:
@@ -339,7 +487,7 @@ class ZarrStore:
         tmp.write_text(json.dumps(entries, indent=1))
         os.replace(tmp, log)
         self.note(f"resuming a store written by {self._was} with {self._now} "
-                  f"({self.terms['force']}); recorded in {str(log)!r}")
+                  f"(force=True); recorded in {str(log)!r}")
 
     # -- flags ---------------------------------------------------------------------------
     def flagged(self):
