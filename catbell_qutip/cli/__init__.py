@@ -211,7 +211,7 @@ def console_main() -> None:
     files removed, worker pools stopped) and :func:`main` prints its one line; if the
     command has not stopped :data:`UNWIND_S` seconds later (a library lock left held, as
     xarray's netCDF lock can be), or at a second Ctrl-C, or when the interrupt lands where
-    Python swallows it (a ``__del__``, an at-fork hook: :data:`sys.unraisablehook`), it is
+    Python swallows it (a ``__del__``, an at-fork hook: :func:`sys.unraisablehook`), it is
     stopped at once by :func:`_stop_now`. Forked worker processes inherit a
     handler that ignores Ctrl-C: the command stops them (no traceback from a worker).
     After an interrupt the process

@@ -396,10 +396,12 @@ def plot_map(ds, out_stem) -> list:
         # but the attempt time changes
         for e in GUIDE_ETAS:
             ax.plot(L, e * 10 ** (a * L / 10), color="k", lw=0.6, ls=(0, (2, 3)), alpha=0.7)
-        q = c[0] / c[1] if c.size > 1 else 1.1
-        ax.set_ylim(c.min() / np.sqrt(q), c.max() * np.sqrt(q))
+        # the axis ends at the grid's first and last eta_c (cells are centred on the grid
+        # points, so the edge cells are half drawn): nothing is shown beyond the computed
+        # range, and never eta_c > 1
+        ax.set_ylim(c.min(), c.max())
         ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
-                 if c.min() / np.sqrt(q) <= t <= c.max() * np.sqrt(q)]
+                 if c.min() <= t <= c.max()]
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
         ax.set_xlim(L.min() - (L[1] - L[0]) / 2, L.max() + (L[1] - L[0]) / 2)
