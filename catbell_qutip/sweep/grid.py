@@ -227,7 +227,7 @@ def estimate_seconds(spec) -> float:
 
     Examples
     --------
-    >>> from catbell_qutip.sweep import as_spec
+    >>> from catbell_qutip.sweep.spec import as_spec
     >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
     ...                 "axes": {"length_km": [1.0, 2.0]}})
     >>> estimate_seconds(spec) > CHUNK_OVERHEAD_S * spec.n_chunks
@@ -271,7 +271,7 @@ def check_some_point_runs(spec) -> None:
 
     Examples
     --------
-    >>> from catbell_qutip.sweep import as_spec
+    >>> from catbell_qutip.sweep.spec import as_spec
     >>> check_some_point_runs(as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
     ...                                "axes": {"length_km": [1.0, 2.0]}})) is None
     True
