@@ -46,7 +46,7 @@ class ChunkTask:
         Per axis, its name and the values of this chunk (units of that field).
     target_rate_hz : float or None
         Target entanglement-generation rate [Hz]; alpha is solved per point when set.
-    
+
     Examples
     --------
     >>> from catbell_qutip.sweep.spec import as_spec
