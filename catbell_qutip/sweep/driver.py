@@ -72,7 +72,7 @@ class SweepStats:
     --------
     >>> stats = SweepStats(points=4, chunks=2, computed=4, chunks_computed=2, seconds=0.25,
     ...                    executor="1 local worker process(es)")
-    >>> print(stats.summary().replace("; ", ";\n"))
+    >>> print(stats.summary().replace("; ", ";\\n"))
     4 points computed, 0 reused, 0 failed (2 of 2 chunks done;
     0.2 s on 1 local worker process(es))
     """
