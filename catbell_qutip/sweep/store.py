@@ -454,12 +454,10 @@ def flagged_chunks(done, checksum, layout):
     layout : SweepSpec or layout
         Chunk grid and outputs of the store.
 
-    Yields
-    ------
-    index : tuple of int
-        Chunk index.
-    sums : ndarray of uint64
-        Its recorded checksums, one per output.
+    Returns
+    -------
+    iterator of (tuple of int, ndarray)
+        A generator of (chunk index, its recorded uint64 checksums, one per output).
 
     Examples
     --------
