@@ -130,7 +130,7 @@ def normalise(rho_unnorm: np.ndarray, P) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> rho = normalise(np.diag([0.25, 0, 0, 0.25]), 0.5)
-    >>> float(np.trace(rho)), rho[0, 0]
+    >>> float(np.trace(rho)), float(rho[0, 0])
     (1.0, 0.5)
     >>> bool(np.isnan(normalise(np.zeros((2, 4, 4)), np.array([0.0, 0.0]))).all())
     True
