@@ -18,6 +18,7 @@ from ._checks import (
     check_real,
     memory_limit_bytes,
 )
+from ._threads import with_limited_blas
 from .codes import (
     DEFAULT_TRUNCATION_TOL,
     Code,
@@ -512,6 +513,7 @@ def _coherent_initial(params: ProtocolParams):
     return make(params.alpha, params.n_components)
 
 
+@with_limited_blas
 def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
         tol: float = DEFAULT_TRUNCATION_TOL):
     """Run the protocol; return (outcomes, cutoff, truncation_error). Low-level.
@@ -641,6 +643,7 @@ def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
                  _fock_way_out(codes[0], params))
 
 
+@with_limited_blas
 def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL):
     """(P, unnormalised heralded state) on every point of ``params``' batch, shapes
@@ -712,6 +715,7 @@ def _check_coherent_memory(params: ProtocolParams, n_points: int | None = None) 
                  "evaluate fewer points per call, a lower loss_order or a smaller alpha")
 
 
+@with_limited_blas
 def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cutoff=None,
              tol: float = DEFAULT_TRUNCATION_TOL, params: ProtocolParams | None = None,
              **kwargs) -> ProtocolResult:
@@ -874,6 +878,7 @@ def _evaluate_coherent(params: ProtocolParams, outputs) -> dict:
     return out
 
 
+@with_limited_blas
 def evaluate(loss_order, *, engine: str | None = None, grid: bool = False,
              outputs=OUTPUTS, cutoff=None, tol: float = DEFAULT_TRUNCATION_TOL,
              **kwargs):

@@ -144,3 +144,30 @@ def test_failed_run_removes_the_folders_it_created(tmp_path):
             (stage / "x").write_text("partial")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_swallowed_in_a_finaliser_still_stops_with_one_line(tmp_path):
+    # A Ctrl-C that lands inside a __del__ (or an at-fork hook) is swallowed by Python,
+    # which prints "Exception ignored in ..." and a traceback and carries on: the command
+    # must stop at once with its one line and exit code 130 instead.
+    script = (
+        "import sys, time\n"
+        "import catbell_qutip.cli as cli\n"
+        "class Finaliser:\n"
+        "    def __del__(self):\n"
+        "        raise KeyboardInterrupt\n"
+        "def main():\n"
+        "    Finaliser()\n"
+        "    time.sleep(60)\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "sys.argv = ['catbell', 'simulate']\n"
+        "cli.console_main()\n"
+    )
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
+    assert time.monotonic() - start < 50  # stopped, not after the 60 s of work
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["catbell simulate: interrupted (Ctrl-C)"], proc.stderr[-2000:]

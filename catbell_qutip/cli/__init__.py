@@ -24,6 +24,7 @@ import textwrap
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .._threads import limited_blas
 from ._common import cli_message, did_you_mean, parser_flags, remove_partial_output
 
 __all__ = ["main", "console_main", "SUBCOMMANDS", "EXIT_INTERRUPTED"]
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the subcommand that refuses them, not by the top-level parser
             args._parser.unrecognized(extra)
-        return int(args._run(args) or 0)
+        with limited_blas():  # one BLAS thread (catbell_qutip/_threads.py)
+            return int(args._run(args) or 0)
     except ValueError as exc:
         flags = parser_flags(args._parser) if args is not None else None
         msg = cli_message(exc, command, flags=flags,
@@ -207,9 +209,10 @@ def console_main() -> None:
 
     The first Ctrl-C raises :class:`KeyboardInterrupt`, so the command unwinds (partial
     files removed, worker pools stopped) and :func:`main` prints its one line; if the
-    command has not stopped :data:`UNWIND_S` seconds later (an interrupt swallowed by a
-    ``__del__``, or a library lock left held, as xarray's netCDF lock can be), or at a second
-    Ctrl-C, it is stopped at once by :func:`_stop_now`. Forked worker processes inherit a
+    command has not stopped :data:`UNWIND_S` seconds later (a library lock left held, as
+    xarray's netCDF lock can be), or at a second Ctrl-C, or when the interrupt lands where
+    Python swallows it (a ``__del__``, an at-fork hook: :data:`sys.unraisablehook`), it is
+    stopped at once by :func:`_stop_now`. Forked worker processes inherit a
     handler that ignores Ctrl-C: the command stops them (no traceback from a worker).
     After an interrupt the process
     leaves with ``os._exit(130)``, skipping interpreter shutdown, where a lock left held
@@ -227,7 +230,15 @@ def console_main() -> None:
             signal.setitimer(signal.ITIMER_REAL, UNWIND_S)
         raise KeyboardInterrupt
 
+    def on_unraisable(info):
+        # a Ctrl-C that landed in a finaliser or an at-fork hook is swallowed there
+        # ("Exception ignored in ..." and a traceback): stop now, with the one line
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            _stop_now(command)
+        sys.__unraisablehook__(info)
+
     signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = on_unraisable
     code = main()
     if code == EXIT_INTERRUPTED:
         _interrupt["reported"] = True  # main printed the line
