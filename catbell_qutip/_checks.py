@@ -106,11 +106,44 @@ class NoHeraldWarning(RuntimeWarning):
     A legitimate result (no light, total loss), not an error: callers that expect it (scans
     over small amplitudes) silence it by class,
     ``warnings.filterwarnings("ignore", category=NoHeraldWarning)``, not by its text.
+
+    Parameters
+    ----------
+    *args : str
+        The message (how many points have P = 0).
+
+    Examples
+    --------
+    Without light (alpha = 0) nothing heralds:
+
+    >>> import warnings, catbell_qutip as cb
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     out = cb.evaluate(1, alpha=0.0)
+    >>> float(out["P"]), [w.category.__name__ for w in caught]
+    (0.0, ['NoHeraldWarning'])
     """
 
 
 class UnreachableRateWarning(RuntimeWarning):
-    """Some points of a sweep cannot reach its ``target_rate_hz``: every output is NaN there."""
+    """Some points of a sweep cannot reach its ``target_rate_hz``: every output is NaN there.
+
+    Parameters
+    ----------
+    *args : str
+        The message (how many points, and the target rate in Hz).
+
+    Examples
+    --------
+    Silence it by class, like any warning:
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("ignore", UnreachableRateWarning)
+    ...     warnings.warn("2 point(s) cannot reach target_rate_hz", UnreachableRateWarning)
+    >>> caught, issubclass(UnreachableRateWarning, RuntimeWarning)
+    ([], True)
+    """
 
 
 def memory_limit_bytes() -> float:

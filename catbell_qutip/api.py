@@ -99,6 +99,11 @@ def predict_fock_resolution(params: ProtocolParams) -> None:
     params : ProtocolParams
         One point or a batch, as :func:`evaluate` runs it on the Fock engine.
 
+    Returns
+    -------
+    None
+        Returns when no point is predicted below the floor (or nothing is predicted).
+
     Raises
     ------
     catbell_qutip._checks.PrecisionError
@@ -199,6 +204,28 @@ def fock_memory_bytes(loss_order: int, cutoff: int, usd: str = "tub") -> float:
     4^2 L^2 complex entries (16 bytes) per copy, with up to 2N + 4 copies alive (the
     branches of the syndrome readout). The linear-optics USD caches 2^(2N) no-click
     matrices of L^2 long-double complex entries (32 bytes).
+
+    Parameters
+    ----------
+    loss_order : int
+        Code l (N = l + 1 components; dimensionless).
+    cutoff : int
+        Fock cutoff, the largest photon number kept (dimensionless).
+    usd : {"tub", "linear"}
+        Unambiguous state discrimination scheme.
+
+    Returns
+    -------
+    float
+        Estimated peak memory [bytes].
+
+    Examples
+    --------
+    l = 0, cutoff 9 (L = 10): 40 L^3 + 16 L^2 16 (2N + 4) = 40000 + 153600 bytes; the
+    linear USD adds 2^(2N) 32 L^2 = 12800 bytes:
+
+    >>> fock_memory_bytes(0, 9), fock_memory_bytes(0, 9, "linear") - fock_memory_bytes(0, 9)
+    (193600.0, 12800.0)
     """
     n_comp = loss_order + 1
     L = float(cutoff) + 1.0
@@ -216,6 +243,24 @@ def coherent_memory_bytes(params: ProtocolParams, n_points: int | None = None) -
     window of the sector sums (docs/model.md 5), |alpha|^2 + 12 |alpha| + 40 doubles,
     4 arrays; the classical records, 3 N of them (3 N^2 with the explicit encoder), each
     17 numbers. ``n_points`` defaults to the whole batch.
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        The point or batch (its largest alpha sets the photon-number window).
+    n_points : int, optional
+        Points run at once (default: the whole batch).
+
+    Returns
+    -------
+    float
+        Estimated peak memory [bytes], proportional to the number of points.
+
+    Examples
+    --------
+    >>> p = ProtocolParams(loss_order=1, alpha=[1.0, 2.0])
+    >>> coherent_memory_bytes(p) == 2 * coherent_memory_bytes(p, 1)
+    True
     """
     n_comp = params.n_components
     M = 2.0 * n_comp
@@ -250,6 +295,22 @@ def seconds_per_point(loss_order: int, *, engine: str = "coherent", usd: str = "
     high; the explicit encoder runs N encoder branches (x N); codes beyond N = 8 are
     extrapolated as N^4 (the cost per doubling of N grows 3-16 fold up to N = 8). An order
     of magnitude, not a promise.
+
+    Parameters
+    ----------
+    loss_order : int
+        Code l (dimensionless).
+    engine : {"coherent", "fock"}
+        Engine.
+    usd : {"tub", "linear"}
+        Unambiguous state discrimination scheme.
+    encoder : {"ideal", "explicit"}
+        Encoder model; the explicit one costs N times more.
+
+    Returns
+    -------
+    float
+        Estimated CPU time per parameter point [s].
 
     Examples
     --------
@@ -470,6 +531,36 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     :class:`~catbell_qutip._checks.MemoryLimitError` before any work if it exceeds the
     limit (:func:`catbell_qutip._checks.memory_limit_bytes`).
 
+    Parameters
+    ----------
+    params : ProtocolParams
+        The point (Fock engine) or batch (coherent engine).
+    engine : {"coherent", "fock"}
+        Engine (default "coherent").
+    cutoff : int, optional
+        Fock cutoff, the largest photon number kept (Fock engine only; default: automatic).
+    tol : float
+        Largest probability mass the cutoff may drop (dimensionless, in (0, 1)).
+
+    Returns
+    -------
+    outcomes : list of Outcome
+        Every classical record with its probability and corrected unnormalised state.
+    cutoff : int or None
+        The Fock cutoff used; None on the coherent engine.
+    truncation_error : float
+        Probability mass the cutoff dropped (0.0 on the coherent engine).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``engine``, ``tol`` or ``cutoff`` is invalid (``cutoff`` with the coherent
+        engine, a non-cat code on it), or a user cutoff is too small for ``tol``.
+    catbell_qutip._checks.MemoryLimitError
+        If the run would exceed the memory limit.
+    ValueError
+        If a batch is given to the Fock engine (use :func:`evaluate`).
+
     Examples
     --------
     The outcomes carry every record; their conclusive part sums to P (l = 0, alpha = 1,
@@ -506,7 +597,39 @@ def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
     where :func:`run` would refuse the single point ``params`` for its memory (the Fock
     engine at its automatic cutoff, or the coherent engine on one point). For callers
     that must know before any work whether a point can run at all (a sweep whose every
-    point would fail is refused before its store is created)."""
+    point would fail is refused before its store is created).
+
+    Parameters
+    ----------
+    params : ProtocolParams
+        One parameter point.
+    engine : {"coherent", "fock"}
+        Engine (default "coherent").
+    tol : float
+        Truncation tolerance of the Fock engine's automatic cutoff (dimensionless).
+
+    Returns
+    -------
+    None
+        Returns when the point fits in memory.
+
+    Raises
+    ------
+    catbell_qutip._checks.MemoryLimitError
+        If :func:`run` would refuse the point for its memory.
+    catbell_qutip._checks.ParameterError
+        If ``engine`` is not a known engine.
+
+    Examples
+    --------
+    >>> from catbell_qutip._checks import MemoryLimitError
+    >>> check_point_memory(ProtocolParams(loss_order=1, alpha=1.0), engine="fock")
+    >>> try:                              # l = 1023: 2048 coherent components per point
+    ...     check_point_memory(ProtocolParams(loss_order=1023, alpha=1.0))
+    ... except MemoryLimitError:
+    ...     print("refused")
+    refused
+    """
     check_choice(engine, "engine", ENGINES)
     if engine == "coherent":
         _check_coherent_memory(params, 1)
@@ -528,8 +651,35 @@ def heralded(params: ProtocolParams, *, engine: str | None = None, cutoff=None,
     for callers that compose the states further (repeater chains). ``engine`` defaults to
     "coherent" for cat codes and "fock" for the others.
 
+    Parameters
+    ----------
+    params : ProtocolParams
+        A point or a batch.
+    engine : {"coherent", "fock"}, optional
+        Engine (default by code, as above).
+    cutoff : int, optional
+        Fock cutoff (Fock engine only).
+    tol : float
+        Truncation tolerance (dimensionless probability mass, in (0, 1)).
+
+    Returns
+    -------
+    P : ndarray, shape ``batch_shape``
+        Heralding probabilities (dimensionless, in [0, 1]).
+    rho : ndarray, shape ``batch_shape + (4, 4)``
+        Unnormalised heralded two-atom states (trace P).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``engine``, ``cutoff`` or ``tol`` is invalid.
+    catbell_qutip._checks.MemoryLimitError
+        If the run would exceed the memory limit.
+
     Examples
     --------
+    For l = 0 without loss, P = 1 - exp(-2 alpha^2) (:mod:`catbell_qutip.closed_forms`):
+
     >>> P, rho = heralded(ProtocolParams(loss_order=0, alpha=[0.5, 1.0]))
     >>> P.round(6), rho.shape
     (array([0.393469, 0.864665]), (2, 4, 4))

@@ -56,13 +56,19 @@ class Context:
 class Post:
     """One post-processing step of a panel.
 
-    Attributes
+    Parameters
     ----------
     keys : callable
         ``keys(panel) -> tuple of str``: the summary keys it writes (SUMMARY_KEYS is built
         from these).
     run : callable
         ``run(panel, ds, fields, ctx) -> dict key -> (value, note)``.
+
+    Examples
+    --------
+    >>> fig2a = next(p for p in PANELS if p.name == "fig2a")
+    >>> fig2a.posts[0].keys(fig2a)
+    ('fig2a_S_5km_l0', 'fig2a_S_5km_l1', 'fig2a_S_5km_l3')
     """
 
     keys: Callable
@@ -73,20 +79,22 @@ class Post:
 class Panel:
     """One figure panel: what varies, what is fixed (its preset), how it is drawn and read.
 
-    Attributes
+    Parameters
     ----------
     name, title, statement : str
         File stem, plot title (mathtext), the paper's statement (docs/model.md 6).
     kind : {"length", "memory", "key"}
         S vs L at a fixed rate, S vs t_c at a fixed rate, key rate vs alpha.
     loss_orders : tuple of int
+        Codes l drawn (dimensionless).
     presets : tuple of str
         Presets merged in order (every repro panel has one, carrying every field).
     rate_hz : float
         Fixed R_eg of "length"/"memory" panels, Hz.
     length_km : tuple
-        (lo, hi) of a "length" panel; (L,) of the others.
+        (lo, hi) of a "length" panel; (L,) of the others [km].
     log_x : bool
+        Logarithmic x axis.
     alpha_max : float
         Upper end of the alpha scan (solver, or key-rate axis).
     points : tuple of int
@@ -102,6 +110,12 @@ class Panel:
         Field overrides of dashed reference curves drawn beside the panel's (empty: none).
     posts : tuple of Post
         Post-processing steps.
+
+    Examples
+    --------
+    >>> fig2a = next(p for p in PANELS if p.name == "fig2a")
+    >>> fig2a.kind, fig2a.loss_orders, fig2a.rate_hz, fig2a.length_km
+    ('length', (0, 1, 3), 3000.0, (0.25, 20.0))
     """
 
     name: str
@@ -128,7 +142,27 @@ class Panel:
 
 
 def panel_fields(panel: Panel, overrides: dict | None = None) -> dict:
-    """The ProtocolParams fields of a panel: its presets merged in order, then ``overrides``."""
+    """The ProtocolParams fields of a panel: its presets merged in order, then ``overrides``.
+
+    Parameters
+    ----------
+    panel : Panel
+        The panel.
+    overrides : dict, optional
+        Field name -> value (units of :class:`~catbell_qutip.params.ProtocolParams`),
+        applied last.
+
+    Returns
+    -------
+    dict
+        The merged fields (not yet validated).
+
+    Examples
+    --------
+    >>> fig2a = next(p for p in PANELS if p.name == "fig2a")
+    >>> panel_fields(fig2a)["db_per_km"], panel_fields(fig2a, {"db_per_km": 0.3})["db_per_km"]
+    (0.2, 0.3)
+    """
     return merge_layers(*(preset(name) for name in panel.presets), overrides)
 
 
@@ -139,11 +173,27 @@ def calibrate_t0(engine: str = "coherent", n_alpha: int = 200) -> dict:
     move, so t0 = (L / c_f) * peak(t0 = 0) / 2000 bit/s exactly. Fig. 4(a) has no eta_int,
     so the value is the same for every encoder and eta_int placement.
 
+    Parameters
+    ----------
+    engine : {"coherent", "fock"}
+        Engine of the key-rate scan.
+    n_alpha : int
+        Points of the alpha scan for the peak (dimensionless count).
+
     Returns
     -------
     dict
         ``t0_s`` (s), ``peak_t0_zero`` (bit/s), ``alpha_t0_zero``, ``travel_time_s`` (s),
         ``calibrated`` (bool) and ``note`` (str).
+
+    Examples
+    --------
+    Over 10 km the light travels L / c_f = 10 km / (2e8 m/s) = 50 us; a calibrated t0
+    exceeds it (only then does t0 lower the rate):
+
+    >>> c = calibrate_t0(n_alpha=20)
+    >>> round(c["travel_time_s"], 12), c["calibrated"] == (c["t0_s"] > c["travel_time_s"])
+    (5e-05, True)
     """
     panel = next(p for p in PANELS if p.name == "fig4a")
     f = dict(panel_fields(panel), t0_s=0.0)
@@ -196,7 +246,38 @@ def crossing_lengths(panel: Panel, ds, engine: str, n_scan: int, tol_km: float =
                      fields: dict | None = None):
     """Lengths where two codes' S(L) curves cross (Brent between grid sign changes).
 
-    Returns {(la, lb): [L1, ...]} (km) for every pair la > lb of the panel's loss orders.
+    Parameters
+    ----------
+    panel : Panel
+        A "length" panel.
+    ds : xarray.Dataset
+        Its curves: ``S`` over ``loss_order`` and ``length_km`` [km].
+    engine : {"coherent", "fock"}
+        Engine of the refining solves.
+    n_scan : int
+        Points of the rate solve's alpha scan.
+    tol_km : float
+        Tolerance of each crossing [km].
+    fields : dict, optional
+        The panel's fields (default :func:`panel_fields`).
+
+    Returns
+    -------
+    dict
+        ``{(la, lb): [L1, ...]}``: crossing lengths [km] for every pair la > lb of the
+        panel's loss orders (empty where the curves do not cross on the grid).
+
+    Examples
+    --------
+    Curves ordered S_3 > S_1 > S_0 at every length do not cross:
+
+    >>> import numpy as np, xarray as xr
+    >>> fig2a = next(p for p in PANELS if p.name == "fig2a")
+    >>> S = np.array([[2.6, 2.5], [2.7, 2.6], [2.8, 2.7]])
+    >>> ds = xr.Dataset({"S": (("loss_order", "length_km"), S)},
+    ...                 coords={"loss_order": [0, 1, 3], "length_km": [1.0, 2.0]})
+    >>> crossing_lengths(fig2a, ds, "coherent", 8)
+    {(3, 1): [], (3, 0): [], (1, 0): []}
     """
     f = panel_fields(panel) if fields is None else fields
     L = ds["length_km"].values
@@ -456,7 +537,24 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     decoder (in the legend title where all curves share them), a cross labelled with its
     code where a curve stops because the rate is unreachable, the peaks of key panels and
     an inset for a key-rate curve too small for the shared axis; the legend below the
-    axes, in columns, so the data get the figure's width."""
+    axes, in columns, so the data get the figure's width.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The panel's curves, as :func:`catbell_qutip.reproduce.reproduce` computes them.
+    panel : Panel
+        The panel drawn.
+    fields : dict
+        Its fields (:func:`panel_fields`), for labels and reference curves.
+    out : pathlib.Path
+        Output folder: ``<panel.name>.png`` and ``<panel.name>.pdf`` are written there.
+
+    Returns
+    -------
+    None
+        The figures are written to ``out``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

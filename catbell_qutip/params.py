@@ -79,8 +79,10 @@ class ParamInfo:
     parsing and the units/long names of every xarray result are generated from this, so
     a new parameter is one field declaration plus its physics.
 
-    Attributes
+    Parameters
     ----------
+    name : str
+        The field name.
     kind : {"loss_order", "real", "int", "choice"}
         How the value is validated.
     unit : str
@@ -105,6 +107,25 @@ class ParamInfo:
         Command-line flag.
     help : str
         One line for ``--help`` (the unit and the default are appended).
+    low_open, high_open : bool
+        Whether ``low``/``high`` are excluded.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        From :meth:`check`, when a value is outside what the field allows.
+
+    Examples
+    --------
+    >>> info = PARAM_INFO["eta"]
+    >>> info.unit, info.low, info.high, info.check(0.5)
+    ('1', 0.0, 1.0, 0.5)
+    >>> from catbell_qutip._checks import ParameterError
+    >>> try:
+    ...     info.check(1.5)
+    ... except ParameterError as exc:
+    ...     exc.field
+    'eta'
     """
 
     name: str
@@ -566,6 +587,34 @@ def read_toml_table(path, what: str) -> dict:
     """The TOML table of a file; ValueError naming ``what`` if it is not UTF-8 TOML text.
 
     The one reader of presets, config files and sweep specs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TOML file.
+    what : str
+        What the file is, for messages (``"sweep spec 's.toml'"``).
+
+    Returns
+    -------
+    dict
+        The file's top-level table.
+
+    Raises
+    ------
+    catbell_qutip._checks.SourceError
+        If the file is not valid UTF-8 TOML.
+    OSError
+        If the file cannot be opened.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = pathlib.Path(d, "p.toml")
+    ...     _ = f.write_text("alpha = 1.5")
+    ...     read_toml_table(f, "config")
+    {'alpha': 1.5}
     """
     with open(path, "rb") as fh:
         try:
@@ -589,6 +638,37 @@ def check_file_value(key: str, name: str, value):
     integer, a choice a string, then :meth:`ParamInfo.check`. The message starts with
     ``key`` (``fixed.eta_int``, ``config file 'c.toml': loss_order``), never with a
     command-line flag: the value came from the file.
+
+    Parameters
+    ----------
+    key : str
+        Where the value came from, for messages (``"fixed.eta_int"``).
+    name : str
+        The :class:`ProtocolParams` field.
+    value : object
+        The value as TOML gives it (units of the field).
+
+    Returns
+    -------
+    object
+        The validated value (``"inf"`` becomes ``math.inf``; reals become float).
+
+    Raises
+    ------
+    catbell_qutip._checks.SourceError
+        If the value has the wrong type or is out of range; the message starts with
+        ``key``.
+
+    Examples
+    --------
+    >>> check_file_value("fixed.t_c_s", "t_c_s", "inf"), check_file_value("fixed.eta", "eta", 1)
+    (inf, 1.0)
+    >>> from catbell_qutip._checks import SourceError
+    >>> try:
+    ...     check_file_value("fixed.eta", "eta", "0.5")
+    ... except SourceError as exc:
+    ...     print(exc)
+    fixed.eta must be a number, got '0.5'
     """
     info = PARAM_INFO[name]
     if info.kind == "real":
@@ -629,7 +709,19 @@ def _read_toml(path: Path, what: str) -> dict:
 
 
 def PRESETS() -> tuple[str, ...]:  # noqa: N802 - reads like a constant at call sites
-    """Names of the presets shipped with the package."""
+    """Names of the presets shipped with the package.
+
+    Returns
+    -------
+    tuple of str
+        Preset names, sorted (each usable with :func:`preset`).
+
+    Examples
+    --------
+    >>> names = PRESETS()
+    >>> "ideal" in names, "table1" in names, list(names) == sorted(names)
+    (True, True, True)
+    """
     return tuple(sorted(_preset_files()))
 
 
@@ -666,7 +758,32 @@ def preset(name: str) -> dict:
 
 
 def load_toml(path) -> dict:
-    """Parameter values from a TOML file of ``field = value`` lines; unknown keys raise."""
+    r"""Parameter values from a TOML file of ``field = value`` lines; unknown keys raise.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The config file.
+
+    Returns
+    -------
+    dict
+        Field name -> validated value (units as in :class:`ProtocolParams`).
+
+    Raises
+    ------
+    catbell_qutip._checks.SourceError
+        If the file does not exist, is not TOML, has an unknown key or a bad value.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = pathlib.Path(d, "c.toml")
+    ...     _ = f.write_text("loss_order = 1\nt_c_s = 'inf'\n")
+    ...     load_toml(f)
+    {'loss_order': 1, 't_c_s': inf}
+    """
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"config file {str(path)!r} does not exist")
@@ -696,6 +813,11 @@ def merge_layers(*layers: dict | None) -> dict:
     -------
     dict
         The merged fields, not yet validated (:func:`resolve_params` validates them).
+
+    Raises
+    ------
+    ValueError
+        If a layer has a key that is not a :class:`ProtocolParams` field.
 
     Examples
     --------

@@ -48,6 +48,17 @@ class ScanOptions:
     :func:`alpha_for_rate` (``alpha_max``, ``n_scan``). Callers that run the solver many
     times (thresholds, advantage maps) carry this instead of three loose arguments.
 
+    Parameters
+    ----------
+    engine : {"coherent", "fock"}
+        Engine of :func:`catbell_qutip.evaluate` (default "coherent").
+    alpha_max : float
+        Upper end of the alpha scan (dimensionless amplitude, default 6).
+    n_scan : int
+        Scan points on (0, alpha_max] (default 32).
+
+    Examples
+    --------
     >>> ScanOptions(n_scan=12).solver_kwargs()
     {'engine': 'coherent', 'alpha_max': 6.0, 'n_scan': 12}
     """
@@ -415,6 +426,12 @@ def S_vs_length(loss_order: int, rate_hz: float, length_km, *, engine: str = "co
         On dimension ``length_km`` (units km): ``alpha``, ``P``, ``F``, ``S``, ``Q``,
         ``R_eg`` (Hz). Lengths where the rate is unattainable have NaN.
 
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``length_km`` is negative or not real, or another argument is out of range
+        (the message names it).
+
     Examples
     --------
     l = 0 at 3000 Hz: alpha solves 1 - exp(-2 eta_f alpha^2) = R_eg L / c_f with
@@ -453,6 +470,12 @@ def S_vs_memory_time(loss_order: int, rate_hz: float, t_c_s, *, length_km: float
     -------
     xarray.Dataset
         On dimension ``t_c_s`` (units s): ``alpha``, ``P``, ``F``, ``S``, ``Q``, ``R_eg``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``t_c_s`` is not positive, or another argument is out of range (the message
+        names it).
 
     Examples
     --------

@@ -203,7 +203,23 @@ def _fmt(v):
 
 
 def summary_unit(key: str) -> str:
-    """SI unit of a summary key."""
+    """SI unit of a summary key.
+
+    Parameters
+    ----------
+    key : str
+        A summary key (:data:`SUMMARY_KEYS`).
+
+    Returns
+    -------
+    str
+        Its unit: ``"km"``, ``"s"``, ``"bit/s"``, ``"bit"``, or ``"1"`` (dimensionless).
+
+    Examples
+    --------
+    >>> [summary_unit(k) for k in ("fig4_t0_s", "fig2a_S_5km_l1", "fig2a_alpha_5km_l1")]
+    ['s', '1', '1']
+    """
     if key.endswith("_alpha") or "_alpha_" in key:
         return "1"
     if "_max_km" in key or "_crossing_km" in key or key.endswith("_to_km"):
@@ -230,7 +246,23 @@ def _summary_md(summary: dict, notes: dict, meta: dict) -> str:
 
 
 def model_text(model: dict) -> str:
-    """``encoder = ideal, eta_int_placement = lumped, decoder = smallest-loss``."""
+    """``encoder = ideal, eta_int_placement = lumped, decoder = smallest-loss``.
+
+    Parameters
+    ----------
+    model : dict
+        Model choice name -> value (e.g. ``{"encoder": "ideal"}``).
+
+    Returns
+    -------
+    str
+        ``"name = value"`` pairs joined by commas, in the dict's order.
+
+    Examples
+    --------
+    >>> model_text({"encoder": "ideal", "decoder": "smallest-loss"})
+    'encoder = ideal, decoder = smallest-loss'
+    """
     return ", ".join(f"{k} = {v}" for k, v in model.items())
 
 
@@ -287,6 +319,26 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
         ``"_timing"`` (the run's wall times, also written to timing.json: they are the only
         outputs that differ between two runs; summary.* and every figure are
         byte-identical).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``engine``, ``encoder`` or ``eta_int_placement`` is not a known choice (before
+        any work, and before ``out`` is created).
+
+    Examples
+    --------
+    A full run takes minutes (``catbell reproduce``); a bad option is refused at once
+    and leaves no folder behind:
+
+    >>> import pathlib, tempfile
+    >>> from catbell_qutip._checks import ParameterError
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     try:
+    ...         reproduce(pathlib.Path(d, "results"), engine="exact")
+    ...     except ParameterError as exc:
+    ...         print(exc.field, pathlib.Path(d, "results").exists())
+    engine False
     """
     from tqdm.auto import tqdm
 

@@ -55,6 +55,11 @@ def check_heralded_state(rho, P=None, *, tol: float = STATE_TOL) -> None:
         Largest deviation allowed in max |rho - rho^dagger|, |tr rho - 1| and
         -(smallest eigenvalue) (default :data:`STATE_TOL`, 1e-9).
 
+    Returns
+    -------
+    None
+        Returns when every point is a density matrix to within ``tol``.
+
     Raises
     ------
     catbell_qutip._checks.PrecisionError
@@ -103,6 +108,32 @@ def normalise(rho_unnorm: np.ndarray, P) -> np.ndarray:
 
     The one place a heralded state is normalised: :func:`summarise` (both engines, every
     entry point) and the repeater's link states go through it.
+
+    Parameters
+    ----------
+    rho_unnorm : ndarray, shape (..., 4, 4)
+        Unnormalised heralded two-atom states (trace P).
+    P : float or ndarray, shape (...)
+        Heralding probabilities (dimensionless, in [0, 1]).
+
+    Returns
+    -------
+    ndarray, shape (..., 4, 4)
+        The normalised states (trace 1), NaN where P == 0.
+
+    Raises
+    ------
+    catbell_qutip._checks.PrecisionError
+        If a normalised state is not a density matrix to within :data:`STATE_TOL`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rho = normalise(np.diag([0.25, 0, 0, 0.25]), 0.5)
+    >>> float(np.trace(rho)), float(rho[0, 0])
+    (1.0, 0.5)
+    >>> bool(np.isnan(normalise(np.zeros((2, 4, 4)), np.array([0.0, 0.0]))).all())
+    True
     """
     if np.ndim(P) == 0 and P > 0:
         rho = rho_unnorm / P
@@ -156,7 +187,7 @@ def herald(outcomes: list[Outcome]):
 class ProtocolResult:
     """What :func:`catbell_qutip.simulate` returns.
 
-    Attributes
+    Parameters
     ----------
     params : ProtocolParams
         The point simulated.
@@ -172,10 +203,9 @@ class ProtocolResult:
         Maximal CHSH value of ``rho_ab`` (Horodecki criterion).
     Q : float or None
         Bit-error rate of key rounds (A0 = B_key = sz), in [0, 1].
-    rho_ab : qutip.Qobj or None
-        Heralded, Pauli-frame-corrected two-atom state (dims [[2, 2], [2, 2]], trace 1);
-        built on first access from ``rho_array`` (the same matrix as a (4, 4) ndarray,
-        basis |up up>, |up down>, |down up>, |down down>).
+    rho_array : ndarray, shape (4, 4), or None
+        Heralded, Pauli-frame-corrected two-atom state (trace 1) in the basis |up up>,
+        |up down>, |down up>, |down down>; None where P = 0.
     cutoff : int or None
         Fock cutoff (largest photon number kept); None for the coherent engine.
     truncation_error : float
@@ -186,6 +216,11 @@ class ProtocolResult:
     outcomes : list of Outcome
         Every classical record (encoder sector, syndrome, USD result) with its probability
         and corrected unnormalised two-atom state.
+
+    Attributes
+    ----------
+    rho_ab : qutip.Qobj or None
+        ``rho_array`` as a Qobj (dims [[2, 2], [2, 2]], trace 1), built on first access.
 
     Examples
     --------

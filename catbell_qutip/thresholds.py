@@ -56,10 +56,10 @@ THRESHOLD_PARAMETERS = {"eta_int": {}, "eta_c": {}, "eta_d": {"usd": "linear"}}
 class Threshold:
     """The outcome of :func:`threshold`.
 
-    Attributes
+    Parameters
     ----------
     parameter : str
-        "eta_int", "eta_c" or "eta_d".
+        "eta_int", "eta_c" or "eta_d" (dimensionless efficiencies).
     loss_order : int
         l of the code compared with l = 0.
     value : float or None
@@ -70,8 +70,13 @@ class Threshold:
     crossings : tuple of float
         Every sign change of S_l - S_0 found on the grid (refined), highest first.
     grid, gap : ndarray
-        The scan: x values and S_l(x) - S_0(x) there (NaN where a code cannot reach the
-        rate).
+        The scan: x values (dimensionless) and S_l(x) - S_0(x) there (NaN where a code
+        cannot reach the rate), both of shape (n_grid,).
+
+    Examples
+    --------
+    >>> Threshold("eta_c", 1, None, "no crossing").to_dict()["crossings"]
+    []
     """
 
     parameter: str
@@ -102,6 +107,11 @@ def check_thresholds(parameters, loss_orders, *, n_grid: int = 25,
         Distinct codes l >= 1 (each compared with l = 0).
     n_grid, rate_hz, engine, **fixed
         As in :func:`threshold`.
+
+    Returns
+    -------
+    None
+        Returns when the runs are valid and fit the time and memory limits.
 
     Raises
     ------
@@ -186,7 +196,16 @@ def reference_S(loss_orders=(0, 1, 3), *, length_km: float = LENGTH_THRESHOLD_KM
     Returns
     -------
     dict
-        l -> S, or None where the code cannot reach ``rate_hz`` at that length.
+        l -> S (dimensionless CHSH value), or None where the code cannot reach
+        ``rate_hz`` at that length.
+
+    Examples
+    --------
+    Every value is a Bell violation within Tsirelson's bound, 2 < S <= 2 sqrt(2):
+
+    >>> S = reference_S((0, 1))
+    >>> sorted(S), all(2 < s <= 2 * 2 ** 0.5 for s in S.values())
+    ([0, 1], True)
     """
     out = {}
     for l in loss_orders:
@@ -229,6 +248,25 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
     Returns
     -------
     Threshold
+        The threshold value (or None, with the reason), every crossing, and the scan.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``parameter`` is not in :data:`THRESHOLD_PARAMETERS`, ``loss_order`` < 1, or
+        another argument is out of range (the message names it).
+    catbell_qutip._checks.TimeLimitError, catbell_qutip._checks.MemoryLimitError
+        If the scan is estimated to exceed the time or memory limit
+        (:func:`check_thresholds`).
+
+    Examples
+    --------
+    At the threshold both codes give the same S (checked by an independent solve):
+
+    >>> th = threshold("eta_c", 1, n_grid=5)
+    >>> S = reference_S((0, 1), eta_c=th.value)
+    >>> 0 < th.value < 1, abs(S[1] - S[0]) < 1e-4
+    (True, True)
     """
     check_choice(parameter, "parameter", THRESHOLD_PARAMETERS)
     l = check_int(loss_order, "loss_order")
@@ -291,8 +329,47 @@ def max_length_above(loss_order: int, level: float, lengths, S, *, rate_hz, engi
     """Largest L with S(L) >= level at a fixed rate (refined between grid points: bisection
     where the rate is unattainable, then Brent on S(L) - level).
 
-    ``lengths``, ``S``: the curve on a grid (NaN where the rate is unattainable, which
-    counts as below the level). Returns (value_km or None, note).
+    Parameters
+    ----------
+    loss_order : int
+        Code l (dimensionless).
+    level : float
+        The CHSH level S must reach (dimensionless, e.g. 2).
+    lengths : ndarray
+        Fibre lengths of the scan, increasing [km].
+    S : ndarray
+        S at ``lengths`` (same shape; NaN where the rate is unattainable, which counts as
+        below the level).
+    rate_hz : float
+        Entanglement-generation rate R_eg [Hz].
+    engine : {"coherent", "fock"}
+        Engine of the refining solves.
+    alpha_max : float
+        Largest amplitude alpha the rate solve scans (dimensionless).
+    n_scan : int
+        Points of the rate solve's alpha scan.
+    tol_km : float
+        Tolerance of the refined length [km].
+    **fields
+        Other :class:`~catbell_qutip.params.ProtocolParams` fields.
+
+    Returns
+    -------
+    value_km : float or None
+        The largest length with S >= level [km] (the scan end, a lower bound, if S stays
+        above; None if S is below the level everywhere).
+    note : str
+        One sentence saying which case applies.
+
+    Examples
+    --------
+    The two cases that need no refining solve:
+
+    >>> import numpy as np
+    >>> L, S = np.array([0.0, 1.0, 2.0]), np.array([2.8, 2.5, 2.1])
+    >>> kw = dict(rate_hz=3000.0, engine="coherent", alpha_max=3.0, n_scan=20, tol_km=0.01)
+    >>> max_length_above(1, 2.0, L, S, **kw)[0], max_length_above(1, 2.9, L, S, **kw)[0]
+    (2.0, None)
     """
     ok = np.isfinite(S) & (S >= level)
     if not ok.any():

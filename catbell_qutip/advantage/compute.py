@@ -67,6 +67,21 @@ def winner(values, loss_orders, *, key: bool = False):
     margin : ndarray of float
         Best value minus the runner-up's (>= 0; same unit as ``values``); NaN where there
         is no winner, or (S) where only one code reaches the rate.
+
+    Examples
+    --------
+    Two codes at two points; l = 1 cannot run at the second:
+
+    >>> import numpy as np
+    >>> best, margin = winner(np.array([[2.5, 2.6], [2.7, np.nan]]), (0, 1))
+    >>> best.tolist(), margin.round(12).tolist()
+    ([1, 0], [0.2, nan])
+
+    For key rates a code that cannot run counts as 0 bit/s, and 0 bit/s wins nothing:
+
+    >>> best, margin = winner(np.array([[0.0, 5.0], [np.nan, np.nan]]), (0, 1), key=True)
+    >>> best.tolist(), margin.tolist()
+    ([-1, 0], [nan, 5.0])
     """
     v = np.asarray(values, dtype=float)
     orders = np.asarray(loss_orders, dtype=int)
@@ -339,6 +354,17 @@ def advantage_map(x=None, y=None, *, loss_orders=(0, 1, 3), rate_hz: float = DEF
     ValueError
         An axis that is not a map parameter, out-of-range or non-increasing values, bad
         fields, a run above the memory limit, or a rate no code reaches anywhere on the map.
+
+    Examples
+    --------
+    A 2 x 2 map: every S within Tsirelson's bound, every winner one of the codes (or -1):
+
+    >>> ds = advantage_map(("eta_c", [0.5, 1.0]), ("eta_int", [0.9, 1.0]),
+    ...                    thresholds=False, processes=1, n_key_alpha=5)
+    >>> list(ds.S.dims), bool((ds.S <= 2 * 2 ** 0.5).all())
+    (['loss_order', 'eta_c', 'eta_int'], True)
+    >>> set(ds.winner_S.values.ravel().tolist()) <= {-1, 0, 1, 3}
+    True
     """
     job = validate(x, y, loss_orders=loss_orders, rate_hz=rate_hz,
                     scan=ScanOptions(engine, alpha_max, n_scan), key_alpha_max=key_alpha_max,

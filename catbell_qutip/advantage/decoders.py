@@ -130,7 +130,29 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
 
 
 def decoder_table_markdown(table: dict) -> str:
-    """The result of :func:`decoder_table` as a Markdown table."""
+    """The result of :func:`decoder_table` as a Markdown table.
+
+    Parameters
+    ----------
+    table : dict
+        A :func:`decoder_table` result (``decoders``, ``rows``, ``settings``, ``engine``,
+        ``t0_s`` in s).
+
+    Returns
+    -------
+    str
+        One row per quantity (bit/s to 0.1 or 0.001, km to 0.01, dimensionless to 1e-4;
+        "none" where there is no value), then a line with the settings.
+
+    Examples
+    --------
+    >>> table = {"decoders": ["smallest-loss", "ml"], "engine": "coherent", "t0_s": 1e-4,
+    ...          "settings": {"usd": "tub"},
+    ...          "rows": [{"quantity": "eta_c threshold", "unit": "1", "loss_order": 1,
+    ...                    "values": {"smallest-loss": 0.5, "ml": None}, "notes": {}}]}
+    >>> print(decoder_table_markdown(table).splitlines()[2])
+    | eta_c threshold | 1 | 0.5000 | none |  |
+    """
     decs = table["decoders"]
 
     def fmt(v, unit):

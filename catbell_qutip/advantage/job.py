@@ -84,7 +84,9 @@ class MapJob:
     """A validated advantage map: what :func:`advantage_map` computes and how, the one value
     its run (:func:`_plain`, :func:`_swept`) and :func:`_assemble` read.
 
-    Attributes
+    Build it with :func:`validate`, which checks every value.
+
+    Parameters
     ----------
     x, y : (str, ndarray)
         The axes.
@@ -106,6 +108,18 @@ class MapJob:
         ``((name, l), kwargs of threshold())`` for the axes that have thresholds.
     progress : bool
         Progress bar.
+    thresholds : bool
+        Whether the one-at-a-time thresholds are computed.
+
+    Examples
+    --------
+    >>> from catbell_qutip.rates import ScanOptions
+    >>> kw = dict(loss_orders=(3, 0, 1), rate_hz=3000.0, scan=ScanOptions(), key_alpha_max=3.0,
+    ...           n_key_alpha=5, processes=1, workers=None, scheduler=None,
+    ...           thresholds=False, progress=False, fields={})
+    >>> job = validate(("eta_c", [0.5, 1.0]), ("eta_int", [0.9, 1.0]), **kw)
+    >>> isinstance(job, MapJob), job.loss_orders, job.swept
+    (True, [0, 1, 3], False)
     """
 
     x: tuple
@@ -132,7 +146,46 @@ def validate(x, y, *, loss_orders, rate_hz, scan, key_alpha_max, n_key_alpha, pr
     """Every check of :func:`advantage_map`, before any work, each argument in its own
     name (a command line translates them, :func:`catbell_qutip.cli._common.cli_message`):
     axes, codes, rate, the key-rate alpha grid, fields (a field an axis varies is refused),
-    the attempt time, the plain path's axis limit, and the time and memory estimates."""
+    the attempt time, the plain path's axis limit, and the time and memory estimates.
+
+    Parameters
+    ----------
+    x, y, loss_orders, rate_hz, key_alpha_max, n_key_alpha, processes, workers, \
+scheduler, thresholds, progress
+        As in :func:`~catbell_qutip.advantage.compute.advantage_map` (rate in Hz).
+    scan : ScanOptions
+        Engine and amplitude scan of the rate solver.
+    fields : dict
+        The caller's fixed :class:`~catbell_qutip.params.ProtocolParams` fields.
+
+    Returns
+    -------
+    MapJob
+        The validated job: sorted codes, the key-rate alpha grid
+        (``n_key_alpha`` points evenly in (0, key_alpha_max]), the merged fields.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        Naming the argument: equal or unknown axes, bad values, codes, rate or fields.
+    catbell_qutip._checks.TimeLimitError, catbell_qutip._checks.MemoryLimitError
+        If the map is estimated to exceed the time or memory limit.
+
+    Examples
+    --------
+    >>> from catbell_qutip.rates import ScanOptions
+    >>> kw = dict(loss_orders=(3, 0, 1), rate_hz=3000.0, scan=ScanOptions(), key_alpha_max=3.0,
+    ...           n_key_alpha=5, processes=1, workers=None, scheduler=None,
+    ...           thresholds=False, progress=False, fields={})
+    >>> validate(("eta_c", [0.5, 1.0]), ("eta_int", [0.9, 1.0]), **kw).alpha_grid.round(12).tolist()
+    [0.6, 1.2, 1.8, 2.4, 3.0]
+    >>> from catbell_qutip._checks import ParameterError
+    >>> try:
+    ...     validate(("eta_c", [0.5, 1.0]), ("eta_c", [0.9, 1.0]), **kw)
+    ... except ParameterError as exc:
+    ...     print(str(exc)[:55])
+    the two axes must differ: x and y are both 'eta_c' (x d
+    """
     x = _axis_arg(x, DEFAULT_X, "x")
     y = _axis_arg(y, DEFAULT_Y, "y")
     if x[0] == y[0]:

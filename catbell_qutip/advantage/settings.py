@@ -63,6 +63,13 @@ def repro_settings() -> dict:
     -------
     dict
         ``{"encoder": ..., "eta_int_placement": ...}``.
+
+    Examples
+    --------
+    >>> from catbell_qutip.params import preset
+    >>> base = preset("repro-base")
+    >>> repro_settings() == {k: base[k] for k in ("encoder", "eta_int_placement")}
+    True
     """
     base = preset(REPRO_PRESET)
     defaults = ProtocolParams.__dataclass_fields__
@@ -72,7 +79,19 @@ def repro_settings() -> dict:
 def default_fields() -> dict:
     """Fixed fields of a map unless the caller overrides them: L = 5 km and the
     reproduction's encoder and eta_int placement (:func:`repro_settings`); every
-    imperfection ideal (the :class:`~catbell_qutip.params.ProtocolParams` defaults)."""
+    imperfection ideal (the :class:`~catbell_qutip.params.ProtocolParams` defaults).
+
+    Returns
+    -------
+    dict
+        ``length_km`` (km) and the fields of :func:`repro_settings`.
+
+    Examples
+    --------
+    >>> f = default_fields()
+    >>> f["length_km"], set(repro_settings()) <= set(f)
+    (5.0, True)
+    """
     return {"length_km": DEFAULT_LENGTH_KM, **repro_settings()}
 
 

@@ -45,6 +45,16 @@ def link_states(loss_order: int, alpha, length_km, *, engine: str | None = None,
     dict
         ``P`` (success probability per attempt), ``rho`` (..., 4, 4) (normalised heralded
         state; NaN where P = 0), ``T0`` (attempt time max(L0 / c_f, t0), s) and ``params``.
+
+    Examples
+    --------
+    l = 0 over 10 km of 0.2 dB/km fibre: P = 1 - exp(-2 eta_f alpha^2) with
+    eta_f = 10^(-0.2), and T0 = 10 km / (2e5 km/s) = 50 us:
+
+    >>> import math
+    >>> r = link_states(0, 1.0, 10.0)
+    >>> math.isclose(r["P"], 1 - math.exp(-2 * 10 ** -0.2)), float(r["T0"])
+    (True, 5e-05)
     """
     params = ProtocolParams(loss_order=loss_order, alpha=alpha, length_km=length_km, **fields)
     shape = params.batch_shape
@@ -58,6 +68,37 @@ def check_chain_options(p_swap, swap_depol, strategy: str = "parallel"):
     """Validate the swap options of :func:`chain`; return (p_swap, swap_depol) as floats.
 
     p_swap in (0, 1] (below 1 with the "parallel" strategy only), swap_depol in [0, 1].
+
+    Parameters
+    ----------
+    p_swap : float
+        Success probability of each Bell measurement (dimensionless).
+    swap_depol : float
+        Depolarising probability of each swap (dimensionless).
+    strategy : {"parallel", "nested", "asap"}
+        When the nodes swap.
+
+    Returns
+    -------
+    tuple of float
+        ``(p_swap, swap_depol)``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If a value is out of range, or ``p_swap`` < 1 with a strategy other than
+        "parallel".
+
+    Examples
+    --------
+    >>> check_chain_options(1, 0)
+    (1.0, 0.0)
+    >>> from catbell_qutip._checks import ParameterError
+    >>> try:
+    ...     check_chain_options(0.5, 0.0, "nested")
+    ... except ParameterError as exc:
+    ...     exc.field
+    'p_swap'
     """
     check_choice(strategy, "strategy", STRATEGIES)
     p_swap = float(check_real(p_swap, "p_swap", low=0.0, high=1.0, low_open=True))
@@ -107,6 +148,23 @@ def chain(loss_order: int, alpha, length_km, segments: int, *, strategy: str = "
         ``rate_hz`` (delivery rate p_swap^(n-1) / (E[max N_i] T0)), ``F``, ``S``, ``Q``,
         ``key_rate`` (bit/s) and ``rho`` (..., 4, 4), the end-to-end state of (A_1, B_n).
         Where P_link = 0 nothing is delivered: rate and key rate are 0, F, S, Q NaN.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``segments``, ``strategy``, ``p_swap``, ``swap_depol`` or a link field is out
+        of range (the message names it).
+
+    Examples
+    --------
+    One segment is the link itself: F = F_link, E[attempts] = 1 / P and
+    rate = P / T0:
+
+    >>> c = chain(0, 1.0, 10.0, 1)
+    >>> import math
+    >>> (bool(c["F"] == c["F_link"]), math.isclose(c["attempts"], 1 / c["P_link"]),
+    ...  math.isclose(c["rate_hz"], c["P_link"] / c["T0_s"]))
+    (True, True, True)
     """
     n = check_segments(segments, strategy=strategy)
     p_swap, swap_depol = check_chain_options(p_swap, swap_depol, strategy)

@@ -54,11 +54,44 @@ def check_scan(loss_orders, length_km, segments, *, objective: str = "key_rate",
     :class:`~catbell_qutip.params.ProtocolParams` fields. Returns the options normalised
     (as :func:`.optimisation.check_options`) with ``loss_orders`` (list of int).
 
+    Parameters
+    ----------
+    loss_orders : sequence of int
+        Codes l (each 2^m - 1).
+    length_km, segments, objective, rate_hz, strategy, p_swap, swap_depol, alpha_max, \
+n_alpha
+        As in :func:`~catbell_qutip.repeater.optimisation.optimise` (distances in km,
+        rate in Hz).
+    s_level : float, optional
+        S level of :func:`scan_summary` (dimensionless, in [2, 2 sqrt 2]).
+    key_min : float, optional
+        Key-rate floor of :func:`scan_summary` [bit/s].
+    plob_rate_hz : float, optional
+        Source rate of the PLOB comparison [Hz].
+    **fields
+        Link parameters (:class:`~catbell_qutip.params.ProtocolParams` fields).
+
+    Returns
+    -------
+    dict
+        The normalised options, with ``loss_orders``.
+
     Raises
     ------
     ValueError
         A :class:`~catbell_qutip._checks.ParameterError` naming the argument, or the
         estimate and the limit.
+
+    Examples
+    --------
+    >>> check_scan([0, 1], [10.0, 20.0], [1, 2])["loss_orders"]
+    [0, 1]
+    >>> from catbell_qutip._checks import ParameterError
+    >>> try:
+    ...     check_scan([2], [10.0], [1])
+    ... except ParameterError as exc:
+    ...     exc.field
+    'loss_orders'
     """
     orders = [check_int(v, "loss_orders") for v in np.atleast_1d(loss_orders).tolist()]
     if not orders:
@@ -124,6 +157,23 @@ n_alpha, progress, **fields
         ``plob_key_rate_own_clock`` (segments x length_km, each n on its own attempt clock)
         and ``best_segments`` (loss_order x length_km: the n of largest key rate, 0 where
         no n gives a key).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If an option is invalid (:func:`check_scan`).
+    catbell_qutip._checks.TimeLimitError, catbell_qutip._checks.MemoryLimitError
+        If the scan is estimated to exceed the time or memory limit.
+
+    Examples
+    --------
+    A single link (n = 1) never beats the repeaterless PLOB bound on its own clock:
+
+    >>> ds = scan([0], [20.0, 50.0], [1, 2], n_alpha=12)
+    >>> ds.key_rate.dims
+    ('loss_order', 'segments', 'length_km')
+    >>> bool((ds.key_rate.sel(segments=1) < ds.plob_key_rate).all())
+    True
     """
     import xarray as xr
 
@@ -216,6 +266,18 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
         if the chain never beats one link there, and for n = 1),
         ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
         ``s_level``, ``key_min_bit_s``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``s_level`` is not in [2, 2 sqrt 2] or ``key_min`` is not > 0.
+
+    Examples
+    --------
+    >>> ds = scan([0], [20.0, 50.0], [1, 2], n_alpha=12)
+    >>> summary = scan_summary(ds)
+    >>> summary["max_km"], summary["grid_step_km"], summary["l0"]["n1"]["beats_one_segment_from_km"]
+    (50.0, 30.0, None)
     """
     check_real(s_level, "s_level", low=2.0, high=2 * np.sqrt(2))
     check_real(key_min, "key_min", low=0.0, low_open=True, unit="bit/s")

@@ -68,10 +68,42 @@ def check_options(length_km, segments, *, objective: str = "key_rate",
     normalised: ``segments`` (list of int), ``length_km`` (1-D float array), ``rate_hz``
     (float or None), ``p_swap``, ``swap_depol``, ``alpha_max`` (floats), ``n_alpha``.
 
+    Parameters
+    ----------
+    length_km : array_like
+        Total distances [km].
+    segments : sequence of int
+        Numbers of segments n.
+    objective : {"key_rate", "S"}
+        What :func:`optimise` maximises.
+    rate_hz : float, optional
+        Target delivery rate [Hz] (objective "S" only).
+    strategy : {"parallel", "nested", "asap"}
+        When the nodes swap.
+    p_swap : float
+        Success probability of a swap (dimensionless, in (0, 1]).
+    swap_depol : float
+        Depolarising probability of a swap (dimensionless, in [0, 1]).
+    alpha_max : float
+        Upper end of the alpha scan (dimensionless amplitude).
+    n_alpha : int
+        Scan points.
+
+    Returns
+    -------
+    dict
+        The options, normalised as above.
+
     Raises
     ------
     ValueError
         A :class:`~catbell_qutip._checks.ParameterError` naming the argument.
+
+    Examples
+    --------
+    >>> opts = check_options([10.0, 20.0], (1, 2))
+    >>> opts["segments"], opts["length_km"].tolist(), opts["rate_hz"]
+    ([1, 2], [10.0, 20.0], None)
     """
     check_choice(objective, "objective", OBJECTIVES)
     p_swap, swap_depol = check_chain_options(p_swap, swap_depol, strategy)
@@ -146,6 +178,23 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
         reachable: no positive key rate, or the rate unattainable with alpha <=
         ``alpha_max``), and every output of
         :func:`chain` there except ``rho``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If an option is invalid (:func:`check_options`), e.g. ``rate_hz`` missing with
+        objective "S", or a link field is out of range.
+
+    Examples
+    --------
+    At 50 km one link (n = 1) attempts every L / c_f = 250 us and stays below the
+    repeaterless PLOB bound at that clock:
+
+    >>> from catbell_qutip.repeater.plob import plob_clock_s, plob_key_rate
+    >>> ds = optimise(0, [50.0], [1, 2], n_alpha=12)
+    >>> one = ds.sel(segments=1, length_km=50.0)
+    >>> round(float(one.T0_s), 9), float(one.key_rate) < plob_key_rate(50.0, plob_clock_s(50.0))
+    (0.00025, True)
     """
     o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,

@@ -35,6 +35,11 @@ def plob_key_rate(length_km, clock_s, *, db_per_km: float = 0.2):
     float or ndarray
         Bit/s. For eta << 1 this is eta / ln 2 per use.
 
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``length_km`` < 0 or ``clock_s`` <= 0.
+
     Examples
     --------
     15.05 km at 0.2 dB/km is eta = 10^(-0.301) = 1/2: one bit per use.
@@ -73,6 +78,11 @@ def plob_clock_s(length_km, *, rate_hz: float | None = None, t0_s: float = 0.0,
         max(L / c_f, t0) (max(2 L / c_f, t0) with ``wait_rule="round-trip"``); the same
         whichever chains it is compared with.
 
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``rate_hz`` is given and not > 0, or ``wait_rule`` is unknown.
+
     Examples
     --------
     >>> plob_clock_s([100.0, 200.0]), plob_clock_s([100.0, 200.0], rate_hz=1e6)
@@ -90,6 +100,22 @@ def plob_clock_text(rate_hz: float | None = None, *, wait_rule: str = "one-way",
     """What :func:`plob_clock_s` is, in words (``math=True``: matplotlib mathtext), for the
     dataset's attributes and the figure's legend.
 
+    Parameters
+    ----------
+    rate_hz : float, optional
+        Source rate in channel uses per second [Hz], as given to :func:`plob_clock_s`.
+    wait_rule : {"one-way", "round-trip", "none"}
+        The link's wait rule (without ``rate_hz``).
+    math : bool
+        Write matplotlib mathtext (for legends) instead of plain text.
+
+    Returns
+    -------
+    str
+        One phrase describing the clock.
+
+    Examples
+    --------
     >>> plob_clock_text()
     'one channel use per max(L / c_f, t0), the attempt time of one link over L'
     >>> plob_clock_text(1e6, math=True)

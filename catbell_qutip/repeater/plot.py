@@ -24,6 +24,28 @@ def alpha_jumps(alpha, ratio: float = 3.0) -> np.ndarray:
     A jump: the step alpha[i + 1] - alpha[i] has the opposite sign of the step before it and
     is more than ``ratio`` times as large, i.e. the optimum moved to another local maximum of
     the objective over alpha instead of drifting along one (docs/repeater.md, "The notch").
+
+    Parameters
+    ----------
+    alpha : ndarray, shape (n_lengths,)
+        Optimal amplitude along the distance grid (dimensionless; NaN allowed).
+    ratio : float
+        How many times larger than the step before a reversed step must be (default 3).
+
+    Returns
+    -------
+    ndarray of int
+        The indices i of the jumps (empty when alpha drifts smoothly).
+
+    Examples
+    --------
+    A smooth drift, then a jump up between L[2] and L[3]:
+
+    >>> import numpy as np
+    >>> alpha_jumps(np.array([1.0, 0.98, 0.96, 1.5, 1.48])).tolist()
+    [2]
+    >>> alpha_jumps(np.array([1.0, 0.9, 0.8])).tolist()
+    []
     """
     a = np.asarray(alpha, dtype=float)
     if a.size < 3:
@@ -49,6 +71,26 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     Key rates are drawn down to ``key_min`` (bit/s) and S down to ``s_level``, the levels
     of :func:`scan_summary`; a marker shows where a curve stops (falls below its level, or
     nothing is reachable any more).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`~catbell_qutip.repeater.distance_scan.scan` result.
+    path_stem : str or os.PathLike
+        Output path without suffix.
+    usd : {"tub", "linear"}
+        USD named in the title and legend.
+    key_min : float
+        Lowest key rate drawn [bit/s].
+    s_level : float
+        Lowest S drawn (dimensionless).
+    title : str, optional
+        Figure title (default: built from the scan's attributes).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG and PDF written.
     """
     import matplotlib
 

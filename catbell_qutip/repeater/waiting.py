@@ -59,12 +59,36 @@ MAX_PARALLEL_SEGMENTS = 1024
 def check_segments(segments, *, strategy: str = "parallel", name: str = "segments") -> int:
     """Validate a number of segments n for a strategy; return it as int.
 
+    Parameters
+    ----------
+    segments : int
+        Number of segments (links) n of the chain (dimensionless).
+    strategy : {"parallel", "nested", "asap"}
+        When the nodes swap (:data:`STRATEGIES`).
+    name : str
+        Argument name used in the error.
+
+    Returns
+    -------
+    int
+        ``segments`` as a Python int.
+
     Raises
     ------
     ValueError
         If n is not an integer >= 1, if ``strategy="nested"`` and n is not a power of 2, or
         if a Markov-chain strategy gets n > :data:`MAX_MARKOV_SEGMENTS`, or the
         parallel strategy n > :data:`MAX_PARALLEL_SEGMENTS`.
+
+    Examples
+    --------
+    >>> check_segments(4, strategy="nested")
+    4
+    >>> try:
+    ...     check_segments(3, strategy="nested")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:35])
+    segments = 3 is not a power of 2, w
     """
     check_choice(strategy, "strategy", STRATEGIES)
     if isinstance(segments, bool) or not isinstance(segments, (int, np.integer)):
@@ -98,6 +122,27 @@ def scan_cost(segments, n_lengths: int, n_codes: int, n_alpha: int) -> tuple[flo
     80, more in proportion beyond (timed on a loaded 2-core machine: 0.5 s at n = 32, 4 s
     at n = 256, 19 s at n = 512, 150 s at n = 1024; the estimate errs high), and
     ``n^2 / 2 (8 n_alpha + 112)`` bytes at a time. An order of magnitude, not a promise.
+
+    Parameters
+    ----------
+    segments : iterable of int
+        The numbers of segments n scanned.
+    n_lengths, n_codes, n_alpha : int
+        Distances, codes and amplitude-scan points of the scan (dimensionless counts).
+
+    Returns
+    -------
+    seconds : float
+        Estimated CPU time [s].
+    peak_bytes : float
+        Estimated peak memory [bytes].
+
+    Examples
+    --------
+    n = 32, one distance and code: 0.3 + 0.32 + 0.1024 s and 32^2 / 2 x 752 bytes:
+
+    >>> scan_cost([32], 1, 1, 80)
+    (0.7224, 385024.0)
     """
     ns = [int(n) for n in segments]
     per = sum(0.3 + 0.01 * n + 1e-4 * n * n for n in ns) * max(n_alpha / 80, 1.0)
@@ -166,6 +211,11 @@ def expected_max_geometric(p, n: int):
     float or ndarray
         Expected number of attempt rounds until all n links have succeeded.
 
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1], or ``n`` is not in [1, :data:`MAX_PARALLEL_SEGMENTS`].
+
     Examples
     --------
     Two links: E[M] = 2 / p - 1 / (1 - q^2) = (3 - 2 p) / (p (2 - p)), 8 / 3 at p = 1/2:
@@ -209,6 +259,18 @@ def expected_attempts(p, n: int):
     -------
     float or ndarray
         E[M] in attempts; exactly 1 / p for n = 1.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1], or ``n`` is not a valid number of links.
+
+    Examples
+    --------
+    One link needs 1 / p attempts; two need (3 - 2 p) / (p (2 - p)), as the closed form:
+
+    >>> expected_attempts(0.25, 1), expected_attempts(0.5, 2) == expected_max_geometric(0.5, 2)
+    (4.0, True)
     """
     n = check_segments(n, name="n")
     p = _check_p(p)
@@ -239,6 +301,22 @@ def idle_time_pmf(p, d):
     Returns
     -------
     float or ndarray
+        The probability (dimensionless), broadcast over ``p`` and ``d``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1].
+    ValueError
+        If some ``d`` < 0.
+
+    Examples
+    --------
+    P(0) = p / (2 - p) = 1/3 at p = 1/2, and the probabilities sum to 1:
+
+    >>> import numpy as np
+    >>> idle_time_pmf(0.5, 0), round(float(idle_time_pmf(0.5, np.arange(200)).sum()), 12)
+    (0.3333333333333333, 1.0)
     """
     p = _check_p(p)
     d = np.asarray(d)
@@ -259,6 +337,28 @@ def idle_dephasing_two_links(p, c):
         Success probability per attempt, in (0, 1].
     c : float or ndarray
         Decay per attempt of idle time, >= 0 (c = k T0 / t_c for k dephasing atoms).
+
+    Returns
+    -------
+    float or ndarray
+        The expected dephasing factor, in (0, 1] (1 at c = 0).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1], or ``c`` < 0.
+
+    Examples
+    --------
+    The closed form equals the sum over the idle-time distribution:
+
+    >>> import numpy as np
+    >>> d = np.arange(400)
+    >>> direct = float(np.sum(idle_time_pmf(0.3, d) * np.exp(-0.1 * d)))
+    >>> abs(idle_dephasing_two_links(0.3, 0.1) - direct) < 1e-12
+    True
+    >>> idle_dephasing_two_links(0.3, 0.0)
+    1.0
     """
     p = _check_p(p)
     c = np.asarray(check_real(c, "c", low=0.0, allow_inf=True), dtype=float)
@@ -278,7 +378,26 @@ def two_link_memory_factors(p, x):
     p : float or ndarray
         Success probability per attempt, in (0, 1].
     x : float or ndarray
-        T0 / t_c, >= 0.
+        T0 / t_c, >= 0 (attempt period over coherence time; dimensionless).
+
+    Returns
+    -------
+    (E[d_A], E[d_B], E[d_A d_B]) : tuple of float or ndarray
+        Each in (0, 1]; all 1 at x = 0 (ideal memory).
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1], or ``x`` < 0.
+
+    Examples
+    --------
+    The same numbers as the general recursion of :func:`memory_factors` for n = 2:
+
+    >>> import numpy as np
+    >>> bool(np.allclose(two_link_memory_factors(0.3, 0.05), memory_factors(0.3, 2, 0.05),
+    ...                  rtol=1e-12, atol=0))
+    True
     """
     p = _check_p(p)
     x = np.asarray(check_real(x, "x", low=0.0, allow_inf=True), dtype=float)
@@ -427,6 +546,22 @@ def memory_factors(p, n: int, x, *, strategy: str = "parallel"):
     -------
     (E[d_A], E[d_B], E[d_A d_B]) : tuple of float or ndarray
         Each in (0, 1]; exactly 1 for n = 1 or x = 0.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``p`` is not in (0, 1], ``x`` < 0, ``strategy`` is unknown, or ``n`` is not
+        allowed for the strategy (:func:`check_segments`).
+
+    Examples
+    --------
+    n = 1 stores nothing; waiting longer (nested, n = 4) dephases more than n = 2:
+
+    >>> memory_factors(0.3, 1, 0.05)
+    (1.0, 1.0, 1.0)
+    >>> f2, f4 = memory_factors(0.3, 2, 0.05), memory_factors(0.3, 4, 0.05, strategy="nested")
+    >>> all(0 < b < a <= 1 for a, b in zip(f2, f4))
+    True
     """
     n = check_segments(n, strategy=strategy, name="n")
     p = _check_p(p)

@@ -31,6 +31,42 @@ CHUNK_DELAY_ENV = "CATBELL_SWEEP_CHUNK_DELAY_S"
 
 @dataclass(frozen=True)
 class ChunkTask:
+    """One chunk of a sweep, as sent to a worker (picklable, plain values).
+
+    Parameters
+    ----------
+    engine : {"coherent", "fock"}
+        Simulation engine.
+    outputs : tuple of str
+        Outputs to compute, a subset of :data:`~catbell_qutip.sweep.spec.SWEEP_OUTPUTS`.
+    params : dict
+        The fixed (non-axis) protocol fields, JSON-ready (``"inf"`` for infinity), in
+        the units of :class:`~catbell_qutip.params.ProtocolParams`.
+    axes : tuple of (str, list)
+        Per axis, its name and the values of this chunk (units of that field).
+    target_rate_hz : float or None
+        Target entanglement-generation rate [Hz]; alpha is solved per point when set.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 10.0, 50.0]}})
+    >>> task = task_for(spec, (0,))
+    >>> task.shape
+    (3,)
+    >>> res = compute_chunk(task)
+    >>> res.failures, sorted(res.values)
+    ([], ['F', 'P', 'Q', 'S'])
+
+    Fibre loss lowers the heralding probability with length, and no CHSH value exceeds
+    Tsirelson's bound 2 sqrt(2):
+
+    >>> import numpy as np
+    >>> P, S = res.values["P"], res.values["S"]
+    >>> bool(np.all(np.diff(P) < 0)), bool(np.all(S <= 2 * np.sqrt(2)))
+    (True, True)
+    """
     engine: str
     outputs: tuple
     params: dict
@@ -44,6 +80,28 @@ class ChunkTask:
 
 @dataclass
 class ChunkResult:
+    """What a worker returns for one chunk.
+
+    Parameters
+    ----------
+    values : dict of str to ndarray
+        Output name -> array of the chunk's shape (NaN where P = 0, where a point failed,
+        or where no alpha reaches the target rate); units as in
+        :func:`catbell_qutip.sweep.spec.units`.
+    failures : list of (tuple of int, str)
+        Index within the chunk and ``"Type: message"`` of each failing point.
+    n_p_zero : int
+        Number of points with heralding probability P = 0.
+    n_unattainable : int
+        Number of points where the target rate cannot be reached.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = ChunkResult(values={"P": np.array([0.5, 0.0])}, failures=[], n_p_zero=1)
+    >>> r.n_p_zero, r.n_unattainable
+    (1, 0)
+    """
     values: dict
     failures: list       # (index within the chunk, "Type: message")
     n_p_zero: int = 0
@@ -117,7 +175,38 @@ def _block_field(task: ChunkTask, i: int):
 
 def compute_chunk(task: ChunkTask) -> ChunkResult:
     """Evaluate every point of a chunk. Never raises for a failing point: failures are
-    returned with their index, so the driver can retry and report them."""
+    returned with their index, so the driver can retry and report them.
+
+    Parameters
+    ----------
+    task : ChunkTask
+        The chunk to compute.
+
+    Returns
+    -------
+    ChunkResult
+        Every output as an array of ``task.shape`` and the failing points.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 10.0, 50.0]}})
+    >>> task = task_for(spec, (0,))
+    >>> task.shape
+    (3,)
+    >>> res = compute_chunk(task)
+    >>> res.failures, sorted(res.values)
+    ([], ['F', 'P', 'Q', 'S'])
+
+    Fibre loss lowers the heralding probability with length, and no CHSH value exceeds
+    Tsirelson's bound 2 sqrt(2):
+
+    >>> import numpy as np
+    >>> P, S = res.values["P"], res.values["S"]
+    >>> bool(np.all(np.diff(P) < 0)), bool(np.all(S <= 2 * np.sqrt(2)))
+    (True, True)
+    """
     delay = os.environ.get(CHUNK_DELAY_ENV)
     if delay:
         time.sleep(float(delay))
@@ -160,7 +249,40 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
 
 
 def task_for(spec, idx) -> ChunkTask:
-    """The task of the chunk at ``idx`` of a :class:`~catbell_qutip.sweep.SweepSpec`."""
+    """The task of the chunk at ``idx`` of a :class:`~catbell_qutip.sweep.SweepSpec`.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A validated sweep spec.
+    idx : tuple of int
+        Chunk index, one entry per axis (in ``spec.chunk_grid``).
+
+    Returns
+    -------
+    ChunkTask
+        The chunk's task; its axes hold only this chunk's values.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 10.0, 50.0]}})
+    >>> task = task_for(spec, (0,))
+    >>> task.shape
+    (3,)
+    >>> res = compute_chunk(task)
+    >>> res.failures, sorted(res.values)
+    ([], ['F', 'P', 'Q', 'S'])
+
+    Fibre loss lowers the heralding probability with length, and no CHSH value exceeds
+    Tsirelson's bound 2 sqrt(2):
+
+    >>> import numpy as np
+    >>> P, S = res.values["P"], res.values["S"]
+    >>> bool(np.all(np.diff(P) < 0)), bool(np.all(S <= 2 * np.sqrt(2)))
+    (True, True)
+    """
     sl = spec.chunk_slices(idx)
     axes = tuple((name, v[s].tolist()) for (name, v), s in zip(spec.axes, sl, strict=True))
     return ChunkTask(engine=spec.engine, outputs=spec.outputs, params=spec.params,

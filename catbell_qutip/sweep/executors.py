@@ -34,7 +34,22 @@ def die_with_parent() -> None:
     """Process-pool initializer: the worker exits within :data:`PARENT_POLL_S` of its
     parent's death, however the parent died (a SIGKILL leaves no chance to clean up, and
     workers that outlive it keep computing for nobody). A daemon thread polls the parent
-    id, which changes when the parent is gone (POSIX re-parents orphans)."""
+    id, which changes when the parent is gone (POSIX re-parents orphans).
+
+    Returns
+    -------
+    None
+        Starts a daemon thread in the calling (worker) process and returns.
+
+    Examples
+    --------
+    A worker started with it runs tasks as usual; its parent is this process:
+
+    >>> import concurrent.futures as cf, os
+    >>> with cf.ProcessPoolExecutor(1, initializer=die_with_parent) as pool:
+    ...     pool.submit(os.getppid).result() == os.getpid()
+    True
+    """
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
                      name="catbell-die-with-parent").start()
 
@@ -43,7 +58,10 @@ def die_with_parent() -> None:
 class Executor(Protocol):
     """What the sweep driver needs from an execution backend.
 
-    Attributes
+    A :class:`typing.Protocol`: a backend implements these attributes and methods; it is
+    not instantiated itself.
+
+    Parameters
     ----------
     name : str
         "local" or "dask".
@@ -51,7 +69,15 @@ class Executor(Protocol):
         For the summary line ("2 local worker process(es)").
     generation : int
         Increases every time the backend replaces its workers after losing them; a
-        future's generation tells a task lost with a broken pool from a later one.
+        future's generation tells a task lost with a broken pool from a later one
+        (dimensionless count).
+
+    Examples
+    --------
+    >>> ex = LocalExecutor(1)
+    >>> isinstance(ex, Executor), ex.name, ex.window()
+    (True, 'local', 2)
+    >>> ex.close()
     """
 
     name: str
@@ -77,7 +103,18 @@ class Executor(Protocol):
 
 
 def default_workers() -> int:
-    """Cores this process may run on."""
+    """Cores this process may run on.
+
+    Returns
+    -------
+    int
+        Number of CPU cores in this process's affinity mask (at least 1).
+
+    Examples
+    --------
+    >>> 1 <= default_workers() <= (os.cpu_count() or 1)
+    True
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -89,6 +126,23 @@ class LocalExecutor:
 
     When a worker process dies (a segfault, the OOM killer), the pool breaks and every
     task in flight fails with ``BrokenProcessPool``; :meth:`lost` then starts a fresh pool.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes (dimensionless count, >= 1).
+    mp_context : multiprocessing context, optional
+        E.g. ``multiprocessing.get_context("fork")`` (workers start without importing the
+        package again); the default context when None.
+
+    Examples
+    --------
+    >>> ex = LocalExecutor(2)
+    >>> ex.description, ex.window()            # two chunks in flight per worker
+    ('2 local worker process(es)', 4)
+    >>> ex.submit(abs, -3).result()
+    3
+    >>> ex.close()
     """
 
     name = "local"
@@ -131,7 +185,25 @@ class DaskExecutor:
     """A dask.distributed cluster reached through its scheduler address. Workers need
     catbell_qutip installed; only the driver touches the store. dask.distributed
     reschedules the tasks of a lost worker by itself (and gives up with ``KilledWorker``
-    after its own retries, which the driver treats as a failure of the task)."""
+    after its own retries, which the driver treats as a failure of the task).
+
+    Parameters
+    ----------
+    address : str
+        Address of the Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If the scheduler cannot be reached within 20 s (field ``"scheduler"``).
+
+    Examples
+    --------
+    Connecting needs a running scheduler; the class itself names its backend:
+
+    >>> DaskExecutor.name, DaskExecutor.generation
+    ('dask', 0)
+    """
 
     name = "dask"
     generation = 0

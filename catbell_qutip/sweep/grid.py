@@ -41,7 +41,23 @@ WORK_BYTES_PER_POINT = 32768
 
 
 def axis_bytes(num: int) -> int:
-    """Memory an axis of ``num`` values takes before and during a run, in bytes."""
+    """Memory an axis of ``num`` values takes before and during a run, in bytes.
+
+    Parameters
+    ----------
+    num : int
+        Number of values on the axis (dimensionless count).
+
+    Returns
+    -------
+    int
+        :data:`AXIS_BYTES_PER_VALUE` x ``num`` [bytes].
+
+    Examples
+    --------
+    >>> axis_bytes(1000) == 1000 * AXIS_BYTES_PER_VALUE
+    True
+    """
     return AXIS_BYTES_PER_VALUE * int(num)
 
 
@@ -58,6 +74,27 @@ def validate_grid(merged: dict, axes, fixed: dict, preset_name) -> None:
     fixed : dict
         The user's [fixed] table (to tell it from the preset's values).
     preset_name : str or None
+        Name of the preset the spec started from (named in errors).
+
+    Returns
+    -------
+    None
+        Returns only if every point of the grid is valid.
+
+    Raises
+    ------
+    ValueError
+        If a value is invalid at some point; the message starts with the key it comes
+        from (``axes.eta: ...``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> validate_grid({"loss_order": 1, "alpha": 1.0},
+    ...               (("length_km", np.array([1.0, -2.0])),), {}, None)
+    Traceback (most recent call last):
+        ...
+    ValueError: axes.length_km: ...
     """
     n = len(axes)
     arrays, scalars = {}, []
@@ -109,7 +146,38 @@ def validate_grid(merged: dict, axes, fixed: dict, preset_name) -> None:
 def chunk_shape(engine: str, axes, user) -> tuple[int, ...]:
     """Points per chunk along each axis: the user's choice where given, otherwise filled
     from the last axis backwards up to a per-engine target (at most ~1/MIN_CHUNKS of the
-    grid); axes evaluate() cannot vectorise (``ParamInfo.array`` false) get 1."""
+    grid); axes evaluate() cannot vectorise (``ParamInfo.array`` false) get 1.
+
+    Parameters
+    ----------
+    engine : {"coherent", "fock"}
+        Simulation engine; sets the target chunk size (:data:`CHUNK_POINTS`).
+    axes : tuple of (str, ndarray)
+        The sweep axes, in spec order.
+    user : dict or None
+        The spec's ``[chunks]`` table, axis name -> points per chunk (dimensionless).
+
+    Returns
+    -------
+    tuple of int
+        Points per chunk along each axis (one entry per axis, each <= the axis size).
+
+    Raises
+    ------
+    ValueError
+        If ``user`` is not a table, names a key that is not an axis, gives a value that is
+        not a positive integer, or gives more than 1 for an axis evaluate() cannot take
+        as an array.
+
+    Examples
+    --------
+    1000 lengths on the coherent engine: 16 chunks (:data:`MIN_CHUNKS`) of 63 points.
+
+    >>> import numpy as np
+    >>> axes = (("length_km", np.linspace(0.0, 10.0, 1000)),)
+    >>> chunk_shape("coherent", axes, None), chunk_shape("coherent", axes, {"length_km": 100})
+    ((63,), (100,))
+    """
     names = [name for name, _ in axes]
     user = {} if user is None else user
     if not isinstance(user, dict):
@@ -145,7 +213,26 @@ def estimate_seconds(spec) -> float:
     """Rough CPU seconds of a whole sweep, for refusing a hopeless one up front: every
     point at :func:`catbell_qutip.api.seconds_per_point` (averaged over the loss orders,
     USDs and encoders the grid holds; x :data:`RATE_SOLVE_EVALUATIONS` where alpha is
-    solved for a rate), plus :data:`CHUNK_OVERHEAD_S` per chunk. Divide by the workers."""
+    solved for a rate), plus :data:`CHUNK_OVERHEAD_S` per chunk. Divide by the workers.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A validated sweep spec.
+
+    Returns
+    -------
+    float
+        Estimated CPU time of the whole sweep [s] (one worker).
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0]}})
+    >>> estimate_seconds(spec) > CHUNK_OVERHEAD_S * spec.n_chunks
+    True
+    """
     axes = dict(spec.axes)
 
     def values(name):
@@ -165,7 +252,30 @@ def check_some_point_runs(spec) -> None:
     encoder, the cat code where the grid has them) is checked as the engine would check
     it (:func:`catbell_qutip.api.check_point_memory`). With ``target_rate_hz`` alpha is
     solved per point: the check uses alpha = 0.2, the lower end of the solver's scan
-    (codes without an amplitude, binomial, take none)."""
+    (codes without an amplitude, binomial, take none).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A validated sweep spec.
+
+    Returns
+    -------
+    None
+        Returns if the cheapest point fits in memory.
+
+    Raises
+    ------
+    catbell_qutip._checks.MemoryLimitError
+        If even the cheapest point of the grid exceeds the memory limit.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> check_some_point_runs(as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                                "axes": {"length_km": [1.0, 2.0]}})) is None
+    True
+    """
     axes = dict(spec.axes)
     point = {k: (math.inf if v in ("inf", "infinity") else v)  # spec.params is JSON-ready
              for k, v in spec.params.items() if v is not None}

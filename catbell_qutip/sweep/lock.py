@@ -41,6 +41,27 @@ class StoreLock:
         The store directory (it must exist).
     note : callable
         Called with one line of text when a stale lock is taken over.
+
+    Raises
+    ------
+    ValueError
+        On :meth:`acquire` (entering the context): the store is locked by a running
+        sweep (the message names its pid, host and start time), or the lock could not
+        be taken after several attempts.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (pathlib.Path(d) / "_sweep").mkdir()
+    ...     with StoreLock(d) as lock:
+    ...         held = lock.held, lock.path.exists()
+    ...         try:
+    ...             StoreLock(d).acquire()      # a second driver is refused
+    ...         except ValueError as exc:
+    ...             refused = "is in use by another sweep" in str(exc)
+    ...     held, refused, lock.path.exists()
+    ((True, True), True, False)
     """
 
     def __init__(self, store, note=print):

@@ -49,7 +49,24 @@ _INF = ("inf", "infinity")
 
 
 def is_scalar_field(name: str) -> bool:
-    """True for fields :func:`catbell_qutip.evaluate` takes as one value per call."""
+    """True for fields :func:`catbell_qutip.evaluate` takes as one value per call.
+
+    Parameters
+    ----------
+    name : str
+        A :class:`~catbell_qutip.params.ProtocolParams` field name (dimensionless key).
+
+    Returns
+    -------
+    bool
+        True when the field cannot be an array (e.g. ``loss_order``, ``code``), so a sweep
+        axis over it runs one call per value.
+
+    Examples
+    --------
+    >>> is_scalar_field("loss_order"), is_scalar_field("length_km")
+    (True, False)
+    """
     return not PARAM_INFO[name].array
 
 
@@ -63,7 +80,26 @@ def _is_number(v) -> bool:
 
 
 def json_value(v):
-    """A plain JSON-able Python value (inf as the string "inf")."""
+    """A plain JSON-able Python value (inf as the string "inf").
+
+    Parameters
+    ----------
+    v : object
+        A value read from a grid or spec: NumPy or Python scalar, string, or anything else
+        (returned unchanged); units are those of the field it belongs to.
+
+    Returns
+    -------
+    object
+        ``float``, ``int`` or ``str`` for NumPy scalars and floats (non-finite floats become
+        their string, ``"inf"``); other values unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> json_value(float("inf")), json_value(np.int64(3)), json_value(np.float64(0.5))
+    ('inf', 3, 0.5)
+    """
     if isinstance(v, (float, np.floating)):
         v = float(v)
         return v if math.isfinite(v) else str(v)
@@ -137,9 +173,13 @@ def _parse_axis(name: str, value) -> tuple[np.ndarray, object]:
 class SweepSpec:
     """A validated sweep specification (see :mod:`catbell_qutip.sweep`).
 
-    Attributes
+    Build it with :meth:`from_dict`, :func:`load_spec` or :func:`as_spec`, which validate;
+    the constructor itself does not.
+
+    Parameters
     ----------
     engine : {"coherent", "fock"}
+        Simulation engine (dimensionless choice).
     outputs : tuple of str
         Subset of :data:`SWEEP_OUTPUTS`, in canonical order.
     params : dict
@@ -155,6 +195,27 @@ class SweepSpec:
         set, alpha at every point is the smallest alpha reaching it.
     preset : str or None
         Name of the preset the spec started from (informational).
+    source : str
+        Where the spec came from, used in error messages.
+    axes_canonical : tuple of (str, object)
+        Canonical (JSON) form of each axis: a range stays ``{start, stop, num, scale}``.
+
+    Raises
+    ------
+    catbell_qutip._checks.SourceError
+        From :meth:`from_dict` when a key or value of the spec is invalid (the message
+        names the key).
+    catbell_qutip._checks.MemoryLimitError
+        From :meth:`from_dict` when an axis would not fit in memory.
+
+    Examples
+    --------
+    >>> spec = SweepSpec.from_dict({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                             "axes": {"length_km": [1.0, 2.0, 5.0]}})
+    >>> spec.engine, spec.dims, spec.shape, spec.outputs
+    ('coherent', ('length_km',), (3,), ('P', 'F', 'S', 'Q'))
+    >>> len(spec.sha256)                    # hex SHA-256 of the canonical spec
+    64
     """
 
     engine: str
@@ -375,7 +436,34 @@ def _check_attempt_time(params: dict, axes) -> None:
 
 
 def load_spec(path) -> SweepSpec:
-    """Read and validate a sweep spec from a TOML file."""
+    r"""Read and validate a sweep spec from a TOML file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Path of the TOML spec file (see :mod:`catbell_qutip.sweep` for its keys).
+
+    Returns
+    -------
+    SweepSpec
+        The validated spec.
+
+    Raises
+    ------
+    catbell_qutip._checks.SourceError
+        If ``path`` is a folder or does not exist, the TOML cannot be read, or a key or
+        value is invalid (the message names the key).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = pathlib.Path(d, "spec.toml")
+    ...     _ = f.write_text("[fixed]\nloss_order = 1\nalpha = 1.0\n"
+    ...                      "[axes]\nlength_km = [1.0, 2.0]\n")
+    ...     load_spec(f).shape
+    (2,)
+    """
     path = Path(path)
     if path.is_dir():
         raise SourceError(f"sweep spec {str(path)!r} is a folder, not a TOML file; give the "
@@ -387,7 +475,32 @@ def load_spec(path) -> SweepSpec:
 
 
 def as_spec(spec) -> SweepSpec:
-    """A :class:`SweepSpec` from a SweepSpec, a dict or a path to a TOML file."""
+    """A :class:`SweepSpec` from a SweepSpec, a dict or a path to a TOML file.
+
+    Parameters
+    ----------
+    spec : SweepSpec, dict, str or os.PathLike
+        A spec, its parsed TOML as a dict, or the path of a TOML spec file.
+
+    Returns
+    -------
+    SweepSpec
+        ``spec`` itself if it is one, else the validated spec.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is none of these types.
+    catbell_qutip._checks.SourceError
+        If the dict or file is not a valid spec.
+
+    Examples
+    --------
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0]}})
+    >>> as_spec(spec) is spec, spec.size
+    (True, 2)
+    """
     if isinstance(spec, SweepSpec):
         return spec
     if isinstance(spec, dict):

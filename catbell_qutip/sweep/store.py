@@ -57,14 +57,38 @@ _NOT_COMPUTING = ("cli/", "__main__.py", "sweep/__init__.py", "sweep/driver.py",
 
 def fingerprint_files() -> list[Path]:
     """The package's source files that compute results: every module but the command
-    line and the sweep's bookkeeping, in path order."""
+    line and the sweep's bookkeeping, in path order.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Absolute paths of the computing modules, sorted.
+
+    Examples
+    --------
+    >>> files = fingerprint_files()
+    >>> files == sorted(files), any(f.name == "driver.py" for f in files)
+    (True, False)
+    """
     root = Path(__file__).resolve().parent.parent
     return [p for p in sorted(root.rglob("*.py"))
             if not p.relative_to(root).as_posix().startswith(_NOT_COMPUTING)]
 
 
 def code_fingerprint() -> str:
-    """SHA-256 of the source of :func:`fingerprint_files` (and their paths)."""
+    """SHA-256 of the source of :func:`fingerprint_files` (and their paths).
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits; changes when any computing module changes.
+
+    Examples
+    --------
+    >>> fp = code_fingerprint()
+    >>> len(fp), fp == code_fingerprint()
+    (64, True)
+    """
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for p in fingerprint_files():
@@ -73,13 +97,46 @@ def code_fingerprint() -> str:
 
 
 def chunk_checksum(values) -> int:
-    """BLAKE2b-64 of a chunk's values as float64, as a nonzero integer."""
+    """BLAKE2b-64 of a chunk's values as float64, as a nonzero integer.
+
+    Parameters
+    ----------
+    values : array_like
+        The chunk's values (any shape; compared as little-endian float64).
+
+    Returns
+    -------
+    int
+        A 64-bit checksum with its lowest bit set (so never 0, the "no checksum" value).
+
+    Examples
+    --------
+    >>> c = chunk_checksum([1.0, 2.0])
+    >>> c % 2, c == chunk_checksum([1, 2]), c == chunk_checksum([2.0, 1.0])
+    (1, True, False)
+    """
     data = np.ascontiguousarray(values, dtype="<f8").tobytes()
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") | 1
 
 
 def chunk_name(index) -> str:
-    """The chunk's file name within an output's directory (``0.3.1``)."""
+    """The chunk's file name within an output's directory (``0.3.1``).
+
+    Parameters
+    ----------
+    index : tuple of int
+        Chunk index, one entry per axis.
+
+    Returns
+    -------
+    str
+        The indices joined by dots (Zarr v2 chunk key).
+
+    Examples
+    --------
+    >>> chunk_name((0, 3, 1))
+    '0.3.1'
+    """
     return ".".join(str(int(i)) for i in index)
 
 
@@ -124,7 +181,23 @@ def _encoding(spec: SweepSpec) -> dict:
 
 
 class MemorySink:
-    """Results kept in memory (``store=None``): nothing to resume, nothing to lock."""
+    """Results kept in memory (``store=None``): nothing to resume, nothing to lock.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep; the dataset has one NaN-filled variable per output.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0, 3.0]}})
+    >>> sink = MemorySink(spec)
+    >>> sink.write((0,), {"P": [0.5, 0.4, 0.3]})
+    >>> sink.dataset().P.values.tolist(), list(sink.flagged())
+    ([0.5, 0.4, 0.3], [])
+    """
 
     def __init__(self, spec: SweepSpec):
         self.spec = spec
@@ -149,7 +222,35 @@ def check_store_path(path, need_bytes: float, opt: str = "store") -> None:
     """Refuse, before any work, a store path that cannot take the results: an existing
     file, a location this process cannot write, or one with less free space than
     ``need_bytes`` (the uncompressed size of what is still to be written). ``opt`` names
-    the argument (a :class:`~catbell_qutip._checks.ParameterError` with that field)."""
+    the argument (a :class:`~catbell_qutip._checks.ParameterError` with that field).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory (it may not exist yet).
+    need_bytes : float
+        Uncompressed size still to be written [bytes].
+    opt : str
+        Name of the argument or CLI option, used in the error.
+
+    Returns
+    -------
+    None
+        Returns when the path can take the results.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        If ``path`` is an existing file, is not writable, or its filesystem has less than
+        ``need_bytes`` free.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     check_store_path(pathlib.Path(d, "s.zarr"), 1e3) is None
+    True
+    """
     path = check_out_dir(path, opt, kind="sweep store")
     where = f"{opt} {str(path)!r}"
     d = path if path.exists() else path.parent
@@ -214,7 +315,25 @@ def read_attrs(path) -> dict:
     """The root attributes of a store ({} when it is not a readable Zarr group).
 
     Read from the root ``.zattrs`` itself, not from the consolidated ``.zmetadata``, so a
-    damaged consolidated copy does not make an intact store unrecognisable."""
+    damaged consolidated copy does not make an intact store unrecognisable.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory.
+
+    Returns
+    -------
+    dict
+        The root attributes (spec, its hash, version, code fingerprint, fixed parameters).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     read_attrs(d)                   # an empty folder is not a store
+    {}
+    """
     try:
         attrs = json.loads((Path(path) / ".zattrs").read_text())
     except (OSError, ValueError):
@@ -248,7 +367,27 @@ def layout_damage(path) -> list[str]:
     """What is wrong with a store's layout against the record made at its creation:
     ``"P/.zarray: unreadable"``, ``"alpha: coordinate values changed"``,
     ``".zmetadata: unreadable"``, ... ([] when intact, or for a store written before
-    layouts were recorded)."""
+    layouts were recorded).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory.
+
+    Returns
+    -------
+    list of str
+        One line per damaged file or coordinate ([] when intact).
+
+    Examples
+    --------
+    A folder without the consolidated metadata of a Zarr store:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     layout_damage(d)
+    ['.zmetadata: unreadable consolidated metadata (FileNotFoundError)']
+    """
     import zarr
 
     path = Path(path)
@@ -305,6 +444,33 @@ def flagged_chunks(done, checksum, layout):
 
     ``layout`` has ``chunk_grid``, ``chunk_slices(index)`` and ``outputs`` (a
     :class:`~catbell_qutip.sweep.SweepSpec`, or the layout read back from a store).
+
+    Parameters
+    ----------
+    done : zarr.Array
+        The store's done flags (1 = written), one per chunk.
+    checksum : zarr.Array
+        The per-chunk checksums, one per chunk and output.
+    layout : SweepSpec or layout
+        Chunk grid and outputs of the store.
+
+    Returns
+    -------
+    iterator of (tuple of int, ndarray)
+        A generator of (chunk index, its recorded uint64 checksums, one per output).
+
+    Examples
+    --------
+    Three chunks of one point each; only the middle one is flagged done:
+
+    >>> import numpy as np
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"outputs": ["P"], "fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0, 3.0]}, "chunks": {"length_km": 1}})
+    >>> done = np.array([0, 1, 0], dtype="u1")
+    >>> sums = np.array([[0], [7], [0]], dtype="u8")
+    >>> [(i, s.tolist()) for i, s in flagged_chunks(done, sums, spec)]
+    [((1,), [7])]
     """
     grid = layout.chunk_grid
     mask = _read_all(done, grid, "u1") == 1
@@ -315,7 +481,36 @@ def flagged_chunks(done, checksum, layout):
 
 def chunk_damage(arrays: dict, layout, index, sums) -> list[str]:
     """Each output of a flagged chunk that cannot be read or does not match its checksum,
-    as ``"OUTPUT/CHUNK: reason"`` ([] when the chunk is intact)."""
+    as ``"OUTPUT/CHUNK: reason"`` ([] when the chunk is intact).
+
+    Parameters
+    ----------
+    arrays : dict of str to array
+        Output name -> stored array (Zarr or NumPy).
+    layout : SweepSpec or layout
+        Chunk slices and outputs of the store.
+    index : tuple of int
+        Chunk index.
+    sums : sequence of int
+        The chunk's recorded checksums, one per output.
+
+    Returns
+    -------
+    list of str
+        The damaged outputs of the chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"outputs": ["P"], "fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0, 3.0]}})
+    >>> P = np.array([0.5, 0.4, 0.3])
+    >>> chunk_damage({"P": P}, spec, (0,), [chunk_checksum(P)])
+    []
+    >>> chunk_damage({"P": P}, spec, (0,), [chunk_checksum(P[::-1])])
+    ['P/0: data do not match the checksum']
+    """
     sl = layout.chunk_slices(index)
     name = chunk_name(index)
     out = []
@@ -343,6 +538,24 @@ class ZarrStore:
         ``_sweep/mixed_code.json``); otherwise that is refused.
     note : callable
         Receives one-line notes (a forced resume).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` exists and is not a catbell sweep store, was made from another spec,
+        or has a layout that cannot be repaired.
+
+    Examples
+    --------
+    >>> from catbell_qutip.sweep.spec import as_spec
+    >>> spec = as_spec({"fixed": {"loss_order": 1, "alpha": 1.0},
+    ...                 "axes": {"length_km": [1.0, 2.0, 3.0]}})
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = ZarrStore(pathlib.Path(d, "s.zarr"), spec)
+    ...     again = ZarrStore(store.path, spec)      # reopened: same spec, resumes
+    ...     store.created, again.created, list(again.flagged())
+    (True, False, [])
     """
 
     def __init__(self, path, spec: SweepSpec, *, force: bool = False, note=print):

@@ -15,8 +15,10 @@ __all__ = ["VerifyReport", "verify_store"]
 class VerifyReport:
     """What :func:`verify_store` found.
 
-    Attributes
+    Parameters
     ----------
+    path : str
+        The store verified.
     chunks : int
         Chunks in the grid.
     done : int
@@ -32,6 +34,12 @@ class VerifyReport:
         The layout's damage alone.
     mixed_code : list of dict
         Forced resumes with other code, as recorded in the store.
+
+    Examples
+    --------
+    >>> r = VerifyReport(path="s.zarr", chunks=4, done=4)
+    >>> r.clean, r.summary()
+    (True, 's.zarr: 4 of 4 chunks done, 4 verified, 0 damaged')
     """
 
     path: str
@@ -80,11 +88,26 @@ def verify_store(path) -> VerifyReport:
     Returns
     -------
     VerifyReport
+        Chunks done, verified and damaged, the layout's damage, forced resumes.
 
     Raises
     ------
     ValueError
         ``path`` is not a catbell sweep store (or one written before checksums existed).
+
+    Examples
+    --------
+    A store just written is complete and intact:
+
+    >>> import tempfile, pathlib
+    >>> from catbell_qutip.sweep import sweep
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = pathlib.Path(d, "s.zarr")
+    ...     _ = sweep({"outputs": ["P"], "fixed": {"loss_order": 1},
+    ...                "axes": {"alpha": [0.5, 1.0]}}, store, workers=1, progress=False)
+    ...     report = verify_store(store)
+    >>> report.clean, report.done == report.chunks
+    (True, True)
     """
     import zarr
 
