@@ -554,6 +554,18 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     -------
     None
         The figures are written to ``out``.
+    Examples
+    --------
+    :func:`catbell_qutip.reproduce.reproduce` computes every panel and draws each with this
+    function (tens of seconds, so not run here); every panel gives a PNG and a PDF:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from catbell_qutip.reproduce import reproduce  # doctest: +SKIP
+    >>> out = Path(tempfile.mkdtemp())  # doctest: +SKIP
+    >>> _ = reproduce(out, quick=True, progress=False)  # doctest: +SKIP
+    >>> sorted(p.name for p in out.glob("fig2b.*"))  # doctest: +SKIP
+    ['fig2b.csv', 'fig2b.nc', 'fig2b.pdf', 'fig2b.png']
     """
     import matplotlib
 

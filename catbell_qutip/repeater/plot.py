@@ -91,6 +91,16 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     -------
     list of pathlib.Path
         The PNG and PDF written.
+    Examples
+    --------
+    A coarse scan drawn to PNG and PDF (seconds: a 300 dpi figure):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from catbell_qutip.repeater import scan  # doctest: +SKIP
+    >>> ds = scan((0,), np.array([10.0, 50.0]), (1, 2))  # doctest: +SKIP
+    >>> [p.suffix for p in plot_scan(ds, tempfile.mkdtemp() + "/scan")]  # doctest: +SKIP
+    ['.png', '.pdf']
     """
     import matplotlib
 
