@@ -14,6 +14,7 @@ __all__ = [
     "NoHeraldWarning",
     "UnreachableRateWarning",
     "check_loss_order",
+    "check_loss_orders",
     "check_real",
     "check_int",
     "check_choice",
@@ -254,6 +255,49 @@ def check_loss_order(loss_order) -> int:
             f"loss_order must be of the form 2^m - 1 (0, 1, 3, 7, 15, ...), got {l}",
             "loss_order")
     return n
+
+
+def check_loss_orders(loss_orders, name: str = "loss_orders") -> list[int]:
+    """A list of distinct valid loss orders l = 2^m - 1 (at least one), in the given order.
+
+    Parameters
+    ----------
+    loss_orders : int or sequence of int
+        The loss orders (dimensionless).
+    name : str, optional
+        The argument's name in messages (default ``"loss_orders"``).
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ParameterError
+        For an empty list, a non-integer, a value not of the form 2^m - 1, or a repeat.
+
+    Examples
+    --------
+    >>> check_loss_orders([3, 0])
+    [3, 0]
+    >>> try:
+    ...     check_loss_orders([1, 1])
+    ... except ParameterError as exc:
+    ...     print(exc)
+    loss_orders lists a code twice; give each l once
+    """
+    orders = [check_int(v, name) for v in np.atleast_1d(loss_orders).tolist()]
+    if not orders:
+        raise ParameterError(f"{name} must hold at least one loss order", name)
+    for l in orders:
+        try:
+            check_loss_order(l)
+        except ParameterError:
+            raise ParameterError(f"{name} {l}: a loss order is of the form 2^m - 1 "
+                                 "(0, 1, 3, 7, ...)", name) from None
+    if len(set(orders)) != len(orders):
+        raise ParameterError(f"{name} lists a code twice; give each l once", name)
+    return orders
 
 
 def check_real(

@@ -11,7 +11,7 @@ from .._checks import (
     ParameterError,
     check_choice,
     check_int,
-    check_loss_order,
+    check_loss_orders,
     check_memory,
     check_real,
     check_time,
@@ -204,17 +204,7 @@ scheduler, thresholds, progress
                        "one of them")
                 raise ParameterError(f"{other} is given, but {name!r} is the {label} axis"
                                      f"{why}", other)
-    orders = [check_int(l, "loss_orders") for l in np.atleast_1d(loss_orders).tolist()]
-    for l in orders:
-        try:
-            check_loss_order(l)
-        except ParameterError:
-            raise ParameterError(f"loss_orders {l}: a loss order is of the form 2^m - 1 "
-                                 "(0, 1, 3, 7, ...)", "loss_orders") from None
-    if len(set(orders)) != len(orders):
-        raise ParameterError("loss_orders lists a code twice; give each l once",
-                             "loss_orders")
-    orders = sorted(orders)
+    orders = sorted(check_loss_orders(loss_orders))
     if len(orders) < 2:
         raise ParameterError(f"loss_orders needs at least two codes to compare, got "
                              f"{orders}", "loss_orders")

@@ -13,8 +13,7 @@ import numpy as np
 
 from .._checks import (
     ParameterError,
-    check_int,
-    check_loss_order,
+    check_loss_orders,
     check_memory,
     check_real,
     check_time,
@@ -93,18 +92,7 @@ n_alpha
     ...     exc.field
     'loss_orders'
     """
-    orders = [check_int(v, "loss_orders") for v in np.atleast_1d(loss_orders).tolist()]
-    if not orders:
-        raise ParameterError("loss_orders must hold at least one loss order", "loss_orders")
-    for l in orders:
-        try:
-            check_loss_order(l)
-        except ParameterError:
-            raise ParameterError(f"loss_orders {l}: a loss order is of the form 2^m - 1 "
-                                 "(0, 1, 3, 7, ...)", "loss_orders") from None
-    if len(set(orders)) != len(orders):
-        raise ParameterError("loss_orders lists a code twice; give each l once",
-                             "loss_orders")
+    orders = check_loss_orders(loss_orders)
     o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
                       alpha_max=alpha_max, n_alpha=n_alpha)
