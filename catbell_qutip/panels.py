@@ -554,6 +554,7 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     -------
     None
         The figures are written to ``out``.
+
     Examples
     --------
     :func:`catbell_qutip.reproduce.reproduce` computes every panel and draws each with this

@@ -60,6 +60,7 @@ def decoder_table(decoders=DECODERS, *, engine: str = "coherent", quick: bool = 
         ``settings`` (the preset fields used), ``t0_s`` (s), and ``rows``: a list of dicts
         with ``quantity``, ``unit``, ``loss_order`` and one value per decoder (None where
         there is none), plus ``notes`` per decoder where a value is a bound or missing.
+
     Examples
     --------
     Minutes of thresholds and scans, so not run here; every row has one value per decoder:

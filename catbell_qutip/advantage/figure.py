@@ -103,6 +103,7 @@ def plot_map(ds, out_stem) -> list:
     -------
     list of Path
         The files written.
+
     Examples
     --------
     A small map drawn to PNG and PDF (about 10 s: the map and a 300 dpi figure):

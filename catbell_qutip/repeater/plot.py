@@ -91,6 +91,7 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     -------
     list of pathlib.Path
         The PNG and PDF written.
+
     Examples
     --------
     A coarse scan drawn to PNG and PDF (seconds: a 300 dpi figure):
