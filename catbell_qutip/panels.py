@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
 
+from ._figures import save_png_pdf
 from .claims import CLAIMS
 from .fibre import travel_time_s
 from .keyrate import peak_key_rate
@@ -494,15 +496,89 @@ def _title_text(shared):
 INSET_BELOW = 0.05
 
 
+#: offsets (points) tried in turn for a stop label, from its cross: up and to the left
+#: first, then up and to the right, then higher; a negative x puts the label left of it
+_STOP_LABEL_OFFSETS = ((-10, 18), (10, 18), (-10, 31), (10, 31), (0, 44), (-10, 57),
+                       (10, 57), (0, 70))
+
+
 def _mark_stops(ax, stops):
-    """Label each curve's stop cross with its code, offset upwards and staggered, so a cross
-    that sits on another curve (Fig. 3(g): l = 1 stops where l = 0 drops) reads as its own."""
+    """Label each curve's stop cross with its code, offset upwards, so a cross that sits on
+    another curve (Fig. 3(g): l = 1 stops where l = 0 drops) reads as its own. Returns the
+    labels; :func:`_free_stop_labels` then moves each where it covers no curve."""
+    notes = []
     for k, (x, y, l) in enumerate(sorted(stops)):
-        ax.annotate(f"$l = {l}$ stops", xy=(x, y), xytext=(-10, 18 + 13 * k),
-                    textcoords="offset points", ha="right", va="bottom", fontsize=7,
-                    color=_COLOURS.get(l, "k"), zorder=6,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
-                    arrowprops=dict(arrowstyle="-", color=_COLOURS.get(l, "k"), lw=0.7))
+        dx, dy = _STOP_LABEL_OFFSETS[0]
+        notes.append(ax.annotate(
+            f"$l = {l}$ stops", xy=(x, y), xytext=(dx, dy + 13 * k),
+            textcoords="offset points", ha="right", va="bottom", fontsize=7,
+            color=_COLOURS.get(l, "k"), zorder=6,
+            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+            arrowprops=dict(arrowstyle="-", color=_COLOURS.get(l, "k"), lw=0.7)))
+    return notes
+
+
+def _curve_paths(ax):
+    """Every drawn line of ``ax`` (curves and reference lines, not the marker-only crosses)
+    in display coordinates: one (n, 2) array per run of finite points."""
+    paths = []
+    for line in ax.lines:
+        if line.get_linestyle() in ("None", "", " ") or len(line.get_xdata()) < 2:
+            continue
+        xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float),
+                              np.asarray(line.get_ydata(), dtype=float)])
+        ok = np.isfinite(xy).all(axis=1)
+        pts = line.get_transform().transform(np.where(ok[:, None], xy, 0.0))
+        edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(int), 0]))
+        for i, j in zip(edges[::2], edges[1::2], strict=True):
+            if j - i >= 2:
+                paths.append(pts[i:j])
+    return paths
+
+
+def _free_stop_labels(fig, ax, notes):
+    """Move each stop label to the first offset of :data:`_STOP_LABEL_OFFSETS` where its box
+    covers no line and no other label and stays inside the axes (Fig. 3(g): the l = 3
+    label's box, up and to the left of its cross at 26 km, cut the l = 1 curve near
+    11 km). The layout is solved first, at the 72 dpi of the PDF whose layout both files
+    keep (:func:`catbell_qutip._figures.save_png_pdf`), so the test uses the axes' final
+    place."""
+    if not notes:
+        return
+    dpi = fig.dpi
+    fig.set_dpi(72)
+    try:
+        _place_stop_labels(fig, ax, notes)
+    finally:
+        fig.set_dpi(dpi)
+
+
+def _place_stop_labels(fig, ax, notes):
+    from matplotlib.path import Path as MplPath
+    from matplotlib.text import Text
+
+    fig.get_layout_engine().execute(fig)
+    renderer = fig.canvas.get_renderer()
+    paths = [MplPath(p) for p in _curve_paths(ax)]
+    frame = ax.get_window_extent(renderer)
+    pad = 2.0 * fig.dpi / 72.0  # the white box around the text (pad 0.15 em) and a margin
+    taken = []
+    for note in notes:
+        for dx, dy in _STOP_LABEL_OFFSETS:
+            note.set_position((dx, dy))
+            note.set_horizontalalignment("right" if dx < 0 else "left" if dx > 0 else "center")
+            box = Text.get_window_extent(note, renderer).padded(pad)
+            inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+                      and box.y1 <= frame.y1)
+            if inside and not any(p.intersects_bbox(box, filled=False) for p in paths) \
+                    and not any(box.overlaps(t) for t in taken):
+                break
+        else:  # no free place: back to the first, staggered as before
+            note.set_position((_STOP_LABEL_OFFSETS[0][0],
+                               _STOP_LABEL_OFFSETS[0][1] + 13 * len(taken)))
+            note.set_horizontalalignment("right")
+            box = Text.get_window_extent(note, renderer).padded(pad)
+        taken.append(box)
 
 
 def _small_curve_inset(ax, ds, panel, fields, shared):
@@ -597,7 +673,7 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
                     ax.plot([xs[i]], [ys[i]], "X", color=_COLOURS.get(l), mec="k", mew=0.8,
                             ms=9, zorder=5)
                     stops.append((float(xs[i]), float(ys[i]), l))
-        _mark_stops(ax, stops)
+        notes = _mark_stops(ax, stops)
         ref_handles = [ax.axhline(y, color=colour, lw=0.8, ls=ls, label=lab)
                        for y, lab, colour, ls in panel.ref_lines]
         handles = curve_handles
@@ -636,6 +712,7 @@ def plot_panel(ds, panel: Panel, fields: dict, out) -> None:
     ax.grid(alpha=0.3)
     fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=2,
                title=_title_text(shared), title_fontsize=7, frameon=False)
-    fig.savefig(out / f"{panel.name}.png", dpi=300)
-    fig.savefig(out / f"{panel.name}.pdf", metadata={"CreationDate": None})  # reproducible
+    if panel.kind != "key":
+        _free_stop_labels(fig, ax, notes)
+    save_png_pdf(fig, Path(out) / panel.name)  # laid out once, for the PDF
     plt.close(fig)

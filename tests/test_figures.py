@@ -180,3 +180,113 @@ def test_repeater_close_curves_are_drawn_apart(figures, tmp_path):
     gap_px = abs(to_px((100.0, 2.3724))[1] - to_px((100.0, 2.3662))[1])
     lw_px = max(line.get_linewidth() for line in ax_s.lines) * fig.dpi / 72
     assert gap_px >= 2 * lw_px, (gap_px, lw_px)
+
+
+def _fig3g_like_ds():
+    """Fig. 3(g)'s shape: l = 0 high until ~50 km, l = 1 falls through S = 2.1 near 11 km and
+    stops at 80 km, l = 3 lies on S = 2 and stops at 26 km."""
+    panel = PANEL["fig3g"]
+    L = np.geomspace(*panel.length_km, 120)
+    S0 = 2.0 + 0.83 / (1.0 + (L / 65.0) ** 8)
+    S1 = 2.0 + 0.83 / (1.0 + (L / 8.0) ** 4)
+    S3 = 2.0 + 0.33 * np.exp(-L / 0.3)
+    S1[L > 80.0] = np.nan
+    S3[L > 26.0] = np.nan
+    return panel, xr.Dataset({"S": (("loss_order", "length_km"), np.array([S0, S1, S3]))},
+                             coords={"loss_order": [0, 1, 3], "length_km": L})
+
+
+def test_stop_labels_cover_no_curve(figures, tmp_path):
+    """Fig. 3(g): the "l = 3 stops" box, up and to the left of its cross at 26 km, cut the
+    l = 1 curve near 11 km. Every stop label's box (with its white padding) now crosses no
+    drawn line, no other label, and stays inside the axes."""
+    from matplotlib.path import Path as MplPath
+    from matplotlib.text import Text
+
+    panel, ds = _fig3g_like_ds()
+    plot_panel(ds, panel, panel_fields(panel), tmp_path)
+    fig = figures[-1]
+    renderer = _render(fig)
+    ax = fig.axes[0]
+    notes = [t for t in ax.texts if t.get_text().endswith("stops")]
+    assert len(notes) == 2
+    lines = []
+    for line in ax.lines:
+        if line.get_linestyle() in ("None", "") or len(line.get_xdata()) < 2:
+            continue
+        xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        lines.append(MplPath(line.get_transform().transform(xy)))
+    frame = ax.get_window_extent(renderer)
+    boxes = [Text.get_window_extent(t, renderer).padded(fig.dpi / 72.0) for t in notes]
+    for t, box in zip(notes, boxes, strict=True):
+        assert not any(p.intersects_bbox(box, filled=False) for p in lines), t.get_text()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
+    assert not boxes[0].overlaps(boxes[1])
+
+
+# -- saving (catbell_qutip/_figures.py) -----------------------------------------------------
+def _demo_figure():
+    fig, ax = plt.subplots(figsize=(3.2, 2.4), layout="constrained")
+    x = np.geomspace(0.1, 100.0, 50)
+    for l in (0, 1, 3):
+        ax.plot(x, 2.0 + 0.8 / (1.0 + x / (l + 1)), label=f"$l = {l}$")
+    ax.set_xscale("log")  # mathtext tick labels
+    ax.set_xlabel(r"fibre length $L$ (km)")
+    ax.set_ylabel(r"CHSH value $S$")
+    fig.legend(loc="outside lower center", ncol=3, fontsize=7)
+    return fig
+
+
+def test_shared_mathtext_parses_change_no_pixel(tmp_path):
+    """The shared parse cache is only a cache: the PNG is byte-identical with and without
+    it (and with parses cached by an earlier figure)."""
+    from catbell_qutip._figures import shared_mathtext_parses
+
+    plain = tmp_path / "plain.png"
+    fig = _demo_figure()
+    fig.savefig(plain, dpi=300)
+    plt.close(fig)
+    for name in ("shared1.png", "shared2.png"):
+        fig = _demo_figure()
+        with shared_mathtext_parses():
+            fig.savefig(tmp_path / name, dpi=300)
+        plt.close(fig)
+        assert (tmp_path / name).read_bytes() == plain.read_bytes(), name
+
+
+def test_shared_mathtext_parses_restores_matplotlib():
+    from matplotlib.mathtext import MathTextParser
+
+    from catbell_qutip._figures import shared_mathtext_parses
+
+    before = MathTextParser.__dict__["_parse_cached"]
+    with pytest.raises(RuntimeError), shared_mathtext_parses():
+        assert MathTextParser.__dict__["_parse_cached"] is not before
+        raise RuntimeError
+    assert MathTextParser.__dict__["_parse_cached"] is before
+
+
+def test_save_png_pdf_lays_out_once_for_the_pdf(tmp_path, monkeypatch):
+    """The layout is solved once, for the PDF, which is byte-identical to a PDF saved with
+    constrained layout on; the PNG keeps that layout (its axes where the PDF's are)."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from catbell_qutip._figures import save_png_pdf
+
+    ref = _demo_figure()
+    ref.savefig(tmp_path / "ref.pdf", metadata={"CreationDate": None})
+    ref_position = ref.axes[0].get_position().bounds
+    plt.close(ref)
+    runs = []
+    real = ConstrainedLayoutEngine.execute
+    monkeypatch.setattr(ConstrainedLayoutEngine, "execute",
+                        lambda self, fig: runs.append(fig) or real(self, fig))
+    fig = _demo_figure()
+    files = save_png_pdf(fig, tmp_path / "demo")
+    assert [f.name for f in files] == ["demo.png", "demo.pdf"]
+    assert len(runs) == 1
+    assert files[1].read_bytes() == (tmp_path / "ref.pdf").read_bytes()
+    assert files[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.axes[0].get_position().bounds == ref_position
+    plt.close(fig)
