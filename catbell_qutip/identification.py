@@ -33,7 +33,7 @@ from .thresholds import max_length_above, threshold
 
 __all__ = ["MODEL_CLAIMS", "CRITERIA", "deviation", "identify_model", "model_numbers",
            "model_table", "within_tolerance", "MODEL_TOLERANCE", "model_table_markdown",
-           "write_model_table"]
+           "write_model_table", "threshold_tag"]
 
 #: the numbers that depend on the model choice: key -> (claim, paper's value, unit, what)
 MODEL_CLAIMS = {
@@ -192,6 +192,37 @@ def within_tolerance(row: dict) -> int:
                                  tolerance=tol)) for k, (kind, tol) in MODEL_TOLERANCE.items())
 
 
+def threshold_tag(key: str, encoder: str, placement: str) -> tuple:
+    """The key of a threshold in :func:`model_numbers`' cache.
+
+    An eta_c threshold does not depend on the eta_int placement (eta_int = 1 there: no loss
+    at any reflection, and a loss of 1 is skipped, so every placement gives the same
+    number to the last bit); the eta_int thresholds depend on both choices.
+
+    Parameters
+    ----------
+    key : str
+        A threshold key of :data:`MODEL_CLAIMS` (``"threshold_eta_c_l1"``, ...).
+    encoder, placement : str
+        The model.
+
+    Returns
+    -------
+    tuple
+        ``(key, encoder)`` for eta_c, ``(key, encoder, placement)`` otherwise.
+
+    Examples
+    --------
+    >>> threshold_tag("threshold_eta_c_l1", "ideal", "lumped")
+    ('threshold_eta_c_l1', 'ideal')
+    >>> threshold_tag("threshold_eta_int_l3", "ideal", "lumped")
+    ('threshold_eta_int_l3', 'ideal', 'lumped')
+    """
+    if key.startswith("threshold_eta_c_"):
+        return (key, encoder)
+    return (key, encoder, placement)
+
+
 def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "coherent",
                   n_threshold: int = 25, n_scan: int = 24, n_length: int = 30,
                   n_alpha: int = 200, length_tol_km: float = 1e-3,
@@ -247,7 +278,7 @@ def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "c
     base = merge_layers(preset("repro-base"), model)
     for key in list(MODEL_CLAIMS)[:4]:
         param, l = key.split("_l")
-        tag = (key, encoder) if param == "threshold_eta_c" else (key, encoder, placement)
+        tag = threshold_tag(key, encoder, placement)
         if tag not in cache:
             cache[tag] = threshold(param.removeprefix("threshold_"), int(l), engine=engine,
                                    n_grid=n_threshold, n_scan=n_scan, **base).value
@@ -271,7 +302,8 @@ def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "c
     return row
 
 
-def model_table(*, t0_s: float, progress=None, **kwargs) -> list[dict]:
+def model_table(*, t0_s: float, progress=None, cache: dict | None = None,
+                **kwargs) -> list[dict]:
     """:func:`model_numbers` for every encoder x placement, with deviations and picks.
 
     Parameters
@@ -280,6 +312,10 @@ def model_table(*, t0_s: float, progress=None, **kwargs) -> list[dict]:
         Fig. 4 repetition time, s.
     progress : callable or None
         Called once per combination (e.g. a tqdm bar's ``update``).
+    cache : dict or None
+        :func:`model_numbers`' cache, possibly holding thresholds computed elsewhere with
+        the same arguments (``catbell reproduce`` passes those of its threshold table,
+        keyed by :func:`threshold_tag`); None starts empty.
     **kwargs
         Grids and engine of :func:`model_numbers`.
 
@@ -297,7 +333,8 @@ def model_table(*, t0_s: float, progress=None, **kwargs) -> list[dict]:
     >>> len(rows), sum(r["picked"]["relative"] for r in rows)  # doctest: +SKIP
     (6, 1)
     """
-    rows, cache = [], {}
+    rows = []
+    cache = {} if cache is None else cache
     for enc in ENCODERS:
         for pl in ETA_INT_PLACEMENTS:
             rows.append(model_numbers(enc, pl, t0_s=t0_s, cache=cache, **kwargs))

@@ -304,3 +304,42 @@ def test_outputs_are_byte_identical_run_to_run(run, tmp_path):
     plot_panel(ds, panel, panel_fields(panel, {}), tmp_path)
     for ext in ("pdf", "png"):
         assert (tmp_path / f"fig2a.{ext}").read_bytes() == (out / f"fig2a.{ext}").read_bytes()
+
+
+def test_model_table_reuses_the_threshold_table_exactly(run):
+    """The model table takes the pinned model's four thresholds from the run's threshold
+    table (same arguments) instead of computing them again; each equals, to the last bit,
+    what the table computes on its own (eta_c under the first placement, "after", as its
+    cache does)."""
+    from catbell_qutip.identification import MODEL_CLAIMS
+    from catbell_qutip.params import ETA_INT_PLACEMENTS, merge_layers, preset
+    from catbell_qutip.thresholds import threshold
+
+    out, s = run
+    table = _strict_json(out / "model_table.json")
+    model = s["_meta"]["model"]
+    row = next(r for r in table["rows"] if r["encoder"] == model["encoder"]
+               and r["eta_int_placement"] == model["eta_int_placement"])
+    grids = reproduce_module.GRIDS["quick"]
+    for key in list(MODEL_CLAIMS)[:4]:
+        param, l = key.removeprefix("threshold_").split("_l")
+        placement = (ETA_INT_PLACEMENTS[0] if param == "eta_c"
+                     else model["eta_int_placement"])
+        fields = merge_layers(preset("repro-base"), {"encoder": model["encoder"],
+                                                     "eta_int_placement": placement})
+        alone = threshold(param, int(l), n_grid=grids["n_threshold"],
+                          n_scan=grids["n_scan"], **fields).value
+        assert row[key] == alone == s[key], key
+
+
+def test_model_cache_seeded_only_for_the_model_tables_fields():
+    from catbell_qutip.params import preset
+    from catbell_qutip.thresholds import Threshold
+
+    rows = [Threshold("eta_int", 1, 0.9, "", (0.9,), np.zeros(2), np.zeros(2)),
+            Threshold("eta_d", 1, 0.5, "", (0.5,), np.zeros(2), np.zeros(2))]
+    base = dict(preset("repro-base"))
+    seeded = reproduce_module._model_cache(rows, base)
+    assert seeded == {("threshold_eta_int_l1", base["encoder"],
+                       base["eta_int_placement"]): 0.9}
+    assert reproduce_module._model_cache(rows, dict(base, db_per_km=0.3)) == {}
