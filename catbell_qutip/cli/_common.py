@@ -181,6 +181,8 @@ _COMMAND_WORDS = {
                  "simulate takes one value per parameter"},
     "sweep": {"store=PATH": "--out STORE.zarr", "force=True": "--force"},
     "repeater": {"fewer distances": "fewer --num-lengths"},
+    # the codes it compares are --loss-orders; one of them is "l" in its messages
+    "thresholds": {"loss_order = ": "l = "},
 }
 #: per-command API arguments whose flag has another name
 _COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"}}
