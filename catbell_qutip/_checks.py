@@ -388,8 +388,8 @@ def check_count(value, name: str, *, low: int = 1, high: float | None = None,
     if not math.isfinite(v):
         raise ParameterError(f"{name} = {v:g} must be a finite whole number >= {low}", name)
     if v != math.floor(v):
-        raise ParameterError(f"{name} = {value!r} is not a whole number ({name} is {what})",
-                             name)
+        raise ParameterError(f"{name} = {v!r} is not a whole number: give {what} as an "
+                             "integer, e.g. 1500 or 1.5e3", name)
     if v < low or (high is not None and v > high):
         hi = "inf)" if high is None else f"{high:g}]"
         raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, {hi}",

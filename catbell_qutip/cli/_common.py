@@ -185,7 +185,8 @@ _COMMAND_WORDS = {
     "thresholds": {"loss_order = ": "l = "},
 }
 #: per-command API arguments whose flag has another name
-_COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"}}
+_COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"},
+                  "finite-key": {"n": "--rounds"}}
 #: ``name=value`` advice: a quoted string, a number, None, or a placeholder in capitals
 _API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None|[A-Z]+)"
                       r"(?![-+0-9.e:,\w]))")
