@@ -21,7 +21,8 @@ Measured:
   point. The results must agree to 1e-10 (P, F) at the sample.
 - ``single``: one point called alone through :func:`catbell_qutip.simulate`, Fock engine
   and baseline at the same cutoff: l = 1 at the points of :data:`POINTS`, and the code
-  families of docs/model.md 7 (:data:`CODE_POINTS`); samples of :data:`INNER` calls.
+  families of docs/model.md 7 (:data:`CODE_POINTS`); samples of :data:`INNER` calls, each
+  with the engine's memo of P emptied (a point called alone, not a repeat).
 - ``grid``: the coherent engine's 100 x 100 (alpha, eta) grid, l = 1 (vectorised path).
 - ``reproduce_*``: ``catbell reproduce`` in a subprocess (default grids, coherent engine;
   ``--quick`` on the Fock engine; with ``--reproduce-full`` the default grids on the Fock
@@ -46,7 +47,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.baseline_qutip import baseline_point  # noqa: E402
-from catbell_qutip import evaluate, simulate  # noqa: E402
+from catbell_qutip import api, evaluate, simulate  # noqa: E402
 from catbell_qutip.cli._common import staged_output  # noqa: E402
 from catbell_qutip.outputs import dumps  # noqa: E402
 from catbell_qutip.params import ProtocolParams, preset  # noqa: E402
@@ -158,6 +159,14 @@ def _batch(repeats: int, loss_orders=(0, 1, 3), seed: int = 7) -> dict:
     return out
 
 
+def _alone(p: ProtocolParams):
+    """One point called alone: the Fock engine's memo of P for single points (which a
+    solver or a scan reuses at nearby amplitudes) emptied first, so every call pays the
+    cutoff rule in full."""
+    api._P_MEMO.clear()
+    return simulate(params=p)
+
+
 def _single(repeats: int, points: dict) -> dict:
     out = {}
     for name, kw in points.items():
@@ -166,7 +175,7 @@ def _single(repeats: int, points: dict) -> dict:
         c = r.cutoff
         t = _interleaved({
             "baseline": lambda p=p, c=c: [baseline_point(p, c) for _ in range(INNER)],
-            "fock": lambda p=p: [simulate(params=p) for _ in range(INNER)],
+            "fock": lambda p=p: [_alone(p) for _ in range(INNER)],
         }, repeats)
         P, F = baseline_point(p, c)
         diff = max(abs(P - r.P), abs(F - r.F))

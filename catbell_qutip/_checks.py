@@ -28,6 +28,7 @@ __all__ = [
     "check_time",
     "format_duration",
     "check_count",
+    "check_rate_hz",
 ]
 
 #: environment variable that sets the memory limit of one run, in GiB
@@ -358,12 +359,25 @@ def check_real(
     return float(arr) if arr.ndim == 0 else arr
 
 
-def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int:
-    """Validate a whole number >= ``low`` given as an int or an integral float (``1.5e6``).
+def check_count(value, name: str, *, low: int = 1, high: float | None = None,
+                what: str = "a count") -> int:
+    """Validate a whole number in [``low``, ``high``] given as an int or an integral float
+    (``1.5e6``).
 
     Refused, with a message naming ``name``: booleans, non-numbers, NaN, infinities,
-    fractions (``1.5``) and values below ``low``; floats above 2^53, which are not exact
-    integers any more, are accepted as the integer they round to.
+    fractions (``1.5``) and values below ``low`` or above ``high`` (None: no upper bound);
+    floats above 2^53, which are not exact integers any more, are accepted as the integer
+    they round to.
+
+    Examples
+    --------
+    >>> check_count(1.5e6, "rounds")
+    1500000
+    >>> try:
+    ...     check_count(2e18, "rounds", high=1e18)
+    ... except ParameterError as exc:
+    ...     print(exc.field, "|", exc)
+    rounds | rounds = 2e+18 is outside the allowed range [1, 1e+18]
     """
     if isinstance(value, (bool, np.bool_)):
         raise ParameterError(f"{name} must be {what}, got the boolean {value!r}", name)
@@ -374,11 +388,52 @@ def check_count(value, name: str, *, low: int = 1, what: str = "a count") -> int
     if not math.isfinite(v):
         raise ParameterError(f"{name} = {v:g} must be a finite whole number >= {low}", name)
     if v != math.floor(v):
-        raise ParameterError(f"{name} = {value!r} is not a whole number ({name} is {what})",
+        raise ParameterError(f"{name} = {v!r} is not a whole number: give {what} as an "
+                             "integer, e.g. 1500 or 1.5e3", name)
+    if v < low or (high is not None and v > high):
+        hi = "inf)" if high is None else f"{high:g}]"
+        raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, {hi}",
                              name)
-    if v < low:
-        raise ParameterError(f"{name} = {v:g} is outside the allowed range [{low}, inf)", name)
     return int(v)
+
+
+def check_rate_hz(value, name: str = "rate_hz") -> float:
+    """Validate a rate in Hz (an entanglement-generation or delivery rate): a finite real
+    number > 0; return it as a float, or as an ndarray for an array.
+
+    The one check of every function that takes a rate (``rate_hz`` of
+    :func:`catbell_qutip.rates.alpha_for_rate`, the thresholds, the advantage map, the
+    repeater; ``target_rate_hz`` of a sweep).
+
+    Parameters
+    ----------
+    value : float or array_like
+        The rate, in Hz.
+    name : str, optional
+        The argument's name in messages and in the error's ``field`` (default
+        ``"rate_hz"``).
+
+    Returns
+    -------
+    float or ndarray
+        The rate in Hz.
+
+    Raises
+    ------
+    ParameterError
+        If a value is not a number, not finite or not > 0.
+
+    Examples
+    --------
+    >>> check_rate_hz(3000)
+    3000.0
+    >>> try:
+    ...     check_rate_hz(-1.0)
+    ... except ParameterError as exc:
+    ...     print(exc.field, "|", exc)
+    rate_hz | rate_hz = -1 Hz is outside the allowed range (0.0, inf) Hz
+    """
+    return check_real(value, name, low=0.0, low_open=True, unit="Hz")
 
 
 def check_int(value, name: str, *, low: float | None = None, high: float | None = None,

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
 from ._checks import (
+    MemoryLimitError,
     NoHeraldWarning,
     ParameterError,
     PrecisionError,
@@ -403,6 +406,56 @@ def _fock_chunks(cutoffs: np.ndarray, todo: np.ndarray) -> list[np.ndarray]:
     return chunks
 
 
+#: P of the last single Fock points, by their fields other than alpha (bounded): a solver
+#: or a user calling points one by one meets the same fields at nearby amplitudes
+_P_MEMO: OrderedDict = OrderedDict()
+_P_MEMO_SIZE = 256
+
+
+@functools.lru_cache(maxsize=1)
+def _memo_fields() -> tuple:
+    return tuple(f.name for f in dataclasses.fields(ProtocolParams) if f.name != "alpha")
+
+
+def _memo_key(params: ProtocolParams):
+    """The fields of a single point other than ``alpha`` (None if one is unhashable)."""
+    key = tuple(map(params.__getattribute__, _memo_fields()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _p_guess(params: ProtocolParams, n: int, cats: bool):
+    """An estimate of P for choosing the cutoffs before the Fock run (or None): for a
+    batch of cat points the coherent engine's P (vectorised, ~0.03 ms per point); for a
+    single point the P of the last single point with the same other fields. Only an
+    estimate: the run checks its cutoffs against the rule evaluated at its own P."""
+    if n > 1:
+        if not cats:
+            return None
+        try:
+            p = _evaluate_coherent(params, ("P",))["P"]
+        except MemoryLimitError:
+            return None
+        return np.clip(np.nan_to_num(np.asarray(p, dtype=float).reshape(-1)), 0.0, 1.0)
+    key = _memo_key(params)
+    if key is None or key not in _P_MEMO:
+        return None
+    _P_MEMO.move_to_end(key)
+    return np.array([_P_MEMO[key]])
+
+
+def _remember_p(params: ProtocolParams, p: float) -> None:
+    key = _memo_key(params)
+    if key is not None:
+        _P_MEMO[key] = float(p)
+        _P_MEMO.move_to_end(key)
+        while len(_P_MEMO) > _P_MEMO_SIZE:
+            _P_MEMO.popitem(last=False)
+
+
 def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False,
               p_only: bool = False):
     """Every point of ``params`` on the Fock engine, batched.
@@ -465,14 +518,33 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                                           explicit=explicit, truncation_errors=masses[idx])
             yield idx, sub, state
 
-    # The cutoff rule needs P (mass <= tol P). A batch finds it with P alone (the atoms
-    # traced out, ~4x cheaper) and runs the full protocol once at the final cutoffs; a
-    # single point runs the full protocol and again only if its cutoff was too small.
-    pre = p_only or n > 1
+    # The cutoff rule needs P (mass <= tol P): the initial cutoff drops at most tol; where
+    # that exceeds tol P the cutoff is raised to drop at most tol P / 2. With an estimate
+    # of P (_p_guess) the points run once at the rule's cutoffs for it, and again only where
+    # the rule, evaluated at the run's own P, asks for another cutoff. Without one, a batch
+    # finds P with P alone (the atoms traced out, ~4x cheaper) and runs the full protocol
+    # once at the final cutoffs; a single point runs the full protocol and again only if
+    # its cutoff was too small.
+    c0, m0 = cuts.copy(), masses.copy()
+
+    def rule(i: int, p: float):
+        if not p > 0 or m0[i] <= tol * p:
+            return int(c0[i]), float(m0[i])
+        c, m = _auto_cutoff(codes[i], 0.5 * tol * p, sector)
+        if c <= c0[i]:
+            c = int(c0[i]) + 1
+            m = codes[i].truncation_error(c, sector)
+        return c, m
+
+    guess = None if user else _p_guess(params, n, cats)
+    if guess is not None:
+        for i in range(n):
+            cuts[i], masses[i] = rule(i, guess[i])
+    pre = guess is None and (p_only or n > 1)
     todo = np.arange(n)
-    for _ in range(4):
+    for _ in range(5):
         for idx, sub, state in chunks(todo):
-            if pre:
+            if pre or p_only:
                 p = np.real(run_probability(sub, state, explicit=explicit))
                 P[idx] = np.where(p < P_FLOOR, 0.0, np.minimum(p, 1.0))
                 continue
@@ -481,6 +553,18 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             P[idx], rho[idx] = p, r
             if keep_outcomes:
                 outcomes = out
+        if guess is not None:  # the rule at the run's own P; rerun where it differs
+            guess = None
+            redo = []
+            for i in todo:
+                c, m = rule(int(i), float(P[i]))
+                if c != cuts[i]:
+                    cuts[i], masses[i] = c, m
+                    redo.append(int(i))
+            if not redo:
+                break
+            todo = np.array(redo)
+            continue
         need = (P[todo] > 0) & (masses[todo] > tol * P[todo])
         if not np.any(need):
             break
@@ -499,6 +583,8 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 c = int(cuts[i]) + 1
                 m = codes[i].truncation_error(c, sector)
             cuts[i], masses[i] = c, m
+    if n == 1 and not user:
+        _remember_p(params, P[0])
     if pre and not p_only:
         for idx, sub, state in chunks(np.arange(n)):
             out = run_protocol(sub, state, explicit=explicit)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from ._checks import NoHeraldWarning, check_int, check_real
+from ._checks import NoHeraldWarning, check_int, check_rate_hz, check_real
 from .api import evaluate
 from .formulas import entanglement_rate, timing
 from .outputs import dataset
@@ -310,7 +310,7 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     """
     if on_unattainable not in ("raise", "nan"):
         raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
-    rate = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+    rate = check_rate_hz(rate_hz)
     # the scan runs up to alpha_max: bounded as alpha itself is (not blamed on alpha)
     alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True, high=ALPHA_MAX)
     n_scan = check_int(n_scan, "n_scan", low=2)

@@ -32,6 +32,7 @@ from ._checks import (
     check_int,
     check_loss_order,
     check_memory,
+    check_rate_hz,
     check_real,
     check_time,
 )
@@ -148,7 +149,7 @@ def check_thresholds(parameters, loss_orders, *, n_grid: int = 25,
         raise ParameterError("loss_orders lists a code twice; give each l once",
                              "loss_orders")
     n_grid = check_int(n_grid, "n_grid", low=2)
-    check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+    check_rate_hz(rate_hz)
     check_choice(engine, "engine", ("coherent", "fock"))
     enc = fixed.get("encoder", "ideal")
     seconds = 0.0

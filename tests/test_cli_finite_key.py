@@ -95,6 +95,59 @@ def test_bad_input_exits_2_naming_the_flag(capsys, argv, flag):
     assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+MEASURED = ["--S", "2.6", "--Q", "0.01", "--rounds", "1e6"]
+SIMULATED = ["--loss-order", "0", "--alpha", "0.7", "--rounds", "1e6"]
+
+
+@pytest.mark.parametrize("argv,words,api_name", [
+    (["--S", "3", "--Q", "0.01", "--rounds", "1e6"],
+     "--S = 3 is outside the allowed range (2.0, 2.8284271247461903]", None),
+    (["--S", "abc", "--Q", "0.01", "--rounds", "1e6"], "--S must be a number, got 'abc'", None),
+    (["--S", "2.6", "--Q", "0.01", "--rounds", "2e18"],
+     "--rounds = 2e+18 is outside the allowed range [1, 1e+18]", None),
+    (["--S", "2.6", "--Q", "0.01", "--rounds", "1.5"],
+     "--rounds = 1.5 is not a whole number: give a number of rounds as an integer", None),
+    (MEASURED + ["--eps-sound", "1e-18"], "--eps-sound = 1e-18 is below 10 eps_hash",
+     "eps_sound"),
+    (MEASURED + ["--eps-completeness", "1"],
+     "--eps-completeness = 1 is outside the allowed range (0.0, 1.0)", "eps_completeness"),
+    (MEASURED + ["--ec-efficiency", "0.5"],
+     "--ec-efficiency = 0.5 is outside the allowed range [1.0, 10.0]", "ec_efficiency"),
+    (SIMULATED + ["--gamma", "0"], "--gamma = 0 is outside the allowed range (0.0, 1.0)",
+     None),
+    (SIMULATED + ["--ec-efficiency", "11"], "--ec-efficiency = 11 is outside", "ec_efficiency"),
+    (SIMULATED + ["--hours", "2e6"],
+     "--hours = 2e+06 h is outside the allowed range (0.0, 1000000.0] h", None),
+    (["--loss-order", "0", "--alpha", "0.7", "--rounds", "2e18"], "--rounds = 2e+18 is outside",
+     None),
+    (["--num-rounds", "1"], "--num-rounds = 1 is outside the allowed range [2, 400]",
+     "num_rounds"),
+    (["--num-rounds", "12.5"], "--num-rounds = 12.5 is not a whole number", "num_rounds"),
+    (["--num-rounds", "x"], "--num-rounds must be a number, got 'x'", "num_rounds"),
+    (["--num-lengths", "401"], "--num-lengths = 401 is outside the allowed range [1, 400]",
+     "num_lengths"),
+    (["--length-max-km", "-1"],
+     "--length-max-km = -1 km is outside the allowed range (0.0, 10000.0] km", "length_max_km"),
+    (["--gamma", "2"], "--gamma = 2 is outside the allowed range (0.0, 1.0)", None),
+    (["--eps-sound", "inf"], "--eps-sound = inf is outside", "eps_sound"),
+])
+def test_bad_value_names_flag_value_and_range_before_any_work(tmp_path, capsys, argv, words,
+                                                              api_name):
+    """The API checks the range (tests/test_finitekey.py), the command line only parses
+    and translates: the flag, the value and the allowed range on one line, exit code 2,
+    nothing written (checked before any work)."""
+    out = tmp_path / "fk"
+    if "--S" not in argv and "--loss-order" not in argv:  # the figures' flags need --out
+        argv = ["--out", str(out), "--no-progress", *argv]
+    assert main(["finite-key", *argv]) == 2
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert cap.out == "" and len(lines) == 1 and "Traceback" not in cap.err
+    assert lines[0].startswith("catbell finite-key: error: ") and words in lines[0]
+    assert api_name is None or api_name not in lines[0]
+    assert not out.exists()
+
+
 def test_out_writes_figures_and_data(tmp_path, capsys):
     out = tmp_path / "fk"
     d = _json(capsys, ["finite-key", "--out", str(out), "--panels", "fig4a",

@@ -24,10 +24,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from catbell_qutip._checks import ParameterError
 from catbell_qutip.api import simulate
 from catbell_qutip.cli import main
 from catbell_qutip.codecompare import (
     binomial_at_rate,
+    compare_codes,
     golden_max,
     key_fields,
     map_axes,
@@ -323,3 +325,13 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path, monke
     assert rc == 2
     assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("workers,words", [
+    (0, "workers = 0 is outside the allowed range [1, inf)"),
+    (1.5, "workers must be an integer, got 1.5"),  # was truncated to 1 silently
+])
+def test_compare_codes_refuses_bad_workers_with_its_field(workers, words):
+    with pytest.raises(ParameterError) as e:
+        compare_codes(quick=True, workers=workers)
+    assert e.value.field == "workers" and str(e.value) == words

@@ -118,3 +118,54 @@ def test_caches_stay_within_their_byte_bounds():
     assert list(cache.items) == [8, 9, 7]  # 7 is now the most recently used
     pattern = fock._loss_pattern(12)
     assert fock._loss_pattern(12) is pattern
+
+
+def _sector_matrices(rng, B, period):
+    """Random density matrices that vanish off m = n (mod period): mixtures of states
+    supported on one residue class each (the structure a cat code of order N keeps)."""
+    out = np.zeros((B, L, L), dtype=complex)
+    n = np.arange(L)
+    for r in range(min(period, L)):
+        X = rng.normal(size=(B, L, 3)) + 1j * rng.normal(size=(B, L, 3))
+        X[:, n % period != r] = 0.0
+        out += X @ np.swapaxes(X, -1, -2).conj()
+    return out / np.trace(out, axis1=1, axis2=2)[:, None, None]
+
+
+@pytest.mark.parametrize("period", [2, 4, 6, L])
+def test_period_is_the_gcd_of_the_occupied_offsets(period):
+    rho = _sector_matrices(np.random.default_rng(period), 3, period)
+    assert fock._period(rho.reshape(3, 1, L * L), L) == period
+    rho[0, 0, 1] = 1e-30  # one entry off the structure: nothing is gained
+    assert fock._period(rho.reshape(3, 1, L * L), L) == 1
+
+
+@pytest.mark.parametrize("adjoint", [False, True])
+@pytest.mark.parametrize("period", [2, 4, L])
+def test_loss_on_the_sector_entries_equals_the_full_kraus_sum(period, adjoint, empty_cache):
+    rng = np.random.default_rng(21 + period)
+    B = 4
+    rho = _sector_matrices(rng, B, period)
+    eta = np.array([0.3, 0.3, 0.85, 0.85])
+    # two light blocks per point (a register): the sparse route, operators cached
+    out = fock._apply_loss_rows(rho.reshape(B // 2, 2, L * L), eta[::2], adjoint=adjoint)
+    assert any(key[3] == period for key in fock._LOSS_CACHE.items)  # the restricted operator
+    out = out.reshape(B, L, L)
+    for b in range(B):
+        want = _adjoint_kraus(rho[b], eta[b]) if adjoint else _kraus_loss(rho[b], eta[b])
+        np.testing.assert_allclose(out[b], want, rtol=0, atol=1e-14)
+        # the loss keeps the structure: nothing appears off m = n (mod period)
+        off = (np.subtract.outer(np.arange(L), np.arange(L)) % period) != 0
+        assert not np.any(out[b][off])
+
+
+def _adjoint_kraus(G: np.ndarray, eta: float) -> np.ndarray:
+    a = qutip.destroy(L).full()
+    damp = np.diag(eta ** (np.arange(L) / 2.0))
+    out = np.zeros_like(G)
+    ak = np.eye(L)
+    for k in range(L):
+        A = math.sqrt((1.0 - eta) ** k / math.factorial(k)) * damp @ ak
+        out += A.conj().T @ G @ A
+        ak = ak @ a
+    return out

@@ -6,9 +6,14 @@ import math
 
 import pytest
 
-from catbell_qutip import ProtocolParams, evaluate, simulate
-from catbell_qutip._checks import ParameterError
+from catbell_qutip import ProtocolParams, discrepancies, evaluate, simulate, thresholds
+from catbell_qutip._checks import ParameterError, check_rate_hz
+from catbell_qutip.advantage import advantage_map
 from catbell_qutip.params import load_toml, preset, resolve_params
+from catbell_qutip.rates import alpha_for_rate, solve_at_rate
+from catbell_qutip.repeater.distance_scan import check_scan
+from catbell_qutip.repeater.optimisation import check_options
+from catbell_qutip.repeater.plob import plob_clock_s
 
 BAD_VALUES = [
     ("alpha", -0.1, r"alpha = -0.1 is outside the allowed range \[0.0, 1000.0\]"),
@@ -270,3 +275,35 @@ def test_config_values_are_checked_at_load_naming_file_and_key(tmp_path, text, m
         load_toml(f)
     f.write_text('t_c_s = "inf"\n')
     assert load_toml(f) == {"t_c_s": math.inf}
+
+
+# -- a rate in Hz: one check (_checks.check_rate_hz) behind every function that takes one --
+
+def _rate_callers():
+    return {
+        "alpha_for_rate": lambda r: alpha_for_rate(0, r, length_km=5.0),
+        "solve_at_rate": lambda r: solve_at_rate(0, r, length_km=5.0),
+        "check_thresholds": lambda r: thresholds.check_thresholds(["eta_c"], [1], rate_hz=r),
+        "threshold": lambda r: thresholds.threshold("eta_c", 1, rate_hz=r, n_grid=3),
+        "usd_factor_needed": lambda r: discrepancies.usd_factor_needed(1, rate_hz=r),
+        "advantage_map": lambda r: advantage_map(rate_hz=r),
+        "repeater.check_options": lambda r: check_options([10.0], [1], objective="S",
+                                                          rate_hz=r),
+        "plob_clock_s": lambda r: plob_clock_s([10.0], rate_hz=r),
+        "check_scan(plob_rate_hz)": lambda r: check_scan([0], [10.0], [1], plob_rate_hz=r),
+    }
+
+
+@pytest.mark.parametrize("caller", list(_rate_callers()))
+@pytest.mark.parametrize("rate", [-1.0, 0.0, math.nan, math.inf])
+def test_every_rate_argument_is_refused_by_the_api_with_its_field(caller, rate):
+    """Each function refuses a rate that is not a finite number > 0 itself (not only the
+    command line), with the same words and the argument's name in ``field``."""
+    name = "plob_rate_hz" if "plob_rate_hz" in caller else "rate_hz"
+    with pytest.raises(ParameterError) as expected:
+        check_rate_hz(rate, name)
+    with pytest.raises(ParameterError) as got:
+        _rate_callers()[caller](rate)
+    assert got.value.field == name
+    assert str(got.value) == str(expected.value)
+    assert f"{name} = {rate:g} Hz is outside the allowed range (0.0, inf) Hz" == str(got.value)

@@ -16,8 +16,11 @@ from catbell_qutip._checks import ParameterError
 from catbell_qutip.bell import chsh_horodecki, chsh_numerical, qber_z
 from catbell_qutip.finitekey import (
     LOSS_TERMS,
+    MAX_ROUNDS,
     OMEGA_MAX,
     HeraldError,
+    check_bound_options,
+    check_output_options,
     chsh_settings,
     correlation_table,
     entropy_bound,
@@ -32,8 +35,11 @@ from catbell_qutip.finitekey import (
     syndrome_length,
     threshold_omega,
     upsilon,
+    write_outputs,
 )
-from catbell_qutip.finitekey.bound import _threshold
+from catbell_qutip.finitekey import figure as fk_figure
+from catbell_qutip.finitekey import simulator as fk_simulator
+from catbell_qutip.finitekey.bound import EPS_HASH, _threshold
 from catbell_qutip.formulas import binary_entropy, chi
 
 SQ2 = math.sqrt(2.0)
@@ -297,3 +303,93 @@ def test_other_codes_pass_through_on_the_fock_engine(alpha, fields):
     assert st["S"] == pytest.approx(res.S, abs=1e-10)
     assert 0.0 < st["Q"] <= res.Q + 1e-12  # these codes flip bits; aligned <= z basis
     assert st["result"].params.code == fields["code"]
+
+
+# -- every range checked once, in the API, before any work (issue 23 item 2) -------------
+
+BAD_OPTIONS = [
+    (dict(eps_sound=0.0), "eps_sound", "eps_sound = 0 is outside the allowed range (0.0, 1.0)"),
+    (dict(eps_sound=1.0), "eps_sound", "eps_sound = 1 is outside"),
+    (dict(eps_sound=9 * EPS_HASH), "eps_sound", "is below 10 eps_hash"),
+    (dict(eps_completeness=0.0), "eps_completeness", "eps_completeness = 0 is outside"),
+    (dict(ec_efficiency=0.5), "ec_efficiency",
+     "ec_efficiency = 0.5 is outside the allowed range [1.0, 10.0]"),
+    (dict(ec_efficiency=11.0), "ec_efficiency", "ec_efficiency = 11 is outside"),
+    (dict(gamma=1.0), "gamma", "gamma = 1 is outside the allowed range (0.0, 1.0)"),
+    (dict(gamma=math.nan), "gamma", "gamma = nan is outside"),
+    (dict(completeness_sigmas=-1.0), "completeness_sigmas", "completeness_sigmas = -1"),
+    (dict(omega_thr=0.8, completeness_sigmas=3.0), "completeness_sigmas", "not both"),
+]
+
+
+@pytest.mark.parametrize("options,field,words", BAD_OPTIONS)
+def test_bound_options_refused_with_their_field(options, field, words):
+    with pytest.raises(ParameterError) as e:
+        check_bound_options(**options)
+    assert e.value.field == field and words in str(e.value)
+    with pytest.raises(ParameterError) as e:  # the same check inside finite_key
+        finite_key(1e6, 2.6, 0.01, **options)
+    assert e.value.field == field and words in str(e.value)
+
+
+def _no_key_point(monkeypatch):
+    """finite_key_at's simulation replaced by a point without a key (S < 2), whose
+    bound is never evaluated: what is refused there is refused by the argument checks."""
+    calls = []
+
+    def stub(*args, **kwargs):
+        calls.append(1)
+        return {"S": 1.9, "Q": 0.2, "P": 0.1, "R_eg_hz": 100.0, "result": None}
+
+    monkeypatch.setattr(fk_simulator, "protocol_statistics", stub)
+    return calls
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    *[(dict(bound_options=o), f) for o, f, _ in BAD_OPTIONS if "eps_" not in f],
+    (dict(eps_sound=0.0), "eps_sound"), (dict(eps_completeness=1.0), "eps_completeness"),
+    (dict(rounds=0), "rounds"), (dict(rounds=1.5), "rounds"),
+    (dict(rounds=2 * MAX_ROUNDS), "rounds"), (dict(hours=-1.0), "hours"),
+    (dict(hours=2e6), "hours"), (dict(hours=math.inf), "hours"),
+])
+def test_finite_key_at_refuses_before_simulating(monkeypatch, kwargs, field):
+    """Checked before the simulation and also at a point without a key, where the bound
+    (which checks them too) never runs: the command line relies on it."""
+    calls = _no_key_point(monkeypatch)
+    kw = dict(rounds=10 ** 6)
+    kw.update(kwargs)
+    with pytest.raises(ParameterError) as e:
+        finite_key_at(0, 0.7, **kw)
+    assert e.value.field == field and field in str(e.value) and not calls
+    # the same call with the default instead runs (through the stub: no key at S < 2)
+    kw.pop(next(iter(kwargs)))
+    r = finite_key_at(0, 0.7, **(kw or {"rounds": 10}))
+    assert calls and r["min_rounds"] is None
+
+
+@pytest.mark.parametrize("kwargs,field,words", [
+    (dict(num_rounds=1), "num_rounds", "num_rounds = 1 is outside the allowed range [2, 400]"),
+    (dict(num_rounds=401), "num_rounds", "num_rounds = 401 is outside"),
+    (dict(num_rounds=4.5), "num_rounds", "num_rounds = 4.5 is not a whole number"),
+    (dict(num_lengths=0), "num_lengths", "num_lengths = 0 is outside the allowed range [1, "),
+    (dict(length_max_km=0.0), "length_max_km",
+     "length_max_km = 0 km is outside the allowed range (0.0, 10000.0] km"),
+    (dict(length_max_km=math.inf), "length_max_km", "length_max_km = inf km is outside"),
+    (dict(panels=("fig4z",)), "panels", "panels must be one of"),
+    (dict(panels=()), "panels", "panels is empty"),
+    (dict(engine="exact"), "engine", "engine must be one of"),
+    (dict(gamma=0.0), "gamma", "gamma = 0 is outside"),
+    (dict(ec_efficiency=0.0), "ec_efficiency", "ec_efficiency = 0 is outside"),
+])
+def test_write_outputs_refuses_before_any_work(tmp_path, monkeypatch, kwargs, field, words):
+    def no_work(*args, **kwargs):
+        raise AssertionError("write_outputs started computing before checking its arguments")
+
+    monkeypatch.setattr(fk_figure, "fig4_points", no_work)
+    with pytest.raises(ParameterError) as e:
+        check_output_options(**kwargs)
+    assert e.value.field == field and words in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        write_outputs(tmp_path / "out", **kwargs)
+    assert e.value.field == field and words in str(e.value)
+    assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ from .._checks import (
     check_int,
     check_loss_orders,
     check_memory,
+    check_rate_hz,
     check_real,
     check_time,
     format_duration,
@@ -209,7 +210,7 @@ scheduler, thresholds, progress
         raise ParameterError(f"loss_orders needs at least two codes to compare, got "
                              f"{orders}", "loss_orders")
     if "rate_hz" not in axis_of:
-        rate_hz = check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz")
+        rate_hz = check_rate_hz(rate_hz)
     key_alpha_max = check_real(key_alpha_max, "key_alpha_max", low=0.0, low_open=True,
                                high=ALPHA_MAX)
     n_key_alpha = check_int(n_key_alpha, "n_key_alpha", low=2)

@@ -181,9 +181,12 @@ _COMMAND_WORDS = {
                  "simulate takes one value per parameter"},
     "sweep": {"store=PATH": "--out STORE.zarr", "force=True": "--force"},
     "repeater": {"fewer distances": "fewer --num-lengths"},
+    # the codes it compares are --loss-orders; one of them is "l" in its messages
+    "thresholds": {"loss_order = ": "l = "},
 }
 #: per-command API arguments whose flag has another name
-_COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"}}
+_COMMAND_FLAGS = {"sweep": {"store": "--out"}, "thresholds": {"n_grid": "--grid"},
+                  "finite-key": {"n": "--rounds"}}
 #: ``name=value`` advice: a quoted string, a number, None, or a placeholder in capitals
 _API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None|[A-Z]+)"
                       r"(?![-+0-9.e:,\w]))")

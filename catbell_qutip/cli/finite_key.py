@@ -23,8 +23,9 @@ from ..finitekey import (
     EPS_COMPLETENESS,
     EPS_SOUND,
     FIG4_PANELS,
-    MAX_ROUNDS,
     HeraldError,
+    check_bound_options,
+    check_output_options,
     finite_key,
     finite_key_at,
     write_outputs,
@@ -89,47 +90,22 @@ def add_parser(sub):
     return p
 
 
-def _number(text, flag, *, low=None, high=None, low_open=False, high_open=False):
-    """One number of a flag; ValueError naming the flag and the range."""
+def _number(text, flag):
+    """The number a flag's text spells; its range is the API's to check (catbell's
+    cli_message names the flag in the API's refusal)."""
     try:
-        v = float(text)
+        return float(text)
     except (TypeError, ValueError):
         raise ValueError(f"{flag} must be a number, got {text!r}") from None
-    if math.isnan(v) or math.isinf(v):
-        raise ValueError(f"{flag} must be a finite number, got {text!r}")
-    bad = (low is not None and (v <= low if low_open else v < low)) or (
-        high is not None and (v >= high if high_open else v > high))
-    if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{flag} = {text} is outside the allowed range {lo}{low:g}, "
-                         f"{high:g}{hi}" if high is not None else
-                         f"{flag} = {text} is outside the allowed range {lo}{low:g}, inf)")
-    return v
-
-
-def _rounds(text) -> int:
-    v = _number(text, "--rounds", low=1.0, high=MAX_ROUNDS)
-    if v != math.floor(v):
-        raise ValueError(f"--rounds {text} is not a whole number: give the number of "
-                         "heralded rounds (e.g. --rounds 1500000 or 1.5e6)")
-    return int(v)
 
 
 def _options(args) -> dict:
-    opts = {
-        "eps_sound": _number(args.eps_sound, "--eps-sound", low=0.0, high=1.0,
-                             low_open=True, high_open=True),
-        "eps_completeness": _number(args.eps_completeness, "--eps-completeness", low=0.0,
-                                    high=1.0, low_open=True, high_open=True),
-        "ec_efficiency": _number(args.ec_efficiency, "--ec-efficiency", low=1.0, high=10.0),
-    }
-    if opts["eps_sound"] < 1e-17:
-        raise ValueError(f"--eps-sound {args.eps_sound} is below 1e-17, under the "
-                         "protocol's hash collisions (5 x 2^-61); give a larger one")
+    """The bound's options given on the command line (parsed, not checked)."""
+    opts = {"eps_sound": _number(args.eps_sound, "--eps-sound"),
+            "eps_completeness": _number(args.eps_completeness, "--eps-completeness"),
+            "ec_efficiency": _number(args.ec_efficiency, "--ec-efficiency")}
     if args.gamma is not None:
-        opts["gamma"] = _number(args.gamma, "--gamma", low=0.0, high=1.0, low_open=True,
-                                high_open=True)
+        opts["gamma"] = _number(args.gamma, "--gamma")
     return opts
 
 
@@ -180,22 +156,25 @@ def _key_fields(key, n) -> dict:
 def run(args) -> int:
     layers = layers_from_args(args)
     mode = _mode(args, layers)
+    # the command line parses text; every range is checked by the API, before any work
     opts = _options(args)
-    rounds = _rounds(args.rounds) if args.rounds is not None else None
-    hours = (_number(args.hours, "--hours", low=0.0, high=1e6, low_open=True)
-             if args.hours is not None else None)
+    check_bound_options(**opts)
+    rounds = _number(args.rounds, "--rounds") if args.rounds is not None else None
+    hours = _number(args.hours, "--hours") if args.hours is not None else None
     out_dir = check_out_dir(args.out) if args.out is not None else None
-    num_rounds = int(_number(args.num_rounds, "--num-rounds", low=2, high=400))
-    num_lengths = int(_number(args.num_lengths, "--num-lengths", low=1, high=400))
-    length_max = _number(args.length_max_km, "--length-max-km", low=0.0, high=1e4,
-                         low_open=True)
+    figure = None
+    if out_dir is not None:
+        figure = check_output_options(
+            panels=args.panels, engine=args.engine,
+            num_rounds=_number(args.num_rounds, "--num-rounds"),
+            num_lengths=_number(args.num_lengths, "--num-lengths"),
+            length_max_km=_number(args.length_max_km, "--length-max-km"))
     result: dict = {"mode": mode}
     if mode == "measured":
-        S = _number(args.S, "--S", low=2.0, high=float(S_MAX), low_open=True)
-        Q = _number(args.Q, "--Q", low=0.0, high=0.5)
+        S, Q = _number(args.S, "--S"), _number(args.Q, "--Q")
         key = finite_key(rounds, S, Q, **opts)
-        result.update(S=S, Q=Q, asymptotic_key_per_round=key.asymptotic_key_per_round,
-                      **_key_fields(key, rounds), inputs=key.inputs)
+        result.update(S=key.S, Q=key.Q, asymptotic_key_per_round=key.asymptotic_key_per_round,
+                      **_key_fields(key, key.n), inputs=key.inputs)
     elif mode == "simulated":
         params = resolve_params(*layers)
         gamma = opts.pop("gamma", None)
@@ -217,7 +196,7 @@ def run(args) -> int:
                       protocol={k: getattr(params, k) for k in params.as_dict()})
         if rounds is not None:
             a = r["at_rounds"]
-            result.update(**_key_fields(a["key"], rounds), run_time_s=a["run_time_s"])
+            result.update(**_key_fields(a["key"], a["rounds"]), run_time_s=a["run_time_s"])
         if hours is not None:
             h = r["after_hours"]
             after = dict(_key_fields(h["key"], h["rounds"]), hours=hours)
@@ -227,7 +206,7 @@ def run(args) -> int:
                 result["after_hours"] = after
         result["inputs"] = dict(eps, **bound_options)
     if out_dir is not None:
-        result["out"] = _write_figures(args, out_dir, num_rounds, num_lengths, length_max,
+        result["out"] = _write_figures(args, out_dir, figure,
                                        opts if mode != "simulated" else {})
     result = json_ready(result)
     if args.json:
@@ -237,18 +216,16 @@ def run(args) -> int:
     return 0
 
 
-def _write_figures(args, out_dir, num_rounds, num_lengths, length_max, opts) -> dict:
+def _write_figures(args, out_dir, figure, opts) -> dict:
+    """``figure``: the checked arguments of write_outputs (check_output_options)."""
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    panels = tuple(dict.fromkeys(args.panels))
-    steps = 2 * len(panels) * (1 + num_lengths)
+    steps = 2 * len(figure["panels"]) * (1 + figure["num_lengths"])
     bound = {k: v for k, v in opts.items() if k != "gamma"}
     with tqdm(total=steps, desc="catbell finite-key", unit="curve point", file=sys.stderr,
               disable=args.no_progress) as bar, staged_output(out_dir) as stage:
-        res = write_outputs(stage, panels=panels, engine=args.engine, num_rounds=num_rounds,
-                            num_lengths=num_lengths, length_max_km=length_max,
-                            progress=bar.update, **bound)
+        res = write_outputs(stage, **figure, progress=bar.update, **bound)
     pts = []
     ds = res["key_vs_rounds"]
     for i, p in enumerate(res["points"]):

@@ -14,7 +14,6 @@ Three analyses behind the paper's claims (:mod:`catbell_qutip.identification`,
 
 from __future__ import annotations
 
-import re
 import sys
 
 from .. import discrepancies, identification
@@ -176,12 +175,6 @@ def _check_code(args, fields: dict) -> None:
             raise ValueError(f"{flag} analyses the paper's cat codes; drop --code {code}")
 
 
-def _rate_words(why: str) -> str:
-    """An API message about an unattainable rate in this command's terms."""
-    why = re.sub(r"\brate_hz = ", "--rate-hz ", why)
-    return re.sub(r"\bloss_order = ", "l = ", why)
-
-
 def run(args) -> int:
     if args.out is not None:
         if not args.model_table:
@@ -216,8 +209,8 @@ def run(args) -> int:
     if missing:
         try:
             alpha_for_rate(missing[0], args.rate_hz, engine=args.engine, length_km=L, **fields)
-        except ValueError as exc:
-            why = _rate_words(str(exc))
+        except ValueError as exc:  # in API terms: catbell's cli_message translates it
+            why = str(exc)
         else:  # pragma: no cover - reference_S found no alpha, so this raises
             why = ""
         raise ValueError(

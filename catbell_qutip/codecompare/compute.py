@@ -27,6 +27,7 @@ import time
 import numpy as np
 import xarray as xr
 
+from .._checks import check_int
 from ..codes import Code, mean_photon_numbers
 from ..params import ProtocolParams
 from .optimise import (
@@ -314,7 +315,8 @@ def compare_codes(*, quick: bool = False, workers: int | None = None,
     Raises
     ------
     ValueError
-        If ``workers`` < 1.
+        If ``workers`` is not an integer >= 1
+        (:class:`~catbell_qutip._checks.ParameterError`, ``field`` "workers").
 
     Examples
     --------
@@ -326,9 +328,7 @@ def compare_codes(*, quick: bool = False, workers: int | None = None,
     ('setting', 'loss_order', 'family', 'length_km')
     """
     grid = dict(GRIDS["quick" if quick else "default"])
-    workers = _cores() if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers = {workers} is outside the allowed range [1, inf)")
+    workers = _cores() if workers is None else check_int(workers, "workers", low=1)
     orders = tuple(int(l) for l in loss_orders)
     start = time.perf_counter()
     tasks, plan = [], {}

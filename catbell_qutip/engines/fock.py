@@ -82,26 +82,58 @@ PATTERN_CACHE_BYTES = 2 ** 27
 _PATTERN_CACHE = _ByteLRU(PATTERN_CACHE_BYTES)
 
 
-def _loss_pattern(L: int):
-    """Sparsity pattern of the pure-loss superoperator on L x L light matrices.
+def _loss_pattern(L: int, period: int = 1):
+    """Sparsity pattern of the pure-loss superoperator on L x L light matrices whose
+    entries (m, n) vanish unless m = n (mod ``period``).
 
-    Entries (row m*L + n, column (m+k)*L + (n+k)) for m + k, n + k < L, in CSR order;
-    returns (k, m, n, indices, indptr), read-only and cached per L (byte-bounded).
+    That set of entries is closed under the loss (which moves (m + k, n + k) to (m, n)), so
+    the superoperator acts on the vector of its entries alone: ``keep`` lists them (row-major
+    positions m*L + n), and row i of the operator is entry keep[i], with terms (m+k, n+k)
+    in CSR order (by k). Returns (k, m, n, indices, indptr, keep), read-only and cached per
+    (L, period) (byte-bounded). ``period`` 1 is every entry.
     """
-    return _PATTERN_CACHE.get(int(L), lambda: _build_pattern(int(L)))
+    return _PATTERN_CACHE.get((int(L), int(period)),
+                              lambda: _build_pattern(int(L), int(period)))
 
 
-def _build_pattern(L: int):
+def _build_pattern(L: int, period: int = 1):
     m, n, k = np.meshgrid(np.arange(L), np.arange(L), np.arange(L), indexing="ij")
-    keep = (m + k < L) & (n + k < L)
+    keep = (m + k < L) & (n + k < L) & ((m - n) % period == 0)
     m, n, k = m[keep], n[keep], k[keep]  # already sorted by row m*L + n, then by k
-    indices = ((m + k) * L + (n + k)).astype(np.int32)
-    counts = np.bincount(m * L + n, minlength=L * L)
+    mm, nn = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
+    entries = np.nonzero(((mm - nn) % period == 0).ravel())[0]
+    pos = np.full(L * L, -1, dtype=np.int64)
+    pos[entries] = np.arange(entries.size)
+    indices = pos[(m + k) * L + (n + k)].astype(np.int32)
+    counts = np.bincount(pos[m * L + n], minlength=entries.size)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    out = (k.astype(np.int16), m.astype(np.int16), n.astype(np.int16), indices, indptr)
+    out = (k.astype(np.int16), m.astype(np.int16), n.astype(np.int16), indices, indptr,
+           entries.astype(np.int32))
     for a in out:
         a.flags.writeable = False
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _abs_offsets(L: int) -> np.ndarray:
+    """|m - n| of the entries of an L x L matrix, row-major (read-only, cached per L)."""
+    d = np.abs(np.subtract.outer(np.arange(L), np.arange(L))).ravel()
+    d.flags.writeable = False
+    return d
+
+
+def _period(rows: np.ndarray, L: int) -> int:
+    """The largest p such that every light matrix in ``rows`` (shape (..., L*L)) vanishes
+    off the entries m = n (mod p): the gcd of the offsets m - n of the nonzero entries (L
+    for matrices diagonal in n; 1 where nothing is gained). A cat code of order N keeps its
+    light on m = n (mod N) from the encoding on (docs/model.md section 7), and the loss,
+    the reflections and the sector projections all keep that structure."""
+    if L < 3:
+        return 1
+    nz = np.any(rows.reshape(-1, L * L) != 0, axis=0)
+    offsets = np.nonzero(np.bincount(_abs_offsets(L)[nz], minlength=L))[0]
+    g = int(np.gcd.reduce(offsets)) if offsets.size else 0
+    return L if g == 0 else g
 
 
 #: memory the cached loss superoperators may take, bytes (each ~4 L^3 bytes: a sweep
@@ -122,13 +154,15 @@ class _Flags(_ByteLRU):
 _SEEN = _Flags(2 ** 22)
 
 
-def _cached_loss(eta: float, L: int, adjoint: bool) -> scipy.sparse.csr_matrix:
-    """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache."""
+def _cached_loss(eta: float, L: int, adjoint: bool,
+                 period: int = 1) -> scipy.sparse.csr_matrix:
+    """The pure-loss superoperator (or its adjoint) from a byte-bounded LRU cache, on the
+    entries m = n (mod ``period``) (:func:`_loss_pattern`)."""
     def make():
-        mat = _build_loss(eta, L)
+        mat = _build_loss(eta, L, period)
         return mat.T.tocsr() if adjoint else mat
 
-    return _LOSS_CACHE.get((eta, L, adjoint), make)
+    return _LOSS_CACHE.get((eta, L, adjoint, period), make)
 
 
 @functools.lru_cache(maxsize=16)
@@ -175,47 +209,62 @@ def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return W[:, None] * V[:, :, nk]  # W vanishes for n < k
 
 
-def _build_loss(eta: float, L: int) -> scipy.sparse.csr_matrix:
-    """The pure-loss channel on vectorised L x L light matrices (sparse, real): entries
-    W[k, m+k] W[k, n+k], W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
+def _build_loss(eta: float, L: int, period: int = 1) -> scipy.sparse.csr_matrix:
+    """The pure-loss channel on vectorised L x L light matrices (sparse, real), on the
+    entries m = n (mod ``period``) (:func:`_loss_pattern`): entries W[k, m+k] W[k, n+k],
+    W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
     :func:`catbell_qutip.operations.loss_weights`)."""
     W = _loss_weights_batch(np.array([eta]), L)[0]
-    kk, m, nn, indices, indptr = _loss_pattern(L)
+    kk, m, nn, indices, indptr, keep = _loss_pattern(L, period)
     return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
-                                   shape=(L * L, L * L))
+                                   shape=(keep.size, keep.size))
 
 
-def _loss_superoperator(eta: float, L: int) -> scipy.sparse.csr_matrix:
+def _loss_superoperator(eta: float, L: int, period: int = 1) -> scipy.sparse.csr_matrix:
     """The pure-loss channel on vectorised L x L light matrices (sparse, real; cached)."""
-    return _cached_loss(float(eta), int(L), False)
+    return _cached_loss(float(eta), int(L), False, int(period))
 
 
-def _loss_adjoint(eta: float, L: int) -> scipy.sparse.csr_matrix:
+def _loss_adjoint(eta: float, L: int, period: int = 1) -> scipy.sparse.csr_matrix:
     """The adjoint (Heisenberg-picture) loss channel, acting on effects: S^T (cached)."""
-    return _cached_loss(float(eta), int(L), True)
+    return _cached_loss(float(eta), int(L), True, int(period))
 
 
 def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndarray:
     """The pure loss (or its adjoint) on each row of ``rows`` (shape (B, n, L*L)), point b
     with transmission eta[b] (``eta`` scalar or shape (B,)): one sparse product per
     distinct transmission, with operators cached across calls (a sweep or a solver meets
-    the same transmissions again and again)."""
+    the same transmissions again and again). Rows that vanish off the entries
+    m = n (mod p) (:func:`_period`; p = N for a cat code of order N) are transformed on
+    those entries alone, with the operator restricted to them: the same products summed
+    in the same order, on 1/p of the entries."""
     B, n, LL = rows.shape
     L = int(round(np.sqrt(LL)))
     make = _loss_adjoint if adjoint else _loss_superoperator
     eta = np.asarray(eta, dtype=float)
     if eta.ndim == 0 or np.all(eta == eta.flat[0]):
-        value = float(eta.flat[0])
-        if value == 1.0:
+        if float(eta.flat[0]) == 1.0:
             return rows
-        return _apply_superoperator(make(value, L), rows.reshape(-1, LL)).reshape(rows.shape)
+    period = _period(rows, L)
+    keep = None if period == 1 else _loss_pattern(L, period)[5]
+
+    def sparse(value: float, sub: np.ndarray) -> np.ndarray:  # sub: (rows, L*L)
+        op = make(value, L, period)
+        if keep is None:
+            return _apply_superoperator(op, sub)
+        res = np.zeros_like(sub)
+        res[:, keep] = _apply_superoperator(op, sub[:, keep])
+        return res
+
+    if eta.ndim == 0 or np.all(eta == eta.flat[0]):
+        return sparse(float(eta.flat[0]), rows.reshape(-1, LL)).reshape(rows.shape)
     etas = np.broadcast_to(eta, (B,))
     values, inverse = np.unique(etas, return_inverse=True)
     out = np.empty_like(rows)
     # transmissions met for the first time: a light matrix per point (P alone) is cheaper
     # to transform directly than to build an operator for, when there are several; a
     # transmission met again (a solver's next iteration) gets its operator built and cached
-    keys = [(float(v), L, adjoint) for v in values]
+    keys = [(float(v), L, adjoint, period) for v in values]
     fresh = [j for j, key in enumerate(keys) if values[j] != 1.0
              and key not in _LOSS_CACHE.items and key not in _SEEN.items]
     for key in keys:
@@ -232,8 +281,7 @@ def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndar
         if value == 1.0:
             out[idx] = rows[idx]
             continue
-        sub = rows[idx].reshape(-1, LL)
-        out[idx] = _apply_superoperator(make(float(value), L), sub).reshape(idx.size, n, LL)
+        out[idx] = sparse(float(value), rows[idx].reshape(-1, LL)).reshape(idx.size, n, LL)
     return out
 
 

@@ -35,6 +35,7 @@ from .bound import (
     OMEGA_MIN,
     FiniteKey,
     asymptotic_key_per_round,
+    check_bound_options,
     entropy_bound,
     finite_key,
     min_rounds,
@@ -42,7 +43,7 @@ from .bound import (
     threshold_omega,
     upsilon,
 )
-from .figure import write_outputs
+from .figure import check_output_options, write_outputs
 from .simulator import (
     FIG4_PANELS,
     HeraldError,
@@ -63,7 +64,8 @@ from .statistics import (
 __all__ = [
     "CLASSICAL_OVERHEAD_BITS", "EC_EFFICIENCY", "EC_MARGIN", "EPS_COMPLETENESS", "EPS_HASH",
     "EPS_SOUND", "LOSS_TERMS", "MAX_ROUNDS", "OMEGA_MAX", "OMEGA_MIN", "FiniteKey",
-    "asymptotic_key_per_round", "entropy_bound", "finite_key", "min_rounds",
+    "asymptotic_key_per_round", "check_bound_options", "check_output_options",
+    "entropy_bound", "finite_key", "min_rounds",
     "syndrome_length", "threshold_omega", "upsilon",
     "FIG4_PANELS", "HeraldError", "fig4_points", "finite_key_at", "key_vs_rounds",
     "protocol_statistics", "run_time_vs_distance",

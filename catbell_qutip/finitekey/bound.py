@@ -94,6 +94,7 @@ __all__ = [
     "OMEGA_MAX",
     "MAX_ROUNDS",
     "FiniteKey",
+    "check_bound_options",
     "finite_key",
     "asymptotic_key_per_round",
     "entropy_bound",
@@ -571,19 +572,53 @@ class FiniteKey:
                       "params": self.params, "inputs": self.inputs})
 
 
-def _check_inputs(n, S, Q, eps_sound, eps_completeness, ec_efficiency, ec_margin, gamma,
-                  omega_thr):
-    n = check_count(n, "n", what="a number of rounds")
-    if n > MAX_ROUNDS:
-        raise ParameterError(f"n = {n:g} is outside the allowed range [1, {MAX_ROUNDS:g}]",
-                             "n")
-    S = check_real(S, "S", low=2.0, high=float(S_MAX) * (1 + 1e-12), low_open=True)
-    if not isinstance(S, float):
-        raise ParameterError("S must be a single number", "S")
-    S = min(S, float(S_MAX))
-    Q = check_real(Q, "Q", low=0.0, high=0.5)
-    if not isinstance(Q, float):
-        raise ParameterError("Q must be a single number", "Q")
+def check_bound_options(*, eps_sound=EPS_SOUND, eps_completeness=EPS_COMPLETENESS,
+                        ec_efficiency=EC_EFFICIENCY, ec_margin=EC_MARGIN, gamma=None,
+                        omega_thr=None, completeness_sigmas=None) -> dict:
+    """Validate the options of :func:`finite_key` (the same names, meaning and defaults);
+    return them as floats (None where not given).
+
+    The one check of these options, before any work, for every function that takes them
+    (:func:`finite_key`, :func:`min_rounds`, :func:`.simulator.finite_key_at`,
+    :func:`.figure.write_outputs`), also where no key is computed (S <= 2).
+
+    Parameters
+    ----------
+    eps_sound : float
+        Soundness error in (0, 1), above 10 :data:`EPS_HASH` (the hashes' share).
+    eps_completeness : float
+        Largest honest abort probability, in (0, 1).
+    ec_efficiency : float
+        Error-correction efficiency f, in [1, 10].
+    ec_margin : float
+        sqrt(n) coefficient of the syndrome, bits, in [0, 1e6].
+    gamma : float, optional
+        Test-round probability in (0, 1).
+    omega_thr : float, optional
+        Threshold winning probability in (3/4, omega_max].
+    completeness_sigmas : float, optional
+        In [0, 40]; not together with ``omega_thr``.
+
+    Returns
+    -------
+    dict
+        The seven options.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        For an option outside its range; ``field`` names it.
+
+    Examples
+    --------
+    >>> check_bound_options(gamma=0.1)["gamma"]
+    0.1
+    >>> try:
+    ...     check_bound_options(ec_efficiency=0.5)
+    ... except ParameterError as exc:
+    ...     print(exc.field, "|", exc)
+    ec_efficiency | ec_efficiency = 0.5 is outside the allowed range [1.0, 10.0]
+    """
     eps_sound = check_real(eps_sound, "eps_sound", low=0.0, high=1.0, low_open=True,
                            high_open=True)
     if eps_sound <= 10 * EPS_HASH:
@@ -599,7 +634,29 @@ def _check_inputs(n, S, Q, eps_sound, eps_completeness, ec_efficiency, ec_margin
     if omega_thr is not None:
         omega_thr = check_real(omega_thr, "omega_thr", low=0.75, high=OMEGA_MAX,
                                low_open=True)
-    return n, S, Q, eps_sound, eps_completeness, ec_efficiency, ec_margin, gamma, omega_thr
+    if completeness_sigmas is not None:
+        completeness_sigmas = check_real(completeness_sigmas, "completeness_sigmas",
+                                         low=0.0, high=40.0)
+        if omega_thr is not None:
+            raise ParameterError("give omega_thr or completeness_sigmas, not both",
+                                 "completeness_sigmas")
+    return {"eps_sound": eps_sound, "eps_completeness": eps_completeness,
+            "ec_efficiency": ec_efficiency, "ec_margin": ec_margin, "gamma": gamma,
+            "omega_thr": omega_thr, "completeness_sigmas": completeness_sigmas}
+
+
+def _check_inputs(n, S, Q, **options):
+    """Validated n, S, Q and :func:`check_bound_options`."""
+    n = check_count(n, "n", high=MAX_ROUNDS, what="a number of rounds")
+    if isinstance(S, (float, np.floating)) and S_MAX < S <= S_MAX * (1 + 1e-12):
+        S = float(S_MAX)  # 2 sqrt 2 computed with rounding
+    S = check_real(S, "S", low=2.0, high=float(S_MAX), low_open=True)
+    if not isinstance(S, float):
+        raise ParameterError("S must be a single number", "S")
+    Q = check_real(Q, "Q", low=0.0, high=0.5)
+    if not isinstance(Q, float):
+        raise ParameterError("Q must be a single number", "Q")
+    return n, S, Q, check_bound_options(**options)
 
 
 def _to_t(s):
@@ -759,28 +816,20 @@ def finite_key(n, S, Q, *, eps_sound=EPS_SOUND, eps_completeness=EPS_COMPLETENES
     return _result(pb, g, t, b1, inputs)
 
 
-def _prepare(n, S, Q, *, eps_sound=EPS_SOUND, eps_completeness=EPS_COMPLETENESS,
-             ec_efficiency=EC_EFFICIENCY, ec_margin=EC_MARGIN, gamma=None, omega_thr=None,
-             completeness_sigmas=None):
-    """Validated inputs as a :class:`_Problem` and the ``inputs`` record of the result."""
-    (n, S, Q, eps_sound, eps_completeness, ec_efficiency, ec_margin, gamma,
-     omega_thr) = _check_inputs(n, S, Q, eps_sound, eps_completeness, ec_efficiency,
-                                ec_margin, gamma, omega_thr)
-    if completeness_sigmas is not None:
-        completeness_sigmas = check_real(completeness_sigmas, "completeness_sigmas",
-                                         low=0.0, high=40.0)
-        if omega_thr is not None:
-            raise ParameterError("give omega_thr or completeness_sigmas, not both",
-                                 "completeness_sigmas")
-    pb = _Problem(n=float(n), S=S, Q=Q, E=eps_sound - 5.0 * EPS_HASH,
-                  eps_completeness=eps_completeness, ec_efficiency=ec_efficiency,
-                  ec_margin=ec_margin, gamma=gamma, omega_thr=omega_thr,
-                  sigmas=completeness_sigmas, h_key=float(binary_entropy(Q)),
+def _prepare(n, S, Q, **options):
+    """Validated inputs (:func:`finite_key`'s arguments but ``start``) as a
+    :class:`_Problem` and the ``inputs`` record of the result."""
+    n, S, Q, o = _check_inputs(n, S, Q, **options)
+    pb = _Problem(n=float(n), S=S, Q=Q, E=o["eps_sound"] - 5.0 * EPS_HASH,
+                  eps_completeness=o["eps_completeness"], ec_efficiency=o["ec_efficiency"],
+                  ec_margin=o["ec_margin"], gamma=o["gamma"], omega_thr=o["omega_thr"],
+                  sigmas=o["completeness_sigmas"], h_key=float(binary_entropy(Q)),
                   h_test=float(binary_entropy((4.0 - S) / 8.0)))
-    inputs = {"eps_sound": eps_sound, "eps_completeness": eps_completeness,
-              "completeness_sigmas": completeness_sigmas,
-              "ec_efficiency": ec_efficiency, "ec_margin": ec_margin,
-              "gamma_fixed": gamma is not None, "omega_thr_fixed": omega_thr is not None}
+    inputs = {"eps_sound": o["eps_sound"], "eps_completeness": o["eps_completeness"],
+              "completeness_sigmas": o["completeness_sigmas"],
+              "ec_efficiency": o["ec_efficiency"], "ec_margin": o["ec_margin"],
+              "gamma_fixed": o["gamma"] is not None,
+              "omega_thr_fixed": o["omega_thr"] is not None}
     return pb, inputs
 
 

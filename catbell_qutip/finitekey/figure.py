@@ -18,17 +18,23 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._checks import ParameterError, check_choice, check_count, check_real
 from ..outputs import csv_header
-from .bound import EPS_SOUND, min_rounds
+from .bound import EPS_SOUND, check_bound_options, min_rounds
 from .simulator import FIG4_PANELS, fig4_points, key_vs_rounds, run_time_vs_distance
 
-__all__ = ["ROUNDS_RANGE", "LENGTH_MAX_KM", "write_outputs", "key_vs_rounds_dataset",
+__all__ = ["ROUNDS_RANGE", "LENGTH_MAX_KM", "MAX_CURVE_POINTS", "LENGTH_LIMIT_KM",
+           "write_outputs", "check_output_options", "key_vs_rounds_dataset",
            "run_time_dataset", "plot_key_vs_rounds", "plot_run_time"]
 
 #: decades of n of the key-vs-rounds curves (log10 of the first and last n)
 ROUNDS_RANGE = (4.0, 12.0)
 #: largest fibre length of the run-time figure, km
 LENGTH_MAX_KM = 60.0
+#: most points of a curve (``num_rounds``, ``num_lengths``) :func:`write_outputs` computes
+MAX_CURVE_POINTS = 400
+#: largest ``length_max_km`` accepted, km (far past any key: the figure would be empty)
+LENGTH_LIMIT_KM = 1e4
 
 _COLOURS = {0: "tab:blue", 1: "tab:orange"}
 _TITLES = {"fig4a": "Fig. 4(a) point: channel loss only",
@@ -321,6 +327,59 @@ def _write_data(ds: xr.Dataset, stem: Path) -> list[Path]:
     return [nc, csv]
 
 
+def check_output_options(*, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
+                         num_lengths=12, length_max_km=LENGTH_MAX_KM, **options) -> dict:
+    """Validate the arguments of :func:`write_outputs` (the same names) before any work;
+    return them normalised (``panels`` a tuple without repeats, counts as int).
+
+    Parameters
+    ----------
+    panels : sequence of str
+        Names in :data:`~catbell_qutip.finitekey.simulator.FIG4_PANELS`.
+    engine : {"coherent", "fock"}
+    num_rounds : int
+        Points of n, in [2, :data:`MAX_CURVE_POINTS`] (an integral float is accepted).
+    num_lengths : int
+        Fibre lengths, in [1, :data:`MAX_CURVE_POINTS`].
+    length_max_km : float
+        Largest fibre length, km, in (0, :data:`LENGTH_LIMIT_KM`].
+    **options
+        Options of :func:`~catbell_qutip.finitekey.bound.finite_key`
+        (:func:`~catbell_qutip.finitekey.bound.check_bound_options`).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        For a value outside its range; ``field`` names the argument.
+
+    Examples
+    --------
+    >>> check_output_options(num_rounds=5.0)["num_rounds"]
+    5
+    >>> try:
+    ...     check_output_options(num_lengths=0)
+    ... except ValueError as exc:
+    ...     print(exc)
+    num_lengths = 0 is outside the allowed range [1, 400]
+    """
+    panels = tuple(dict.fromkeys(check_choice(p, "panels", FIG4_PANELS) for p in panels))
+    if not panels:
+        raise ParameterError("panels is empty: give at least one of "
+                             f"{', '.join(FIG4_PANELS)}", "panels")
+    check_bound_options(**options)
+    return {"panels": panels, "engine": check_choice(engine, "engine", ("coherent", "fock")),
+            "num_rounds": check_count(num_rounds, "num_rounds", low=2,
+                                      high=MAX_CURVE_POINTS, what="a number of points"),
+            "num_lengths": check_count(num_lengths, "num_lengths", low=1,
+                                       high=MAX_CURVE_POINTS, what="a number of points"),
+            "length_max_km": check_real(length_max_km, "length_max_km", low=0.0,
+                                        low_open=True, high=LENGTH_LIMIT_KM, unit="km")}
+
+
 def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
                   num_lengths=12, length_max_km=LENGTH_MAX_KM, progress=None,
                   **options) -> dict:
@@ -334,9 +393,11 @@ def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
         Which of the paper's Fig. 4 points (default all: fig4a, fig4b, fig4c).
     engine : {"coherent", "fock"}
     num_rounds : int
-        Points of n, log-spaced over :data:`ROUNDS_RANGE`.
+        Points of n, log-spaced over :data:`ROUNDS_RANGE`, in [2, 400].
     num_lengths : int
-        Fibre lengths from length_max_km / num_lengths to length_max_km.
+        Fibre lengths from length_max_km / num_lengths to length_max_km, in [1, 400].
+    length_max_km : float
+        Largest fibre length, km, in (0, 1e4].
     progress : callable, optional
         Called after every curve point group (for a progress bar).
     **options
@@ -355,6 +416,12 @@ def write_outputs(out, *, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
     >>> sorted(p.name for p in r["files"])[:2]  # doctest: +SKIP
     ['key_vs_rounds.csv', 'key_vs_rounds.nc']
     """
+    checked = check_output_options(panels=panels, engine=engine, num_rounds=num_rounds,
+                                   num_lengths=num_lengths, length_max_km=length_max_km,
+                                   **options)
+    panels, engine = checked["panels"], checked["engine"]
+    num_rounds, num_lengths = checked["num_rounds"], checked["num_lengths"]
+    length_max_km = checked["length_max_km"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     points = fig4_points(panels=panels, engine=engine)

@@ -32,19 +32,24 @@ from ..paper import LENGTH_FIG4_KM
 from .bound import (
     EPS_COMPLETENESS,
     EPS_SOUND,
+    MAX_ROUNDS,
     asymptotic_key_per_round,
+    check_bound_options,
     finite_key,
     min_rounds,
 )
 from .statistics import protocol_statistics_of_state
 
 __all__ = ["protocol_statistics", "finite_key_at", "key_vs_rounds", "FIG4_PANELS",
-           "fig4_points", "run_time_vs_distance", "HeraldError"]
+           "MAX_HOURS", "fig4_points", "run_time_vs_distance", "HeraldError"]
 
 #: the paper's Fig. 4 panels (10 km, l = 0 and 1; docs/model.md section 6)
 FIG4_PANELS = ("fig4a", "fig4b", "fig4c")
 #: amplitudes scanned by :func:`fig4_points` before refining (as ``catbell reproduce``)
 N_ALPHA = 200
+#: longest run time :func:`finite_key_at` accepts, hours (114 years; at any R_eg below
+#: 2.7e8 Hz it stays under :data:`.bound.MAX_ROUNDS` rounds)
+MAX_HOURS = 1e6
 
 
 class HeraldError(ValueError):
@@ -125,9 +130,9 @@ def finite_key_at(loss_order=None, alpha=None, *, rounds=None, hours=None,
     loss_order, alpha, engine, params, **protocol
         The point, as :func:`protocol_statistics`.
     rounds : int, optional
-        Heralded rounds n (integer >= 1).
+        Heralded rounds n (integer in [1, :data:`.bound.MAX_ROUNDS`]).
     hours : float, optional
-        Run time T in hours (> 0): n = floor(R_eg T 3600).
+        Run time T in hours, in (0, :data:`MAX_HOURS`]: n = floor(R_eg T 3600).
     eps_sound, eps_completeness : float
         As :func:`.bound.finite_key`.
     bound_options : dict, optional
@@ -147,9 +152,9 @@ def finite_key_at(loss_order=None, alpha=None, *, rounds=None, hours=None,
     HeraldError
         If no attempt heralds at the point (P = 0).
     ValueError
-        If ``rounds`` or ``hours`` is invalid
-        (:class:`~catbell_qutip._checks.ParameterError`), or ``hours`` is given where R_eg
-        is undefined (L = 0 and t0 = 0).
+        If ``rounds``, ``hours`` or an option of the bound is invalid
+        (:class:`~catbell_qutip._checks.ParameterError`, checked before the simulation),
+        or ``hours`` is given where R_eg is undefined (L = 0 and t0 = 0).
 
     Examples
     --------
@@ -158,10 +163,12 @@ def finite_key_at(loss_order=None, alpha=None, *, rounds=None, hours=None,
     True
     """
     opts = dict(bound_options or {}, eps_sound=eps_sound, eps_completeness=eps_completeness)
+    check_bound_options(**opts)  # before the simulation, and also where S <= 2 (no key)
     if rounds is not None:
-        rounds = check_count(rounds, "rounds", what="a number of heralded rounds")
+        rounds = check_count(rounds, "rounds", high=MAX_ROUNDS,
+                             what="a number of heralded rounds")
     if hours is not None:
-        hours = check_real(hours, "hours", low=0.0, low_open=True, unit="h")
+        hours = check_real(hours, "hours", low=0.0, low_open=True, high=MAX_HOURS, unit="h")
     st = protocol_statistics(loss_order, alpha, engine=engine, params=params, **protocol)
     S, Q, rate = st["S"], st["Q"], st["R_eg_hz"]
     from_bound = S > 2.0

@@ -15,6 +15,7 @@ from .._checks import (
     ParameterError,
     check_loss_orders,
     check_memory,
+    check_rate_hz,
     check_real,
     check_time,
 )
@@ -103,7 +104,7 @@ n_alpha
                                  "among the link parameters", name)
     ProtocolParams(loss_order=orders[0], **fields)
     if plob_rate_hz is not None:
-        check_real(plob_rate_hz, "plob_rate_hz", low=0.0, low_open=True, unit="Hz")
+        check_rate_hz(plob_rate_hz, "plob_rate_hz")
     if s_level is not None:
         check_real(s_level, "s_level", low=2.0, high=2 * np.sqrt(2))
     if key_min is not None:

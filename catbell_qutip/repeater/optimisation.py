@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import NoHeraldWarning, ParameterError, check_choice, check_int, check_real
+from .._checks import (
+    NoHeraldWarning,
+    ParameterError,
+    check_choice,
+    check_int,
+    check_rate_hz,
+    check_real,
+)
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..outputs import dataset
@@ -124,7 +131,7 @@ def check_options(length_km, segments, *, objective: str = "key_rate",
         if rate_hz is None:
             raise ParameterError("objective='S' needs rate_hz, the delivery rate to reach "
                                  "(Hz)", "rate_hz")
-        rate_hz = float(check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz"))
+        rate_hz = float(check_rate_hz(rate_hz))
     elif rate_hz is not None:
         raise ParameterError("rate_hz is used only with objective='S'", "rate_hz")
     return {"segments": segs, "length_km": L, "rate_hz": rate_hz, "p_swap": p_swap,

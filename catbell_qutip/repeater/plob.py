@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_real
+from .._checks import check_rate_hz, check_real
 from ..fibre import attempt_time_s, fibre_transmission
 
 __all__ = ["plob_key_rate", "plob_clock_s", "plob_clock_text"]
@@ -91,7 +91,7 @@ def plob_clock_s(length_km, *, rate_hz: float | None = None, t0_s: float = 0.0,
     L = np.asarray(length_km, dtype=float)
     if rate_hz is None:
         return np.asarray(attempt_time_s(L, t0_s, wait_rule), dtype=float)
-    rate = float(check_real(rate_hz, "rate_hz", low=0.0, low_open=True, unit="Hz"))
+    rate = float(check_rate_hz(rate_hz))
     return np.full(L.shape, 1.0 / rate)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import MemoryLimitError, SourceError, check_memory, check_real
+from .._checks import MemoryLimitError, SourceError, check_memory, check_rate_hz
 from ..outputs import long_name, units  # noqa: F401 - re-exported: the sweep's names
 from ..params import (
     ALPHA_CODES,
@@ -256,10 +256,7 @@ class SweepSpec:
         if rate is not None:
             if not _is_number(rate):
                 raise ValueError(f"target_rate_hz must be a number of Hz, got {rate!r}")
-            rate = float(check_real(rate, "target_rate_hz", low=0.0, low_open=True,
-                                    unit="Hz"))
-            if math.isinf(rate):
-                raise ValueError("target_rate_hz = inf Hz: give a finite rate")
+            rate = float(check_rate_hz(rate, "target_rate_hz"))
         if "alpha_at_rate" in outputs and rate is None:
             raise ValueError("output 'alpha_at_rate' needs target_rate_hz (the target "
                              "entanglement-generation rate R_eg in Hz)")
