@@ -14,6 +14,11 @@ them, took about half of its CPU time. Two things made Matplotlib do the same wo
   its own parser: each string was parsed again for every file, ~3.5 ms each.
   :func:`shared_mathtext_parses` keeps one cache for all of them while it is active.
 
+And the PNG is compressed with zlib's run-length strategy (:data:`PNG_PIL_KWARGS`), which
+zlib's manual describes as "almost as fast as Z_HUFFMAN_ONLY, but give[s] better
+compression for PNG image data": lossless like the default, it halved the encoding time
+of the twelve panels (1.35 -> 0.68 s of CPU) for 15 % larger files (1.87 -> 2.15 MB).
+
 The PDF is byte-identical to one saved with constrained layout on, and the shared cache
 changes no pixel (``tests/test_figures.py`` compares the bytes); the PNG's axes sit up to
 4.5 pt higher than with a layout of its own (Fig. 3(g)), as in the PDF.
@@ -22,13 +27,16 @@ changes no pixel (``tests/test_figures.py`` compares the bytes); the PNG's axes 
 from __future__ import annotations
 
 import functools
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PNG_DPI", "save_png_pdf", "shared_mathtext_parses"]
+__all__ = ["PNG_DPI", "PNG_PIL_KWARGS", "save_png_pdf", "shared_mathtext_parses"]
 
 #: resolution of every PNG, dots per inch
 PNG_DPI = 300
+#: Pillow's PNG encoder options: zlib's Z_RLE strategy (lossless; see the module docstring)
+PNG_PIL_KWARGS = {"compress_type": zlib.Z_RLE}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -90,7 +98,8 @@ def shared_mathtext_parses():
 
 
 def save_png_pdf(fig, stem) -> list[Path]:
-    """Write ``fig`` to ``stem.png`` (300 dpi) and ``stem.pdf``, laid out once.
+    """Write ``fig`` to ``stem.png`` (300 dpi, run-length zlib) and ``stem.pdf``, laid out
+    once.
 
     The figure's layout engine (constrained layout) runs while the PDF is drawn; it is then
     switched off, so the PNG keeps the same positions instead of solving the layout again.
@@ -128,5 +137,5 @@ def save_png_pdf(fig, stem) -> list[Path]:
     with shared_mathtext_parses():
         fig.savefig(pdf, metadata={"CreationDate": None})
         fig.set_layout_engine("none")
-        fig.savefig(png, dpi=PNG_DPI)
+        fig.savefig(png, dpi=PNG_DPI, pil_kwargs=dict(PNG_PIL_KWARGS))
     return [png, pdf]
