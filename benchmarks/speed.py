@@ -321,7 +321,8 @@ def format_table(res: dict) -> str:
     lines += ["", "Targets:", "", "| target | value | wanted | met |", "|---|---|---|---|"]
     for v in res["targets"].values():
         met = "not measured" if v["met"] is None else ("yes" if v["met"] else "NO")
-        lines.append(f"| {v['what']} | {v['value']:.3g} | {v['target']} | {met} |")
+        value = f"{v['value']:.3g}" if v["met"] is not None else "-"
+        lines.append(f"| {v['what']} | {value} | {v['target']} | {met} |")
     lines += ["", f"total {m['total_s']:.0f} s"]
     return "\n".join(lines)
 

@@ -343,9 +343,13 @@ def _check_fock_amplitude(params: ProtocolParams, codes, tol: float) -> None:
                  _fock_way_out(codes[i], params))
 
 
-def _fock_way_out(code: Code, params: ProtocolParams | None = None) -> str:
-    """What to do when a Fock run is too large, in API terms: for a cat, the coherent
-    engine only where it can run the point itself (at l = 1023 it needs ~2e3 GiB too)."""
+def _fock_way_out(code: Code, params: ProtocolParams | None = None, cutoff=None) -> str:
+    """What to do when a Fock run is too large, in API terms: a smaller cutoff where the
+    user gave one; for a cat, the coherent engine only where it can run the point itself
+    (at l = 1023 it needs ~2e3 GiB too)."""
+    if cutoff is not None:
+        return ("give a smaller cutoff, or cutoff=None for the automatic rule (the smallest "
+                "cutoff the truncation tolerance allows)")
     if (code.family == "cat" and params is not None
             and coherent_memory_bytes(params, 1) > memory_limit_bytes()):
         return ("give a lower loss_order: the coherent engine cannot run this point either "
@@ -370,7 +374,7 @@ def _fock_initial(params: ProtocolParams, cutoff, truncation_error=None):
     cut = np.broadcast_to(np.asarray(cutoff, dtype=int), (len(codes),))
     check_memory(fock_memory_bytes(params.loss_order, int(cut.max()), params.usd),
                  f"the Fock engine at cutoff {int(cut.max())} (l = {params.loss_order})",
-                 _fock_way_out(codes[0], params))
+                 _fock_way_out(codes[0], params, cutoff))
     errs = None if truncation_error is None else \
         np.broadcast_to(np.asarray(truncation_error, dtype=float), (len(codes),))
     state = FockState.initial(codes, cut, explicit=params.encoder == "explicit",
@@ -507,7 +511,7 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     def chunks(todo):
         check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
                      f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})", _fock_way_out(codes[0], params))
+                     f"(l = {params.loss_order})", _fock_way_out(codes[0], params, cutoff))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:

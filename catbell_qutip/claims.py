@@ -128,6 +128,12 @@ def check_passes(c: dict) -> bool:
     raise ValueError(f"check kind must be abs, rel, log10, ge or le, got {kind!r}")
 
 
+def _percent(d: float) -> str:
+    """100 d to one decimal with its sign; a difference that rounds to zero is "+0.0" on
+    either side (never "-0.0")."""
+    return f"{round(100 * d, 1) + 0.0:+.1f}"
+
+
 def build_claims(s: dict) -> list[dict]:
     """One record per claim C1-C10 from a ``catbell reproduce`` summary.
 
@@ -166,7 +172,7 @@ def build_claims(s: dict) -> list[dict]:
                            for c in checks),
             difference="; ".join(
                 f"{c['quantity']}: " + ("n/a" if c["difference"] is None else
-                                        (f"{100 * c['difference']:+.1f} %" if c["kind"] == "rel"
+                                        (f"{_percent(c['difference'])} %" if c["kind"] == "rel"
                                          else f"{c['difference']:+.3g} decade"
                                          if c["kind"] == "log10"
                                          else f"{c['difference']:+.4g} {c['unit']}".rstrip()))

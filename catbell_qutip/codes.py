@@ -799,9 +799,12 @@ class Code:
         x = (self.alpha or 0.0) ** 2
         if self.family == "cat" or self.squeezing == 0.0:
             return x + np.sqrt(x)
-        t = np.tanh(abs(self.squeezing))
+        # log tanh|r| = log1p(-e^{-2|r|}) - log1p(e^{-2|r|}): tanh|r| rounds to 1 from
+        # |r| ~ 19 on, where log(tanh|r|) would be 0 and the estimate infinite
+        e = np.exp(-2 * abs(self.squeezing))
+        log_t = np.log1p(-e) - np.log1p(e)
         nbar = x * np.exp(2 * abs(self.squeezing)) + np.sinh(self.squeezing) ** 2
-        return float(nbar + np.log(tol) / np.log(t))
+        return float(nbar + np.log(tol) / log_t)
 
     # -- what Bob's USD is built for ---------------------------------------------------------
     def reference_vector(self, encoder_sector: int, syndrome: int, eta_det: float,

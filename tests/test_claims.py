@@ -13,6 +13,7 @@ import math
 
 import pytest
 
+from catbell_qutip import claims
 from catbell_qutip.claims import CLAIMS, build_claims
 
 #: a summary on which every claim agrees, well inside every tolerance
@@ -93,3 +94,11 @@ def test_c5_flips_with_the_sign_of_S1_minus_S0():
     assert _verdicts(ahead)["C5"] == "agrees" and _verdicts(behind)["C5"] == "differs"
     check = next(c for c in build_claims(behind) if c["id"] == "C5")["checks"][0]
     assert check["difference"] == pytest.approx(-0.02)
+
+
+@pytest.mark.parametrize("d,text", [(-1e-4, "+0.0"), (1e-4, "+0.0"), (-0.0, "+0.0"),
+                                    (-0.0123, "-1.2"), (0.0456, "+4.6")])
+def test_percent_difference_never_prints_a_signed_zero(d, text):
+    """The two engines differ by rounding in C8: "-0.0 %" on one and "+0.0 %" on the other
+    (found by a new user); a difference that rounds to zero is "+0.0"."""
+    assert claims._percent(d) == text

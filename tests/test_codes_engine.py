@@ -225,11 +225,14 @@ def test_bad_code_input_is_a_typed_error(kw, match):
         cb.simulate(1, **kw)
 
 
-def test_huge_squeezing_is_refused_before_any_work(monkeypatch):
+@pytest.mark.parametrize("r", [5.0, 19.0, 20.0, -20.0])
+def test_huge_squeezing_is_refused_before_any_work(monkeypatch, r):
+    """Up to the allowed |r| = 20, where tanh|r| rounds to 1 (from |r| ~ 19) and a naive
+    log(tanh|r|) = 0 made the cutoff estimate infinite (a traceback, found by a new user)."""
     monkeypatch.setenv("CATBELL_MAX_MEMORY_GB", "4")
-    with pytest.raises(MemoryLimitError, match=r"squeezing = 5 .*use a smaller alpha or "
-                                                r"squeezing"):
-        cb.simulate(1, 1.0, code="squeezed-cat", squeezing=5.0)
+    with pytest.raises(MemoryLimitError, match=rf"squeezing = {r:g} .*use a smaller alpha "
+                                                r"or squeezing"):
+        cb.simulate(1, 1.0, code="squeezed-cat", squeezing=r)
 
 
 def test_vector_and_loss_order_that_disagree():

@@ -187,8 +187,8 @@ def run(args) -> int:
             r = summary[f"l{l}"][f"n{n}"]
             print(f"  l = {l}, n = {n}: key >= {opts['key_min']:g} bit/s up to "
                   f"{_km(r['key_reach_km'], L_max)}, S >= {opts['s_level']:g} up to "
-                  f"{_km(r['S_reach_km'], L_max)}, above PLOB from "
-                  f"{_km(r['beats_plob_from_km'])}, {_vs_one(n, r)}key at {L_max:g} km "
+                  f"{_km(r['S_reach_km'], L_max)}, {_plob(r['beats_plob_from_km'])}, "
+                  f"{_vs_one(n, r)}key at {L_max:g} km "
                   f"{r['key_rate_at_max_km']:.3g} bit/s")
     print(f"wrote {out}/repeater.png, repeater.pdf, repeater.nc, summary.json in "
           f"{summary['_meta']['wall_time_s']:.1f} s")
@@ -203,6 +203,10 @@ def _vs_one(n, r) -> str:
     if v is None:
         return "never above n = 1 (where either has a key), "
     return f"above n = 1 from {v:.4g} km (where either has a key), "
+
+
+def _plob(v) -> str:
+    return "never above PLOB" if v is None else f"above PLOB from {_km(v)}"
 
 
 def _km(v, end=None):
