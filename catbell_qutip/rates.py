@@ -121,6 +121,10 @@ def _scan_P(loss_order, engine, grid, flat, rate, T, chunk: int = 8):
 def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where=""):
     edge = (" (the edge of the scan: a larger alpha_max may reach more)"
             if a_best >= alpha_max * (1 - 1e-9) else "")
+    if not r_best > 0:  # nothing heralds at any amplitude: say why rather than "0 Hz at alpha"
+        return (f"rate_hz = {rate:.6g} Hz is not attainable for loss_order = {loss_order}"
+                f"{where}: no attempt heralds at any alpha in (0, {alpha_max:g}] (P = 0: a "
+                "transmission or efficiency of 0 lets no light reach the detectors)")
     return (
         f"rate_hz = {rate:.6g} Hz is not attainable for loss_order = {loss_order}{where} "
         f"with alpha in (0, {alpha_max:g}]: the largest attainable entanglement-generation "

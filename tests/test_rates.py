@@ -190,3 +190,11 @@ def test_solver_evaluation_count(loss_order, monkeypatch):
     calls.clear()
     rates.alpha_for_rate(loss_order, 3000.0, length_km=5.0)  # scalar: Brent
     assert len(calls) <= 4 + 1 + 10, len(calls)
+
+
+def test_unattainable_rate_with_no_light_says_why():
+    """eta_c = 0 transmits nothing: the message says so instead of "0 Hz at alpha = ..."
+    (a new user's finding)."""
+    with pytest.raises(ValueError, match=r"no attempt heralds at any alpha .*P = 0") as e:
+        alpha_for_rate(1, 3000.0, eta_c=0.0, length_km=5.0)
+    assert "largest attainable" not in str(e.value)

@@ -26,7 +26,7 @@ def add_parser(sub):
                     "by how much.")
     p.add_argument("--out", metavar="DIR", help="output folder (created)")
     p.add_argument("--quick", action="store_true",
-                   help="coarse grids and no global check (a smoke test, well under a minute)")
+                   help="coarse grids and no global check (a smoke test, under a minute)")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="processes (default: one per available core; 1: this process only)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
