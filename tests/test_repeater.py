@@ -592,3 +592,49 @@ def test_links_that_always_succeed_give_no_runtime_warning(strategy):
     assert E[0] == 1.0 and E[1] > 1.0
     dA, dB, dAB = (np.asarray(v) for v in rp.memory_factors(p, 4, 0.1, strategy=strategy))
     assert dA[0] == dB[0] == dAB[0] == 1.0
+
+
+SQUEEZED = dict(code="squeezed-cat", squeezing=0.2)
+
+
+def test_squeezed_cat_link_swaps_exactly_and_its_bit_errors_add():
+    """A squeezed-cat link (r = 0.2) is not F phi+ + (1 - F) phi-: it has bit errors
+    (Q > 0) and coherences off the Bell diagonal, so F^2 + (1 - F)^2 does not hold for it.
+    The chain composes it exactly (= the QuTiP four-qubit computation), and the key-round
+    parities multiply, 1 - 2 Q_chain = (1 - 2 Q)^2: bit errors add up under swapping, the
+    physical reason a two-segment squeezed-cat chain loses its key (docs/repeater.md 5)."""
+    rho = np.asarray(rp.link_states(0, 0.35771, 20.0, **SQUEEZED)["rho"])
+    bell = np.stack([PHI_PLUS, np.kron(I2, X) @ PHI_PLUS, np.kron(I2, Y) @ PHI_PLUS / 1j,
+                     PHI_MINUS])
+    in_bell = bell.conj() @ rho @ bell.T
+    assert np.abs(in_bell - np.diag(np.diag(in_bell))).max() > 1e-3
+    Q = (rho[1, 1] + rho[2, 2]).real
+    assert Q > 0.03
+    out = rp.compose_chain([rho, rho])
+    np.testing.assert_allclose(out, brute_force_swap(rho, rho), atol=1e-14)
+    F = float(bell_fidelity(rho))
+    assert abs(float(bell_fidelity(out)) - (F ** 2 + (1 - F) ** 2)) > 1e-3
+    assert (out[1, 1] + out[2, 2]).real == pytest.approx(2 * Q * (1 - Q), abs=1e-14)
+
+
+def test_reach_summary_says_where_S_is_undefined_not_below_the_level():
+    """The key-optimal alpha does not exist where no alpha gives a key; S is then NaN and
+    the S reach ends there although S is far above 2.01 at other amplitudes. Squeezed cat,
+    n = 2, 60 km: no key at any alpha (Q composes as above), S up to ~2.45."""
+    a = np.linspace(0.01, 4.0, 400)
+    far = rp.chain(0, a, 60.0, 2, **SQUEEZED)
+    assert np.nanmax(far["key_rate"]) == 0.0 and np.nanmax(far["S"]) > 2.4
+    ds = rp.scan([0], [40.0, 60.0], [1, 2], n_alpha=40, **SQUEEZED)
+    s = rp.scan_summary(ds)["l0"]
+    assert s["n2"]["S_reach_km"] == 40.0 and s["n2"]["S_undefined_from_km"] == 60.0
+    assert s["n1"]["S_reach_km"] == 60.0 and s["n1"]["S_undefined_from_km"] is None
+
+
+def test_cli_says_where_S_is_undefined(tmp_path, capsys):
+    code = main(["repeater", "--code", "squeezed-cat", "--squeezing", "0.2",
+                 "--loss-orders", "0", "--segments", "2", "--length-max-km", "60",
+                 "--num-lengths", "2", "--n-alpha", "40", "--no-progress",
+                 "--out", str(tmp_path / "r")])
+    line = capsys.readouterr().out.splitlines()[1]
+    assert code == 0
+    assert "S >= 2.01 up to 30 km (S undefined from 60 km: no alpha gives a key there" in line

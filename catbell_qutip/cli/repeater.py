@@ -187,7 +187,9 @@ def run(args) -> int:
             r = summary[f"l{l}"][f"n{n}"]
             print(f"  l = {l}, n = {n}: key >= {opts['key_min']:g} bit/s up to "
                   f"{_km(r['key_reach_km'], L_max)}, S >= {opts['s_level']:g} up to "
-                  f"{_km(r['S_reach_km'], L_max)}, {_plob(r['beats_plob_from_km'])}, "
+                  f"{_km(r['S_reach_km'], L_max)}"
+                  f"{_undefined(r['S_undefined_from_km'], opts['objective'])}, "
+                  f"{_plob(r['beats_plob_from_km'])}, "
                   f"{_vs_one(n, r)}key at {L_max:g} km "
                   f"{r['key_rate_at_max_km']:.3g} bit/s")
     print(f"wrote {out}/repeater.png, repeater.pdf, repeater.nc, summary.json in "
@@ -203,6 +205,16 @@ def _vs_one(n, r) -> str:
     if v is None:
         return "never above n = 1 (where either has a key), "
     return f"above n = 1 from {v:.4g} km (where either has a key), "
+
+
+def _undefined(v, objective: str) -> str:
+    """Where the S reach ends because no alpha meets the objective (S undefined), not S."""
+    if v is None:
+        return ""
+    if objective == "key_rate":
+        return (f" (S undefined from {v:.4g} km: no alpha gives a key there; "
+                "--objective S --rate-hz HZ gives S)")
+    return f" (S undefined from {v:.4g} km: no alpha reaches --rate-hz there)"
 
 
 def _plob(v) -> str:

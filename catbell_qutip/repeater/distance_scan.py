@@ -253,7 +253,11 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
         from which the key rate exceeds the n = 1 key rate wherever either of them is at least
         ``key_min``: beyond both reaches neither has a key and the comparison is void; None
         if the chain never beats one link there, and for n = 1),
-        ``key_rate_at_max_km`` (bit/s at the largest L); and ``max_km``, ``grid_step_km``,
+        ``key_rate_at_max_km`` (bit/s at the largest L), ``S_undefined_from_km`` (smallest L
+        from which no amplitude meets the objective at any larger grid point, so alpha and S
+        are NaN there: no positive key rate, or the delivery rate unattainable; None if S is
+        defined at the largest L; an ``S_reach_km`` just before it is where S stops being
+        defined, not where it falls below ``s_level``); and ``max_km``, ``grid_step_km``,
         ``s_level``, ``key_min_bit_s``.
 
     Raises
@@ -279,7 +283,8 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
         for n in sel["segments"].values:
             d = sel.sel(segments=n)
             K = d["key_rate"].values
-            S = np.nan_to_num(d["S"].values, nan=0.0)
+            S_raw = d["S"].values
+            S = np.nan_to_num(S_raw, nan=0.0)
             per[f"n{int(n)}"] = {
                 "key_reach_km": _last_true(K >= key_min, L),
                 "S_reach_km": _last_true(S >= s_level, L),
@@ -287,6 +292,7 @@ def scan_summary(ds, *, s_level: float = S_LEVEL, key_min: float = KEY_MIN_BIT_S
                 "beats_one_segment_from_km": (None if one is None or n == 1 else
                                               _beats_from(K, one, L, key_min)),
                 "key_rate_at_max_km": float(K[-1]),
+                "S_undefined_from_km": _holds_from(np.isnan(S_raw), L),
             }
         out[f"l{int(l)}"] = per
     out["max_km"] = float(L[-1])
