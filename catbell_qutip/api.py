@@ -531,14 +531,18 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     # its cutoff was too small.
     c0, m0 = cuts.copy(), masses.copy()
 
+    def raised(i: int, p: float, base: int):
+        """The cutoff dropping at most tol p / 2, above ``base``, and its dropped mass."""
+        c, m = _auto_cutoff(codes[i], 0.5 * tol * p, sector)
+        if c <= base:
+            c = int(base) + 1
+            m = codes[i].truncation_error(c, sector)
+        return c, m
+
     def rule(i: int, p: float):
         if not p > 0 or m0[i] <= tol * p:
             return int(c0[i]), float(m0[i])
-        c, m = _auto_cutoff(codes[i], 0.5 * tol * p, sector)
-        if c <= c0[i]:
-            c = int(c0[i]) + 1
-            m = codes[i].truncation_error(c, sector)
-        return c, m
+        return raised(i, p, c0[i])
 
     guess = None if user else _p_guess(params, n, cats)
     if guess is not None:
@@ -582,11 +586,7 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
                 f"are conditioned on success); use cutoff >= {new} (or cutoff=None for the "
                 "automatic rule)")
         for i in todo:
-            c, m = _auto_cutoff(codes[i], 0.5 * tol * P[i], sector)
-            if c <= cuts[i]:
-                c = int(cuts[i]) + 1
-                m = codes[i].truncation_error(c, sector)
-            cuts[i], masses[i] = c, m
+            cuts[i], masses[i] = raised(int(i), float(P[i]), int(cuts[i]))
     if n == 1 and not user:
         _remember_p(params, P[0])
     if pre and not p_only:

@@ -158,6 +158,12 @@ def _map_summary(ds) -> dict:
     return out
 
 
+def _params_text(params: dict) -> str:
+    """"alpha = 1.23, squeezing = 0.456" (floats to 3 significant digits)."""
+    return ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in params.items())
+
+
 def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
     """One sentence per criterion, numbers from the summaries."""
     lines = []
@@ -178,8 +184,7 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
             up = e["binomial_key_up_to_km"]
             bi = (f"; binomial key up to {up:g} km" if up is not None
                   else "; binomial: no key")
-            p = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
-                          for k, v in lg["params"].items())
+            p = _params_text(lg["params"])
             lines.append(
                 f"key rate, {name}, l = {l}: a non-cat code beats the cat code at {where}; "
                 f"largest gain {100 * lg['gain']:+.1f} % at L = {lg['length_km']:g} km "
@@ -193,8 +198,7 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
             lines.append(f"S at the common rate, l = {l}: no rotation-symmetric code beats the "
                          f"cat code by more than {TIE_S:g} in S")
             continue
-        p = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
-                      for k, v in lg["params"].items())
+        p = _params_text(lg["params"])
         lines.append(
             f"S at the common rate, l = {l}: largest gain over the cat code dS = "
             f"{lg['delta_S']:+.4f} at L = {lg['length_km']:g} km ({FAMILY_NAMES[lg['family']]},"
