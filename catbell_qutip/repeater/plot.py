@@ -186,9 +186,10 @@ def plot_scan(ds, path_stem, *, usd: str = "tub", key_min: float = KEY_MIN_BIT_S
     how = ("alpha maximising the key rate" if obj == "key_rate" else
            f"alpha giving a delivery rate of {ds.attrs.get('rate_hz'):g} Hz")
     strategy = ds.attrs.get("strategy", "parallel")
-    fig.suptitle(title or f"repeater chains, strategy '{strategy}', {how} at each point "
-                 f"(markers: curve ends; K < {key_min:g} bit/s and S < {s_level:g} not shown)",
-                 fontsize=8.5)
+    undefined = "gives a key" if obj == "key_rate" else "reaches the rate"
+    fig.suptitle(title or f"repeater chains, strategy '{strategy}', {how} at each point\n"
+                 f"(markers: curve ends; K < {key_min:g} bit/s and S < {s_level:g} not shown; "
+                 f"S also ends where no alpha {undefined})", fontsize=8.5)
     stem = Path(path_stem)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     fig.savefig(paths[0], dpi=300)
