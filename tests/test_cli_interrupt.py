@@ -171,3 +171,29 @@ def test_interrupt_swallowed_in_a_finaliser_still_stops_with_one_line(tmp_path):
     assert time.monotonic() - start < 50  # stopped, not after the 60 s of work
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == ["catbell simulate: interrupted (Ctrl-C)"], proc.stderr[-2000:]
+
+
+def test_interrupt_turned_into_another_error_still_stops_with_one_line(tmp_path):
+    # A Ctrl-C that lands while an extension module initialises (a lazy import of
+    # matplotlib's or SciPy's pybind11 modules) comes out as "ImportError: initialization
+    # failed" with the KeyboardInterrupt lost: CI met it once on `catbell repeater`. Any
+    # error after a Ctrl-C must end as the interrupt: one line, exit code 130.
+    script = (
+        "import os, signal, sys, time\n"
+        "import catbell_qutip.cli as cli\n"
+        "def main():\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(60)\n"
+        "    except KeyboardInterrupt:\n"
+        "        raise ImportError('initialization failed') from None\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "sys.argv = ['catbell', 'repeater']\n"
+        "cli.console_main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["catbell repeater: interrupted (Ctrl-C)"], proc.stderr[-2000:]

@@ -181,7 +181,7 @@ def main(argv=None) -> int:
         return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
 
 
-_interrupt = {"reported": False}
+_interrupt = {"reported": False, "received": False}
 
 
 def _stop_now(command: str | None) -> None:
@@ -212,9 +212,10 @@ def console_main() -> None:
     command has not stopped :data:`UNWIND_S` seconds later (a library lock left held, as
     xarray's netCDF lock can be), or at a second Ctrl-C, or when the interrupt lands where
     Python swallows it (a ``__del__``, an at-fork hook: :func:`sys.unraisablehook`), it is
-    stopped at once by :func:`_stop_now`. Forked worker processes inherit a
-    handler that ignores Ctrl-C: the command stops them (no traceback from a worker).
-    After an interrupt the process
+    stopped at once by :func:`_stop_now`; so is any other error that follows a Ctrl-C (an
+    extension module whose import it interrupts raises ``ImportError``). Forked worker
+    processes inherit a handler that ignores Ctrl-C: the command stops them (no traceback
+    from a worker). After an interrupt the process
     leaves with ``os._exit(130)``, skipping interpreter shutdown, where a lock left held
     would hang it. ``main`` itself never exits the process, so tests call it in-process.
     """
@@ -224,6 +225,7 @@ def console_main() -> None:
     def on_sigint(signum, frame):
         if os.getpid() != main_pid:  # a forked worker: the command stops it
             return
+        _interrupt["received"] = True
         signal.signal(signal.SIGINT, lambda *_: _stop_now(command))
         if hasattr(signal, "setitimer"):
             signal.signal(signal.SIGALRM, lambda *_: _stop_now(command))
@@ -239,7 +241,14 @@ def console_main() -> None:
 
     signal.signal(signal.SIGINT, on_sigint)
     sys.unraisablehook = on_unraisable
-    code = main()
+    try:
+        code = main()
+    except BaseException:
+        # a Ctrl-C can come out as another error: an extension module whose
+        # initialisation it interrupts reports "ImportError: initialization failed"
+        if _interrupt["received"]:
+            _stop_now(command)
+        raise
     if code == EXIT_INTERRUPTED:
         _interrupt["reported"] = True  # main printed the line
         _stop_now(command)
