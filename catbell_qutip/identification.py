@@ -29,7 +29,7 @@ from .paper import (
 )
 from .params import ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length
-from .thresholds import max_length_above, threshold
+from .thresholds import max_length_above, threshold, thresholds
 
 __all__ = ["MODEL_CLAIMS", "CRITERIA", "deviation", "identify_model", "model_numbers",
            "model_table", "within_tolerance", "MODEL_TOLERANCE", "model_table_markdown",
@@ -302,6 +302,27 @@ def model_numbers(encoder: str, placement: str, *, t0_s: float, engine: str = "c
     return row
 
 
+def _fill_thresholds(cache: dict, kwargs: dict) -> None:
+    """Compute every threshold of the table that ``cache`` lacks, all at once
+    (:func:`catbell_qutip.thresholds.thresholds`: their refining solves run in lockstep,
+    each giving bit for bit what :func:`model_numbers` would compute alone)."""
+    engine = kwargs.get("engine", "coherent")
+    n_grid, n_scan = kwargs.get("n_threshold", 25), kwargs.get("n_scan", 24)
+    todo = {}
+    for enc in ENCODERS:
+        for pl in ETA_INT_PLACEMENTS:
+            for key in list(MODEL_CLAIMS)[:4]:
+                tag = threshold_tag(key, enc, pl)
+                if tag not in cache and tag not in todo:
+                    param, l = key.split("_l")
+                    todo[tag] = dict(merge_layers(preset("repro-base"), {
+                        "encoder": enc, "eta_int_placement": pl}),
+                        parameter=param.removeprefix("threshold_"), loss_order=int(l))
+    if todo:
+        found = thresholds(list(todo.values()), engine=engine, n_grid=n_grid, n_scan=n_scan)
+        cache.update({tag: th.value for tag, th in zip(todo, found, strict=True)})
+
+
 def model_table(*, t0_s: float, progress=None, cache: dict | None = None,
                 **kwargs) -> list[dict]:
     """:func:`model_numbers` for every encoder x placement, with deviations and picks.
@@ -335,6 +356,7 @@ def model_table(*, t0_s: float, progress=None, cache: dict | None = None,
     """
     rows = []
     cache = {} if cache is None else cache
+    _fill_thresholds(cache, kwargs)
     for enc in ENCODERS:
         for pl in ETA_INT_PLACEMENTS:
             rows.append(model_numbers(enc, pl, t0_s=t0_s, cache=cache, **kwargs))

@@ -23,11 +23,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import minimize_scalar
 
 from ._checks import NoHeraldWarning, check_int, check_rate_hz, check_real
 from .api import evaluate
 from .formulas import entanglement_rate, timing
+from .lockstep import brent, run, run_one
 from .outputs import dataset
 from .params import ALPHA_MAX, ProtocolParams
 
@@ -38,6 +39,8 @@ __all__ = [
     "entanglement_rate",
     "alpha_for_rate",
     "solve_at_rate",
+    "solve_task",
+    "solve_many",
     "S_vs_length",
     "S_vs_memory_time",
 ]
@@ -99,7 +102,11 @@ def _evaluate_P(loss_order, engine, alpha, fields):
                                    **fields)["P"], dtype=float)
 
 
-def _scan_P(loss_order, engine, grid, flat, rate, T, chunk: int = 8):
+#: alpha scan points evaluated per call (the scan stops after the chunk that crosses)
+_SCAN_CHUNK = 8
+
+
+def _scan_P(loss_order, engine, grid, flat, rate, T, chunk: int = _SCAN_CHUNK):
     """P on grid x points, (n_grid, npt), evaluated in chunks of increasing alpha; a point
     stops being evaluated once it reaches its rate (NaN above), which spares the large,
     expensive amplitudes."""
@@ -145,10 +152,89 @@ def _best_rate(loss_order, engine, grid, R, T, fields):
     return float(R[i]), float(grid[i])
 
 
-def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable):
+class _Request:
+    """One evaluation a solve task asks for: P (``outputs=("P",)``) or every output at
+    ``alpha`` (float, or an array of scan points) and the scalar ``fields``."""
+
+    __slots__ = ("loss_order", "engine", "outputs", "alpha", "fields")
+
+    def __init__(self, loss_order, engine, alpha, fields, outputs=("P",)):
+        self.loss_order, self.engine, self.outputs = loss_order, engine, outputs
+        self.alpha, self.fields = alpha, fields
+
+    def group(self):
+        """Requests of one group are evaluated in one call: the same code, engine, outputs
+        and every field that stays a scalar; only alpha and :data:`_BATCHED` vary. P alone
+        (``protocol.run_probability``) is batch-invariant; F, S, Q are not (the register's
+        reductions run in another order on a batch), so such a request is its own group."""
+        if self.outputs != ("P",):
+            return ("alone", id(self))
+        batched = _BATCHED.get(self.fields.get("usd", "tub"), ())
+        fixed = tuple(sorted((k, v.item() if isinstance(v, np.ndarray) else v)
+                             for k, v in self.fields.items() if k not in batched))
+        return (self.loss_order, self.engine, self.outputs, fixed,
+                tuple(sorted(k for k in self.fields if k in batched)))
+
+
+#: fields that may differ between the requests of one batched evaluation, by USD: the
+#: coherent engine gives every point of such a batch the P, F, S, Q it gives the point
+#: alone, bit for bit (tests/test_rates.py checks it). Other fields stay scalars: a length
+#: array, for one, computes the fibre transmission with NumPy's vectorised power, which
+#: differs from the scalar one in the last bit; and with the linear-optics USD a batch
+#: over the detector loss sums the effects in another order.
+_BATCHED = {"tub": ("eta_int", "eta_c", "eta_d"), "linear": ("eta_c",)}
+
+
+def _evaluate_one(req):
+    if req.outputs == ("P",):
+        return _evaluate_P(req.loss_order, req.engine, req.alpha, req.fields)
+    return evaluate(req.loss_order, engine=req.engine, alpha=req.alpha, **req.fields)
+
+
+def _evaluate_requests(requests):
+    """Answer solve requests: one vectorised evaluate per group (:meth:`_Request.group`);
+    a request alone in its group is evaluated exactly as the scalar solver always did."""
+    groups: dict = {}
+    for i, req in enumerate(requests):
+        groups.setdefault(req.group(), []).append(i)
+    out = [None] * len(requests)
+    for idx in groups.values():
+        reqs = [requests[i] for i in idx]
+        if len(reqs) == 1:
+            out[idx[0]] = _evaluate_one(reqs[0])
+            continue
+        sizes = [np.size(r.alpha) for r in reqs]
+        alpha = np.concatenate([np.ravel(r.alpha) for r in reqs])
+        fields = dict(reqs[0].fields)
+        for k in _BATCHED.get(fields.get("usd", "tub"), ()):
+            if k in fields and any(r.fields[k] != fields[k] for r in reqs):
+                fields[k] = np.repeat([float(r.fields[k]) for r in reqs], sizes)
+        res = _evaluate_one(_Request(reqs[0].loss_order, reqs[0].engine, alpha, fields,
+                                     reqs[0].outputs))
+        ends = np.cumsum(sizes)
+        for i, r, end, n in zip(idx, reqs, ends, sizes, strict=True):
+            sl = slice(end - n, end)
+            if r.outputs == ("P",):
+                out[i] = res[sl].reshape(np.shape(r.alpha))
+            else:
+                out[i] = {k: v[sl].reshape(np.shape(r.alpha)) for k, v in res.items()}
+    return out
+
+
+def _alpha_task(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable):
+    """The scalar alpha solve as a task (:mod:`catbell_qutip.lockstep`): the scan of
+    :func:`_scan_P` for one point, then :func:`scipy.optimize.brentq` (its transcription
+    :func:`~catbell_qutip.lockstep.brent`) on f = P / (R T) - 1."""
     target = rate * T
     grid = _scan_grid(alpha_max, n_scan)
-    P = _scan_P(loss_order, engine, grid, fields, np.array([rate]), np.array([T]))[:, 0]
+    P = np.full(grid.size, np.nan)
+    for start in range(0, grid.size, _SCAN_CHUNK):
+        g = grid[start:start + _SCAN_CHUNK]
+        (block,) = yield [_Request(loss_order, engine, g[:, None], fields)]
+        block = np.broadcast_to(block, (g.size, 1))[:, 0]
+        P[start:start + _SCAN_CHUNK] = block
+        if np.any(block / T >= rate):
+            break
     R = P / T
     hit = np.nonzero(R >= rate)[0]
     if hit.size == 0:
@@ -158,8 +244,8 @@ def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_una
         raise ValueError(_unattainable_message(loss_order, rate, alpha_max, r_best, a_best))
     i = int(hit[0])
     if i == 0:
-        p0 = float(_evaluate_P(loss_order, engine, 0.0, fields))
-        if p0 >= target:  # dark clicks alone reach the rate
+        (p0,) = yield [_Request(loss_order, engine, 0.0, fields)]
+        if float(p0) >= target:  # dark clicks alone reach the rate
             return 0.0
         lo = 0.0
     else:
@@ -171,15 +257,110 @@ def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_una
     def f(a):
         a = float(a)
         if a not in seen:  # brentq returns a point it evaluated: the check below is free
-            seen[a] = float(_evaluate_P(loss_order, engine, a, fields)) / target - 1.0
+            (p,) = yield [_Request(loss_order, engine, a, fields)]
+            seen[a] = float(p) / target - 1.0
         return seen[a]
 
-    root = brentq(f, lo, hi, xtol=1e-300, rtol=1e-13, maxiter=200)
+    root = yield from brent(f, lo, hi, xtol=1e-300, rtol=1e-13, maxiter=200)
     # brentq brackets the sign change to ~1e-13 in alpha, i.e. ~1e-12 in R_eg (R ~ alpha^8 at
     # worst, l = 3 at small alpha); checked against RATE_RTOL
-    if abs(f(root)) > RATE_RTOL:
+    if abs((yield from f(root))) > RATE_RTOL:
         raise RuntimeError(f"alpha solver did not reach {RATE_RTOL:g} relative in R_eg")
     return float(root)
+
+
+def _solve_scalar(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable):
+    return run_one(_alpha_task(loss_order, rate, T, engine, alpha_max, n_scan, fields,
+                               on_unattainable), _evaluate_requests)
+
+
+def _checked(loss_order, rate_hz, alpha_max, n_scan, fields):
+    """Validated (rate, attempt time T, alpha_max, n_scan, shape) of a rate solve."""
+    rate = check_rate_hz(rate_hz)
+    # the scan runs up to alpha_max: bounded as alpha itself is (not blamed on alpha)
+    alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True, high=ALPHA_MAX)
+    n_scan = check_int(n_scan, "n_scan", low=2)
+    if "alpha" in fields:
+        raise ValueError("alpha is what alpha_for_rate solves for; do not pass it")
+    params = ProtocolParams(loss_order=loss_order, alpha=1.0, **fields)
+    T = np.asarray(params.attempt_time_s, dtype=float)
+    if np.any(T <= 0):
+        raise ValueError(
+            "the attempt time max(L / c_f, t0) is 0 (length_km = 0 and t0_s = 0): every "
+            "alpha > 0 gives an infinite rate; give length_km > 0 or t0_s > 0"
+        )
+    shape = np.broadcast_shapes(np.shape(rate), params.batch_shape)
+    return rate, T, float(alpha_max), int(n_scan), shape
+
+
+def solve_task(loss_order: int, rate_hz: float, *, engine: str = "coherent",
+               alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
+               **fields):
+    """:func:`solve_at_rate` at one point, as a task of :mod:`catbell_qutip.lockstep`.
+
+    Many such tasks run together through :func:`solve_many` (one vectorised evaluation per
+    step for all of them); each gives bit for bit what :func:`solve_at_rate` gives alone.
+
+    Parameters
+    ----------
+    loss_order, rate_hz, engine, alpha_max, n_scan, **fields
+        As in :func:`solve_at_rate`, every field a scalar; an unattainable rate gives NaN.
+
+    Returns
+    -------
+    generator
+        Its return value is a dict of 0-d arrays: ``alpha``, ``P``, ``F``, ``S``, ``Q``
+        (NaN where the rate is unattainable).
+
+    Raises
+    ------
+    ValueError
+        As :func:`alpha_for_rate`, for a field that is an array, or invalid parameters
+        (when the task starts).
+
+    Examples
+    --------
+    >>> r = solve_many([solve_task(0, 3000.0, length_km=5.0)])[0]
+    >>> bool(r["S"] == solve_at_rate(0, 3000.0, length_km=5.0)["S"])
+    True
+    """
+    rate, T, alpha_max, n_scan, shape = _checked(loss_order, rate_hz, alpha_max, n_scan,
+                                                 fields)
+    if shape != ():
+        raise ValueError("solve_task takes one point: every field a scalar")
+    alpha = yield from _alpha_task(loss_order, float(rate), float(T), engine, alpha_max,
+                                   n_scan, fields, "nan")
+    alpha = np.asarray(alpha, dtype=float)
+    out = {k: np.full((), np.nan) for k in ("P", "F", "S", "Q")}
+    if np.isfinite(alpha):
+        (r,) = yield [_Request(loss_order, engine, float(alpha), fields, outputs=None)]
+        for k in out:
+            out[k][()] = r[k]
+    out["alpha"] = alpha
+    return out
+
+
+def solve_many(tasks) -> list:
+    """Run tasks of :func:`solve_task` (or tasks built on them) in lockstep.
+
+    Parameters
+    ----------
+    tasks : sequence of generator
+        Tasks of :mod:`catbell_qutip.lockstep` whose requests are rate-solve evaluations.
+
+    Returns
+    -------
+    list
+        Their return values, in order.
+
+    Examples
+    --------
+    >>> rs = solve_many([solve_task(l, 3000.0, length_km=5.0) for l in (0, 1)])
+    >>> [round(float(r["S"]), 6) for r in rs] == [
+    ...     round(float(solve_at_rate(l, 3000.0, length_km=5.0)["S"]), 6) for l in (0, 1)]
+    True
+    """
+    return run(tasks, _evaluate_requests)
 
 
 def _solve_batch(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unattainable,
@@ -314,20 +495,8 @@ def alpha_for_rate(loss_order: int, rate_hz, *, engine: str = "coherent",
     """
     if on_unattainable not in ("raise", "nan"):
         raise ValueError(f"on_unattainable must be 'raise' or 'nan', got {on_unattainable!r}")
-    rate = check_rate_hz(rate_hz)
-    # the scan runs up to alpha_max: bounded as alpha itself is (not blamed on alpha)
-    alpha_max = check_real(alpha_max, "alpha_max", low=0.0, low_open=True, high=ALPHA_MAX)
-    n_scan = check_int(n_scan, "n_scan", low=2)
-    if "alpha" in fields:
-        raise ValueError("alpha is what alpha_for_rate solves for; do not pass it")
-    params = ProtocolParams(loss_order=loss_order, alpha=1.0, **fields)
-    T = np.asarray(params.attempt_time_s, dtype=float)
-    if np.any(T <= 0):
-        raise ValueError(
-            "the attempt time max(L / c_f, t0) is 0 (length_km = 0 and t0_s = 0): every "
-            "alpha > 0 gives an infinite rate; give length_km > 0 or t0_s > 0"
-        )
-    shape = np.broadcast_shapes(np.shape(rate), params.batch_shape)
+    rate, T, alpha_max, n_scan, shape = _checked(loss_order, rate_hz, alpha_max, n_scan,
+                                                 fields)
     if shape == ():
         return _solve_scalar(loss_order, float(rate), float(T), engine, float(alpha_max),
                              int(n_scan), fields, on_unattainable)

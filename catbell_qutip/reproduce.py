@@ -53,7 +53,7 @@ from .panels import (  # noqa: F401
 )
 from .params import ENCODERS, ETA_INT_PLACEMENTS, merge_layers, preset
 from .rates import S_vs_length, S_vs_memory_time
-from .thresholds import threshold
+from .thresholds import thresholds
 
 __all__ = ["PANELS", "GRIDS", "SUMMARY_KEYS", "THRESHOLD_JOBS", "ANALYSIS_KEYS", "Panel",
            "model_text", "reproduce", "panel_fields", "calibrate_t0", "crossing_lengths",
@@ -409,16 +409,14 @@ def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,
             put(post.run(panel, ds, fields, ctx))
         bar.update()
 
-    rows = []
     base = panel_fields(PANELS[0], overrides)
-    for param, l in jobs:
-        step(f"threshold {param} l={l}")
-        th = threshold(param, l, length_km=LENGTH_THRESHOLD_KM, rate_hz=RATE_FIG23_HZ,
-                       engine=engine, n_grid=grids["n_threshold"], n_scan=grids["n_scan"],
-                       **base)
+    step("thresholds")  # all at once: their refining solves run in lockstep
+    rows = thresholds([dict(parameter=param, loss_order=l) for param, l in jobs],
+                      length_km=LENGTH_THRESHOLD_KM, rate_hz=RATE_FIG23_HZ, engine=engine,
+                      n_grid=grids["n_threshold"], n_scan=grids["n_scan"], **base)
+    for (param, l), th in zip(jobs, rows, strict=True):
         put({_threshold_key(param, l): (th.value, th.message)})
-        rows.append(th)
-        bar.update()
+    bar.update(len(jobs))
     for param, l in set(THRESHOLD_JOBS) - set(jobs):
         put({_threshold_key(param, l): (
             None, "not computed in this run (--quick or the Fock engine, where the l = 3 "

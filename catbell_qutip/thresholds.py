@@ -37,10 +37,18 @@ from ._checks import (
     check_time,
 )
 from .api import seconds_per_point
+from .lockstep import brent, gather
 from .paper import LENGTH_THRESHOLD_KM, RATE_FIG23_HZ
-from .rates import DEFAULT_ALPHA_MAX, DEFAULT_N_SCAN, ScanOptions, solve_at_rate
+from .rates import (
+    DEFAULT_ALPHA_MAX,
+    DEFAULT_N_SCAN,
+    ScanOptions,
+    solve_at_rate,
+    solve_many,
+    solve_task,
+)
 
-__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold",
+__all__ = ["THRESHOLD_PARAMETERS", "Threshold", "threshold", "thresholds",
            "reference_S", "max_length_above", "check_thresholds"]
 
 #: evaluations per scan point and code of the rate solve (the alpha scan stops at the
@@ -269,6 +277,65 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
     >>> 0 < th.value < 1, abs(S[1] - S[0]) < 1e-4
     (True, True)
     """
+    return thresholds([dict(parameter=parameter, loss_order=loss_order)],
+                      length_km=length_km, rate_hz=rate_hz, engine=engine, n_grid=n_grid,
+                      x_min=x_min, xtol=xtol, alpha_max=alpha_max, n_scan=n_scan,
+                      **fixed)[0]
+
+
+def thresholds(jobs, *, length_km: float = LENGTH_THRESHOLD_KM,
+               rate_hz: float = RATE_FIG23_HZ, engine: str = "coherent",
+               n_grid: int = 25, x_min: float = 0.02, xtol: float = 1e-5,
+               alpha_max: float = DEFAULT_ALPHA_MAX, n_scan: int = DEFAULT_N_SCAN,
+               **fixed) -> list:
+    """Several :func:`threshold` runs at once, their refining solves in lockstep.
+
+    Each run scans its gap on the grid (one vectorised solve per code), then refines its
+    crossings with Brent's method on g(x) = S_l(x) - S_0(x), every g a pair of rate solves.
+    The refinements of all runs advance together (:mod:`catbell_qutip.lockstep`): each step
+    evaluates every pending solve in one call per group, and each run gives bit for bit
+    what :func:`threshold` gives alone.
+
+    Parameters
+    ----------
+    jobs : sequence of dict
+        One per run: ``parameter`` and ``loss_order`` (as :func:`threshold`), and optional
+        extra fields that override ``fixed`` for that run (e.g. ``encoder``).
+    length_km, rate_hz, engine, n_grid, x_min, xtol, alpha_max, n_scan, **fixed
+        As in :func:`threshold`, common to every run.
+
+    Returns
+    -------
+    list of Threshold
+        In the order of ``jobs``.
+
+    Raises
+    ------
+    catbell_qutip._checks.ParameterError
+        As :func:`threshold`, for the first invalid job.
+
+    Examples
+    --------
+    >>> a, b = thresholds([dict(parameter="eta_c", loss_order=1),
+    ...                    dict(parameter="eta_c", loss_order=3)], n_grid=5)
+    >>> (a.value, b.value) == (threshold("eta_c", 1, n_grid=5).value,
+    ...                        threshold("eta_c", 3, n_grid=5).value)
+    True
+    """
+    runs = []
+    for job in jobs:
+        job = dict(job)
+        parameter, loss_order = job.pop("parameter"), job.pop("loss_order")
+        runs.append(_setup(parameter, loss_order, dict(fixed, **job), length_km=length_km,
+                           rate_hz=rate_hz, engine=engine, n_grid=n_grid, x_min=x_min,
+                           alpha_max=alpha_max, n_scan=n_scan))
+    found = solve_many([_crossings_task(r, rate_hz, xtol) for r in runs])
+    return [_result(r, c, length_km, rate_hz, x_min) for r, c in zip(runs, found, strict=True)]
+
+
+def _setup(parameter, loss_order, fixed, *, length_km, rate_hz, engine, n_grid, x_min,
+           alpha_max, n_scan):
+    """Validate one threshold run and scan its gap: a dict of what the rest needs."""
     check_choice(parameter, "parameter", THRESHOLD_PARAMETERS)
     l = check_int(loss_order, "loss_order")
     if l < 1:
@@ -282,12 +349,21 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
     x = np.linspace(x_min, 1.0, int(n_grid))
     S_l = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, x, base))["S"]
     S_0 = solve_at_rate(0, rate_hz, **kw, **_fields(parameter, x, base))["S"]
-    gap = S_l - S_0
+    return dict(parameter=parameter, loss_order=loss_order, kw=kw, base=base, x=x,
+                gap=S_l - S_0)
+
+
+def _crossings_task(run, rate_hz, xtol):
+    """The run's crossings, refined by Brent's method on g (a task of
+    :mod:`catbell_qutip.lockstep`; the same iterates as :func:`scipy.optimize.brentq`)."""
+    parameter, loss_order, kw, base = run["parameter"], run["loss_order"], run["kw"], run["base"]
+    x, gap = run["x"], run["gap"]
 
     def g(xx):
-        sl = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, xx, base))["S"]
-        s0 = solve_at_rate(0, rate_hz, **kw, **_fields(parameter, xx, base))["S"]
-        return float(sl - s0)
+        sl, s0 = yield from gather(
+            solve_task(loss_order, rate_hz, **kw, **_fields(parameter, xx, base)),
+            solve_task(0, rate_hz, **kw, **_fields(parameter, xx, base)))
+        return float(sl["S"] - s0["S"])
 
     crossings = []
     for i in range(x.size - 1, 0, -1):
@@ -295,8 +371,14 @@ def threshold(parameter: str, loss_order: int, *, length_km: float = LENGTH_THRE
         if not (np.isfinite(hi_v) and np.isfinite(lo_v)):
             continue
         if (hi_v > 0) != (lo_v > 0):
-            root = brentq(g, x[i - 1], x[i], xtol=xtol, rtol=1e-12)
+            root = yield from brent(g, x[i - 1], x[i], xtol=xtol, rtol=1e-12)
             crossings.append((float(root), bool(hi_v > 0)))
+    return crossings
+
+
+def _result(run, crossings, length_km, rate_hz, x_min):
+    """The :class:`Threshold` of a run from its scan and crossings."""
+    parameter, loss_order, x, gap = run["parameter"], run["loss_order"], run["x"], run["gap"]
     name = f"{parameter}" + (" (linear-optics USD)" if parameter == "eta_d" else "")
     where = f"S_{loss_order}({length_km:g} km) = S_0 at R_eg = {rate_hz:g} Hz"
     down = [c for c, above_wins in crossings if above_wins]

@@ -149,7 +149,8 @@ def test_what_the_model_table_shares_between_rows():
 # -- the crossing search, on a stubbed gap with known roots ----------------------------------
 def _stub_gap(monkeypatch, gap):
     """Make S_l - S_0 = gap(x) exactly: S_0 = 2 and S_l = 2 + gap(x) at every x the
-    threshold search asks for (the rate solver is replaced; nothing else is)."""
+    threshold search asks for (the rate solver, batch and one-point task, is replaced;
+    nothing else is)."""
     import numpy as np
 
     from catbell_qutip import thresholds as th_mod
@@ -158,7 +159,12 @@ def _stub_gap(monkeypatch, gap):
         x = np.asarray(fields["eta_c"], dtype=float)
         return {"S": 2.0 + (gap(x) if loss_order else 0.0 * x)}
 
+    def fake_task(loss_order, rate_hz, **fields):  # the refinement's one-point solves
+        return fake_solve(loss_order, rate_hz, **fields)
+        yield
+
     monkeypatch.setattr(th_mod, "solve_at_rate", fake_solve)
+    monkeypatch.setattr(th_mod, "solve_task", fake_task)
 
 
 def test_threshold_is_the_largest_downward_crossing(monkeypatch):
