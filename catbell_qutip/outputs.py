@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 
 import numpy as np
 
 from .params import PARAM_INFO
 
-__all__ = ["OUTPUT_INFO", "units", "long_name", "attrs_of", "dataset", "json_ready", "dumps",
-           "plain_text", "csv_header"]
+__all__ = ["OUTPUT_INFO", "units", "long_name", "attrs_of", "dataset", "write_netcdf",
+           "json_ready", "dumps", "plain_text", "csv_header"]
 
 #: result name -> (unit, long name); "1" is dimensionless
 OUTPUT_INFO: dict[str, tuple[str, str]] = {
@@ -171,6 +172,55 @@ def dataset(data: dict, coords: dict, attrs: dict | None = None, *,
         built_coords[name] = entry(name, v if isinstance(v, tuple) else (name, v))
     return xr.Dataset({k: entry(k, v) for k, v in data.items()}, coords=built_coords,
                       attrs=attrs or {})
+
+
+def write_netcdf(ds, path) -> None:
+    """Write a Dataset to a netCDF-4 file: the file ``ds.to_netcdf(path)`` writes.
+
+    :meth:`xarray.Dataset.to_netcdf` asks dask which scheduler is active (to choose its
+    file locks), which imports dask.distributed (~0.2 s of CPU) even for a Dataset held in
+    NumPy arrays. Such a Dataset is written here through xarray's own netCDF4 store
+    (:class:`xarray.backends.NetCDF4DataStore`, :meth:`xarray.Dataset.dump_to_store`), the
+    steps ``to_netcdf`` takes after that check, with the locks it would choose; a Dataset
+    with dask-backed (chunked) variables goes to ``to_netcdf`` itself.
+    tests/test_outputs.py checks that both files are byte-identical and load identically,
+    and that no dask.distributed is imported.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The data (variables, coordinates and attributes as :func:`dataset` builds them).
+    path : str or path-like
+        The file, overwritten.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, xarray as xr
+    >>> ds = dataset({"S": ("alpha", [2.5, 2.6])}, {"alpha": [0.5, 1.0]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_netcdf(ds, pathlib.Path(d, "s.nc"))
+    ...     with xr.open_dataset(pathlib.Path(d, "s.nc")) as back:
+    ...         back.identical(ds)
+    True
+    """
+    from xarray.backends import NetCDF4DataStore  # slow to import, as in dataset()
+    from xarray.backends.locks import HDF5_LOCK, NETCDFC_LOCK, combine_locks
+
+    if any(v.chunks is not None for v in ds.variables.values()):
+        ds.to_netcdf(path)
+        return
+    # the lock the store makes itself with no dask scheduler (the netCDF-C and HDF5
+    # library locks and one for this file), given so that it does not ask dask for one
+    lock = combine_locks([NETCDFC_LOCK, HDF5_LOCK, threading.Lock()])
+    store = NetCDF4DataStore.open(str(path), mode="w", lock=lock)
+    try:
+        ds.dump_to_store(store)
+    finally:
+        store.close()
 
 
 def json_ready(obj):

@@ -36,7 +36,7 @@ from . import discrepancies, identification
 from ._checks import check_choice
 from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
-from .outputs import attrs_of, csv_header, json_ready
+from .outputs import attrs_of, csv_header, json_ready, write_netcdf
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -187,7 +187,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
 
 # -- output -------------------------------------------------------------------------------
 def _write_data(ds, out: Path, name: str):
-    ds.to_netcdf(out / f"{name}.nc")
+    write_netcdf(ds, out / f"{name}.nc")
     df = ds.to_dataframe().reset_index()
     units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
     with open(out / f"{name}.csv", "w") as fh:
@@ -304,7 +304,7 @@ def _write_thresholds(rows, out: Path, model: dict):
     ds = xr.Dataset(data, attrs={"length_km": LENGTH_THRESHOLD_KM, "rate_hz": RATE_FIG23_HZ,
                                  **{k: str(v) for k, v in model.items()}})
     ds["efficiency"].attrs["units"] = "1"
-    ds.to_netcdf(out / "thresholds.nc")
+    write_netcdf(ds, out / "thresholds.nc")
 
 
 def reproduce(out="results", *, engine: str = "coherent", quick: bool = False,

@@ -1,10 +1,13 @@
 """The output-format rules (catbell_qutip/outputs.py): JSON holds no "inf"/Infinity/NaN,
-CSV headers carry no matplotlib markup, the same everywhere."""
+CSV headers carry no matplotlib markup, the same everywhere; netCDF files are what
+xarray's to_netcdf writes."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,14 @@ import pytest
 import xarray as xr
 
 from catbell_qutip.cli import main
-from catbell_qutip.outputs import csv_header, dumps, json_ready, plain_text
+from catbell_qutip.outputs import (
+    csv_header,
+    dataset,
+    dumps,
+    json_ready,
+    plain_text,
+    write_netcdf,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +103,40 @@ def test_reproduce_csv_header_is_plain(tmp_path):
     _write_data(ds, tmp_path, "p")
     header = (tmp_path / "p.csv").read_text().splitlines()[0]
     assert header == "# Fig. 3(g): Table I, R_eg = 3 Hz; units: length_km [km], S [1]"
+
+
+def _panel_like():
+    """A Dataset as reproduce writes one: float curves with NaN, an int coordinate, a
+    second dimension, string, int, float attributes."""
+    ds = dataset({"S": (("loss_order", "length_km"), [[2.8, np.nan, 2.1], [2.7, 2.5, np.nan]]),
+                  "alpha": (("loss_order", "length_km"), np.arange(6.0).reshape(2, 3))},
+                 {"length_km": [1.0, 5.0, 10.0],
+                  "loss_order": ("loss_order", np.array([0, 1]))},
+                 {"panel": "fig2a", "rate_hz": 3000.0, "n": 3, "note": "S_l(5 km) = S_0"})
+    ds["peak"] = ("loss_order", [1.5, 2.5], {"units": "bit/s", "threshold": "none"})
+    return ds
+
+
+def test_write_netcdf_writes_the_file_to_netcdf_writes(tmp_path):
+    ds = _panel_like()
+    ds.to_netcdf(tmp_path / "ref.nc")
+    write_netcdf(ds, tmp_path / "ours.nc")
+    assert (tmp_path / "ref.nc").read_bytes() == (tmp_path / "ours.nc").read_bytes()
+    with xr.open_dataset(tmp_path / "ref.nc") as a, xr.open_dataset(tmp_path / "ours.nc") as b:
+        assert a.identical(b) and b.identical(ds.assign_coords(ds.coords))
+        assert b.attrs == ds.attrs and b.S.attrs == ds.S.attrs
+
+
+def test_write_netcdf_imports_no_dask_distributed(tmp_path):
+    """xarray's to_netcdf asks dask for its scheduler, which imports dask.distributed
+    (~0.2 s); write_netcdf must not (checked in a fresh interpreter)."""
+    code = ("import sys, numpy as np\n"
+            "from catbell_qutip.outputs import dataset, write_netcdf\n"
+            "ds = dataset({'S': ('alpha', [2.5, np.nan])}, {'alpha': [0.5, 1.0]})\n"
+            f"write_netcdf(ds, {str(tmp_path / 'x.nc')!r})\n"
+            "print('distributed' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "False"
+    with xr.open_dataset(tmp_path / "x.nc") as back:
+        assert back.S.values[0] == 2.5 and np.isnan(back.S.values[1])
