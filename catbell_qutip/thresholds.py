@@ -322,20 +322,23 @@ def thresholds(jobs, *, length_km: float = LENGTH_THRESHOLD_KM,
     ...                        threshold("eta_c", 3, n_grid=5).value)
     True
     """
-    runs = []
+    runs, scans_0 = [], {}
     for job in jobs:
         job = dict(job)
         parameter, loss_order = job.pop("parameter"), job.pop("loss_order")
         runs.append(_setup(parameter, loss_order, dict(fixed, **job), length_km=length_km,
                            rate_hz=rate_hz, engine=engine, n_grid=n_grid, x_min=x_min,
-                           alpha_max=alpha_max, n_scan=n_scan))
+                           alpha_max=alpha_max, n_scan=n_scan, scans_0=scans_0))
     found = solve_many([_crossings_task(r, rate_hz, xtol) for r in runs])
     return [_result(r, c, length_km, rate_hz, x_min) for r, c in zip(runs, found, strict=True)]
 
 
 def _setup(parameter, loss_order, fixed, *, length_km, rate_hz, engine, n_grid, x_min,
-           alpha_max, n_scan):
-    """Validate one threshold run and scan its gap: a dict of what the rest needs."""
+           alpha_max, n_scan, scans_0):
+    """Validate one threshold run and scan its gap: a dict of what the rest needs.
+
+    ``scans_0`` holds the l = 0 scans already made, by parameter and fields: runs that
+    differ only in l (e.g. l = 1 and l = 3) share the same S_0 curve."""
     check_choice(parameter, "parameter", THRESHOLD_PARAMETERS)
     l = check_int(loss_order, "loss_order")
     if l < 1:
@@ -348,7 +351,16 @@ def _setup(parameter, loss_order, fixed, *, length_km, rate_hz, engine, n_grid, 
     base = dict(fixed, length_km=length_km)
     x = np.linspace(x_min, 1.0, int(n_grid))
     S_l = solve_at_rate(loss_order, rate_hz, **kw, **_fields(parameter, x, base))["S"]
-    S_0 = solve_at_rate(0, rate_hz, **kw, **_fields(parameter, x, base))["S"]
+    key = (parameter, tuple(sorted(base.items())), tuple(sorted(kw.items())), rate_hz,
+           float(x_min), int(n_grid))
+    try:
+        S_0 = scans_0[key]
+    except (KeyError, TypeError):  # not scanned yet, or a field that is not hashable
+        S_0 = solve_at_rate(0, rate_hz, **kw, **_fields(parameter, x, base))["S"]
+        try:
+            scans_0[key] = S_0
+        except TypeError:
+            pass
     return dict(parameter=parameter, loss_order=loss_order, kw=kw, base=base, x=x,
                 gap=S_l - S_0)
 

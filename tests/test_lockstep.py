@@ -202,14 +202,17 @@ def test_solve_tasks_in_lockstep_equal_solve_at_rate():
 
 
 def test_thresholds_in_lockstep_equal_the_scalar_brentq_route():
-    """thresholds() against the route it replaces, written out here: g(x) from two
-    solve_at_rate calls, refined by scipy.optimize.brentq. Values and crossings must be
-    identical (a different iterate path would move them within the 1e-5 tolerance)."""
+    """thresholds() against the route it replaces, written out here: the gap scan from
+    two solve_at_rate calls per run (thresholds() shares S_0's between runs that differ
+    only in l), g(x) from two more, refined by scipy.optimize.brentq. Gaps and crossings
+    must be identical (a different iterate path would move them within the 1e-5
+    tolerance)."""
     from catbell_qutip.rates import solve_at_rate
     from catbell_qutip.thresholds import _fields, thresholds
 
     fixed = {"encoder": "ideal", "eta_int_placement": "lumped"}
-    jobs = [("eta_int", 1, {}), ("eta_c", 3, {}), ("eta_int", 3, {"encoder": "explicit"})]
+    jobs = [("eta_int", 1, {}), ("eta_c", 3, {}), ("eta_int", 3, {}),  # shares S_0's scan
+            ("eta_int", 3, {"encoder": "explicit"})]
     got = thresholds([dict(parameter=p, loss_order=l, **e) for p, l, e in jobs], n_grid=5,
                      n_scan=24, **fixed)
     for (p, l, extra), th in zip(jobs, got, strict=True):
@@ -220,6 +223,8 @@ def test_thresholds_in_lockstep_equal_the_scalar_brentq_route():
                  for c in (l, 0)]
             return float(S[0] - S[1])
         x, gap = th.grid, th.gap
+        S = [solve_at_rate(c, 3000.0, n_scan=24, **_fields(p, x, base))["S"] for c in (l, 0)]
+        np.testing.assert_array_equal(gap, S[0] - S[1])
         ref = [brentq(g, x[i - 1], x[i], xtol=1e-5, rtol=1e-12)
                for i in range(x.size - 1, 0, -1)
                if np.isfinite(gap[i]) and np.isfinite(gap[i - 1])
