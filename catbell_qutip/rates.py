@@ -165,10 +165,11 @@ class _Request:
     def group(self):
         """Requests of one group are evaluated in one call: the same code, engine, outputs
         and every field that stays a scalar; only alpha and :data:`_BATCHED` vary. P alone
-        (``protocol.run_probability``) is batch-invariant; F, S, Q are not (the register's
-        reductions run in another order on a batch), so such a request is its own group."""
-        if self.outputs != ("P",):
-            return ("alone", id(self))
+        (``protocol.run_probability``) on the coherent engine is batch-invariant; F, S, Q
+        are not (the register's reductions run in another order on a batch), nor is the
+        Fock engine, so such a request is its own group."""
+        if self.outputs != ("P",) or self.engine != "coherent":
+            return ("alone", id(self))  # batch invariance is shown for these P only
         batched = _BATCHED.get(self.fields.get("usd", "tub"), ())
         fixed = tuple(sorted((k, v.item() if isinstance(v, np.ndarray) else v)
                              for k, v in self.fields.items() if k not in batched))

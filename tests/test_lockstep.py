@@ -230,3 +230,14 @@ def test_thresholds_in_lockstep_equal_the_scalar_brentq_route():
                if np.isfinite(gap[i]) and np.isfinite(gap[i - 1])
                and (gap[i] > 0) != (gap[i - 1] > 0)]
         assert ref and list(th.crossings) == ref, (p, l, extra)
+
+
+def test_only_coherent_P_requests_are_batched():
+    """F, S, Q and the Fock engine are not batch-invariant: such requests stay alone."""
+    from catbell_qutip.rates import _Request
+
+    def same_group(engine, outputs):
+        a, b = (_Request(1, engine, 1.0, dict(BASE, eta_c=c), outputs) for c in (0.5, 0.6))
+        return a.group() == b.group()
+    assert same_group("coherent", ("P",))
+    assert not same_group("coherent", None) and not same_group("fock", ("P",))
