@@ -26,7 +26,7 @@ from ..advantage import (
     plot_map,
     repro_settings,
 )
-from ..outputs import csv_header, dumps
+from ..outputs import csv_header, dumps, write_netcdf
 from ..params import CONVERSION_PARTNERS, merge_layers
 from . import summary
 from ._common import (
@@ -141,7 +141,7 @@ def summarise_map(ds) -> dict:
 
 
 def _write(ds, out: Path):
-    ds.to_netcdf(out / f"{STEM}.nc")
+    write_netcdf(ds, out / f"{STEM}.nc")
     df = ds.to_dataframe().reset_index()
     cols = list(df.columns)
     units = {c: ds[c].attrs.get("units", "") for c in cols}

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from .._checks import check_int, check_real
-from ..outputs import dumps, json_ready
+from ..outputs import dumps, json_ready, write_netcdf
 from ..params import merge_layers
 from ..repeater import (
     KEY_MIN_BIT_S,
@@ -172,7 +172,7 @@ def run(args) -> int:
     }
     summary = json_ready(summary)
     with staged_output(out) as stage:  # every file or none (Ctrl-C)
-        ds.to_netcdf(stage / "repeater.nc")
+        write_netcdf(ds, stage / "repeater.nc")
         plot_scan(ds, stage / "repeater", usd=fields.get("usd", "tub"),
                   key_min=opts["key_min"], s_level=opts["s_level"])
         (stage / "summary.json").write_text(dumps(summary, indent=2))

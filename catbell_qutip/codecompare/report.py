@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs import csv_header, dumps
+from ..outputs import csv_header, dumps, write_netcdf
 from .compute import TIE_REL, TIE_S
 from .figure import plot_key_rate, plot_map, plot_S_at_rate
 from .settings import FAMILY_NAMES, KEY_SETTINGS
@@ -375,7 +375,7 @@ def _s(v) -> str:
 
 
 def _write_data(ds, path: Path) -> list:
-    ds.to_netcdf(path.with_suffix(".nc"))
+    write_netcdf(ds, path.with_suffix(".nc"))
     df = ds.to_dataframe().reset_index()
     units = {c: (ds[c].attrs.get("units", "") if c in ds.variables else "")
              for c in df.columns}
