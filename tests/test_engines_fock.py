@@ -20,6 +20,10 @@ import pytest
 import qutip
 
 import catbell_qutip.engines.fock as fock
+from catbell_qutip.engines import FockState
+from catbell_qutip.engines.base import sign_phases
+from catbell_qutip.params import ProtocolParams
+from catbell_qutip.protocol import run_protocol
 
 L = 18
 
@@ -159,3 +163,55 @@ def test_loss_on_the_sector_entries_equals_the_full_kraus_sum(period, adjoint, e
         off = (np.subtract.outer(np.arange(L), np.arange(L)) % period) != 0
         assert not np.any(out[b][off])
 
+
+
+# -- the real path: cat codes at l = 0 stay real (R(pi) = (-1)^n) ------------------------
+
+def _outcomes(params, state):
+    outs = run_protocol(params, state, explicit=params.encoder == "explicit")
+    return {(o.encoder_sector, o.syndrome, o.usd): o for o in outs}
+
+
+@pytest.mark.parametrize("fields", [
+    dict(eta_int=0.81, eta_dc=0.8, eta_uc=0.05, eta_d=0.97, length_km=4.0),
+    dict(eta=0.6, eta_int=0.9, eta_int_placement="before", t_c_s=1e-3, length_km=20.0),
+    dict(eta=0.7, usd="linear", eta_d=0.9),
+    dict(eta=0.5, encoder="explicit", decoder="ml", eta_int=0.95),
+    dict(eta=1.0),
+])
+def test_real_path_equals_the_complex_path(fields):
+    # the same batch run from a real initial state (the fast path) and from that state
+    # cast to complex (the general path): every record's probability and state agree
+    alphas = np.array([0.6, 1.3, 2.2, 2.9])
+    params = ProtocolParams(loss_order=0, alpha=alphas, **fields)
+    cutoffs = np.array([14, 20, 27, 33])
+    real = FockState.initial_cats(alphas, 1, cutoffs, explicit=params.encoder == "explicit",
+                                  truncation_errors=np.zeros(4))
+    assert real.K.dtype == np.float64
+    cplx = FockState(real.K.astype(complex), (), real.x, cutoffs=cutoffs)
+    a, b = _outcomes(params, real), _outcomes(params, cplx)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key].probability, b[key].probability, rtol=0,
+                                   atol=1e-14)
+        if a[key].rho_ab is not None:
+            np.testing.assert_allclose(a[key].rho_ab, b[key].rho_ab, rtol=0, atol=1e-14)
+
+
+def test_real_state_stays_real_only_where_every_phase_is_a_sign():
+    st = FockState.initial_cats(np.array([1.1, 2.0]), 1, np.array([20, 24]), explicit=False,
+                                truncation_errors=np.zeros(2)).add_qubit("A")
+    assert st.K.dtype == np.float64
+    assert st.reflect("A", np.pi).K.dtype == np.float64  # R(pi) = (-1)^n
+    assert st.reflect("A", np.pi).loss(np.array([0.3, 0.8])).K.dtype == np.float64
+    assert np.iscomplexobj(st.reflect("A", np.pi / 2).K)
+    # the real signs are the complex phases to rounding
+    n = np.arange(40)
+    for theta in (np.pi, 2 * np.pi, -np.pi):
+        np.testing.assert_allclose(sign_phases(theta, n), np.exp(1j * theta * n), rtol=0,
+                                   atol=1e-13)
+    assert sign_phases(np.pi / 2, n) is None and sign_phases(0.3, n) is None
+    # reflect on a real state gives the complex path's numbers
+    real = st.reflect("A", np.pi).K
+    cplx = FockState(st.K.astype(complex), st.qubits, st.x).reflect("A", np.pi).K
+    np.testing.assert_allclose(real, cplx, rtol=0, atol=1e-15)

@@ -39,7 +39,7 @@ from ..operations import (
     tub_povm_matrices,
 )
 from ..sectors import _log_factorials
-from .base import LightAtomState
+from .base import LightAtomState, sign_phases
 
 __all__ = ["FockState"]
 
@@ -205,7 +205,12 @@ def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     n = np.arange(L)[None, :]
     k = np.arange(L)[:, None]
     nk = np.where(n >= k, n - k, 0)
-    W = _loss_weights_batch(eta, L)  # (B, k, n)
+    # the weights once per distinct transmission (a batch shares eta_d, eta_int), the
+    # same numbers per point as computing them point by point
+    values, inverse = np.unique(eta, return_inverse=True)
+    W = _loss_weights_batch(values, L)  # (distinct, k, n)
+    if values.size > 1:
+        W = W[inverse.reshape(-1)]  # (B, k, n)
     return W[:, None] * V[:, :, nk]  # W vanishes for n < k
 
 
@@ -304,9 +309,11 @@ def _direct_loss(rho: np.ndarray, eta: np.ndarray, *, adjoint: bool) -> np.ndarr
 
 
 def _apply_superoperator(S, rows: np.ndarray) -> np.ndarray:
-    """``S`` applied to each row of ``rows`` (shape (n, L*L), complex): one real sparse x
-    dense product on the (re, im) pairs."""
-    Kt = np.ascontiguousarray(rows.T)  # (L*L, n) complex
+    """``S`` applied to each row of ``rows`` (shape (n, L*L), real or complex): one real
+    sparse x dense product (on the (re, im) pairs of complex rows)."""
+    Kt = np.ascontiguousarray(rows.T)  # (L*L, n)
+    if not np.iscomplexobj(Kt):
+        return (S @ Kt).T
     out = (S @ Kt.view(np.float64)).view(np.complex128)
     return out.T
 
@@ -525,6 +532,8 @@ class FockState(LightAtomState):
         cutoffs = np.asarray(cutoffs, dtype=int)
         L = int(cutoffs.max()) + 1
         amps = cat_initial_amplitudes(alphas, n_comp, cutoffs, L, explicit=explicit)
+        if not np.any(amps.imag):  # real alpha: a real state (kept real while it can be)
+            amps = amps.real
         K = (amps[:, :, None] * amps.conj()[:, None, :])[:, None, None]
         return cls(K, (), alphas ** 2, truncation_error=np.asarray(truncation_errors, float),
                    codes=None, cutoffs=cutoffs, eta_tot=np.ones(alphas.size))
@@ -683,6 +692,14 @@ class FockState(LightAtomState):
         M = np.swapaxes(G, -1, -2) * rho
         return 0.5 * np.real(M.sum(axis=(-1, -2)) + (M * ph).sum(axis=(-1, -2)))
 
+    def _rotations(self, theta: float, L: int) -> np.ndarray:
+        """[1, e^{i theta n}] on n = 0..L-1, shape (2, L): real signs when the state is
+        real and every phase is a sign (:func:`~.base.sign_phases`), else complex."""
+        signs = None if np.iscomplexobj(self.K) else sign_phases(theta, np.arange(L))
+        if signs is not None:
+            return np.stack([np.ones(L), signs])
+        return np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,
                              encoder_sector: int = 0):
@@ -708,7 +725,7 @@ class FockState(LightAtomState):
             # rank-one effects E = w |v><v|: the entry (b, b') of block (a, a') is
             # w (R^-b v)^dag rho_aa' (R^-b' v), two matrix-vector products per block
             w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
-            rot = np.stack([np.ones(L), np.exp(-1j * theta * np.arange(L))])  # R^-b
+            rot = self._rotations(-theta, L)  # R^-b
             y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
             Z = np.matmul(self.K.reshape(B, 1, 4, L, L),
                           np.swapaxes(y, -1, -2)[:, :, None])  # (B, e, aa', q, b')
@@ -728,7 +745,7 @@ class FockState(LightAtomState):
             G = G.reshape(B, 2, L, L)
         # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
         # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
-        rot = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+        rot = self._rotations(theta, L)
         M = np.swapaxes(G, -1, -2)[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B,2,aa',q,p)
         Y = np.matmul(rot, np.matmul(M, rot.conj().T))  # (B, 2, aa', b, b')
         out = 0.5 * Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
