@@ -396,37 +396,6 @@ def _cat_tub_batch(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray,
     return e.astype(complex), o.astype(complex)
 
 
-#: register blocks (0,0), (0,1), (1,1) of a one-qubit register, flattened a * 2 + a'
-_UPPER = np.array([0, 1, 3])
-
-
-def _adjoint(X: np.ndarray) -> np.ndarray:
-    """Conjugate transpose of the last two axes (a copy)."""
-    X = np.swapaxes(X, -1, -2)
-    return X.conj() if np.iscomplexobj(X) else X.copy()
-
-
-def _hermitian_pair(K: np.ndarray) -> bool:
-    """Whether a one-qubit register's coefficients (shape (B, 2, 2, L, L)) have
-    K[1, 0] = K[0, 1]^dag exactly, as a density matrix built by the protocol's
-    operations has: then only three of the four light blocks need computing."""
-    if K.ndim != 5 or K.shape[-3] != 2:
-        return False
-    upper, lower = K[:, 0, 1], K[:, 1, 0]
-    return bool(np.array_equal(lower, _adjoint(upper)))
-
-
-def _all_blocks(Y: np.ndarray, blocks) -> np.ndarray:
-    """Records Y[..., aa', b, b'] of blocks ``blocks`` (axis -3) completed to all four:
-    the record of (1,0) is the adjoint of that of (0,1) (``blocks`` None: all given)."""
-    if blocks is None:
-        return Y
-    out = np.empty(Y.shape[:-3] + (4,) + Y.shape[-2:], dtype=Y.dtype)
-    out[..., blocks, :, :] = Y
-    out[..., 2, :, :] = _adjoint(Y[..., 1, :, :])
-    return out
-
-
 def _padded(M: np.ndarray, L: int) -> np.ndarray:
     c = M.shape[-1]
     if c == L:
@@ -629,20 +598,8 @@ class FockState(LightAtomState):
         batch = self.batch_shape
         if eta.ndim and len(batch) != 1:
             raise ValueError("a per-point loss needs a state with one batch axis")
-        nb = int(np.prod(batch)) if batch else 1
-        if self.K.shape[-3] == 2 and _hermitian_pair(self.K):
-            # blocks (0,0), (0,1), (1,1); (1,0) is the adjoint of (0,1), as the channel
-            # keeps adjoints: L(X^dag) = L(X)^dag
-            K = self.K.reshape((nb, 4, L, L))
-            rows = K[:, _UPPER].reshape(nb, 3, L * L)
-            done = _apply_loss_rows(rows, eta).reshape(nb, 3, L, L)
-            out = np.empty_like(K)
-            out[:, _UPPER] = done
-            out[:, 2] = _adjoint(done[:, 1])
-            out = out.reshape(self.K.shape)
-        else:
-            rows = self.K.reshape((nb, -1, L * L))
-            out = _apply_loss_rows(rows, eta).reshape(self.K.shape)
+        rows = self.K.reshape((int(np.prod(batch)) if batch else 1, -1, L * L))
+        out = _apply_loss_rows(rows, eta).reshape(self.K.shape)
         return FockState(out, self.qubits, self.x * eta,
                          truncation_error=self.truncation_error, codes=self.codes,
                          cutoffs=self.cutoffs, eta_tot=self.eta_tot * eta)
@@ -735,16 +692,6 @@ class FockState(LightAtomState):
         M = np.swapaxes(G, -1, -2) * rho
         return 0.5 * np.real(M.sum(axis=(-1, -2)) + (M * ph).sum(axis=(-1, -2)))
 
-    def _register_blocks(self):
-        """The light blocks of a one-qubit register, shape (B, n, L, L), and which blocks
-        they are: (0,0), (0,1), (1,1) when K is Hermitian block for block
-        (:func:`_hermitian_pair`; the fourth follows), else all four."""
-        B, L = self.K.shape[0], self.K.shape[-1]
-        K = self.K.reshape(B, 4, L, L)
-        if _hermitian_pair(self.K):
-            return K[:, _UPPER], _UPPER
-        return K, None
-
     def _rotations(self, theta: float, L: int) -> np.ndarray:
         """[1, e^{i theta n}] on n = 0..L-1, shape (2, L): real signs when the state is
         real and every phase is a sign (:func:`~.base.sign_phases`), else complex."""
@@ -780,10 +727,10 @@ class FockState(LightAtomState):
             w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
             rot = self._rotations(-theta, L)  # R^-b
             y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
-            K, blocks = self._register_blocks()
-            Z = np.matmul(K[:, None], np.swapaxes(y, -1, -2)[:, :, None])  # (B,e,aa',q,b')
+            Z = np.matmul(self.K.reshape(B, 1, 4, L, L),
+                          np.swapaxes(y, -1, -2)[:, :, None])  # (B, e, aa', q, b')
             Y = np.matmul(y.conj()[:, :, None], Z)  # (B, e, aa', b, b')
-            Y = _all_blocks(Y * (0.5 * w)[:, None, None, None, None], blocks)
+            Y = Y * (0.5 * w)[:, None, None, None, None]
             out = Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(B, 2, 4, 4)
             return self.trace(), {k: out[:, i] for i, k in enumerate(names)}
         if usd == "tub":  # rank-one effects pulled back: L^dag(w v v^dag) = w U^T conj(U)
@@ -798,12 +745,9 @@ class FockState(LightAtomState):
             G = G.reshape(B, 2, L, L)
         # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
         # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
-        # (the record of block (1,0) is the adjoint of that of (0,1) when K is Hermitian
-        # block for block, G being Hermitian)
         rot = self._rotations(theta, L)
-        K, blocks = self._register_blocks()
-        M = np.swapaxes(G, -1, -2)[:, :, None] * K[:, None]  # (B, 2, aa', q, p)
-        Y = _all_blocks(np.matmul(rot, np.matmul(M, rot.conj().T)), blocks)  # (B,2,aa',b,b')
+        M = np.swapaxes(G, -1, -2)[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B,2,aa',q,p)
+        Y = np.matmul(rot, np.matmul(M, rot.conj().T))  # (B, 2, aa', b, b')
         out = 0.5 * Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
         out = out.reshape(B, 2, 4, 4)
         return self.trace(), {k: out[:, i] for i, k in enumerate(names)}
