@@ -21,7 +21,7 @@ import qutip
 
 import catbell_qutip.engines.fock as fock
 from catbell_qutip.engines import FockState
-from catbell_qutip.engines.base import sign_phases
+from catbell_qutip.engines.base import LightAtomState, sign_phases
 from catbell_qutip.params import ProtocolParams
 from catbell_qutip.protocol import run_protocol
 
@@ -215,3 +215,58 @@ def test_real_state_stays_real_only_where_every_phase_is_a_sign():
     real = st.reflect("A", np.pi).K
     cplx = FockState(st.K.astype(complex), st.qubits, st.x).reflect("A", np.pi).K
     np.testing.assert_allclose(real, cplx, rtol=0, atol=1e-15)
+
+
+def _register_state(rng, B, cutoffs, *, real: bool, paired: bool = True):
+    """A batch of one-qubit-register states |psi><psi| (x) light with a random Hermitian
+    PSD register-light matrix (real if ``real``); ``paired=False`` breaks
+    K[1, 0] = K[0, 1]^dag in one entry (not a density matrix: the maps are linear)."""
+    L = int(max(cutoffs)) + 1
+    X = rng.normal(size=(B, 2 * L, 3))
+    if not real:
+        X = X + 1j * rng.normal(size=(B, 2 * L, 3))
+    for b, c in enumerate(cutoffs):  # each point's light up to its own cutoff
+        X[b].reshape(2, L, 3)[:, c + 1:] = 0.0
+    rho = X @ np.swapaxes(X, -1, -2).conj()
+    rho /= np.trace(rho, axis1=1, axis2=2)[:, None, None]
+    K = rho.reshape(B, 2, L, 2, L).transpose(0, 1, 3, 2, 4).copy()
+    if not paired:
+        K[0, 1, 0, 2, 1] += 1e-3
+    x = rng.uniform(0.5, 4.0, B)
+    return FockState(K, ("A",), x, cutoffs=np.asarray(cutoffs), eta_tot=np.ones(B))
+
+
+@pytest.mark.parametrize("real", [True, False])
+@pytest.mark.parametrize("paired", [True, False])
+def test_loss_of_a_register_equals_the_kraus_sum_per_block(real, paired, empty_cache):
+    rng = np.random.default_rng(31)
+    st = _register_state(rng, 4, [9, 12, 17, 17], real=real, paired=paired)
+    eta = np.array([0.3, 0.9, 0.3, 0.55])
+    out = st.loss(eta).K
+    for b in range(4):
+        for a in range(2):
+            for c in range(2):
+                block = np.pad(st.K[b, a, c], (0, L - st.K.shape[-1])).astype(complex)
+                want = _kraus_loss(block, eta[b])
+                np.testing.assert_allclose(out[b, a, c], want[: out.shape[-1], : out.shape[-1]],
+                                           rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("real", [True, False])
+@pytest.mark.parametrize("paired", [True, False])
+@pytest.mark.parametrize("route", [dict(eta_final=0.6, usd="tub"),
+                                   dict(eta_final=np.array([1.0, 0.4, 0.8]), usd="tub"),
+                                   dict(eta_final=1.0, usd="tub"),
+                                   dict(eta_final=0.7, usd="linear")])
+def test_entangle_and_measure_equals_the_literal_operations(real, paired, route):
+    # the Fock engine's one-pass version (real arithmetic for a real state at theta = pi)
+    # against the base class's literal sequence: add B, reflect, lose, build the effects,
+    # measure
+    rng = np.random.default_rng(5)
+    st = _register_state(rng, 3, [12, 16, 16], real=real, paired=paired)
+    args = ("B", np.pi, route["eta_final"], route["usd"], 1, 0)
+    total, fast = st.entangle_and_measure(*args)
+    want_total, want = LightAtomState.entangle_and_measure(st, *args)
+    np.testing.assert_allclose(total, want_total, rtol=0, atol=1e-14)
+    for name in ("even", "odd"):
+        np.testing.assert_allclose(fast[name], want[name], rtol=0, atol=1e-14)
