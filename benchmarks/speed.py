@@ -162,7 +162,7 @@ def _batch(repeats: int, loss_orders=(0, 1, 3), seed: int = 7) -> dict:
 def _alone(p: ProtocolParams):
     """One point called alone: the Fock engine's memo of P for single points (which a
     solver or a scan reuses at nearby amplitudes) emptied first, so every call pays the
-    cutoff rule in full."""
+    cutoff rule in full (for a cat point: the coherent engine's estimate of P first)."""
     api._P_MEMO.clear()
     return simulate(params=p)
 

@@ -171,15 +171,19 @@ def memory_limit_bytes() -> float:
     return MEMORY_FRACTION * total
 
 
-def check_memory(estimate_bytes: float, what: str, way_out: str) -> None:
+def check_memory(estimate_bytes: float, what, way_out) -> None:
     """Raise :class:`MemoryLimitError` before any work if ``estimate_bytes`` is too much.
 
     ``what`` names the run ("the Fock engine at cutoff 5000"), ``way_out`` says what to do
     in the caller's own terms (a CLI flag in the CLI, an argument in the API). The message
-    names the estimate, the limit and how to raise the limit.
+    names the estimate, the limit and how to raise the limit. Either may be a callable
+    returning the text, built only when the check fails (a single point's hot path calls
+    this on every run).
     """
     limit = memory_limit_bytes()
     if estimate_bytes > limit:
+        what = what() if callable(what) else what
+        way_out = way_out() if callable(way_out) else way_out
         raise MemoryLimitError(
             f"{what} needs about {estimate_bytes / 2 ** 30:.3g} GiB of memory, more than the "
             f"limit of {limit / 2 ** 30:.3g} GiB (set {MEMORY_LIMIT_ENV} to change it); "

@@ -74,6 +74,11 @@ def _controller():
     return _CONTROLLER[0]
 
 
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries (found once)."""
+    return [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
+
+
 @contextmanager
 def limited_blas():
     """Limit the BLAS thread pools to :func:`blas_threads` inside the block (nested blocks
@@ -95,12 +100,22 @@ def limited_blas():
         finally:
             _LOCAL.depth = depth
         return
-    with _controller().limit(limits=limit, user_api="blas"):
+    # threadpoolctl's own limit() reads every library's full info on entry (~50 us); a
+    # single point's hot path enters here once per call, so set and restore the BLAS
+    # libraries' thread counts directly (threadpoolctl's LibController interface)
+    changed = []
+    try:
+        for lib in _blas_libraries():
+            n = lib.get_num_threads()
+            if n != limit:
+                lib.set_num_threads(limit)
+                changed.append((lib, n))
         _LOCAL.depth = depth + 1
-        try:
-            yield
-        finally:
-            _LOCAL.depth = depth
+        yield
+    finally:
+        _LOCAL.depth = depth
+        for lib, n in reversed(changed):
+            lib.set_num_threads(n)
 
 
 def with_limited_blas(func):

@@ -336,11 +336,12 @@ def _check_fock_amplitude(params: ProtocolParams, codes, tol: float) -> None:
     """Refuse before computing a cutoff whose own window would not fit: the automatic
     cutoff is at least the code's estimate (|alpha|^2 + |alpha| for a cat: the Poisson mean
     plus one standard deviation; the squeezed cat's tail falls only like tanh|r|^n)."""
-    i = int(np.argmax([c.cutoff_estimate(tol) for c in codes]))
-    est = codes[i].cutoff_estimate(tol)
+    ests = [c.cutoff_estimate(tol) for c in codes]
+    i = int(np.argmax(ests))
+    est = ests[i]
     check_memory(fock_memory_bytes(params.loss_order, est, params.usd),
-                 f"the Fock engine at {_describe(codes[i])} (cutoff above {int(est)})",
-                 _fock_way_out(codes[i], params))
+                 lambda: f"the Fock engine at {_describe(codes[i])} (cutoff above {int(est)})",
+                 lambda: _fock_way_out(codes[i], params))
 
 
 def _fock_way_out(code: Code, params: ProtocolParams | None = None, cutoff=None) -> str:
@@ -433,22 +434,28 @@ def _memo_key(params: ProtocolParams):
 
 def _p_guess(params: ProtocolParams, n: int, cats: bool):
     """An estimate of P for choosing the cutoffs before the Fock run (or None): for a
-    batch of cat points the coherent engine's P (vectorised, ~0.03 ms per point); for a
-    single point the P of the last single point with the same other fields. Only an
-    estimate: the run checks its cutoffs against the rule evaluated at its own P."""
-    if n > 1:
-        if not cats:
-            return None
-        try:
-            p = _evaluate_coherent(params, ("P",))["P"]
-        except MemoryLimitError:
-            return None
-        return np.clip(np.nan_to_num(np.asarray(p, dtype=float).reshape(-1)), 0.0, 1.0)
-    key = _memo_key(params)
-    if key is None or key not in _P_MEMO:
+    single point the P of the last single point with the same other fields; otherwise,
+    for cat points, the coherent engine's P (vectorised over a batch, ~0.03 ms per point;
+    0.2-0.5 ms for a single point, against 1-2 ms for the Fock run that a wrong first
+    cutoff would waste). Only an estimate: the run checks its cutoffs against the rule
+    evaluated at its own P."""
+    if n == 1:
+        key = _memo_key(params)
+        if key is not None and key in _P_MEMO:
+            _P_MEMO.move_to_end(key)
+            return np.array([_P_MEMO[key]])
+    if not cats:
         return None
-    _P_MEMO.move_to_end(key)
-    return np.array([_P_MEMO[key]])
+    try:
+        if n == 1:  # the protocol on one point, without evaluate()'s batch machinery
+            _check_coherent_memory(params, 1)
+            p = run_probability(params, _coherent_initial(params),
+                                explicit=params.encoder == "explicit")
+        else:
+            p = _evaluate_coherent(params, ("P",))["P"]
+    except MemoryLimitError:
+        return None
+    return np.clip(np.nan_to_num(np.real(np.asarray(p)).astype(float).reshape(-1)), 0.0, 1.0)
 
 
 def _remember_p(params: ProtocolParams, p: float) -> None:
@@ -461,13 +468,15 @@ def _remember_p(params: ProtocolParams, p: float) -> None:
 
 
 def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=False,
-              p_only: bool = False):
+              p_only: bool = False, estimate: bool = True):
     """Every point of ``params`` on the Fock engine, batched.
 
     Returns (P, rho_un, cutoffs, truncation_errors, outcomes): arrays over the flattened
     batch; ``outcomes`` (the records of the single point) only with ``keep_outcomes``.
     ``p_only``: P alone (:func:`catbell_qutip.protocol.run_probability`; ``rho_un`` is
-    then zero). Truncation rule and refusals as in :func:`run`.
+    then zero). ``estimate=False``: the cutoff rule without an estimate of P (the
+    reference the tests compare the estimated route with; same cutoffs, slower). Truncation
+    rule and refusals as in :func:`run`.
     """
     explicit = params.encoder == "explicit"
     sector = None if explicit else 0
@@ -509,9 +518,10 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     outcomes = None
 
     def chunks(todo):
-        check_memory(fock_memory_bytes(params.loss_order, int(cuts[todo].max()), params.usd),
-                     f"the Fock engine at cutoff {int(cuts[todo].max())} "
-                     f"(l = {params.loss_order})", _fock_way_out(codes[0], params, cutoff))
+        top = int(cuts[todo].max())
+        check_memory(fock_memory_bytes(params.loss_order, top, params.usd),
+                     lambda: f"the Fock engine at cutoff {top} (l = {params.loss_order})",
+                     lambda: _fock_way_out(codes[0], params, cutoff))
         for idx in _fock_chunks(cuts, todo):
             sub = flat.take(idx) if params.batch_shape != () else flat
             if cats:
@@ -525,10 +535,11 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
     # The cutoff rule needs P (mass <= tol P): the initial cutoff drops at most tol; where
     # that exceeds tol P the cutoff is raised to drop at most tol P / 2. With an estimate
     # of P (_p_guess) the points run once at the rule's cutoffs for it, and again only where
-    # the rule, evaluated at the run's own P, asks for another cutoff. Without one, a batch
-    # finds P with P alone (the atoms traced out, ~4x cheaper) and runs the full protocol
-    # once at the final cutoffs; a single point runs the full protocol and again only if
-    # its cutoff was too small.
+    # the rule, evaluated at the run's own P, asks for another cutoff. Without one (a code
+    # other than a cat met for the first time), a batch finds P with P alone (the atoms
+    # traced out, ~4x cheaper at large cutoffs) and runs the full protocol once at the final
+    # cutoffs; a single point runs the full protocol and again only if its cutoff was too
+    # small.
     c0, m0 = cuts.copy(), masses.copy()
 
     def raised(i: int, p: float, base: int):
@@ -544,7 +555,7 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             return int(c0[i]), float(m0[i])
         return raised(i, p, c0[i])
 
-    guess = None if user else _p_guess(params, n, cats)
+    guess = None if user or not estimate else _p_guess(params, n, cats)
     if guess is not None:
         for i in range(n):
             cuts[i], masses[i] = rule(i, guess[i])
@@ -661,6 +672,13 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
     >>> round(float(herald(outcomes)[0]), 6), cutoff, dropped
     (0.864665, None, 0.0)
     """
+    return _run(params, engine, cutoff, tol)[:3]
+
+
+def _run(params: ProtocolParams, engine: str, cutoff, tol: float):
+    """:func:`run`, also returning P and the unnormalised heralded state
+    (:func:`~catbell_qutip.result.herald` of the outcomes), which the Fock engine has
+    already summed (a single point's hot path: not summed twice)."""
     check_choice(engine, "engine", ENGINES)
     tol = _check_tol(tol)
     explicit = params.encoder == "explicit"
@@ -671,14 +689,15 @@ def run(params: ProtocolParams, *, engine: str = "coherent", cutoff=None,
                 "no truncation", "cutoff")
         _check_coherent_code(params)
         _check_coherent_memory(params)
-        return run_protocol(params, _coherent_initial(params), explicit=explicit), None, 0.0
+        outcomes = run_protocol(params, _coherent_initial(params), explicit=explicit)
+        return (outcomes, None, 0.0) + herald(outcomes)
     if params.batch_shape != ():
         raise ValueError("run() takes one parameter point; use evaluate() for grids")
-    P, _, cuts, masses, outcomes = _run_fock(params, cutoff=cutoff, tol=tol,
-                                             keep_outcomes=True)
+    P, rho, cuts, masses, outcomes = _run_fock(params, cutoff=cutoff, tol=tol,
+                                               keep_outcomes=True)
     outcomes = [Outcome(o.encoder_sector, o.syndrome, o.usd, o.probability[0],
                         None if o.rho_ab is None else o.rho_ab[0]) for o in outcomes]
-    return outcomes, int(cuts[0]), float(masses[0])
+    return outcomes, int(cuts[0]), float(masses[0]), P[0], rho[0]
 
 
 def check_point_memory(params: ProtocolParams, *, engine: str = "coherent",
@@ -873,8 +892,7 @@ def simulate(loss_order=None, alpha=None, eta=None, *, engine: str = "fock", cut
         raise ValueError("simulate() takes one parameter point; use evaluate() for arrays")
     if engine == "fock":
         predict_fock_resolution(params)
-    outcomes, cutoff, trunc = run(params, engine=engine, cutoff=cutoff, tol=tol)
-    P, rho_un = herald(outcomes)
+    outcomes, cutoff, trunc, P, rho_un = _run(params, engine, cutoff, tol)
     P = float(P)
     if engine == "fock":
         _check_fock_resolution(P, params.usd)

@@ -33,6 +33,11 @@ _PAULI = np.array([
 ])
 
 
+#: sigma_i (x) sigma_j for i, j in (x, y, z), shape (3, 3, 4, 4): built once
+_PAULI_PAIRS = np.einsum("iab,jcd->ijacbd", _PAULI, _PAULI).reshape(3, 3, 4, 4)
+_PAULI_PAIRS.flags.writeable = False
+
+
 def _as_array(rho) -> np.ndarray:
     if hasattr(rho, "full"):
         rho = rho.full()
@@ -75,8 +80,7 @@ def correlation_matrix(rho) -> np.ndarray:
            [ 0.,  0.,  1.]])
     """
     rho = _as_array(rho)
-    ops = np.einsum("iab,jcd->ijacbd", _PAULI, _PAULI).reshape(3, 3, 4, 4)
-    return np.real(np.einsum("ijab,...ba->...ij", ops, rho))
+    return np.real(np.einsum("ijab,...ba->...ij", _PAULI_PAIRS, rho))
 
 
 def chsh_horodecki(rho) -> np.ndarray:

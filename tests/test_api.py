@@ -18,7 +18,7 @@ import pytest
 
 import catbell_qutip.api as api
 from catbell_qutip import protocol
-from catbell_qutip.engines import FockState
+from catbell_qutip.engines import CoherentState, FockState
 from catbell_qutip.params import ProtocolParams, preset
 
 TOL = 1e-12
@@ -38,7 +38,7 @@ def _alone(loss_order):
             api._P_MEMO.clear()
             p = ProtocolParams(loss_order=loss_order, alpha=float(a), length_km=L,
                                **preset("table1"))
-            P, _, cuts, _, _ = api._run_fock(p, tol=TOL)
+            P, _, cuts, _, _ = api._run_fock(p, tol=TOL, estimate=False)
             out.append((int(cuts[0]), float(P[0])))
     return np.array(out)
 
@@ -78,10 +78,47 @@ def test_a_batch_with_an_estimate_runs_once(no_memo, monkeypatch):
                                              np.arange(ALPHAS.size * 2)))
 
 
+@pytest.mark.parametrize("estimate", ["coherent", "too high", "too low"])
+def test_single_point_cutoffs_are_the_rules_whatever_the_coherent_estimate(estimate, no_memo,
+                                                                           monkeypatch):
+    # a single cat point met first takes its estimate of P from the coherent engine
+    ref = _alone(1)
+    if estimate != "coherent":
+        value = 1.0 if estimate == "too high" else 1e-9
+        real = api.run_probability
+        monkeypatch.setattr(api, "run_probability",
+                            lambda *a, **k: (np.array([value]) if isinstance(a[1], CoherentState)
+                                             else real(*a, **k)))
+    got = []
+    for a in ALPHAS:
+        for L in (2.0, 30.0):
+            api._P_MEMO.clear()
+            p = ProtocolParams(loss_order=1, alpha=float(a), length_km=L, **preset("table1"))
+            P, _, cuts, masses, _ = api._run_fock(p, tol=TOL)
+            assert masses[0] <= TOL * P[0]  # the rule holds at the run's own P
+            got.append((int(cuts[0]), float(P[0])))
+    got = np.array(got)
+    np.testing.assert_array_equal(got[:, 0], ref[:, 0])
+    np.testing.assert_allclose(got[:, 1], ref[:, 1], rtol=1e-13, atol=0)
+
+
+def test_a_single_point_met_first_runs_once_with_the_coherent_estimate(no_memo, monkeypatch):
+    runs = []
+    monkeypatch.setattr(api, "run_protocol",
+                        lambda *a, **k: runs.append(1) or protocol.run_protocol(*a, **k))
+    p = ProtocolParams(loss_order=1, alpha=2.0, length_km=20.0, **preset("table1"))
+    api._run_fock(p, tol=TOL, estimate=False)
+    assert len(runs) == 2  # without it: P ~ 1e-3 needs a higher cutoff than the first run's
+    runs.clear()
+    api._P_MEMO.clear()
+    api._run_fock(p, tol=TOL)
+    assert len(runs) == 1
+
+
 @pytest.mark.parametrize("planted", [1.0, 1e-9, None])
 def test_single_point_memo_never_changes_the_cutoff(planted, no_memo):
     p = ProtocolParams(loss_order=1, alpha=1.9, length_km=30.0, **preset("table1"))
-    P0, _, c0, _, _ = api._run_fock(p, tol=TOL)  # no estimate: the plain rule
+    P0, _, c0, _, _ = api._run_fock(p, tol=TOL, estimate=False)  # the plain rule
     assert api._P_MEMO  # remembered
     if planted is not None:
         api._P_MEMO[api._memo_key(p)] = planted

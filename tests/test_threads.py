@@ -71,3 +71,15 @@ def test_bad_setting_is_refused_in_python_and_on_the_command_line(monkeypatch, c
     assert main(["simulate", "--loss-order", "1", "--alpha", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and BLAS_THREADS_ENV in err[0]
+
+
+def test_an_error_inside_restores_the_callers_threads(monkeypatch):
+    monkeypatch.delenv(BLAS_THREADS_ENV, raising=False)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        try:
+            with limited_blas():
+                assert set(_blas_threads_now()) == {1}
+                raise KeyError("boom")
+        except KeyError:
+            pass
+        assert set(_blas_threads_now()) == {2}
