@@ -74,8 +74,9 @@ class LightAtomState(abc.ABC):
 
     Parameters
     ----------
-    K : ndarray, shape (*batch, d, d, L, L), complex
-        Coefficients (see the module docstring), d = 2^(number of qubits).
+    K : ndarray, shape (*batch, d, d, L, L), complex or real
+        Coefficients (see the module docstring), d = 2^(number of qubits); a real K stays
+        real while every operation keeps it real (see :meth:`reflect`).
     qubits : tuple of str
         Labels of the register's qubits, in order.
     x : float or ndarray

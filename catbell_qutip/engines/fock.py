@@ -410,9 +410,12 @@ class FockState(LightAtomState):
 
     Parameters
     ----------
-    K : ndarray, shape (d, d, L, L) or (B, d, d, L, L), complex
+    K : ndarray, shape (d, d, L, L) or (B, d, d, L, L), complex or real
         Coefficients of :class:`~catbell_qutip.engines.base.LightAtomState` in the Fock
-        basis |0>..|L-1>, d = 2^(number of qubits), B points.
+        basis |0>..|L-1>, d = 2^(number of qubits), B points. Real (float64) for cat
+        codes with real alpha while every operation keeps it real (at l = 0, R(pi) =
+        (-1)^n): half the memory and arithmetic of complex128, the same numbers to
+        rounding (tests/test_engines_fock.py checks the two against each other).
     qubits : tuple of str
         Labels of the register's qubits.
     x : float or ndarray
