@@ -270,3 +270,21 @@ def test_entangle_and_measure_equals_the_literal_operations(real, paired, route)
     np.testing.assert_allclose(total, want_total, rtol=0, atol=1e-14)
     for name in ("even", "odd"):
         np.testing.assert_allclose(fast[name], want[name], rtol=0, atol=1e-14)
+
+
+def test_pulled_back_rank_one_effects_and_their_transpose():
+    # w L^dag(|v><v|) against the adjoint of QuTiP's Kraus sum; the transposed form
+    # (computed directly) is its transpose
+    rng = np.random.default_rng(9)
+    B = 3
+    V = rng.normal(size=(B, 2, L)) + 1j * rng.normal(size=(B, 2, L))
+    V /= np.linalg.norm(V, axis=-1, keepdims=True)  # unit vectors: effects below 1
+    w = np.array([0.5, 1.0, 0.8])
+    eta = np.array([0.3, 0.75, 0.75])
+    G = fock._adjoint_rank_one(w, V, eta)
+    GT = fock._adjoint_rank_one(w, V, eta, transposed=True)
+    for b in range(B):
+        for e in range(2):
+            want = w[b] * _kraus_loss(np.outer(V[b, e], V[b, e].conj()), eta[b], adjoint=True)
+            np.testing.assert_allclose(G[b, e], want, rtol=0, atol=1e-15)
+            np.testing.assert_allclose(GT[b, e], want.T, rtol=0, atol=1e-15)

@@ -368,7 +368,8 @@ def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarra
     return weight, v_perp, u_perp
 
 
-def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
+def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta, *,
+                      transposed: bool = False) -> np.ndarray:
     """L^dag(w |v><v|) for rank-one effects, every point and effect at once.
 
     L^dag(X) = sum_k A_k^dag X A_k, and (A_k^dag v)[n] = W[k, n] v[n - k] (n >= k), so
@@ -382,9 +383,14 @@ def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
     V : ndarray, shape (B, e, L)
         The effects' vectors.
     eta : float or ndarray, shape (B,)
+    transposed : bool, optional
+        Return the transpose, computed directly as w U^dag U (contiguous, for an
+        elementwise product with the state's blocks).
     """
     B, ne, L = V.shape
     U = _pulled_back_vectors(V, np.broadcast_to(np.asarray(eta, dtype=float), (B,)))
+    if transposed:
+        return w[:, None, None, None] * np.matmul(np.swapaxes(U.conj(), -1, -2), U)
     return w[:, None, None, None] * np.matmul(np.swapaxes(U, -1, -2), U.conj())
 
 
@@ -739,17 +745,17 @@ class FockState(LightAtomState):
         if usd == "tub":  # rank-one effects pulled back: L^dag(w v v^dag) = w U^T conj(U)
             w, v, u = self.tub_factors(n_comp, sector, encoder_sector, x=self.x * eta_final,
                                        eta_tot=self.eta_tot * eta_final)
-            G = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final)
+            GT = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final, transposed=True)
         else:
             effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
                                        x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
             E = np.stack([effects[k] for k in names], axis=1).reshape(B, 2, L * L)
             G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True)
-            G = G.reshape(B, 2, L, L)
+            GT = np.swapaxes(G.reshape(B, 2, L, L), -1, -2)
         # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
         # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
         rot = self._rotations(theta, L)
-        M = np.swapaxes(G, -1, -2)[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B,2,aa',q,p)
+        M = GT[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B, 2, aa', q, p)
         Y = np.matmul(rot, np.matmul(M, rot.conj().T))  # (B, 2, aa', b, b')
         out = 0.5 * Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
         out = out.reshape(B, 2, 4, 4)
