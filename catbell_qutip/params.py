@@ -508,7 +508,7 @@ class ProtocolParams:
             v = getattr(self, name)
             if v is not None and np.ndim(v):
                 changes[name] = np.broadcast_to(v, shape).reshape(-1)[sl]
-        return dataclasses.replace(self, **changes)
+        return self._sub_batch(changes)
 
     def take(self, indices) -> ProtocolParams:
         """Points ``indices`` (integers into the flattened batch) as a batch of shape
@@ -519,7 +519,19 @@ class ProtocolParams:
             v = getattr(self, name)
             if v is not None and np.ndim(v):
                 changes[name] = np.broadcast_to(v, self.batch_shape).reshape(-1)[indices]
-        return dataclasses.replace(self, **changes)
+        return self._sub_batch(changes)
+
+    def _sub_batch(self, changes: dict) -> ProtocolParams:
+        """A copy whose array fields are replaced by ``changes``: 1-D pieces, of one
+        length, of this object's own (validated) arrays. Nothing new to check, so they are
+        not validated again (a Fock batch takes a sub-batch per chunk of points)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        shape = np.shape(next(iter(changes.values()))) if changes else ()
+        object.__setattr__(new, "_batch_shape", shape)
+        return new
 
     def at(self, index) -> ProtocolParams:
         """The scalar point at ``index`` of the broadcast batch."""

@@ -338,8 +338,11 @@ def run_protocol(params, initial: LightAtomState, *, explicit: bool) -> list[Out
     shape = np.broadcast_shapes(params.batch_shape, initial.batch_shape)
     size = math.prod(shape)
     L = initial.K.shape[-1]
-    # largest array: two qubits (d = 4) of a light basis of L states, complex128
-    chunk = max(16, CHUNK_BYTES // (16 * 16 * L * L))
+    # largest array: two qubits (d = 4) of a light basis of L states, complex128; float64
+    # where the state stays real (a real initial state at l = 0: no ancilla rounds, and
+    # R(pi) = (-1)^n, see LightAtomState.reflect)
+    itemsize = 8 if params.n_rounds == 0 and not np.iscomplexobj(initial.K) else 16
+    chunk = max(16, CHUNK_BYTES // (16 * itemsize * L * L))
     if size <= chunk:
         return _run_steps(params, initial, explicit)
     flat_initial = initial.flat_batch(shape)

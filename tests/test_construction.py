@@ -3,6 +3,7 @@ engine states, parameter slices, the Poisson tail rule, the re-exported formulas
 
 from __future__ import annotations
 
+import dataclasses
 from math import factorial
 
 import numpy as np
@@ -76,6 +77,26 @@ def test_flat_slice_gives_the_points_of_the_flattened_batch():
     assert np.array_equal(sub.alpha, [p.alpha for p in points])
     assert np.array_equal(sub.eta, [p.eta for p in points])
     assert sub.eta_d == 0.8 and sub.loss_order == 1
+
+
+def test_sub_batches_equal_the_validated_construction():
+    # take and flat_slice copy pieces of validated arrays without validating again: the
+    # result must be what a full (validating) construction of those pieces gives
+    params = ProtocolParams(loss_order=1, alpha=np.array([[1.0], [2.0]]),
+                            eta=np.array([0.5, 0.7, 0.9]), eta_d=0.8, length_km=3.0)
+    flat_alpha = np.broadcast_to(params.alpha, (2, 3)).reshape(-1)
+    flat_eta = np.broadcast_to(params.eta, (2, 3)).reshape(-1)
+    for sub, idx in ((params.take([4, 0, 5]), [4, 0, 5]),
+                     (params.flat_slice(slice(1, 4)), [1, 2, 3])):
+        want = dataclasses.replace(params, alpha=flat_alpha[idx], eta=flat_eta[idx])
+        assert sub.batch_shape == want.batch_shape == (3,)
+        for f in dataclasses.fields(ProtocolParams):
+            a, b = getattr(sub, f.name), getattr(want, f.name)
+            assert np.array_equal(a, b), f.name
+    assert params.take([2]).batch_shape == (1,)
+    scalar = ProtocolParams(loss_order=0, alpha=1.5)
+    same = scalar.flat_slice(slice(0, 1), (4,))  # nothing to slice
+    assert same.batch_shape == () and same.alpha == 1.5 and same.loss_order == 0
 
 
 @pytest.mark.parametrize("y", [0.0, 1e-3, 0.5, 4.0, 30.0, 200.0])

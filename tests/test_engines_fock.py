@@ -20,6 +20,10 @@ import pytest
 import qutip
 
 import catbell_qutip.engines.fock as fock
+from catbell_qutip.engines import FockState
+from catbell_qutip.engines.base import LightAtomState, sign_phases
+from catbell_qutip.params import ProtocolParams
+from catbell_qutip.protocol import run_protocol
 
 L = 18
 
@@ -159,3 +163,128 @@ def test_loss_on_the_sector_entries_equals_the_full_kraus_sum(period, adjoint, e
         off = (np.subtract.outer(np.arange(L), np.arange(L)) % period) != 0
         assert not np.any(out[b][off])
 
+
+
+# -- the real path: cat codes at l = 0 stay real (R(pi) = (-1)^n) ------------------------
+
+def _outcomes(params, state):
+    outs = run_protocol(params, state, explicit=params.encoder == "explicit")
+    return {(o.encoder_sector, o.syndrome, o.usd): o for o in outs}
+
+
+@pytest.mark.parametrize("fields", [
+    dict(eta_int=0.81, eta_dc=0.8, eta_uc=0.05, eta_d=0.97, length_km=4.0),
+    dict(eta=0.6, eta_int=0.9, eta_int_placement="before", t_c_s=1e-3, length_km=20.0),
+    dict(eta=0.7, usd="linear", eta_d=0.9),
+    dict(eta=0.5, encoder="explicit", decoder="ml", eta_int=0.95),
+    dict(eta=1.0),
+])
+def test_real_path_equals_the_complex_path(fields):
+    # the same batch run from a real initial state (the fast path) and from that state
+    # cast to complex (the general path): every record's probability and state agree
+    alphas = np.array([0.6, 1.3, 2.2, 2.9])
+    params = ProtocolParams(loss_order=0, alpha=alphas, **fields)
+    cutoffs = np.array([14, 20, 27, 33])
+    real = FockState.initial_cats(alphas, 1, cutoffs, explicit=params.encoder == "explicit",
+                                  truncation_errors=np.zeros(4))
+    assert real.K.dtype == np.float64
+    cplx = FockState(real.K.astype(complex), (), real.x, cutoffs=cutoffs)
+    a, b = _outcomes(params, real), _outcomes(params, cplx)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key].probability, b[key].probability, rtol=0,
+                                   atol=1e-14)
+        if a[key].rho_ab is not None:
+            np.testing.assert_allclose(a[key].rho_ab, b[key].rho_ab, rtol=0, atol=1e-14)
+
+
+def test_real_state_stays_real_only_where_every_phase_is_a_sign():
+    st = FockState.initial_cats(np.array([1.1, 2.0]), 1, np.array([20, 24]), explicit=False,
+                                truncation_errors=np.zeros(2)).add_qubit("A")
+    assert st.K.dtype == np.float64
+    assert st.reflect("A", np.pi).K.dtype == np.float64  # R(pi) = (-1)^n
+    assert st.reflect("A", np.pi).loss(np.array([0.3, 0.8])).K.dtype == np.float64
+    assert np.iscomplexobj(st.reflect("A", np.pi / 2).K)
+    # the real signs are the complex phases to rounding
+    n = np.arange(40)
+    for theta in (np.pi, 2 * np.pi, -np.pi):
+        np.testing.assert_allclose(sign_phases(theta, n), np.exp(1j * theta * n), rtol=0,
+                                   atol=1e-13)
+    assert sign_phases(np.pi / 2, n) is None and sign_phases(0.3, n) is None
+    # reflect on a real state gives the complex path's numbers
+    real = st.reflect("A", np.pi).K
+    cplx = FockState(st.K.astype(complex), st.qubits, st.x).reflect("A", np.pi).K
+    np.testing.assert_allclose(real, cplx, rtol=0, atol=1e-15)
+
+
+def _register_state(rng, B, cutoffs, *, real: bool, paired: bool = True):
+    """A batch of one-qubit-register states |psi><psi| (x) light with a random Hermitian
+    PSD register-light matrix (real if ``real``); ``paired=False`` breaks
+    K[1, 0] = K[0, 1]^dag in one entry (not a density matrix: the maps are linear)."""
+    L = int(max(cutoffs)) + 1
+    X = rng.normal(size=(B, 2 * L, 3))
+    if not real:
+        X = X + 1j * rng.normal(size=(B, 2 * L, 3))
+    for b, c in enumerate(cutoffs):  # each point's light up to its own cutoff
+        X[b].reshape(2, L, 3)[:, c + 1:] = 0.0
+    rho = X @ np.swapaxes(X, -1, -2).conj()
+    rho /= np.trace(rho, axis1=1, axis2=2)[:, None, None]
+    K = rho.reshape(B, 2, L, 2, L).transpose(0, 1, 3, 2, 4).copy()
+    if not paired:
+        K[0, 1, 0, 2, 1] += 1e-3
+    x = rng.uniform(0.5, 4.0, B)
+    return FockState(K, ("A",), x, cutoffs=np.asarray(cutoffs), eta_tot=np.ones(B))
+
+
+@pytest.mark.parametrize("real", [True, False])
+@pytest.mark.parametrize("paired", [True, False])
+def test_loss_of_a_register_equals_the_kraus_sum_per_block(real, paired, empty_cache):
+    rng = np.random.default_rng(31)
+    st = _register_state(rng, 4, [9, 12, 17, 17], real=real, paired=paired)
+    eta = np.array([0.3, 0.9, 0.3, 0.55])
+    out = st.loss(eta).K
+    for b in range(4):
+        for a in range(2):
+            for c in range(2):
+                block = np.pad(st.K[b, a, c], (0, L - st.K.shape[-1])).astype(complex)
+                want = _kraus_loss(block, eta[b])
+                np.testing.assert_allclose(out[b, a, c], want[: out.shape[-1], : out.shape[-1]],
+                                           rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("real", [True, False])
+@pytest.mark.parametrize("paired", [True, False])
+@pytest.mark.parametrize("route", [dict(eta_final=0.6, usd="tub"),
+                                   dict(eta_final=np.array([1.0, 0.4, 0.8]), usd="tub"),
+                                   dict(eta_final=1.0, usd="tub"),
+                                   dict(eta_final=0.7, usd="linear")])
+def test_entangle_and_measure_equals_the_literal_operations(real, paired, route):
+    # the Fock engine's one-pass version (real arithmetic for a real state at theta = pi)
+    # against the base class's literal sequence: add B, reflect, lose, build the effects,
+    # measure
+    rng = np.random.default_rng(5)
+    st = _register_state(rng, 3, [12, 16, 16], real=real, paired=paired)
+    args = ("B", np.pi, route["eta_final"], route["usd"], 1, 0)
+    total, fast = st.entangle_and_measure(*args)
+    want_total, want = LightAtomState.entangle_and_measure(st, *args)
+    np.testing.assert_allclose(total, want_total, rtol=0, atol=1e-14)
+    for name in ("even", "odd"):
+        np.testing.assert_allclose(fast[name], want[name], rtol=0, atol=1e-14)
+
+
+def test_pulled_back_rank_one_effects_and_their_transpose():
+    # w L^dag(|v><v|) against the adjoint of QuTiP's Kraus sum; the transposed form
+    # (computed directly) is its transpose
+    rng = np.random.default_rng(9)
+    B = 3
+    V = rng.normal(size=(B, 2, L)) + 1j * rng.normal(size=(B, 2, L))
+    V /= np.linalg.norm(V, axis=-1, keepdims=True)  # unit vectors: effects below 1
+    w = np.array([0.5, 1.0, 0.8])
+    eta = np.array([0.3, 0.75, 0.75])
+    G = fock._adjoint_rank_one(w, V, eta)
+    GT = fock._adjoint_rank_one(w, V, eta, transposed=True)
+    for b in range(B):
+        for e in range(2):
+            want = w[b] * _kraus_loss(np.outer(V[b, e], V[b, e].conj()), eta[b], adjoint=True)
+            np.testing.assert_allclose(G[b, e], want, rtol=0, atol=1e-15)
+            np.testing.assert_allclose(GT[b, e], want.T, rtol=0, atol=1e-15)

@@ -24,22 +24,46 @@ import functools
 
 import numpy as np
 
-__all__ = ["LightAtomState", "PLUS", "MINUS"]
+__all__ = ["LightAtomState", "PLUS", "MINUS", "sign_phases"]
 
 PLUS = np.array([1.0, 1.0]) / np.sqrt(2.0)
 MINUS = np.array([1.0, -1.0]) / np.sqrt(2.0)
 
 
+def sign_phases(theta: float, labels: np.ndarray) -> np.ndarray | None:
+    """e^{i theta lab} for every label when each is exactly +1 or -1 (theta lab a
+    multiple of pi, as R(pi) = (-1)^n at loss order 0), as a real array; else None.
+
+    ``np.exp(1j * theta * lab)`` gives the same signs up to rounding (an imaginary part
+    of ~1e-16 lab); a real state stays real with these.
+
+    Examples
+    --------
+    >>> sign_phases(np.pi, np.arange(4))
+    array([ 1., -1.,  1., -1.])
+    >>> sign_phases(np.pi / 2, np.arange(4)) is None
+    True
+    """
+    turns = (float(theta) / np.pi) * np.asarray(labels)
+    if not np.all(turns == np.round(turns)):
+        return None
+    return 1.0 - 2.0 * (np.round(turns).astype(np.int64) % 2)
+
+
 @functools.lru_cache(maxsize=128)
 def _reflection_factor(theta: float, n_qubits: int, index: int, labels: bytes,
-                       dtype: str) -> np.ndarray:
+                       dtype: str, real: bool = False) -> np.ndarray:
     """CR(theta)'s phases on K[a, b, q, p]: e^{i theta (bit_a lab_q - bit_b lab_p)} (cached).
 
-    bit_a = 1 where qubit ``index`` of register state a is |down>.
+    bit_a = 1 where qubit ``index`` of register state a is |down>. ``real``: the phases
+    as exact real signs (the caller has checked :func:`sign_phases` gives them).
     """
     lab = np.frombuffer(labels, dtype=np.dtype(dtype))
     bit = (np.arange(2 ** n_qubits) >> (n_qubits - 1 - index)) & 1
-    ph = np.exp(1j * theta * np.outer(bit, lab))  # (d, L)
+    if real:
+        ph = np.where(bit[:, None] == 1, sign_phases(theta, lab)[None, :], 1.0)  # (d, L)
+    else:
+        ph = np.exp(1j * theta * np.outer(bit, lab))  # (d, L)
     factor = ph[:, None, :, None] * ph.conj()[None, :, None, :]  # (d, d, L, L)
     factor.flags.writeable = False
     return factor
@@ -50,8 +74,9 @@ class LightAtomState(abc.ABC):
 
     Parameters
     ----------
-    K : ndarray, shape (*batch, d, d, L, L), complex
-        Coefficients (see the module docstring), d = 2^(number of qubits).
+    K : ndarray, shape (*batch, d, d, L, L), complex or real
+        Coefficients (see the module docstring), d = 2^(number of qubits); a real K stays
+        real while every operation keeps it real (see :meth:`reflect`).
     qubits : tuple of str
         Labels of the register's qubits, in order.
     x : float or ndarray
@@ -149,12 +174,14 @@ class LightAtomState(abc.ABC):
         """Append a qubit in the pure state ``ket`` (default |+>) to the register."""
         if label in self.qubits:
             raise ValueError(f"qubit {label!r} is already in the register")
-        ket = np.asarray(ket, dtype=complex)
+        ket = np.asarray(ket)
         kk = np.outer(ket, ket.conj())  # [i, j] = ket_i ket_j^*
-        # K'[a, i, b, j, q, p] = K[a, b, q, p] kk[i, j], written block by block
+        # K'[a, i, b, j, q, p] = K[a, b, q, p] kk[i, j], written block by block; a real
+        # state and a real ket (|+>) stay real (see :meth:`reflect`)
         d0 = 2 ** self.n_qubits
         L = self.K.shape[-1]
-        K = np.empty(self.batch_shape + (d0, 2, d0, 2, L, L), dtype=complex)
+        dtype = np.result_type(self.K.dtype, kk.dtype, np.float64)
+        K = np.empty(self.batch_shape + (d0, 2, d0, 2, L, L), dtype=dtype)
         for i in range(2):
             for j in range(2):
                 np.multiply(self.K, kk[i, j], out=K[..., :, i, :, j, :, :])
@@ -215,12 +242,16 @@ class LightAtomState(abc.ABC):
     def reflect(self, label: str, theta: float) -> LightAtomState:
         """Cavity reflection CR(theta) = |up><up| (x) 1 + |down><down| (x) R(theta).
 
-        docs/model.md section 1; R(theta) = exp(i theta a^dagger a).
+        docs/model.md section 1; R(theta) = exp(i theta a^dagger a). A real state (the
+        Fock engine's cat codes at loss order 0, where R(pi) = (-1)^n) stays real when
+        every phase is a sign (:func:`sign_phases`).
         """
         self._check_angle(theta)
         i = self._index(label)
+        real = (not np.iscomplexobj(self.K)
+                and sign_phases(float(theta), self.labels) is not None)
         factor = _reflection_factor(float(theta), self.n_qubits, i, self.labels.tobytes(),
-                                    self.labels.dtype.str)
+                                    self.labels.dtype.str, real)
         return self._new(self.K * factor)
 
     def ancilla_round(self, theta: float, phi: float) -> list[tuple[int, LightAtomState]]:

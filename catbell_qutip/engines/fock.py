@@ -39,7 +39,7 @@ from ..operations import (
     tub_povm_matrices,
 )
 from ..sectors import _log_factorials
-from .base import LightAtomState
+from .base import LightAtomState, sign_phases
 
 __all__ = ["FockState"]
 
@@ -205,7 +205,12 @@ def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     n = np.arange(L)[None, :]
     k = np.arange(L)[:, None]
     nk = np.where(n >= k, n - k, 0)
-    W = _loss_weights_batch(eta, L)  # (B, k, n)
+    # the weights once per distinct transmission (a batch shares eta_d, eta_int), the
+    # same numbers per point as computing them point by point
+    values, inverse = np.unique(eta, return_inverse=True)
+    W = _loss_weights_batch(values, L)  # (distinct, k, n)
+    if values.size > 1:
+        W = W[inverse.reshape(-1)]  # (B, k, n)
     return W[:, None] * V[:, :, nk]  # W vanishes for n < k
 
 
@@ -304,9 +309,11 @@ def _direct_loss(rho: np.ndarray, eta: np.ndarray, *, adjoint: bool) -> np.ndarr
 
 
 def _apply_superoperator(S, rows: np.ndarray) -> np.ndarray:
-    """``S`` applied to each row of ``rows`` (shape (n, L*L), complex): one real sparse x
-    dense product on the (re, im) pairs."""
-    Kt = np.ascontiguousarray(rows.T)  # (L*L, n) complex
+    """``S`` applied to each row of ``rows`` (shape (n, L*L), real or complex): one real
+    sparse x dense product (on the (re, im) pairs of complex rows)."""
+    Kt = np.ascontiguousarray(rows.T)  # (L*L, n)
+    if not np.iscomplexobj(Kt):
+        return (S @ Kt).T
     out = (S @ Kt.view(np.float64)).view(np.complex128)
     return out.T
 
@@ -361,7 +368,8 @@ def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarra
     return weight, v_perp, u_perp
 
 
-def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
+def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta, *,
+                      transposed: bool = False) -> np.ndarray:
     """L^dag(w |v><v|) for rank-one effects, every point and effect at once.
 
     L^dag(X) = sum_k A_k^dag X A_k, and (A_k^dag v)[n] = W[k, n] v[n - k] (n >= k), so
@@ -375,9 +383,14 @@ def _adjoint_rank_one(w: np.ndarray, V: np.ndarray, eta) -> np.ndarray:
     V : ndarray, shape (B, e, L)
         The effects' vectors.
     eta : float or ndarray, shape (B,)
+    transposed : bool, optional
+        Return the transpose, computed directly as w U^dag U (contiguous, for an
+        elementwise product with the state's blocks).
     """
     B, ne, L = V.shape
     U = _pulled_back_vectors(V, np.broadcast_to(np.asarray(eta, dtype=float), (B,)))
+    if transposed:
+        return w[:, None, None, None] * np.matmul(np.swapaxes(U.conj(), -1, -2), U)
     return w[:, None, None, None] * np.matmul(np.swapaxes(U, -1, -2), U.conj())
 
 
@@ -403,9 +416,12 @@ class FockState(LightAtomState):
 
     Parameters
     ----------
-    K : ndarray, shape (d, d, L, L) or (B, d, d, L, L), complex
+    K : ndarray, shape (d, d, L, L) or (B, d, d, L, L), complex or real
         Coefficients of :class:`~catbell_qutip.engines.base.LightAtomState` in the Fock
-        basis |0>..|L-1>, d = 2^(number of qubits), B points.
+        basis |0>..|L-1>, d = 2^(number of qubits), B points. Real (float64) for cat
+        codes with real alpha while every operation keeps it real (at l = 0, R(pi) =
+        (-1)^n): half the memory and arithmetic of complex128, the same numbers to
+        rounding (tests/test_engines_fock.py checks the two against each other).
     qubits : tuple of str
         Labels of the register's qubits.
     x : float or ndarray
@@ -525,6 +541,8 @@ class FockState(LightAtomState):
         cutoffs = np.asarray(cutoffs, dtype=int)
         L = int(cutoffs.max()) + 1
         amps = cat_initial_amplitudes(alphas, n_comp, cutoffs, L, explicit=explicit)
+        if not np.any(amps.imag):  # real alpha: a real state (kept real while it can be)
+            amps = amps.real
         K = (amps[:, :, None] * amps.conj()[:, None, :])[:, None, None]
         return cls(K, (), alphas ** 2, truncation_error=np.asarray(truncation_errors, float),
                    codes=None, cutoffs=cutoffs, eta_tot=np.ones(alphas.size))
@@ -683,6 +701,14 @@ class FockState(LightAtomState):
         M = np.swapaxes(G, -1, -2) * rho
         return 0.5 * np.real(M.sum(axis=(-1, -2)) + (M * ph).sum(axis=(-1, -2)))
 
+    def _rotations(self, theta: float, L: int) -> np.ndarray:
+        """[1, e^{i theta n}] on n = 0..L-1, shape (2, L): real signs when the state is
+        real and every phase is a sign (:func:`~.base.sign_phases`), else complex."""
+        signs = None if np.iscomplexobj(self.K) else sign_phases(theta, np.arange(L))
+        if signs is not None:
+            return np.stack([np.ones(L), signs])
+        return np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,
                              encoder_sector: int = 0):
@@ -708,7 +734,7 @@ class FockState(LightAtomState):
             # rank-one effects E = w |v><v|: the entry (b, b') of block (a, a') is
             # w (R^-b v)^dag rho_aa' (R^-b' v), two matrix-vector products per block
             w, v, u = self.tub_factors(n_comp, sector, encoder_sector)
-            rot = np.stack([np.ones(L), np.exp(-1j * theta * np.arange(L))])  # R^-b
+            rot = self._rotations(-theta, L)  # R^-b
             y = np.stack([v, u], axis=1)[:, :, None, :] * rot[None, None]  # (B, e, b, q)
             Z = np.matmul(self.K.reshape(B, 1, 4, L, L),
                           np.swapaxes(y, -1, -2)[:, :, None])  # (B, e, aa', q, b')
@@ -719,17 +745,17 @@ class FockState(LightAtomState):
         if usd == "tub":  # rank-one effects pulled back: L^dag(w v v^dag) = w U^T conj(U)
             w, v, u = self.tub_factors(n_comp, sector, encoder_sector, x=self.x * eta_final,
                                        eta_tot=self.eta_tot * eta_final)
-            G = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final)
+            GT = _adjoint_rank_one(w, np.stack([v, u], axis=1), eta_final, transposed=True)
         else:
             effects = self.usd_effects(usd, n_comp, sector, p_dark, encoder_sector,
                                        x=self.x * eta_final, eta_tot=self.eta_tot * eta_final)
             E = np.stack([effects[k] for k in names], axis=1).reshape(B, 2, L * L)
             G = _apply_loss_rows(E.astype(complex), eta_final, adjoint=True)
-            G = G.reshape(B, 2, L, L)
+            GT = np.swapaxes(G.reshape(B, 2, L, L), -1, -2)
         # rot[b, q] = e^{i theta b q}; M[q, p] = G[p, q] K[a, a', q, p]; the record's entry
         # (b, b') is sum_{q, p} rot[b, q] M[q, p] conj(rot[b', p])
-        rot = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
-        M = np.swapaxes(G, -1, -2)[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B,2,aa',q,p)
+        rot = self._rotations(theta, L)
+        M = GT[:, :, None] * self.K.reshape(B, 1, 4, L, L)  # (B, 2, aa', q, p)
         Y = np.matmul(rot, np.matmul(M, rot.conj().T))  # (B, 2, aa', b, b')
         out = 0.5 * Y.reshape(B, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
         out = out.reshape(B, 2, 4, 4)
