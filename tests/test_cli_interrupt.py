@@ -197,3 +197,19 @@ def test_interrupt_turned_into_another_error_still_stops_with_one_line(tmp_path)
     assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == ["catbell repeater: interrupted (Ctrl-C)"], proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["reproduce", "advantage"])
+def test_interrupted_line_comes_after_the_progress_bar_on_its_own_line(name, tmp_path,
+                                                                       startup_cpu_s):
+    # with the progress bar on: the bar's last redraw must not run into the line nor come
+    # after it (a bar closed by its finaliser redrew itself after the message)
+    argv, out, how = CASES[name]
+    argv = [a for a in argv if a != "--no-progress"]
+    ready = _files_in(tmp_path / out) if how == "files" else _busy(startup_cpu_s + 0.5)
+    code, _, err = _interrupt(argv, tmp_path, ready)
+    assert code == EXIT_INTERRUPTED, (code, err[-2000:])
+    lines = [ln for ln in err.splitlines() if ln.strip()]  # splits at the bar's \r too
+    assert lines and lines[-1].startswith(f"catbell {name}: interrupted (Ctrl-C)"), err[-2000:]
+    assert sum("interrupted (Ctrl-C)" in ln for ln in lines) == 1, err[-2000:]
+    assert "Traceback" not in err

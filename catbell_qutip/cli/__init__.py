@@ -172,6 +172,7 @@ def main(argv=None) -> int:
         print(f"catbell {command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
+        _close_progress_bars()
         note = f"; {exc.args[0]}" if exc.args else ""
         print(f"catbell{' ' + command if command else ''}: interrupted (Ctrl-C){note}",
               file=sys.stderr)
@@ -184,10 +185,24 @@ def main(argv=None) -> int:
 _interrupt = {"reported": False, "received": False}
 
 
+def _close_progress_bars() -> None:
+    """Close every live tqdm progress bar before the interrupted line is printed: its last
+    redraw and newline then come before the line, not after it (a bar left open is
+    closed by its finaliser once the traceback is freed, and redraws itself then).
+    Nothing to do when no command imported tqdm."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - a bar that cannot redraw must not hide the line
+            pass
+
+
 def _stop_now(command: str | None) -> None:
     """Stop the process at once after Ctrl-C: one line (unless already printed), partial
     output and worker processes removed, exit code 130, no interpreter shutdown."""
     removed = remove_partial_output()
+    _close_progress_bars()
     if not _interrupt["reported"]:
         _interrupt["reported"] = True
         note = "; partial files removed" if removed else ""
