@@ -125,7 +125,12 @@ def _scan_P(loss_order, engine, grid, flat, rate, T, chunk: int = _SCAN_CHUNK):
     return P
 
 
-def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where=""):
+def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where="", T=None):
+    if T is not None and rate * T > 1.0:  # P would have to exceed 1: no amplitude helps
+        return (f"rate_hz = {rate:.6g} Hz is not attainable for loss_order = {loss_order}"
+                f"{where}: R_eg = P / T cannot exceed 1 / T = {1.0 / T:.6g} Hz (one attempt "
+                f"per attempt time T = max(L / c_f, t0) = {T:.6g} s, P <= 1); the largest "
+                f"attainable rate is {r_best:.6g} Hz, at alpha = {a_best:.6g}")
     edge = (" (the edge of the scan: a larger alpha_max may reach more)"
             if a_best >= alpha_max * (1 - 1e-9) else "")
     if not r_best > 0:  # nothing heralds at any amplitude: say why rather than "0 Hz at alpha"
@@ -242,7 +247,8 @@ def _alpha_task(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unatt
         if on_unattainable == "nan":
             return np.nan
         r_best, a_best = _best_rate(loss_order, engine, grid, R, T, fields)
-        raise ValueError(_unattainable_message(loss_order, rate, alpha_max, r_best, a_best))
+        raise ValueError(_unattainable_message(loss_order, rate, alpha_max, r_best, a_best,
+                                               T=T))
     i = int(hit[0])
     if i == 0:
         (p0,) = yield [_Request(loss_order, engine, 0.0, fields)]
@@ -390,7 +396,7 @@ def _solve_batch(loss_order, rate, T, engine, alpha_max, n_scan, fields, on_unat
         r_best, a_best = _best_rate(loss_order, engine, grid, R[:, j], T[j], sub)
         where = "".join(f", {k} = {float(v[j]):g}" for k, v in flat.items() if np.ndim(v))
         raise ValueError(_unattainable_message(loss_order, rate[j], alpha_max, r_best,
-                                               a_best, where))
+                                               a_best, where, T=T[j]))
     idx = np.argmax(reach, axis=0)
     act = np.nonzero(has)[0]
 

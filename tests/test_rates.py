@@ -198,3 +198,13 @@ def test_unattainable_rate_with_no_light_says_why():
     with pytest.raises(ValueError, match=r"no attempt heralds at any alpha .*P = 0") as e:
         alpha_for_rate(1, 3000.0, eta_c=0.0, length_km=5.0)
     assert "largest attainable" not in str(e.value)
+
+
+@pytest.mark.parametrize("rate", [1e12, [1e12, 1e3]])
+def test_a_rate_above_one_per_attempt_time_is_refused_as_such(rate):
+    # P <= 1, so R_eg <= 1 / T = c_f / L = 40 000 Hz at 5 km: no alpha_max can reach more,
+    # and the message must not suggest one
+    with pytest.raises(ValueError) as err:
+        alpha_for_rate(1, rate, length_km=5.0)
+    msg = str(err.value)
+    assert "cannot exceed 1 / T = 40000 Hz" in msg and "alpha_max" not in msg
