@@ -31,7 +31,7 @@ import numpy as np
 from .params import PARAM_INFO
 
 __all__ = ["OUTPUT_INFO", "units", "long_name", "attrs_of", "dataset", "write_netcdf",
-           "json_ready", "dumps", "plain_text", "csv_header"]
+           "write_data_files", "json_ready", "dumps", "plain_text", "csv_header"]
 
 #: result name -> (unit, long name); "1" is dimensionless
 OUTPUT_INFO: dict[str, tuple[str, str]] = {
@@ -221,6 +221,52 @@ def write_netcdf(ds, path) -> None:
         ds.dump_to_store(store)
     finally:
         store.close()
+
+
+def write_data_files(ds, stem) -> list:
+    """``stem.nc`` (:func:`write_netcdf`) and ``stem.csv`` (one row per point, under a
+    :func:`csv_header` line) of a Dataset: the two data files of every figure.
+
+    A column's unit is its ``units`` attribute; a numeric column without one takes
+    :func:`units` of its name (so ``loss_order [1]`` in every file), a text column (a panel
+    label) none.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The data; ``ds.attrs["title"]`` (mathtext allowed) heads the CSV, else the stem.
+    stem : pathlib.Path
+        Output path without suffix.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The netCDF and the CSV file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> ds = dataset({"S": ("loss_order", [2.5, 2.6])}, {"loss_order": [0, 1]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     nc, csv = write_data_files(ds, pathlib.Path(d, "s"))
+    ...     csv.read_text().splitlines()[0]
+    '# s; units: loss_order [1], S [1]'
+    """
+    nc, csv = stem.with_name(stem.name + ".nc"), stem.with_name(stem.name + ".csv")
+    write_netcdf(ds, nc)
+    df = ds.to_dataframe().reset_index()
+
+    def unit(c):
+        var = ds[c] if c in ds.variables else None
+        if var is not None and "units" in var.attrs:
+            return var.attrs["units"]
+        return units(c) if np.issubdtype(df[c].dtype, np.number) else ""
+
+    with open(csv, "w") as fh:
+        fh.write(csv_header(ds.attrs.get("title", stem.name),
+                            {c: unit(c) for c in df.columns}) + "\n")
+        df.to_csv(fh, index=False)
+    return [nc, csv]
 
 
 def json_ready(obj):

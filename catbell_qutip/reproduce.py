@@ -36,7 +36,7 @@ from . import discrepancies, identification
 from ._checks import check_choice
 from .fibre import travel_time_s
 from .keyrate import key_rate_vs_alpha, peak_key_rate
-from .outputs import attrs_of, csv_header, json_ready, write_netcdf
+from .outputs import attrs_of, json_ready, write_data_files, write_netcdf
 from .panels import (  # noqa: F401
     LENGTH_FIG4_KM,
     LENGTH_THRESHOLD_KM,
@@ -187,13 +187,7 @@ def _analyses(ctx: Context, overrides: dict, t0_s: float) -> dict:
 
 # -- output -------------------------------------------------------------------------------
 def _write_data(ds, out: Path, name: str):
-    write_netcdf(ds, out / f"{name}.nc")
-    df = ds.to_dataframe().reset_index()
-    units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
-    with open(out / f"{name}.csv", "w") as fh:
-        fh.write(csv_header(ds.attrs.get("title", name),
-                            {c: units.get(c, "") for c in df.columns}) + "\n")
-        df.to_csv(fh, index=False)
+    write_data_files(ds, out / name)
 
 
 def _fmt(v):

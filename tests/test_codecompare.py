@@ -41,6 +41,7 @@ from catbell_qutip.codecompare import (
     squeezed_at_rate,
 )
 from catbell_qutip.codecompare.optimise import cat_at_rate
+from catbell_qutip.codecompare.report import _pct
 from catbell_qutip.formulas import key_rate
 from catbell_qutip.params import C_FIBRE_M_PER_S
 
@@ -335,3 +336,13 @@ def test_compare_codes_refuses_bad_workers_with_its_field(workers, words):
     with pytest.raises(ParameterError) as e:
         compare_codes(quick=True, workers=workers)
     assert e.value.field == "workers" and str(e.value) == words
+
+
+@pytest.mark.parametrize("gain", [-3e-5, 4e-4, -0.0012, 0.4, -0.12])
+def test_a_small_gain_is_not_printed_as_zero(gain):
+    # "-0.0 % to +0.0 %" in the codes --quick printout (new-user finding): the printed gain
+    # keeps its sign and is within rounding of the value
+    text = _pct(gain)
+    value = float(text.rstrip(" %"))
+    assert text[0] == ("-" if gain < 0 else "+") and value != 0.0
+    assert value == pytest.approx(100 * gain, rel=0.15, abs=0.05)

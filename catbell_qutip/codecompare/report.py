@@ -164,6 +164,13 @@ def _params_text(params: dict) -> str:
                      for k, v in params.items())
 
 
+def _pct(x: float) -> str:
+    """A relative gain in per cent: one decimal, or two significant digits where one
+    decimal would print a gain as "+0.0 %" or "-0.0 %"."""
+    v = 100.0 * x
+    return f"{v:+.1f} %" if v == 0.0 or abs(v) >= 0.05 else f"{v:+.2g} %"
+
+
 def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
     """One sentence per criterion, numbers from the summaries."""
     lines = []
@@ -179,15 +186,15 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
             where = ", ".join(f"{a:g}-{b:g} km" if a != b else f"{a:g} km"
                               for a, b in e["rsbc_beats_cat_km"])
             gr = e["squeezed-cat_gain_range_L_gt_0"]
-            sq = (f"; the squeezed cat {100 * gr[0]:+.1f} % to {100 * gr[1]:+.1f} % at L > 0"
-                  if gr else "")
+            sq = f"; the squeezed cat {_pct(gr[0])} to {_pct(gr[1])} at L > 0" if gr else ""
             up = e["binomial_key_up_to_km"]
-            bi = (f"; binomial key up to {up:g} km" if up is not None
-                  else "; binomial: no key")
+            bi = ("; binomial: no key" if up is None
+                  else "; binomial key only at L = 0" if up == 0
+                  else f"; binomial key up to {up:g} km")
             p = _params_text(lg["params"])
             lines.append(
                 f"key rate, {name}, l = {l}: a non-cat code beats the cat code at {where}; "
-                f"largest gain {100 * lg['gain']:+.1f} % at L = {lg['length_km']:g} km "
+                f"largest gain {_pct(lg['gain'])} at L = {lg['length_km']:g} km "
                 f"({FAMILY_NAMES[lg['family']]}, {p}, <n> = {lg['mean_photon_number']:.3g}; "
                 f"{lg['key_rate_bit_s']:.4g} against {lg['cat_key_rate_bit_s']:.4g} bit/s for "
                 f"the cat code at <n> = {lg['cat_mean_photon_number']:.3g}){sq}{bi}")
@@ -209,8 +216,8 @@ def _answer(key: dict, rate: dict, mp: dict) -> list[str]:
         lines.append(
             f"map over (L, eta_c): a non-cat code is the best code on "
             f"{100 * mp['rsbc_wins_share']:.1f} % of the grid; the best non-cat code beats the "
-            f"best cat code by {100 * mp['gain_range'][0]:+.1f} % to "
-            f"{100 * mp['gain_range'][1]:+.1f} %, most at L = {lg['length_km']:g} km, eta_c = "
+            f"best cat code by {_pct(mp['gain_range'][0])} to "
+            f"{_pct(mp['gain_range'][1])}, most at L = {lg['length_km']:g} km, eta_c = "
             f"{lg['eta_c']:.3g} ({lg['winner']}, <n> = {lg['mean_photon_number']:.3g})")
         tr = mp.get("winner_transmission_range", {})
         lines.append("map over (L, eta_c), best code: " + "; ".join(

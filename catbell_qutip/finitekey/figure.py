@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import ParameterError, check_choice, check_count, check_real
-from ..outputs import csv_header, write_netcdf
+from ..outputs import write_data_files
 from .bound import EPS_SOUND, check_bound_options, min_rounds
 from .simulator import FIG4_PANELS, fig4_points, key_vs_rounds, run_time_vs_distance
 
@@ -316,15 +316,7 @@ def _save(plt, fig, stem) -> list[Path]:
 
 
 def _write_data(ds: xr.Dataset, stem: Path) -> list[Path]:
-    nc, csv = stem.with_suffix(".nc"), stem.with_suffix(".csv")
-    write_netcdf(ds, nc)
-    df = ds.to_dataframe().reset_index()
-    units = {k: ds[k].attrs.get("units", "") for k in list(ds.data_vars) + list(ds.coords)}
-    with open(csv, "w") as fh:
-        fh.write(csv_header(ds.attrs.get("title", stem.name),
-                            {c: units.get(c, "") for c in df.columns}) + "\n")
-        df.to_csv(fh, index=False)
-    return [nc, csv]
+    return write_data_files(ds, stem)
 
 
 def check_output_options(*, panels=FIG4_PANELS, engine="coherent", num_rounds=41,
