@@ -104,16 +104,18 @@ def convergence_curves(orders=CURVE_ORDERS, alphas=CURVE_ALPHAS, eta=CURVE_ETA,
 
 
 def plot_curves(rows: list[dict], path: Path) -> None:
-    """Log-scale error vs cutoff, one curve per alpha; rows l, columns P, F, S."""
+    """Log-scale error vs cutoff, one curve per alpha; rows l, columns P, F, S (300 dpi,
+    the legend below the panels so it covers no curve)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     orders = sorted({r["loss_order"] for r in rows})
     alphas = sorted({r["alpha"] for r in rows})
-    fig, axes = plt.subplots(len(orders), 3, figsize=(10, 2.6 * len(orders)), sharex="row",
-                             squeeze=False)
+    fig, axes = plt.subplots(len(orders), 3, figsize=(10, 2.6 * len(orders) + 0.6),
+                             sharex="row", squeeze=False, layout="constrained")
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(alphas)))
     floor = 1e-17
     for i, l in enumerate(orders):
@@ -123,8 +125,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
                 rr = [r for r in rows if r["loss_order"] == l and r["alpha"] == a]
                 c = np.array([r["cutoff"] for r in rr])
                 e = np.array([r[f"err_{q}"] for r in rr], dtype=float)
-                ax.semilogy(c, np.maximum(e, floor), "-", color=col, lw=1.2,
-                            label=f"alpha = {a:g}")
+                ax.semilogy(c, np.maximum(e, floor), "-", color=col, lw=1.2)
                 d = rr[0]["default_cutoff"]
                 ed = e[c == d]
                 if ed.size:
@@ -133,24 +134,30 @@ def plot_curves(rows: list[dict], path: Path) -> None:
                 ax.axhline(S_TOL, color="red", lw=0.8, ls="--")
             ax.set_ylim(floor / 2, 2)
             ax.grid(alpha=0.3)
-            ax.set_title(f"l = {l}: |{q}_fock - {q}_coherent|", fontsize=9)
+            ax.set_title(rf"$l = {l}$: $|{q}_\mathrm{{Fock}} - {q}_\mathrm{{coherent}}|$",
+                         fontsize=9)
             if i == len(orders) - 1:
-                ax.set_xlabel("Fock cutoff (largest photon number)")
-        axes[i, 0].set_ylabel("abs. error")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"Fock engine vs coherent engine, eta = {rows[0]['eta']:g} "
-                 "(dots: default cutoff; dashed: 1e-8)", fontsize=10)
-    fig.tight_layout()
+                ax.set_xlabel(r"Fock cutoff $n_\mathrm{max}$ (largest photon number)")
+        axes[i, 0].set_ylabel("absolute error (1)")
+    handles = [Line2D([], [], color=col, lw=1.2, label=rf"$|\alpha| = {a:g}$")
+               for a, col in zip(alphas, colors, strict=True)]
+    handles += [Line2D([], [], color="0.3", marker="o", ls="none", ms=4,
+                       label="default (automatic) cutoff"),
+                Line2D([], [], color="red", lw=0.8, ls="--",
+                       label=rf"$S$ tolerance $10^{{{round(math.log10(S_TOL))}}}$")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
+               fontsize=7, frameon=False)
+    fig.suptitle(rf"Fock engine vs coherent engine, $\eta = {rows[0]['eta']:g}$", fontsize=10)
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=72)
+    fig.savefig(buf, format="png", dpi=300)
     plt.close(fig)
     buf.seek(0)
     # a 256-colour palette keeps the committed figure small
-    Image.open(buf).convert("RGB").quantize(256).save(path, optimize=True)
+    Image.open(buf).convert("RGB").quantize(256).save(path, optimize=True, dpi=(300, 300))
 
 
 def _geom(lo, hi, n):
