@@ -260,7 +260,8 @@ def write_data_files(ds, stem) -> list:
         var = ds[c] if c in ds.variables else None
         if var is not None and "units" in var.attrs:
             return var.attrs["units"]
-        return units(c) if np.issubdtype(df[c].dtype, np.number) else ""
+        # .kind: NumPy's and pandas' dtypes alike (a text column may be pandas' StringDtype)
+        return units(c) if getattr(df[c].dtype, "kind", "O") in "biuf" else ""
 
     with open(csv, "w") as fh:
         fh.write(csv_header(ds.attrs.get("title", stem.name),

@@ -21,6 +21,7 @@ from catbell_qutip.outputs import (
     dumps,
     json_ready,
     plain_text,
+    write_data_files,
     write_netcdf,
 )
 
@@ -140,3 +141,17 @@ def test_write_netcdf_imports_no_dask_distributed(tmp_path):
     assert out.stdout.strip() == "False"
     with xr.open_dataset(tmp_path / "x.nc") as back:
         assert back.S.values[0] == 2.5 and np.isnan(back.S.values[1])
+
+
+def test_data_files_give_numeric_columns_their_units_and_text_columns_none(tmp_path):
+    # the finite-key tables have a text column (the panel) and a loss_order without a units
+    # attribute: 'loss_order [1]' as in every other CSV, 'panel []'
+    ds = xr.Dataset({"key_bits": (("panel", "loss_order"), [[1.0, 2.0], [3.0, 4.0]])},
+                    coords={"panel": ["a", "b"], "loss_order": [0, 1]},
+                    attrs={"title": "$L$ = 10 km"})
+    ds["key_bits"].attrs["units"] = "bit"
+    nc, csv = write_data_files(ds, tmp_path / "t")
+    head = csv.read_text().splitlines()[0]
+    assert head == "# L = 10 km; units: panel [], loss_order [1], key_bits [bit]"
+    with xr.open_dataset(nc) as back:
+        assert back.identical(ds)
