@@ -130,7 +130,8 @@ def _unattainable_message(loss_order, rate, alpha_max, r_best, a_best, where="",
         return (f"rate_hz = {rate:.6g} Hz is not attainable for loss_order = {loss_order}"
                 f"{where}: R_eg = P / T cannot exceed 1 / T = {1.0 / T:.6g} Hz (one attempt "
                 f"per attempt time T = max(L / c_f, t0) = {T:.6g} s, P <= 1); the largest "
-                f"attainable rate is {r_best:.6g} Hz, at alpha = {a_best:.6g}")
+                f"attainable entanglement-generation rate is {r_best:.6g} Hz, at alpha = "
+                f"{a_best:.6g}")
     edge = (" (the edge of the scan: a larger alpha_max may reach more)"
             if a_best >= alpha_max * (1 - 1e-9) else "")
     if not r_best > 0:  # nothing heralds at any amplitude: say why rather than "0 Hz at alpha"

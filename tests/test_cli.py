@@ -573,7 +573,10 @@ def test_simulate_rate_hz_solves_alpha_as_the_rate_solver(capsys):
     (["--alpha", "1", "--rate-hz", "3000", "--length-km", "5"], "give --alpha or --rate-hz"),
     (["--rate-hz", "3000"], "give --length-km > 0 or --t0 > 0"),
     (["--rate-hz", "-1", "--length-km", "5"], "--rate-hz = -1 Hz is outside"),
-    (["--rate-hz", "1e9", "--length-km", "5"], "a larger --alpha-max may reach more"),
+    # above 1 / T = 40 000 Hz no amplitude helps (P <= 1): not blamed on --alpha-max
+    (["--rate-hz", "1e9", "--length-km", "5"], "cannot exceed 1 / T = 40000 Hz"),
+    (["--rate-hz", "30000", "--length-km", "5", "--alpha-max", "0.5"],
+     "a larger --alpha-max may reach more"),
     (["--rate-hz", "3000", "--length-km", "5", "--alpha-max", "0"], "--alpha-max = 0 is"),
     (["--rate-hz", "inf", "--length-km", "5"], "--rate-hz = inf Hz is outside the allowed "
                                                "range (0.0, inf) Hz"),

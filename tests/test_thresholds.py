@@ -116,7 +116,8 @@ def test_cli_unreachable_rate_exits_2(capsys, as_json):
     assert lines[0].startswith("catbell thresholds: error: --rate-hz 1e+12 is not reachable")
     assert "largest attainable entanglement-generation rate is" in lines[0]
     # the API's reason, in flags and the command's words (cli_message, not a rewrite here)
-    assert "(--rate-hz = 1e+12 Hz is not attainable for l = 0 with alpha" in lines[0]
+    assert "(--rate-hz = 1e+12 Hz is not attainable for l = 0: R_eg = P / T cannot exceed" \
+        in lines[0]
     assert "rate_hz" not in lines[0] and "loss_order" not in lines[0]
 
 
