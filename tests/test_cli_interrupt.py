@@ -75,6 +75,8 @@ def _interrupt(argv, cwd, ready, timeout=300.0):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        for pipe in (proc.stdout, proc.stderr):  # also after a timeout: no ResourceWarning
+            pipe.close()                          # in the next test
     return proc.returncode, out, err
 
 
@@ -213,3 +215,38 @@ def test_interrupted_line_comes_after_the_progress_bar_on_its_own_line(name, tmp
     assert lines and lines[-1].startswith(f"catbell {name}: interrupted (Ctrl-C)"), err[-2000:]
     assert sum("interrupted (Ctrl-C)" in ln for ln in lines) == 1, err[-2000:]
     assert "Traceback" not in err
+
+
+def test_interrupt_kills_a_child_multiprocessing_does_not_know(tmp_path):
+    # a worker forked just as the Ctrl-C arrives is not registered with multiprocessing yet
+    # (CI met one on `catbell advantage`: it held the output pipe open after exit 130); any
+    # child of the command must be killed
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "import catbell_qutip.cli as cli\n"
+        "def main():\n"
+        "    child = subprocess.Popen(['sleep', '60'])\n"
+        "    print(child.pid, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(60)\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "sys.argv = ['catbell', 'advantage']\n"
+        "cli.console_main()\n"
+    )
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)  # the child inherits the pipes
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
+    assert time.monotonic() - start < 50  # the pipes closed: the sleeping child is gone
+    pid = int(proc.stdout.split()[0])
+    for _ in range(100):  # killed: gone, or a zombie where nothing reaps orphans
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"child {pid} still running after the interrupt")

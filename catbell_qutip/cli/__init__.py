@@ -185,6 +185,36 @@ def main(argv=None) -> int:
 _interrupt = {"reported": False, "received": False}
 
 
+def _child_pids() -> list[int]:
+    """The processes this one forked, from Linux's /proc (every thread's children); empty
+    where /proc does not list them."""
+    pids = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # pragma: no cover - not Linux
+        return pids
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children") as fh:
+                pids += [int(p) for p in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _kill_children() -> None:
+    """Kill the command's worker processes: multiprocessing's, and any other child (a
+    worker forked just as the Ctrl-C arrived is not registered with multiprocessing yet; it
+    ignores Ctrl-C and would hold the terminal's output open forever)."""
+    for child in multiprocessing.active_children():
+        child.kill()
+    for pid in _child_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _close_progress_bars() -> None:
     """Close every live tqdm progress bar before the interrupted line is printed: its last
     redraw and newline then come before the line, not after it (a bar left open is
@@ -208,8 +238,7 @@ def _stop_now(command: str | None) -> None:
         note = "; partial files removed" if removed else ""
         print(f"catbell{' ' + command if command else ''}: interrupted (Ctrl-C){note}",
               file=sys.stderr)
-    for child in multiprocessing.active_children():
-        child.kill()
+    _kill_children()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
