@@ -148,31 +148,41 @@ def test_failed_run_removes_the_folders_it_created(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _run_fake_command(main_body: str, command: str, tmp_path):
+    """``catbell command`` through console_main with ``main`` replaced by ``main_body``
+    (the source of a function ``main()``); returns (completed process, wall seconds)."""
+    script = ("import os, signal, subprocess, sys, time\n"
+              "import catbell_qutip.cli as cli\n"
+              f"{main_body}"
+              "cli.main = main\n"
+              f"sys.argv = ['catbell', '{command}']\n"
+              "cli.console_main()\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    return proc, time.monotonic() - start
+
+
+def _one_interrupted_line(proc, command: str) -> None:
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [f"catbell {command}: interrupted (Ctrl-C)"], proc.stderr[-2000:]
+
+
 def test_interrupt_swallowed_in_a_finaliser_still_stops_with_one_line(tmp_path):
     # A Ctrl-C that lands inside a __del__ (or an at-fork hook) is swallowed by Python,
     # which prints "Exception ignored in ..." and a traceback and carries on: the command
     # must stop at once with its one line and exit code 130 instead.
-    script = (
-        "import sys, time\n"
-        "import catbell_qutip.cli as cli\n"
+    proc, wall = _run_fake_command(
         "class Finaliser:\n"
         "    def __del__(self):\n"
         "        raise KeyboardInterrupt\n"
         "def main():\n"
         "    Finaliser()\n"
         "    time.sleep(60)\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "sys.argv = ['catbell', 'simulate']\n"
-        "cli.console_main()\n"
-    )
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
-    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
-    assert time.monotonic() - start < 50  # stopped, not after the 60 s of work
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == ["catbell simulate: interrupted (Ctrl-C)"], proc.stderr[-2000:]
+        "    return 0\n", "simulate", tmp_path)
+    _one_interrupted_line(proc, "simulate")
+    assert wall < 50  # stopped, not after the 60 s of work
 
 
 def test_interrupt_turned_into_another_error_still_stops_with_one_line(tmp_path):
@@ -180,25 +190,15 @@ def test_interrupt_turned_into_another_error_still_stops_with_one_line(tmp_path)
     # matplotlib's or SciPy's pybind11 modules) comes out as "ImportError: initialization
     # failed" with the KeyboardInterrupt lost: CI met it once on `catbell repeater`. Any
     # error after a Ctrl-C must end as the interrupt: one line, exit code 130.
-    script = (
-        "import os, signal, sys, time\n"
-        "import catbell_qutip.cli as cli\n"
+    proc, _ = _run_fake_command(
         "def main():\n"
         "    try:\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "        time.sleep(60)\n"
         "    except KeyboardInterrupt:\n"
         "        raise ImportError('initialization failed') from None\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "sys.argv = ['catbell', 'repeater']\n"
-        "cli.console_main()\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
-    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == ["catbell repeater: interrupted (Ctrl-C)"], proc.stderr[-2000:]
+        "    return 0\n", "repeater", tmp_path)
+    _one_interrupted_line(proc, "repeater")
 
 
 @pytest.mark.parametrize("name", ["reproduce", "advantage"])
@@ -221,24 +221,15 @@ def test_interrupt_kills_a_child_multiprocessing_does_not_know(tmp_path):
     # a worker forked just as the Ctrl-C arrives is not registered with multiprocessing yet
     # (CI met one on `catbell advantage`: it held the output pipe open after exit 130); any
     # child of the command must be killed
-    script = (
-        "import os, signal, subprocess, sys, time\n"
-        "import catbell_qutip.cli as cli\n"
+    proc, wall = _run_fake_command(  # the sleeping child inherits the output pipes
         "def main():\n"
         "    child = subprocess.Popen(['sleep', '60'])\n"
         "    print(child.pid, flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(60)\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "sys.argv = ['catbell', 'advantage']\n"
-        "cli.console_main()\n"
-    )
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)  # the child inherits the pipes
-    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, proc.stderr[-2000:])
-    assert time.monotonic() - start < 50  # the pipes closed: the sleeping child is gone
+        "    return 0\n", "advantage", tmp_path)
+    _one_interrupted_line(proc, "advantage")
+    assert wall < 50  # the pipes closed: the sleeping child is gone
     pid = int(proc.stdout.split()[0])
     for _ in range(100):  # killed: gone, or a zombie where nothing reaps orphans
         try:
