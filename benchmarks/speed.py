@@ -22,7 +22,8 @@ Measured:
 - ``single``: one point called alone through :func:`catbell_qutip.simulate`, Fock engine
   and baseline at the same cutoff: l = 1 at the points of :data:`POINTS`, and the code
   families of docs/model.md 7 (:data:`CODE_POINTS`); samples of :data:`INNER` calls, each
-  with the engine's memo of P emptied (a point called alone, not a repeat).
+  with every cache keyed by a point's values emptied (a point met for the first time, not
+  a repeat: :func:`catbell_qutip.api.forget_points`).
 - ``grid``: the coherent engine's 100 x 100 (alpha, eta) grid, l = 1 (vectorised path).
 - ``reproduce_*``: ``catbell reproduce`` in a subprocess (default grids, coherent engine;
   ``--quick`` on the Fock engine; with ``--reproduce-full`` the default grids on the Fock
@@ -160,10 +161,13 @@ def _batch(repeats: int, loss_orders=(0, 1, 3), seed: int = 7) -> dict:
 
 
 def _alone(p: ProtocolParams):
-    """One point called alone: the Fock engine's memo of P for single points (which a
-    solver or a scan reuses at nearby amplitudes) emptied first, so every call pays the
-    cutoff rule in full (for a cat point: the coherent engine's estimate of P first)."""
-    api._P_MEMO.clear()
+    """One point called alone, as a point met for the first time: every cache keyed by a
+    point's values emptied first (:func:`catbell_qutip.api.forget_points`: the memo of P
+    that a solver or a scan reuses at nearby amplitudes, the cutoff rule per code, the
+    loss channels per transmission, the USD effects), so every call pays the cutoff rule
+    and builds its operators in full; only tables keyed by the cutoff stay (every point at
+    that cutoff shares them)."""
+    api.forget_points()
     return simulate(params=p)
 
 

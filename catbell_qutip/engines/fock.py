@@ -33,6 +33,7 @@ from ..codes import (
     sector_codeword,
 )
 from ..operations import (
+    clear_effect_caches,
     linear_optics_povm_matrices,
     sector_idp_effects,
     sector_idp_factors,
@@ -41,7 +42,7 @@ from ..operations import (
 from ..sectors import _log_factorials
 from .base import LightAtomState, sign_phases
 
-__all__ = ["FockState"]
+__all__ = ["FockState", "clear_value_caches"]
 
 
 class _ByteLRU:
@@ -60,6 +61,11 @@ class _ByteLRU:
         if isinstance(value, tuple):
             return sum(a.nbytes for a in value)
         return value.nbytes
+
+    def clear(self) -> None:
+        """Empty the cache."""
+        self.items.clear()
+        self.size = 0
 
     def get(self, key, make):
         value = self.items.get(key)
@@ -152,6 +158,26 @@ class _Flags(_ByteLRU):
 
 
 _SEEN = _Flags(2 ** 22)
+
+
+def clear_value_caches() -> None:
+    """Empty the Fock engine's caches keyed by a point's values (its amplitude, code,
+    transmissions): the loss channels per transmission, the TUB and linear-optics effects,
+    the cat amplitudes. Tables keyed only by the truncation (loss patterns per cutoff,
+    reflection phases, log-factorials) are kept. For benchmarks that time a point met for
+    the first time; results never depend on these caches.
+
+    Examples
+    --------
+    >>> clear_value_caches()
+    >>> len(_LOSS_CACHE.items), _cat_amplitudes.cache_info().currsize
+    (0, 0)
+    """
+    _LOSS_CACHE.clear()
+    _SEEN.clear()
+    for cached in (_code_tub, _code_tub_factors, _cat_amplitudes):
+        cached.cache_clear()
+    clear_effect_caches()
 
 
 def _cached_loss(eta: float, L: int, adjoint: bool,
