@@ -20,8 +20,8 @@ import pytest
 import qutip
 
 import catbell_qutip.engines.fock as fock
-from catbell_qutip.engines import FockState
 from catbell_qutip.codes import fock_amplitudes
+from catbell_qutip.engines import FockState
 from catbell_qutip.engines.base import LightAtomState, sign_phases
 from catbell_qutip.operations import sector_idp_factors
 from catbell_qutip.params import ProtocolParams
