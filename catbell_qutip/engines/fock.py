@@ -179,6 +179,7 @@ def clear_value_caches() -> None:
     _LOSS_CACHE.clear()
     _SEEN.clear()
     _CAT_TUB_CACHE.clear()
+    _WEIGHTS_CACHE.clear()
     for cached in (_code_tub, _code_tub_factors, _cat_amplitudes):
         cached.cache_clear()
     clear_effect_caches()
@@ -226,6 +227,15 @@ def _loss_weights_batch(eta: np.ndarray, L: int) -> np.ndarray:
                                           + xlogy(k[None], 1.0 - e))), 0.0)
 
 
+#: loss weights of the last final-loss transmissions (bytes-bounded)
+_WEIGHTS_CACHE = _ByteLRU(2 ** 24)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """U[b, e, k, n] = W[b, k, n] V[b, e, n - k] (0 for n < k): the vectors A_k^dag v of
     every point b, effect vector e and Kraus index k, so that a rank-one effect w |v><v|
@@ -236,9 +246,10 @@ def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     k = np.arange(L)[:, None]
     nk = np.where(n >= k, n - k, 0)
     # the weights once per distinct transmission (a batch shares eta_d, eta_int), the
-    # same numbers per point as computing them point by point
+    # same numbers per point as computing them point by point; kept for the run's other
+    # syndrome records, which pull their effects back through the same final loss
     values, inverse = np.unique(eta, return_inverse=True)
-    W = _loss_weights_batch(values, L)  # (distinct, k, n)
+    W = _WEIGHTS_CACHE.get((values.tobytes(), L), lambda: _frozen(_loss_weights_batch(values, L)))
     if values.size > 1:
         W = W[inverse.reshape(-1)]  # (B, k, n)
     return W[:, None] * V[:, :, nk]  # W vanishes for n < k
