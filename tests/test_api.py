@@ -79,41 +79,75 @@ def test_a_batch_with_an_estimate_runs_once(no_memo, monkeypatch):
                                              np.arange(ALPHAS.size * 2)))
 
 
-@pytest.mark.parametrize("estimate", ["coherent", "too high", "too low"])
-def test_single_point_cutoffs_are_the_rules_whatever_the_coherent_estimate(estimate, no_memo,
-                                                                           monkeypatch):
-    # a single cat point met first takes its estimate of P from the coherent engine
-    ref = _alone(1)
-    if estimate != "coherent":
+@pytest.mark.parametrize("usd", ["tub", "linear"])
+@pytest.mark.parametrize("estimate", ["engine", "too high", "too low"])
+def test_single_point_cutoffs_are_the_rules_whatever_the_estimate(usd, estimate, no_memo,
+                                                                   monkeypatch):
+    # a single cat point met first takes its estimate of P from the closed form with every
+    # loss lumped (TUB) or from the coherent engine (linear USD); planted wrong estimates
+    # must not change the cutoffs
+    def alone_ref():
+        out = []
+        for a in ALPHAS[::2]:
+            api._P_MEMO.clear()
+            p = ProtocolParams(loss_order=1, alpha=float(a), length_km=30.0, usd=usd,
+                               **preset("table1"))
+            P, _, cuts, _, _ = api._run_fock(p, tol=TOL, estimate=False)
+            out.append((int(cuts[0]), float(P[0])))
+        return np.array(out)
+
+    ref = alone_ref()
+    assert np.any(ref[:, 0] > api._auto_cutoff(
+        api.codes_of(ProtocolParams(loss_order=1, alpha=float(ALPHAS[-1])))[0], TOL, 0)[0])
+    if estimate != "engine":
         value = 1.0 if estimate == "too high" else 1e-9
         real = api.run_probability
         monkeypatch.setattr(api, "run_probability",
                             lambda *a, **k: (np.array([value]) if isinstance(a[1], CoherentState)
                                              else real(*a, **k)))
+        monkeypatch.setattr(api, "_p_lumped", lambda params: value)
     got = []
-    for a in ALPHAS:
-        for L in (2.0, 30.0):
-            api._P_MEMO.clear()
-            p = ProtocolParams(loss_order=1, alpha=float(a), length_km=L, **preset("table1"))
-            P, _, cuts, masses, _ = api._run_fock(p, tol=TOL)
-            assert masses[0] <= TOL * P[0]  # the rule holds at the run's own P
-            got.append((int(cuts[0]), float(P[0])))
+    for a in ALPHAS[::2]:
+        api._P_MEMO.clear()
+        p = ProtocolParams(loss_order=1, alpha=float(a), length_km=30.0, usd=usd,
+                           **preset("table1"))
+        P, _, cuts, masses, _ = api._run_fock(p, tol=TOL)
+        assert masses[0] <= TOL * P[0]  # the rule holds at the run's own P
+        got.append((int(cuts[0]), float(P[0])))
     got = np.array(got)
     np.testing.assert_array_equal(got[:, 0], ref[:, 0])
     np.testing.assert_allclose(got[:, 1], ref[:, 1], rtol=1e-13, atol=0)
 
 
-def test_a_single_point_met_first_runs_once_with_the_coherent_estimate(no_memo, monkeypatch):
-    runs = []
+@pytest.mark.parametrize("usd", ["tub", "linear"])
+def test_a_single_point_met_first_runs_once_with_an_estimate(usd, no_memo, monkeypatch):
+    runs, coherent = [], []
     monkeypatch.setattr(api, "run_protocol",
                         lambda *a, **k: runs.append(1) or protocol.run_protocol(*a, **k))
-    p = ProtocolParams(loss_order=1, alpha=2.0, length_km=20.0, **preset("table1"))
+    real = api.run_probability
+    monkeypatch.setattr(api, "run_probability",
+                        lambda *a, **k: (coherent.append(1) if isinstance(a[1], CoherentState)
+                                         else None) or real(*a, **k))
+    p = ProtocolParams(loss_order=1, alpha=2.0, length_km=20.0, usd=usd, **preset("table1"))
     api._run_fock(p, tol=TOL, estimate=False)
     assert len(runs) == 2  # without it: P ~ 1e-3 needs a higher cutoff than the first run's
     runs.clear()
     api._P_MEMO.clear()
     api._run_fock(p, tol=TOL)
     assert len(runs) == 1
+    # the TUB takes the closed form; the linear USD (dark counts possible) the coherent engine
+    assert len(coherent) == (1 if usd == "linear" else 0)
+
+
+def test_the_lumped_estimate_is_close_to_the_fock_p_at_table_i():
+    # every loss lumped into the channel against the Fock engine's P (docs claim 14 %)
+    for loss_order in (0, 1, 3):
+        for a in (0.8, 1.6, 2.6):
+            for placement in ("after", "before", "lumped"):
+                p = ProtocolParams(loss_order=loss_order, alpha=a, length_km=25.0,
+                                   eta_int_placement=placement, **preset("table1"))
+                P = api.simulate(params=p).P
+                assert abs(np.log(api._p_lumped(p) / P)) < 0.14, (loss_order, a, placement)
 
 
 @pytest.mark.parametrize("planted", [1.0, 1e-9, None])
@@ -164,7 +198,7 @@ def test_single_point_cutoffs_are_the_rules_whatever_the_floor(planted, no_memo,
         assert m1[0] <= TOL * P1[0]
 
 
-def test_a_high_p_point_skips_the_coherent_estimate_and_runs_once(no_memo, monkeypatch):
+def test_a_high_p_point_skips_the_estimate_and_runs_once(no_memo, monkeypatch):
     coherent, runs = [], []
     real = api.run_probability
     monkeypatch.setattr(api, "run_probability",
@@ -174,10 +208,11 @@ def test_a_high_p_point_skips_the_coherent_estimate_and_runs_once(no_memo, monke
                         lambda *a, **k: runs.append(1) or protocol.run_protocol(*a, **k))
     api._run_fock(ProtocolParams(loss_order=1, alpha=2.0, eta=0.5), tol=TOL)
     assert (len(coherent), len(runs)) == (0, 1)
-    # a Table I point (P ~ 1e-3, below the first cutoff's mass / tol) still takes it
+    # a Table I point (P ~ 1e-3, below the first cutoff's mass / tol) takes an estimate
+    # (the closed form with every loss lumped) and still runs once
     api._run_fock(ProtocolParams(loss_order=1, alpha=2.0, length_km=20.0, **preset("table1")),
                   tol=TOL)
-    assert (len(coherent), len(runs)) == (1, 2)
+    assert (len(coherent), len(runs)) == (0, 2)
 
 
 def test_forget_points_empties_the_value_caches_and_changes_no_result():
