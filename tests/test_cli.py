@@ -511,6 +511,34 @@ def test_no_suggestion_for_a_far_word(capsys):
     assert "did you mean" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--loss-orders", "--loss-order"])
+def test_codes_loss_orders_is_not_taken_for_workers(flag, capsys):
+    """catbell codes compares fixed loss orders: --loss-orders is no typo of --workers (the
+    shared leading dashes made difflib call them close); the refusal says what codes does
+    and which commands take loss orders, and suggests no flag of codes."""
+    from catbell_qutip.codecompare import LOSS_ORDERS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["codes", flag, "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1, err
+    assert "did you mean" not in err and "--workers" not in err, err
+    assert f"catbell codes takes no {flag}: it always compares l = " in err
+    assert ", ".join(map(str, LOSS_ORDERS)) in err
+    for command in ("advantage", "thresholds", "repeater"):  # named as taking --loss-orders
+        assert command in err
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--loss-orders" in capsys.readouterr().out
+
+
+def test_flag_suggestions_ignore_the_shared_dashes():
+    from catbell_qutip.cli._common import did_you_mean
+
+    assert did_you_mean("--loss-orders", ["--workers", "--json", "--quick"]) == ""
+    assert did_you_mean("--segmets", ["--segments", "--workers"]) == "; did you mean --segments?"
+
+
 def test_presets_lists_every_preset_with_its_description(capsys):
     from catbell_qutip.params import PRESETS
 

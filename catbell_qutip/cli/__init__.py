@@ -102,13 +102,21 @@ class _Parser(argparse.ArgumentParser):
             message += did_you_mean(m[1], re.findall(r"'([^']*)'", m[2]))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    #: flags this command does not take -> what it does instead (a subcommand sets it:
+    #: ``catbell codes --loss-orders`` is no typo of any of its flags)
+    not_taken: dict = {}
+
     def unrecognized(self, extra: list[str]):
-        """Refuse arguments no option took, suggesting the closest flag for a mistyped one."""
+        """Refuse arguments no option took, suggesting the closest flag for a mistyped one,
+        or saying what the command does instead of a flag it does not take
+        (:attr:`not_taken`)."""
         flags = [f for f in self._option_string_actions if f.startswith("--")]
         hint = ""
         for word in extra:
             if word.startswith("-"):
-                hint = did_you_mean(word.split("=", 1)[0], flags)
+                flag = word.split("=", 1)[0]
+                hint = (f"; {self.prog} takes no {flag}: {self.not_taken[flag]}"
+                        if flag in self.not_taken else did_you_mean(flag, flags))
                 if hint:
                     break
         self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")

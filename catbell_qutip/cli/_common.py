@@ -301,9 +301,16 @@ def did_you_mean(word: str, candidates) -> str:
     '; did you mean --alpha?'
     >>> did_you_mean("xyz", ["simulate"])
     ''
+
+    Flags are compared without their leading dashes, which every flag shares: with them,
+    ``--loss-orders`` was "close" to ``--workers`` (0.64 against 0.56 without).
+
+    >>> did_you_mean("--loss-orders", ["--workers", "--quick"])
+    ''
     """
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    names = {c.lstrip("-"): c for c in candidates}
+    close = difflib.get_close_matches(word.lstrip("-"), list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[close[0]]}?" if close else ""
 
 
 #: staging folder -> the folders made for it, while a :func:`staged_output` block runs
