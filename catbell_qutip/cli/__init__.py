@@ -159,6 +159,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _prog(args, command: str | None) -> str:
+    """The command as its messages name it: the parser's own name once the arguments are
+    parsed (``catbell bench convergence``, as argparse's errors say), else ``catbell CMD``."""
+    parser = getattr(args, "_parser", None)
+    if parser is not None:
+        return parser.prog
+    return f"catbell{' ' + command if command else ''}"
+
+
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`~catbell_qutip.cli._common.cli_message`); Ctrl-C
@@ -177,13 +186,12 @@ def main(argv=None) -> int:
         flags = parser_flags(args._parser) if args is not None else None
         msg = cli_message(exc, command, flags=flags,
                           sources=getattr(args, "_sources", None))
-        print(f"catbell {command}: error: {msg}", file=sys.stderr)
+        print(f"{_prog(args, command)}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         _close_progress_bars()
         note = f"; {exc.args[0]}" if exc.args else ""
-        print(f"catbell{' ' + command if command else ''}: interrupted (Ctrl-C){note}",
-              file=sys.stderr)
+        print(f"{_prog(args, command)}: interrupted (Ctrl-C){note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader closed the pipe (catbell ... | head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
