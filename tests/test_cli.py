@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -113,7 +114,7 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
     (["--alpha", "30", "--eta", "0.7"], "the Fock engine at alpha = 30", "--engine coherent"),
     # a cutoff the user gave is the cause: the way out is a smaller one
     (["--alpha", "1", "--cutoff", "100000"], "the Fock engine at cutoff 100000",
-     "give a smaller cutoff, or no --cutoff for the automatic rule"),
+     "give a smaller --cutoff, or no --cutoff for the automatic rule"),
     # the coherent engine cannot run l = 1023 either (~2e3 GiB): not offered as the way out
     (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "give a lower "
      "--loss-order: the coherent engine cannot run this point either"),
@@ -280,6 +281,30 @@ def test_simulate_memory_advice_names_flags(capsys):
     err = _error(["simulate", "--loss-order", "1023", "--alpha", "1", "--engine",
                   "coherent"], capsys)
     assert "--loss-order" in err and "loss_order" not in err and "per call" not in err
+
+
+@pytest.mark.parametrize("argv,advice", [
+    (["--code", "squeezed-cat", "--squeezing", "1", "--alpha", "30", "--loss-order", "7"],
+     "use a smaller --alpha or --squeezing"),
+    (["--alpha", "40", "--loss-order", "15", "--engine", "fock"],
+     "use --engine coherent, which needs no cutoff, or a smaller --alpha"),
+])
+def test_fock_memory_advice_names_the_flags_to_change(argv, advice, capsys):
+    """The Fock engine's memory refusal advised "use a smaller alpha or squeezing" on the
+    command line: the parameters to change are named by their flags (translated by
+    cli_message, the one place, from the library's words)."""
+    err = _error(["simulate", *argv], capsys)
+    assert err.rstrip().endswith(advice), err
+    assert not re.search(r"smaller (alpha|squeezing)", err), err
+
+
+def test_a_flag_value_that_names_a_parameter_stays_a_value(tmp_path, capsys):
+    """`catbell advantage --x eta_c` (no =values) was echoed as "--x --eta-c": the axis name
+    after its flag was translated as if it were the --eta-c flag."""
+    err = _error(["advantage", "--x", "eta_c", "--no-progress", "--out",
+                  str(tmp_path / "a")], capsys)
+    assert err.startswith("catbell advantage: error: --x eta_c: give NAME=START:STOP:NUM"), err
+    assert "--eta-c" not in err
 
 
 def test_config_boolean_names_the_key(tmp_path, capsys):
