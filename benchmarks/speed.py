@@ -7,7 +7,8 @@ Run ``python benchmarks/speed.py [--json] [--repeats R] [--reproduce-full]`` or
 Every time is the median over ``repeats`` runs, as CPU time of this process
 (``time.process_time``) with the wall time (``time.perf_counter``) beside it; every ratio
 divides two medians taken in the same process, the two sides run in turn (rotating the
-order each round), so that load from other processes hits both alike. The load average at
+order each round), so that load from other processes hits both alike, and both on one BLAS
+thread (the engines' setting, :mod:`catbell_qutip._threads`). The load average at
 the start and the end is reported: wall times at load 5 are 2-3x those at load 1, CPU
 times much less so.
 
@@ -47,11 +48,17 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.baseline_qutip import baseline_point  # noqa: E402
+from benchmarks.baseline_qutip import baseline_point as _plain_baseline  # noqa: E402
 from catbell_qutip import api, evaluate, simulate  # noqa: E402
+from catbell_qutip._threads import with_limited_blas  # noqa: E402
 from catbell_qutip.cli._common import staged_output  # noqa: E402
 from catbell_qutip.outputs import dumps  # noqa: E402
 from catbell_qutip.params import ProtocolParams, preset  # noqa: E402
+
+#: the baseline on one BLAS thread, as the engines run (catbell_qutip._threads): with
+#: OpenBLAS's default threads its CPU time at cutoff 48 was ~1.35x higher on this
+#: 2-core machine (threads spinning), which inflated the ratios
+baseline_point = with_limited_blas(_plain_baseline)
 
 __all__ = ["run_speed", "format_table", "write_readme_table", "main", "POINTS", "CODE_POINTS",
            "TARGETS", "BATCH_ALPHA", "BATCH_ETA", "BATCH_LENGTH"]

@@ -19,6 +19,7 @@ Truncation: the probability mass a cutoff drops is that of the initial light sta
 from __future__ import annotations
 
 import functools
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -95,7 +96,9 @@ def _loss_pattern(L: int, period: int = 1):
     That set of entries is closed under the loss (which moves (m + k, n + k) to (m, n)), so
     the superoperator acts on the vector of its entries alone: ``keep`` lists them (row-major
     positions m*L + n), and row i of the operator is entry keep[i], with terms (m+k, n+k)
-    in CSR order (by k). Returns (k, m, n, indices, indptr, keep), read-only and cached per
+    in CSR order (by k). Returns (left, right, indices, indptr, keep): the term of (m, n)
+    with index k has the weight W[k, m + k] W[k, n + k], read from the flattened L x L
+    weights at ``left`` = k L + m + k and ``right`` = k L + n + k. Read-only and cached per
     (L, period) (byte-bounded). ``period`` 1 is every entry.
     """
     return _PATTERN_CACHE.get((int(L), int(period)),
@@ -113,7 +116,7 @@ def _build_pattern(L: int, period: int = 1):
     indices = pos[(m + k) * L + (n + k)].astype(np.int32)
     counts = np.bincount(pos[m * L + n], minlength=entries.size)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    out = (k.astype(np.int16), m.astype(np.int16), n.astype(np.int16), indices, indptr,
+    out = ((k * L + m + k).astype(np.intp), (k * L + n + k).astype(np.intp), indices, indptr,
            entries.astype(np.int32))
     for a in out:
         a.flags.writeable = False
@@ -175,6 +178,7 @@ def clear_value_caches() -> None:
     """
     _LOSS_CACHE.clear()
     _SEEN.clear()
+    _CAT_TUB_CACHE.clear()
     for cached in (_code_tub, _code_tub_factors, _cat_amplitudes):
         cached.cache_clear()
     clear_effect_caches()
@@ -245,9 +249,9 @@ def _build_loss(eta: float, L: int, period: int = 1) -> scipy.sparse.csr_matrix:
     entries m = n (mod ``period``) (:func:`_loss_pattern`): entries W[k, m+k] W[k, n+k],
     W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
     :func:`catbell_qutip.operations.loss_weights`)."""
-    W = _loss_weights_batch(np.array([eta]), L)[0]
-    kk, m, nn, indices, indptr, keep = _loss_pattern(L, period)
-    return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
+    W = _loss_weights_batch(np.array([eta]), L)[0].ravel()
+    left, right, indices, indptr, keep = _loss_pattern(L, period)
+    return scipy.sparse.csr_matrix((W.take(left) * W.take(right), indices, indptr),
                                    shape=(keep.size, keep.size))
 
 
@@ -277,7 +281,7 @@ def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndar
         if float(eta.flat[0]) == 1.0:
             return rows
     period = _period(rows, L)
-    keep = None if period == 1 else _loss_pattern(L, period)[5]
+    keep = None if period == 1 else _loss_pattern(L, period)[4]
 
     def sparse(value: float, sub: np.ndarray) -> np.ndarray:  # sub: (rows, L*L)
         op = make(value, L, period)
@@ -374,23 +378,41 @@ def _cat_amplitudes(x: bytes, cutoffs: bytes, L: int) -> np.ndarray:
     return amps
 
 
+#: the TUB factors of every syndrome sector of the last cat lights (bytes-bounded): a run
+#: asks for each sector of the same light in turn (one per syndrome record)
+_CAT_TUB_CACHE = _ByteLRU(2 ** 24)
+
+
 def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
     """Rank-one factors of the TUB of a batch of cat-code points: (weight, o_perp, e_perp)
     of shapes (B,), (B, L), (B, L) (:func:`catbell_qutip.operations.sector_idp_factors`
-    for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff)."""
+    for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff).
+    Every sector s = 0..N-1 of the light is computed at once, on the first request, and
+    kept for the others (the same operations on each sector's row as sector by sector)."""
+    key = (n_comp, x.tobytes(), cutoffs.tobytes(), L)
+    weight, v_perp, u_perp = _CAT_TUB_CACHE.get(
+        key, lambda: _cat_tub_all_sectors(n_comp, x, cutoffs, L))
+    return weight[sector], v_perp[sector], u_perp[sector]
+
+
+def _cat_tub_all_sectors(n_comp: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
+    """:func:`_cat_tub_factors` for every sector: shapes (N, B), (N, B, L), (N, B, L)."""
     n = np.arange(L)
     amps = _cat_amplitudes(x.tobytes(), cutoffs.tobytes(), L)
+    sector = np.arange(n_comp)[:, None, None]
     f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
     g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
     a = np.sqrt(np.sum(f * f, axis=-1))
     b = np.sqrt(np.sum(g * g, axis=-1))
     ok = (a > 0) & (b > 0)
-    a_, b_ = np.where(ok, a, 1.0)[:, None], np.where(ok, b, 1.0)[:, None]
+    a_, b_ = np.where(ok, a, 1.0)[..., None], np.where(ok, b, 1.0)[..., None]
     e1, e2 = f / a_, g / b_
     norm = np.hypot(a_, b_)
     v_perp = (b_ * e1 + a_ * e2) / norm
     u_perp = (b_ * e1 - a_ * e2) / norm
     weight = np.where(ok, (a * a + b * b) / (2.0 * np.maximum(a * a, b * b) + (~ok)), 0.0)
+    for arr in (weight, v_perp, u_perp):
+        arr.flags.writeable = False
     return weight, v_perp, u_perp
 
 
@@ -426,6 +448,18 @@ def _cat_tub_batch(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray,
     e = weight[:, None, None] * (v_perp[:, :, None] * v_perp[:, None, :])
     o = weight[:, None, None] * (u_perp[:, :, None] * u_perp[:, None, :])
     return e.astype(complex), o.astype(complex)
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation_rows(theta: float, L: int, complex_state: bool) -> np.ndarray:
+    """:meth:`FockState._rotations` (cached per angle and dimension, read-only)."""
+    signs = None if complex_state else sign_phases(theta, np.arange(L))
+    if signs is not None:
+        out = np.stack([np.ones(L), signs])
+    else:
+        out = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+    out.flags.writeable = False
+    return out
 
 
 def _padded(M: np.ndarray, L: int) -> np.ndarray:
@@ -606,9 +640,11 @@ class FockState(LightAtomState):
                          eta_tot=cut(self.eta_tot))
 
     def _point_cutoffs(self) -> np.ndarray:
-        n = int(np.prod(self.batch_shape)) if self.batch_shape else 1
+        n = math.prod(self.batch_shape)
         if self.cutoffs is None:
             return np.full(n, self.cutoff)
+        if self.cutoffs.shape == (n,):
+            return self.cutoffs
         return np.broadcast_to(self.cutoffs, (n,))
 
     @property
@@ -686,9 +722,13 @@ class FockState(LightAtomState):
         L = self.cutoff + 1
         cut = self._point_cutoffs()
         if self.codes is None or all(c.is_cat for c in self.codes):
-            x = np.ascontiguousarray(np.broadcast_to(self.x if x is None else x, (cut.size,)),
-                                     dtype=float)
-            return _cat_tub_factors(n_comp, sector, x, np.ascontiguousarray(cut, dtype=int), L)
+            x = self.x if x is None else x
+            if not (isinstance(x, np.ndarray) and x.shape == cut.shape
+                    and x.dtype == np.float64 and x.flags.c_contiguous):
+                x = np.ascontiguousarray(np.broadcast_to(x, cut.shape), dtype=float)
+            if not (cut.dtype == np.int_ and cut.flags.c_contiguous):
+                cut = np.ascontiguousarray(cut, dtype=int)
+            return _cat_tub_factors(n_comp, sector, x, cut, L)
         eta_tot = np.broadcast_to(self.eta_tot if eta_tot is None else eta_tot, (cut.size,))
         w = np.zeros(cut.size)
         v = np.zeros((cut.size, L), dtype=complex)
@@ -730,10 +770,7 @@ class FockState(LightAtomState):
     def _rotations(self, theta: float, L: int) -> np.ndarray:
         """[1, e^{i theta n}] on n = 0..L-1, shape (2, L): real signs when the state is
         real and every phase is a sign (:func:`~.base.sign_phases`), else complex."""
-        signs = None if np.iscomplexobj(self.K) else sign_phases(theta, np.arange(L))
-        if signs is not None:
-            return np.stack([np.ones(L), signs])
-        return np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+        return _rotation_rows(float(theta), int(L), bool(np.iscomplexobj(self.K)))
 
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,
