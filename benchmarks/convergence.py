@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catbell_qutip import simulate  # noqa: E402
-from catbell_qutip.cli._common import staged_output  # noqa: E402
+from catbell_qutip.cli._common import cli_text, staged_output  # noqa: E402
 from catbell_qutip.outputs import dumps  # noqa: E402
 
 __all__ = ["convergence_curves", "validation_points", "validate_rule", "run_convergence",
@@ -341,7 +341,9 @@ def format_summary(s: dict) -> str:
              f"the Fock engine, coherent P there <= {s['skipped_max_P_coherent'] or 0:.2g})",
              *(f"  refused at {k['points']} point(s)"
                + (f" (Fock P from {k['P_fock_range'][0]:.2g} to {k['P_fock_range'][1]:.2g})"
-                  if k["P_fock_range"] else "") + f", e.g.: {k['example']}"
+                  if k["P_fock_range"] else "")
+               # the library's message, in command-line terms (--engine coherent)
+               + f", e.g.: {cli_text(k['example'], 'bench')}"
                for k in s["skipped_reasons"]),
              f"automatic cutoff rule, |delta S| <= {s['S_tol']:g} everywhere: "
              f"{verdict}"]
@@ -364,12 +366,15 @@ def main(argv=None) -> int:
                     help="output folder (default results/bench)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     ap.add_argument("--quick", action="store_true", help="coarser curves and grid")
+    ap.add_argument("--no-progress", action="store_true",
+                    help="no progress lines on stderr (one per 100 points checked)")
     return run_cli(ap.parse_args(argv))
 
 
 def run_cli(args) -> int:
     with staged_output(args.out) as stage:  # an interrupted run leaves no partial files
-        s = run_convergence(stage, quick=args.quick, progress=not args.json)
+        s = run_convergence(stage, quick=args.quick,
+                            progress=not (args.json or args.no_progress))
     s["out"] = str(args.out)
     print(dumps(s, indent=2) if args.json else format_summary(s))
     return 0 if s["rule_holds"] else 1

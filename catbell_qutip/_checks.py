@@ -401,13 +401,17 @@ def check_count(value, name: str, *, low: int = 1, high: float | None = None,
     return int(v)
 
 
-def check_rate_hz(value, name: str = "rate_hz") -> float:
+def check_rate_hz(value, name: str = "rate_hz", *, attempt_time_s=None,
+                  where: str = "") -> float:
     """Validate a rate in Hz (an entanglement-generation or delivery rate): a finite real
     number > 0; return it as a float, or as an ndarray for an array.
 
     The one check of every function that takes a rate (``rate_hz`` of
     :func:`catbell_qutip.rates.alpha_for_rate`, the thresholds, the advantage map, the
-    repeater; ``target_rate_hz`` of a sweep).
+    repeater; ``target_rate_hz`` of a sweep). Given ``attempt_time_s``, a rate no amplitude
+    can reach is refused too, before any work: one attempt per attempt time T and a
+    success probability P <= 1 give at most 1 / T, so a rate above 1 / min(T) is
+    unattainable everywhere.
 
     Parameters
     ----------
@@ -416,6 +420,12 @@ def check_rate_hz(value, name: str = "rate_hz") -> float:
     name : str, optional
         The argument's name in messages and in the error's ``field`` (default
         ``"rate_hz"``).
+    attempt_time_s : float or array_like, optional
+        Attempt times T [s] of the points the rate is asked of (> 0); the shortest bounds
+        every rate by 1 / T.
+    where : str, optional
+        Which attempt that shortest T belongs to, for the message (", the shortest link
+        of the scan: 1.25 km").
 
     Returns
     -------
@@ -436,8 +446,24 @@ def check_rate_hz(value, name: str = "rate_hz") -> float:
     ... except ParameterError as exc:
     ...     print(exc.field, "|", exc)
     rate_hz | rate_hz = -1 Hz is outside the allowed range (0.0, inf) Hz
+    >>> try:
+    ...     check_rate_hz(1e12, attempt_time_s=2.5e-5)
+    ... except ParameterError as exc:
+    ...     print(exc)  # doctest: +NORMALIZE_WHITESPACE
+    rate_hz = 1e+12 Hz is above 1 / T = 40000 Hz, which no amplitude reaches (one attempt
+    per attempt time T = max(L / c_f, t0) = 2.5e-05 s, success probability P <= 1); give
+    rate_hz <= 40000
     """
-    return check_real(value, name, low=0.0, low_open=True, unit="Hz")
+    rate = check_real(value, name, low=0.0, low_open=True, unit="Hz")
+    if attempt_time_s is not None:
+        T = float(np.min(attempt_time_s))
+        top = float(np.max(rate))
+        if T > 0 and top * T > 1.0:
+            raise ParameterError(
+                f"{name} = {top:g} Hz is above 1 / T = {1.0 / T:.6g} Hz, which no amplitude "
+                f"reaches (one attempt per attempt time T = max(L / c_f, t0) = {T:.6g} s"
+                f"{where}, success probability P <= 1); give {name} <= {1.0 / T:.6g}", name)
+    return rate
 
 
 def check_int(value, name: str, *, low: float | None = None, high: float | None = None,

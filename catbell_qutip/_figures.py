@@ -31,7 +31,10 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PNG_DPI", "PNG_PIL_KWARGS", "save_png_pdf", "shared_mathtext_parses"]
+import numpy as np
+
+__all__ = ["PNG_DPI", "PNG_PIL_KWARGS", "save_png_pdf", "shared_mathtext_parses",
+           "label_line_clear"]
 
 #: resolution of every PNG, dots per inch
 PNG_DPI = 300
@@ -139,3 +142,101 @@ def save_png_pdf(fig, stem) -> list[Path]:
         fig.set_layout_engine("none")
         fig.savefig(png, dpi=PNG_DPI, pil_kwargs=dict(PNG_PIL_KWARGS))
     return [png, pdf]
+
+
+#: where :func:`label_line_clear` tries a label, in turn: (x in axes fraction, horizontal
+#: alignment), each above then below its line
+_LABEL_SPOTS = ((0.02, "left"), (0.98, "right"), (0.25, "left"), (0.5, "center"),
+                (0.75, "right"))
+
+
+def label_line_clear(ax, y: float, text: str, *, own=None, pad_pt: float = 1.5, **kw):
+    """Write ``text`` on the horizontal line at data height ``y`` of ``ax``, at the first
+    spot where its box covers no other line, marker or legend of the axes.
+
+    Spots are tried left, right, then across the middle, each just above then just below
+    the line (:data:`_LABEL_SPOTS`); if none is clear the first is kept. Call it once the
+    axes are complete and laid out (curves, scales, limits, legend), as the boxes are
+    measured as drawn.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    y : float
+        Height of the line, in data units.
+    text : str
+        The label.
+    own : matplotlib.lines.Line2D, optional
+        The line being labelled: the label may touch it.
+    pad_pt : float
+        Gap between the label and the line, and kept around the label, in points.
+    **kw
+        Text properties (``fontsize``, ``color``, ...).
+
+    Returns
+    -------
+    matplotlib.text.Annotation
+        The label.
+
+    Examples
+    --------
+    A curve through the left end of the line at y = 1 pushes the label off that spot:
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0, 1], [1, 3])
+    >>> ref = ax.axhline(1.0, ls=":")
+    >>> label_line_clear(ax, 1.0, "1 day", own=ref).get_horizontalalignment()
+    'right'
+    >>> plt.close(fig)
+    """
+    from matplotlib.path import Path as MplPath
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    pad_px = pad_pt * fig.dpi / 72.0
+    obstacles = []
+    for line in ax.get_lines():
+        if line is own or not line.get_visible():
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        if len(xy) == 0:
+            continue
+        grow = 0.0 if line.get_marker() in (None, "None", "", " ") else (
+            line.get_markersize() * fig.dpi / 72.0 / 2.0)
+        obstacles.append((MplPath(xy) if line.get_linestyle() not in ("None", "", " ")
+                          else None, xy, grow))
+    legend = ax.get_legend()
+    boxes = [legend.get_window_extent(renderer)] if legend is not None else []
+
+    def clear(box) -> bool:
+        if any(box.overlaps(b) for b in boxes):
+            return False
+        for path, xy, grow in obstacles:
+            near = box.padded(grow)
+            if path is not None and path.intersects_bbox(near, filled=False):
+                return False
+            if np.any((xy[:, 0] >= near.x0) & (xy[:, 0] <= near.x1)
+                      & (xy[:, 1] >= near.y0) & (xy[:, 1] <= near.y1)):
+                return False
+        return True
+
+    first = None
+    for x, ha in _LABEL_SPOTS:
+        for va, dy in (("bottom", pad_pt), ("top", -pad_pt)):
+            label = ax.annotate(text, (x, y), xycoords=("axes fraction", "data"),
+                                xytext=(0, dy), textcoords="offset points", ha=ha, va=va,
+                                **kw)
+            if clear(label.get_window_extent(renderer).padded(pad_px)):
+                if first is not None:
+                    first.remove()
+                return label
+            if first is None:
+                first = label
+            else:
+                label.remove()
+    return first

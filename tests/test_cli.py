@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -113,7 +114,7 @@ def test_rates_in_json_follow_the_timing_preset(capsys):
     (["--alpha", "30", "--eta", "0.7"], "the Fock engine at alpha = 30", "--engine coherent"),
     # a cutoff the user gave is the cause: the way out is a smaller one
     (["--alpha", "1", "--cutoff", "100000"], "the Fock engine at cutoff 100000",
-     "give a smaller cutoff, or no --cutoff for the automatic rule"),
+     "give a smaller --cutoff, or no --cutoff for the automatic rule"),
     # the coherent engine cannot run l = 1023 either (~2e3 GiB): not offered as the way out
     (["--loss-order", "1023", "--alpha", "1"], "the Fock engine at cutoff", "give a lower "
      "--loss-order: the coherent engine cannot run this point either"),
@@ -280,6 +281,30 @@ def test_simulate_memory_advice_names_flags(capsys):
     err = _error(["simulate", "--loss-order", "1023", "--alpha", "1", "--engine",
                   "coherent"], capsys)
     assert "--loss-order" in err and "loss_order" not in err and "per call" not in err
+
+
+@pytest.mark.parametrize("argv,advice", [
+    (["--code", "squeezed-cat", "--squeezing", "1", "--alpha", "30", "--loss-order", "7"],
+     "use a smaller --alpha or --squeezing"),
+    (["--alpha", "40", "--loss-order", "15", "--engine", "fock"],
+     "use --engine coherent, which needs no cutoff, or a smaller --alpha"),
+])
+def test_fock_memory_advice_names_the_flags_to_change(argv, advice, capsys):
+    """The Fock engine's memory refusal advised "use a smaller alpha or squeezing" on the
+    command line: the parameters to change are named by their flags (translated by
+    cli_message, the one place, from the library's words)."""
+    err = _error(["simulate", *argv], capsys)
+    assert err.rstrip().endswith(advice), err
+    assert not re.search(r"smaller (alpha|squeezing)", err), err
+
+
+def test_a_flag_value_that_names_a_parameter_stays_a_value(tmp_path, capsys):
+    """`catbell advantage --x eta_c` (no =values) was echoed as "--x --eta-c": the axis name
+    after its flag was translated as if it were the --eta-c flag."""
+    err = _error(["advantage", "--x", "eta_c", "--no-progress", "--out",
+                  str(tmp_path / "a")], capsys)
+    assert err.startswith("catbell advantage: error: --x eta_c: give NAME=START:STOP:NUM"), err
+    assert "--eta-c" not in err
 
 
 def test_config_boolean_names_the_key(tmp_path, capsys):
@@ -509,6 +534,34 @@ def test_no_suggestion_for_a_far_word(capsys):
     with pytest.raises(SystemExit):
         main(["zzzzzz"])
     assert "did you mean" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--loss-orders", "--loss-order"])
+def test_codes_loss_orders_is_not_taken_for_workers(flag, capsys):
+    """catbell codes compares fixed loss orders: --loss-orders is no typo of --workers (the
+    shared leading dashes made difflib call them close); the refusal says what codes does
+    and which commands take loss orders, and suggests no flag of codes."""
+    from catbell_qutip.codecompare import LOSS_ORDERS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["codes", flag, "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1, err
+    assert "did you mean" not in err and "--workers" not in err, err
+    assert f"catbell codes takes no {flag}: it always compares l = " in err
+    assert ", ".join(map(str, LOSS_ORDERS)) in err
+    for command in ("advantage", "thresholds", "repeater"):  # named as taking --loss-orders
+        assert command in err
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--loss-orders" in capsys.readouterr().out
+
+
+def test_flag_suggestions_ignore_the_shared_dashes():
+    from catbell_qutip.cli._common import did_you_mean
+
+    assert did_you_mean("--loss-orders", ["--workers", "--json", "--quick"]) == ""
+    assert did_you_mean("--segmets", ["--segments", "--workers"]) == "; did you mean --segments?"
 
 
 def test_presets_lists_every_preset_with_its_description(capsys):

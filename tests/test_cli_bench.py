@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from catbell_qutip.cli import build_parser
+from catbell_qutip.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,6 +59,50 @@ def test_refusals_are_reported_whole_with_their_numbers():
     text = convergence.format_summary({**s, "curves": {"eta": 0.3, "max_err_S_at_default": 0.0},
                                        "files": [], "wall_s": 1.0})
     assert "#" not in text.split("refused", 1)[1].split("\n")[0]
-    assert msg.format(P=3.91e-8) in text  # whole, with its numbers
+    # whole, with its numbers, in command-line terms (the JSON keeps the library's words)
+    assert msg.format(P=3.91e-8).replace("engine='coherent'", "--engine coherent") in text
+    assert "engine=" not in text
+    assert "engine='coherent'" in kinds["P = 3.91e-08"]["example"]
     assert "2 point(s) (Fock P from 2.5e-12 to 3.9e-08)" in text
     assert kinds["P = 3.91e-08"]["P_fock_range"] == [2.5e-12, 3.91e-8]
+
+
+def _bench_error(argv, capsys) -> str:
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # refused by the parser
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    return err
+
+
+def test_errors_name_the_bench_action(tmp_path, capsys):
+    """Errors of `catbell bench convergence` said "catbell bench:", argparse's own errors
+    "catbell bench convergence:"; both name the action now."""
+    err = _bench_error(["bench", "convergence", "--out", ""], capsys)
+    assert err.startswith("catbell bench convergence: error: --out is empty"), err
+    err = _bench_error(["bench", "speed", "--repeats", "0"], capsys)
+    assert err.startswith("catbell bench speed: error: --repeats = 0"), err
+    err = _bench_error(["bench", "convergence", "--jsn"], capsys)
+    assert err.startswith("catbell bench convergence: error: unrecognized"), err
+
+
+def test_convergence_no_progress_silences_the_progress_lines(tmp_path, capsys, monkeypatch):
+    """--no-progress exists for `bench convergence` (as for the other long commands) and
+    turns off its progress lines; `bench speed` prints none and says so in its --help."""
+    seen = []
+
+    def fake_run(out, *, quick=False, progress=False):
+        seen.append(progress)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(convergence, "run_convergence", fake_run)
+    for extra, progress in (([], True), (["--no-progress"], False), (["--json"], False)):
+        _bench_error(["bench", "convergence", "--out", str(tmp_path / "b"), *extra], capsys)
+        assert seen.pop() is progress
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(SystemExit):
+        main(["bench", "speed", "--help"])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "shows no progress (so it has no --no-progress)" in flat

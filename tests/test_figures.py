@@ -12,6 +12,11 @@ closed), on small synthetic datasets whose features are known.
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -307,3 +312,69 @@ def test_png_compression_is_lossless(tmp_path):
         assert ours.info["dpi"] == pytest.approx((300, 300), rel=1e-5)  # stored per metre
         assert np.array_equal(np.asarray(ours), np.asarray(ref))
     assert png.read_bytes() != (tmp_path / "default.png").read_bytes()
+
+
+# -- one typographic convention for subscripts in every figure label ------------------------
+
+#: word-like subscripts: set upright (\mathrm, or \text in notebook prose); the two-letter
+#: ones are the parameters' abbreviations (up-/down-conversion, entanglement generation,
+#: decibel), longer ones words (int, sound, max, dark, coherent ...)
+_TWO_LETTER_WORDS = {"uc", "dc", "eg", "dB"}
+_SUBSCRIPT = re.compile(r"_(?:\{\s*(\\(?:mathrm|text|rm)\s*)?\{?([^{}]*)\}?\s*\}"
+                        r"|\\(mathrm|text|rm)\s*\{([^{}]*)\}|([A-Za-z0-9]))")
+
+
+def _strings(source: str):
+    """The string constants of Python source, an f-string with "X" for each field."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            yield "".join(v.value if isinstance(v, ast.Constant) else "X"
+                          for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+
+
+def _label_sources():
+    root = Path(__file__).resolve().parents[1]
+    for path in [*sorted((root / "catbell_qutip").rglob("*.py")),
+                 *sorted((root / "benchmarks").glob("*.py"))]:
+        yield str(path.relative_to(root)), path.read_text()
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        for i, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] == "code":
+                lines = "".join(cell["source"]).splitlines()  # IPython magics aside
+                yield f"{path.name} cell {i}", "\n".join(
+                    "" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
+
+
+def _subscript_faults(text: str) -> list[str]:
+    faults = []
+    for math in re.findall(r"\$([^$]+)\$", text):
+        for m in _SUBSCRIPT.finditer(math):
+            upright = bool(m[1] or m[3])
+            body = (m[2] if m[2] is not None else m[4] if m[4] is not None else m[5]).strip()
+            letters = re.fullmatch(r"[A-Za-z]+", body) is not None
+            wordlike = letters and (len(body) >= 3 or body in _TWO_LETTER_WORDS)
+            if wordlike and not upright:
+                faults.append(f"{m[0]} (a word: upright, \\mathrm)")
+            elif letters and len(body) == 1 and upright:
+                faults.append(f"{m[0]} (one letter: italic)")
+    return faults
+
+
+def test_subscript_convention_checker():
+    assert _subscript_faults(r"$R_{eg}$ and $\eta_{int}$") == [
+        "_{eg} (a word: upright, \\mathrm)", "_{int} (a word: upright, \\mathrm)"]
+    assert _subscript_faults(r"$\eta_\mathrm{c}$") == ["_\\mathrm{c} (one letter: italic)"]
+    assert _subscript_faults(r"$R_\mathrm{eg}$, $\eta_c$, $t_0$, $\rho_{AB}$, $T_{ij}$") == []
+
+
+def test_every_figure_label_sets_subscripts_one_way():
+    """One convention for subscripts in every figure label (package, benchmarks, notebook
+    figures): word-like ones upright (eta_int, eta_uc, eta_dc, R_eg, eps_sound: \\mathrm),
+    one-letter ones italic (eta_c, eta_d, t_c, c_f). Notebook 03 titled its figures
+    with an italic $R_{eg}$ and $\\eta_{int}$."""
+    faults = {where: f for where, src in _label_sources()
+              for f in [sum((_subscript_faults(s) for s in _strings(src)), [])] if f}
+    assert not faults, faults

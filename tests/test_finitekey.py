@@ -393,3 +393,49 @@ def test_write_outputs_refuses_before_any_work(tmp_path, monkeypatch, kwargs, fi
         write_outputs(tmp_path / "out", **kwargs)
     assert e.value.field == field and words in str(e.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_run_time_labels_cover_no_curve(monkeypatch):
+    """The "1 min", "1 h", "1 day" labels of run_time_vs_distance sit on their lines where
+    their box covers no curve, marker or legend (the "1 day" label of panel (c) was
+    crossed by the l = 1 curve, which starts at 1.1e5 s: just above the line at 86400 s).
+    Checked by sampling every curve densely in display coordinates."""
+    import xarray as xr
+
+    L = np.arange(5.0, 61.0, 5.0)
+    # panel (c)'s shape: l = 1 starts just above 1 day, l = 0 just above 1 h
+    t = np.stack([6.2e3 * np.exp(0.07 * (L - 5)), 1.1e5 * np.exp(0.11 * (L - 5))])
+    ds = xr.Dataset({"run_time_s": (("panel", "loss_order", "length_km"), t[None])},
+                    coords={"panel": ["fig4c"], "loss_order": [0, 1], "length_km": L},
+                    attrs={"eps_sound": 1e-10})
+    figs = []
+    monkeypatch.setattr(fk_figure, "_save", lambda plt, fig, stem: figs.append(fig) or [])
+    fk_figure.plot_run_time(ds, "unused")
+    fig = figs[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    labels = {t.get_text(): t for t in ax.texts}
+    assert set(labels) == {"1 min", "1 h", "1 day"}
+    curves = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    assert len(curves) == 2
+    for name, text in labels.items():
+        box = text.get_window_extent(renderer)
+        for ln in curves:
+            xy = ln.get_transform().transform(ln.get_xydata())
+            s = np.linspace(0.0, 1.0, 200)[:, None]
+            dense = np.concatenate([a + s * (b - a) for a, b in zip(xy[:-1], xy[1:],
+                                                                     strict=True)])
+            r = ln.get_markersize() * fig.dpi / 72.0 / 2.0
+            for pts, grow in ((dense, 0.0), (xy, r)):
+                inside = ((pts[:, 0] >= box.x0 - grow) & (pts[:, 0] <= box.x1 + grow)
+                          & (pts[:, 1] >= box.y0 - grow) & (pts[:, 1] <= box.y1 + grow))
+                assert not inside.any(), (name, ln.get_label())
+        assert not box.overlaps(ax.get_legend().get_window_extent(renderer)), name
+        # on its own line: the box touches the line's height
+        sec = {"1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0}[name]
+        y = ax.transData.transform((1.0, sec))[1]
+        assert box.y0 - 3 <= y <= box.y1 + 3, name
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

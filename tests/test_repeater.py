@@ -538,7 +538,7 @@ def test_cli_writes_figure_and_netcdf(tmp_path, capsys):
     (["--strategy", "nested", "--segments", "1", "3"], "--segments = 3 is not a power of 2"),
     (["--t-c", "-1"], "--t-c = -1 s is outside the allowed range"),
     (["--length-km", "5"], "--length-km (or 'length_km' in a preset/config) does not apply"),
-    (["--objective", "S", "--rate-hz", "1e12"], "nothing is reachable"),
+    (["--objective", "S", "--rate-hz", "1e12"], "--rate-hz = 1e+12 Hz is above 1 / T"),
     (["--objective", "S"], "--objective S needs --rate-hz"),
     (["--p-swap", "0.5", "--strategy", "asap"], "needs --strategy parallel"),
     (["--loss-orders", "2"], "--loss-orders 2: a loss order is of the form 2^m - 1"),
@@ -638,3 +638,37 @@ def test_cli_says_where_S_is_undefined(tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[1]
     assert code == 0
     assert "S >= 2.01 up to 30 km (S undefined from 60 km: no alpha gives a key there" in line
+
+
+def test_an_unattainable_delivery_rate_is_refused_before_any_work(tmp_path, capsys,
+                                                                 monkeypatch):
+    """A delivery rate above 1 / T of the scan's shortest link (L_min / n_max) cannot be
+    reached by any amplitude (P <= 1, one attempt per T): refused by check_options with
+    the bound, and on the command line in one line naming --rate-hz before the scan runs
+    (it used to run the whole scan, then say "nothing is reachable")."""
+    from catbell_qutip._checks import ParameterError
+    from catbell_qutip.cli import repeater as cli_repeater
+
+    # 10 km / 2 segments: T = 5 km / (2e5 km/s) = 25 us, 1 / T = 40 kHz
+    with pytest.raises(ParameterError, match=r"rate_hz = 1e\+12 Hz is above 1 / T = 40000 Hz"
+                       ) as err:
+        rp.check_options([10.0, 20.0], [1, 2], objective="S", rate_hz=1e12)
+    assert err.value.field == "rate_hz"
+    assert rp.check_options([10.0, 20.0], [1, 2], objective="S", rate_hz=4e4)["rate_hz"] == 4e4
+    # t0 = 1 s makes every attempt last 1 s: at most 1 Hz
+    with pytest.raises(ParameterError, match=r"rate_hz = 2 Hz is above 1 / T = 1 Hz"):
+        rp.check_scan([0], [10.0], [1], objective="S", rate_hz=2.0, t0_s=1.0)
+
+    def no_scan(*a, **k):
+        raise AssertionError("the scan ran")
+
+    monkeypatch.setattr(cli_repeater, "scan", no_scan)
+    for rate in ("1e12", "5e5"):  # 400 km / 60 / 8 = 0.833 km: 1 / T = 240 kHz
+        rc = main(["repeater", "--objective", "S", "--rate-hz", rate, "--no-progress",
+                   "--out", str(tmp_path / "x")])
+        err_text = capsys.readouterr().err
+        assert rc == 2 and err_text.count("\n") == 1, err_text
+        assert err_text.startswith(f"catbell repeater: error: --rate-hz = {float(rate):g} Hz "
+                                   "is above 1 / T = 240000 Hz"), err_text
+        assert "give --rate-hz <= 240000" in err_text and "rate_hz" not in err_text
+    assert not (tmp_path / "x").exists()

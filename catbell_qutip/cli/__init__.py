@@ -102,13 +102,21 @@ class _Parser(argparse.ArgumentParser):
             message += did_you_mean(m[1], re.findall(r"'([^']*)'", m[2]))
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    #: flags this command does not take -> what it does instead (a subcommand sets it:
+    #: ``catbell codes --loss-orders`` is no typo of any of its flags)
+    not_taken: dict = {}
+
     def unrecognized(self, extra: list[str]):
-        """Refuse arguments no option took, suggesting the closest flag for a mistyped one."""
+        """Refuse arguments no option took, suggesting the closest flag for a mistyped one,
+        or saying what the command does instead of a flag it does not take
+        (:attr:`not_taken`)."""
         flags = [f for f in self._option_string_actions if f.startswith("--")]
         hint = ""
         for word in extra:
             if word.startswith("-"):
-                hint = did_you_mean(word.split("=", 1)[0], flags)
+                flag = word.split("=", 1)[0]
+                hint = (f"; {self.prog} takes no {flag}: {self.not_taken[flag]}"
+                        if flag in self.not_taken else did_you_mean(flag, flags))
                 if hint:
                     break
         self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
@@ -151,6 +159,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _prog(args, command: str | None) -> str:
+    """The command as its messages name it: the parser's own name once the arguments are
+    parsed (``catbell bench convergence``, as argparse's errors say), else ``catbell CMD``."""
+    parser = getattr(args, "_parser", None)
+    if parser is not None:
+        return parser.prog
+    return f"catbell{' ' + command if command else ''}"
+
+
 def main(argv=None) -> int:
     """Entry point. Bad input exits with code 2 and a one-line message on stderr, in the
     command line's own terms (:func:`~catbell_qutip.cli._common.cli_message`); Ctrl-C
@@ -169,13 +186,12 @@ def main(argv=None) -> int:
         flags = parser_flags(args._parser) if args is not None else None
         msg = cli_message(exc, command, flags=flags,
                           sources=getattr(args, "_sources", None))
-        print(f"catbell {command}: error: {msg}", file=sys.stderr)
+        print(f"{_prog(args, command)}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         _close_progress_bars()
         note = f"; {exc.args[0]}" if exc.args else ""
-        print(f"catbell{' ' + command if command else ''}: interrupted (Ctrl-C){note}",
-              file=sys.stderr)
+        print(f"{_prog(args, command)}: interrupted (Ctrl-C){note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader closed the pipe (catbell ... | head): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error

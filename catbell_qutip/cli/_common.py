@@ -192,6 +192,13 @@ _API_ARG = re.compile(r"\b([a-z][a-z0-9_]*)=(?:'([^']*)'|([-+0-9.e]+|None|[A-Z]+
                       r"(?![-+0-9.e:,\w]))")
 
 
+#: advice to change a value: "a smaller alpha", "a lower loss_order", "fewer workers",
+#: "a smaller alpha or squeezing"; a word that names one of the command's flags (its
+#: destination) is that flag
+_ADVICE = re.compile(r"\b((?:a |an )?(?:smaller|lower|larger|higher|shorter|longer|fewer|more) )"
+                     r"([a-z][a-z0-9_]*(?: or [a-z][a-z0-9_]*)*)\b(?![=\w'])")
+
+
 def parser_flags(parser) -> dict:
     """{destination: long flag} of a command's parser, subgroups included."""
     out = {}
@@ -219,8 +226,18 @@ def cli_text(text: str, command: str | None = None, *, flags: dict | None = None
     command has as a flag (``key_alpha_max``, ``length_km``) becomes that flag, unless it is
     quoted or part of ``name=value`` text: then it is a value (an axis ``'eta_int'``), not
     an argument. Names
-    without an underscore (``alpha``, ``usd``) are ordinary words in running text and stay.
+    without an underscore (``alpha``, ``usd``) are ordinary words in running text and stay,
+    except in advice to change them (``use a smaller alpha or squeezing``), where a name
+    this command has as a flag becomes it (``use a smaller --alpha or --squeezing``).
     ``flags``: the command's {destination: flag} (:func:`parser_flags`).
+
+    >>> cli_text("use a smaller alpha or squeezing", flags={"alpha": "--alpha",
+    ...                                                      "squeezing": "--squeezing"})
+    'use a smaller --alpha or --squeezing'
+    >>> cli_text("--x eta_c: give NAME=START:STOP:NUM", flags={"eta_c": "--eta-c"})
+    '--x eta_c: give NAME=START:STOP:NUM'
+    >>> cli_text("use a smaller alpha or squeezing")  # no such flags: words
+    'use a smaller alpha or squeezing'
     """
     flags = {**(flags or {}), **_COMMAND_FLAGS.get(command, {})}
     msg = " ".join(str(text).split())
@@ -229,11 +246,15 @@ def cli_text(text: str, command: str | None = None, *, flags: dict | None = None
     msg = _API_ARG.sub(lambda m: f"{_flag(m[1], flags)} "
                                  f"{m[2] if m[2] is not None else m[3]}", msg)
     msg = re.sub(r"\buse (cutoff|tol) ", lambda m: f"use {_flag(m[1], flags)} ", msg)
+    if flags:  # advice on a value: "a smaller alpha or squeezing" -> "--alpha or --squeezing"
+        msg = _ADVICE.sub(lambda m: m[1] + " or ".join(flags.get(w, w) for w in
+                                                       m[2].split(" or ")), msg)
     given = set(flags.values())
     names = {d: f for d, f in flags.items() if "_" in d}
     names.update({n: i.flag for n, i in PARAM_INFO.items() if "_" in n and i.flag in given})
-    for name, flag in names.items():
-        msg = re.sub(rf"(?<![\w'\-=]){name}(?![\w'=])", flag, msg)
+    for name, flag in names.items():  # not a flag's value: "--x eta_c" names an axis
+        msg = re.sub(rf"(--[\w-]+ )?(?<![\w'\-=]){name}(?![\w'=])",
+                     lambda m, flag=flag: m[0] if m[1] else flag, msg)
     return msg
 
 
@@ -301,9 +322,16 @@ def did_you_mean(word: str, candidates) -> str:
     '; did you mean --alpha?'
     >>> did_you_mean("xyz", ["simulate"])
     ''
+
+    Flags are compared without their leading dashes, which every flag shares: with them,
+    ``--loss-orders`` was "close" to ``--workers`` (0.64 against 0.56 without).
+
+    >>> did_you_mean("--loss-orders", ["--workers", "--quick"])
+    ''
     """
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    names = {c.lstrip("-"): c for c in candidates}
+    close = difflib.get_close_matches(word.lstrip("-"), list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[close[0]]}?" if close else ""
 
 
 #: staging folder -> the folders made for it, while a :func:`staged_output` block runs

@@ -3,9 +3,9 @@
 The benchmarks live in the repository's ``benchmarks/`` folder (next to the package);
 this subcommand runs them from a source checkout:
 
-- ``catbell bench convergence [--out DIR] [--json] [--quick]``: Fock-cutoff convergence
-  against the coherent engine and validation of the automatic cutoff rule
-  (``benchmarks/convergence.py``); exit code 1 if the rule fails somewhere.
+- ``catbell bench convergence [--out DIR] [--json] [--quick] [--no-progress]``:
+  Fock-cutoff convergence against the coherent engine and validation of the automatic
+  cutoff rule (``benchmarks/convergence.py``); exit code 1 if the rule fails somewhere.
 - ``catbell bench speed [--json] [--out DIR] [--repeats R] [--quick]``: per-point times,
   vectorised throughput, ``catbell reproduce --quick``, the full-space QuTiP baseline
   (``benchmarks/speed.py``).
@@ -47,10 +47,15 @@ def add_parser(sub):
                         "the documentation shows)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quick", action="store_true", help="coarser curves and grid")
+    c.add_argument("--no-progress", action="store_true",
+                   help="no progress lines on stderr (one per 100 points checked; --json "
+                        "prints none either)")
     s = acts.add_parser(
         "speed", help="engine timings, ratios and targets",
         description="Per-point engine timings, vectorised throughput, 'catbell reproduce "
-                    "--quick' and the full-space QuTiP baseline, with ratios and targets.")
+                    "--quick' and the full-space QuTiP baseline, with ratios and targets. "
+                    "It shows no progress (so it has no --no-progress): it prints its "
+                    "tables when done, after a few minutes.")
     add_speed_arguments(s)
     for action in (c, s):  # a mistyped flag is named by the action's own parser
         action.set_defaults(_parser=action)

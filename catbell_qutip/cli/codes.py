@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ..codecompare import compare_codes, summarise, table_text, write_results
+from ..codecompare import LOSS_ORDERS, compare_codes, summarise, table_text, write_results
 from ..outputs import dumps
 from . import summary as command_summary
 from ._common import check_out_dir, positive_int, staged_output
@@ -31,6 +31,10 @@ def add_parser(sub):
                    help="processes (default: one per available core; 1: this process only)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the loss orders are fixed: a --loss-order(s) flag is no typo of --workers
+    always = (f"it always compares l = {', '.join(map(str, LOSS_ORDERS))}; other loss "
+              "orders: catbell advantage, thresholds or repeater --loss-orders")
+    p.not_taken = {"--loss-orders": always, "--loss-order": always}
     return p
 
 

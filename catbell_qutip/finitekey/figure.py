@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import ParameterError, check_choice, check_count, check_real
+from .._figures import label_line_clear
 from ..outputs import write_data_files
 from .bound import EPS_SOUND, check_bound_options, min_rounds
 from .simulator import FIG4_PANELS, fig4_points, key_vs_rounds, run_time_vs_distance
@@ -37,6 +38,8 @@ MAX_CURVE_POINTS = 400
 LENGTH_LIMIT_KM = 1e4
 
 _COLOURS = {0: "tab:blue", 1: "tab:orange"}
+#: reference times of the run-time figure, s -> label
+_TIME_MARKS = {60.0: "1 min", 3600.0: "1 h", 86400.0: "1 day"}
 _TITLES = {"fig4a": "Fig. 4(a) point: channel loss only",
            "fig4b": "Fig. 4(b) point: Table I",
            "fig4c": r"Fig. 4(c) point: Table I, $\eta_\mathrm{uc}$ = 0.2"}
@@ -268,6 +271,7 @@ def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
     panels = ds["panel"].values.tolist()
     plt, fig, axes = _axes(len(panels))
     L = ds["length_km"].values
+    marks = {}
     for ax, pn in zip(axes, panels, strict=True):
         for l in ds["loss_order"].values:
             c = _COLOURS.get(int(l), "k")
@@ -281,9 +285,8 @@ def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
             if last < L.size - 1:  # the curve stops: no key beyond
                 ax.plot([L[last]], [y[last]], marker="x", color=c, ms=8, mew=2, ls="none",
                         label=f"$l$ = {int(l)}: no key beyond {L[last]:.3g} km")
-        for sec, name in ((60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 day")):
-            ax.axhline(sec, color="0.6", lw=0.8, ls=":")
-            ax.annotate(name, (L[0], sec), fontsize=7, color="0.4", va="bottom")
+        marks[ax] = [(ax.axhline(sec, color="0.6", lw=0.8, ls=":"), sec)
+                     for sec in _TIME_MARKS]
         ax.set_yscale("log")
         ax.set_xlabel("fibre length $L$ (km)")
         ax.set_ylabel("time to first secure key (s)")
@@ -293,6 +296,10 @@ def plot_run_time(ds: xr.Dataset, stem) -> list[Path]:
     fig.suptitle("Shortest run to a finite-size key: smallest $n$ / $R_\\mathrm{eg}$ "
                  f"(key-optimal $|\\alpha|$), $\\varepsilon_\\mathrm{{sound}}$ = "
                  f"{_eps(ds, 'eps_sound')}", fontsize=10)
+    fig.tight_layout()  # the labels are placed where the curves are drawn
+    for ax, lines in marks.items():  # each on its line, clear of every curve and legend
+        for line, sec in lines:
+            label_line_clear(ax, sec, _TIME_MARKS[sec], own=line, fontsize=7, color="0.4")
     return _save(plt, fig, stem)
 
 

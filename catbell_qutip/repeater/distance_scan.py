@@ -96,7 +96,7 @@ n_alpha
     orders = check_loss_orders(loss_orders)
     o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
-                      alpha_max=alpha_max, n_alpha=n_alpha)
+                      alpha_max=alpha_max, n_alpha=n_alpha, fields=fields)
     for name in ("length_km", "alpha", "loss_order"):
         if name in fields:
             raise ParameterError(f"{name} is set by the scan itself (the distance grid, "

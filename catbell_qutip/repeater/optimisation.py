@@ -26,7 +26,7 @@ from .._checks import (
 from ..bell import chsh_horodecki, qber_z
 from ..keyrate import key_rate as _key_rate
 from ..outputs import dataset
-from ..params import ALPHA_MAX
+from ..params import ALPHA_MAX, ProtocolParams
 from .chain_model import chain, check_chain_options, link_states
 from .swap import compose_chain, dephase_output
 from .waiting import check_segments, expected_attempts, memory_factors
@@ -70,10 +70,15 @@ class _Search:
 def check_options(length_km, segments, *, objective: str = "key_rate",
                   rate_hz: float | None = None, strategy: str = "parallel",
                   p_swap: float = 1.0, swap_depol: float = 0.0, alpha_max: float = 4.0,
-                  n_alpha: int = 80) -> dict:
+                  n_alpha: int = 80, fields: dict | None = None) -> dict:
     """Validate the options of :func:`optimise` (the same names and meaning); return them
     normalised: ``segments`` (list of int), ``length_km`` (1-D float array), ``rate_hz``
     (float or None), ``p_swap``, ``swap_depol``, ``alpha_max`` (floats), ``n_alpha``.
+
+    A delivery rate (objective "S") above 1 / T of the shortest link of the scan (L / n
+    at the shortest distance and the most segments; T = max(L / n / c_f, t0) with the
+    link parameters ``fields``) is refused here, before any work: a chain delivers at
+    most p_swap^(n-1) / (E[attempts] T) <= 1 / T (docs/repeater.md).
 
     Parameters
     ----------
@@ -95,6 +100,9 @@ def check_options(length_km, segments, *, objective: str = "key_rate",
         Upper end of the alpha scan (dimensionless amplitude).
     n_alpha : int
         Scan points.
+    fields : dict, optional
+        Link parameters (:class:`~catbell_qutip.params.ProtocolParams` fields: ``t0_s``
+        and ``wait_rule`` set the attempt time), for the delivery-rate bound.
 
     Returns
     -------
@@ -132,6 +140,15 @@ def check_options(length_km, segments, *, objective: str = "key_rate",
             raise ParameterError("objective='S' needs rate_hz, the delivery rate to reach "
                                  "(Hz)", "rate_hz")
         rate_hz = float(check_rate_hz(rate_hz))
+        link_km = float(L.min()) / max(segs)
+        T = ProtocolParams(loss_order=0, length_km=link_km,
+                           **{k: v for k, v in (fields or {}).items()
+                              if k not in ("loss_order", "length_km", "alpha")}
+                           ).attempt_time_s
+        rate_hz = float(check_rate_hz(
+            rate_hz, attempt_time_s=T,
+            where=f" of the scan's shortest link, {float(L.min()):.4g} km / {max(segs)} "
+                  "segments"))
     elif rate_hz is not None:
         raise ParameterError("rate_hz is used only with objective='S'", "rate_hz")
     return {"segments": segs, "length_km": L, "rate_hz": rate_hz, "p_swap": p_swap,
@@ -205,7 +222,7 @@ def optimise(loss_order: int, length_km, segments, *, objective: str = "key_rate
     """
     o = check_options(length_km, segments, objective=objective, rate_hz=rate_hz,
                       strategy=strategy, p_swap=p_swap, swap_depol=swap_depol,
-                      alpha_max=alpha_max, n_alpha=n_alpha)
+                      alpha_max=alpha_max, n_alpha=n_alpha, fields=fields)
     segs, L, rate_hz = o["segments"], o["length_km"], o["rate_hz"]
     search = _Search(int(loss_order), strategy, o["p_swap"], o["swap_depol"], fields,
                      o["alpha_max"], o["n_alpha"], xtol)
