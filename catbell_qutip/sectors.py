@@ -144,13 +144,17 @@ def _residue_masses_array(y: np.ndarray, modulus: int) -> np.ndarray:
     # whose Python wrappers took half of its time at a single point; same arithmetic)
     if not (np.isfinite(y).all() and (y >= 0).all()):
         raise ValueError("poisson_residue_masses: y must be finite and >= 0")
-    p = poisson_pmf(y, poisson_n_max(float(y.max()) if y.size else 0.0))
+    y_max = float(y.max()) if y.size else 0.0
+    # poisson_n_max(y_max) (math's sqrt is correctly rounded as NumPy's, ceil is exact)
+    p = poisson_pmf(y, int(math.ceil(y_max + 12.0 * math.sqrt(y_max) + POISSON_MARGIN)))
     out = np.empty(y.shape + (modulus,))
+    add = np.add.reduce
     for r in range(modulus):
-        np.add.reduce(p[..., r::modulus], axis=-1, out=out[..., r])
+        add(p[..., r::modulus], axis=-1, out=out[..., r])
     # the window holds all but ~1e-18 of the mass; renormalising removes the ~1e-13
     # systematic error that log-space terms pick up at large y (n log y - lgamma(n+1) cancels)
-    return out / out.sum(axis=-1, keepdims=True)
+    # (np.add.reduce is what ndarray.sum calls)
+    return out / add(out, axis=-1, keepdims=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -182,7 +186,7 @@ def _residue_masses_scalar(y: np.ndarray, modulus: int) -> np.ndarray:
     add = np.add.reduce
     for r in range(modulus):
         out[r] = add(p[r::modulus])
-    return out / out.sum()
+    return out / add(out)  # (np.add.reduce is what ndarray.sum calls)
 
 
 def poisson_tail(y, n_max) -> np.ndarray:

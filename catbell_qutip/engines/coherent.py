@@ -88,26 +88,40 @@ def _all_click_builder(x: np.ndarray, M: int, p_dark):
     and the "ml" frame turned them into eigenvalues of -0.3.
     """
     x = x[..., None, None]
-    k = np.arange(M)
-    w = np.exp(2j * np.pi / M)
+    dkdk, one_minus_w, dft, dft_conj = _all_click_constants(M)
     # u_j(k', k) = (x / M) (w^-k' - w^-j)(w^k - w^j), shape (..., j, k', k)
-    dk = w ** k[None, :] - w ** k[:, None]  # [j, k] -> w^k - w^j
-    u = (x[..., None] / M) * (dk.conj()[:, :, None] * dk[:, None, :])
+    u = (x[..., None] / M) * dkdk
     p = np.asarray(p_dark, dtype=float)[..., None, None, None]
     big = -u.real > 1.0
     s = np.where(big, -u.real, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         small_form = -np.expm1(-u) + p * np.exp(-u)
     scaled = np.where(big, np.exp(-s) - (1.0 - p) * np.exp(-u - s), small_form)
-    log_overlap = -x * (1.0 - w ** (k[None, :] - k[:, None]))  # [k', k]
-    dft = w ** (-np.outer(k, k)) / M  # [k, q]
+    log_overlap = -x * one_minus_w  # [k', k]
 
     def all_click(modes):
         expo = log_overlap + np.sum(s[..., modes, :, :], axis=-3)
         E_ring = np.exp(expo) * np.prod(scaled[..., modes, :, :], axis=-3)
-        return np.einsum("kq,...kl,lr->...qr", dft.conj(), E_ring, dft)
+        return np.einsum("kq,...kl,lr->...qr", dft_conj, E_ring, dft)
 
     return all_click
+
+
+@functools.lru_cache(maxsize=64)
+def _all_click_constants(M: int) -> tuple[np.ndarray, ...]:
+    """What :func:`_all_click_builder` needs of the ring size alone (read-only, cached):
+    (w^-k' - w^-j)(w^k - w^j) as [j, k', k], 1 - w^(k - k') as [k', k], the DFT
+    w^(-k q) / M as [k, q] and its conjugate; w = e^{2 pi i / M}."""
+    k = np.arange(M)
+    w = np.exp(2j * np.pi / M)
+    dk = w ** k[None, :] - w ** k[:, None]  # [j, k] -> w^k - w^j
+    dkdk = dk.conj()[:, :, None] * dk[:, None, :]
+    one_minus_w = 1.0 - w ** (k[None, :] - k[:, None])
+    dft = w ** (-np.outer(k, k)) / M
+    out = (dkdk, one_minus_w, dft, dft.conj())
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _ring_angle_check(theta: float, M: int) -> None:
@@ -386,8 +400,8 @@ class RingLight:
     def loss(self, eta) -> RingLight:
         """Pure loss of transmission ``eta`` (:meth:`CoherentState.loss`)."""
         eta = np.asarray(eta, dtype=float)
-        if eta.ndim == 0 and self.x.ndim == 0:
-            x = self.x  # np.broadcast_to of a 0-d array to (): the same value
+        if eta.ndim == 0:
+            x = self.x  # np.broadcast_to(x, its own shape): a view of the same values
             ones = float(eta) == 1.0
         else:
             x = np.broadcast_to(self.x, np.broadcast_shapes(self.x.shape, eta.shape))
