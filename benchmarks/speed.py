@@ -7,7 +7,8 @@ Run ``python benchmarks/speed.py [--json] [--repeats R] [--reproduce-full]`` or
 Every time is the median over ``repeats`` runs, as CPU time of this process
 (``time.process_time``) with the wall time (``time.perf_counter``) beside it; every ratio
 divides two medians taken in the same process, the two sides run in turn (rotating the
-order each round), so that load from other processes hits both alike. The load average at
+order each round), so that load from other processes hits both alike, and both on one BLAS
+thread (the engines' setting, :mod:`catbell_qutip._threads`). The load average at
 the start and the end is reported: wall times at load 5 are 2-3x those at load 1, CPU
 times much less so.
 
@@ -22,7 +23,8 @@ Measured:
 - ``single``: one point called alone through :func:`catbell_qutip.simulate`, Fock engine
   and baseline at the same cutoff: l = 1 at the points of :data:`POINTS`, and the code
   families of docs/model.md 7 (:data:`CODE_POINTS`); samples of :data:`INNER` calls, each
-  with the engine's memo of P emptied (a point called alone, not a repeat).
+  with every cache keyed by a point's values emptied (a point met for the first time, not
+  a repeat: :func:`catbell_qutip.api.forget_points`).
 - ``grid``: the coherent engine's 100 x 100 (alpha, eta) grid, l = 1 (vectorised path).
 - ``reproduce_*``: ``catbell reproduce`` in a subprocess (default grids, coherent engine;
   ``--quick`` on the Fock engine; with ``--reproduce-full`` the default grids on the Fock
@@ -46,11 +48,17 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.baseline_qutip import baseline_point  # noqa: E402
+from benchmarks.baseline_qutip import baseline_point as _plain_baseline  # noqa: E402
 from catbell_qutip import api, evaluate, simulate  # noqa: E402
+from catbell_qutip._threads import with_limited_blas  # noqa: E402
 from catbell_qutip.cli._common import staged_output  # noqa: E402
 from catbell_qutip.outputs import dumps  # noqa: E402
 from catbell_qutip.params import ProtocolParams, preset  # noqa: E402
+
+#: the baseline on one BLAS thread, as the engines run (catbell_qutip._threads): with
+#: OpenBLAS's default threads its CPU time at cutoff 48 was ~1.35x higher on this
+#: 2-core machine (threads spinning), which inflated the ratios
+baseline_point = with_limited_blas(_plain_baseline)
 
 __all__ = ["run_speed", "format_table", "write_readme_table", "main", "POINTS", "CODE_POINTS",
            "TARGETS", "BATCH_ALPHA", "BATCH_ETA", "BATCH_LENGTH"]
@@ -160,10 +168,13 @@ def _batch(repeats: int, loss_orders=(0, 1, 3), seed: int = 7) -> dict:
 
 
 def _alone(p: ProtocolParams):
-    """One point called alone: the Fock engine's memo of P for single points (which a
-    solver or a scan reuses at nearby amplitudes) emptied first, so every call pays the
-    cutoff rule in full (for a cat point: the coherent engine's estimate of P first)."""
-    api._P_MEMO.clear()
+    """One point called alone, as a point met for the first time: every cache keyed by a
+    point's values emptied first (:func:`catbell_qutip.api.forget_points`: the memo of P
+    that a solver or a scan reuses at nearby amplitudes, the cutoff rule per code, the
+    loss channels per transmission, the USD effects), so every call pays the cutoff rule
+    and builds its operators in full; only tables keyed by the cutoff stay (every point at
+    that cutoff shares them)."""
+    api.forget_points()
     return simulate(params=p)
 
 

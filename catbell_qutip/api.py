@@ -22,6 +22,7 @@ from ._checks import (
     memory_limit_bytes,
 )
 from ._threads import with_limited_blas
+from .closed_forms import tub_sector_success
 from .codes import (
     DEFAULT_TRUNCATION_TOL,
     Code,
@@ -30,6 +31,7 @@ from .codes import (
     mean_photon_numbers,
 )
 from .engines import ENGINES, CoherentState, FockState
+from .engines.fock import clear_value_caches
 from .outputs import dataset
 from .params import ALPHA_CODES, PARAM_INFO, ProtocolParams
 from .protocol import Outcome, run_probability, run_protocol
@@ -37,7 +39,8 @@ from .result import P_FLOOR, ProtocolResult, herald, summarise
 
 __all__ = ["simulate", "evaluate", "run", "heralded", "OUTPUTS", "FOCK_LINEAR_P_FLOOR",
            "predict_fock_resolution", "fock_memory_bytes", "coherent_memory_bytes",
-           "seconds_per_point", "check_point_memory", "EVALUATE_CHUNK_BYTES"]
+           "seconds_per_point", "check_point_memory", "EVALUATE_CHUNK_BYTES",
+           "forget_points"]
 
 #: quantities :func:`evaluate` returns
 OUTPUTS = ("P", "F", "S", "Q")
@@ -432,19 +435,39 @@ def _memo_key(params: ProtocolParams):
     return key
 
 
-def _p_guess(params: ProtocolParams, n: int, cats: bool):
+def _p_floor(params: ProtocolParams) -> float:
+    """A quick floor on P for a single cat point: min_s of the TUB's success
+    2 min(W_s, W_{s+N}) / (W_s + W_{s+N}) at the light the detectors would see if every
+    transmission of the attempt acted before the USD (|alpha|^2 times eta, eta_c, the
+    fibre, eta_d and eta_int at each reflection). For the ideal encoder with every loss
+    lumped and no dark counts, P is the syndrome-weighted mean of these successes
+    (:func:`catbell_qutip.closed_forms.ideal_protocol`), so it is a lower bound there;
+    elsewhere only an estimate (the run checks its cutoff at its own P either way)."""
+    eta = params.eta_channel * np.asarray(params.eta_d)
+    if params.eta_int_placement != "lumped":
+        eta = eta * np.asarray(params.eta_int) ** params.n_reflections
+    x_det = float(eta) * params.alpha ** 2
+    return float(np.min(tub_sector_success(x_det, params.loss_order,
+                                           np.arange(params.n_components))))
+
+
+def _p_guess(params: ProtocolParams, n: int, cats: bool, first_ratio: float = np.inf):
     """An estimate of P for choosing the cutoffs before the Fock run (or None): for a
     single point the P of the last single point with the same other fields; otherwise,
     for cat points, the coherent engine's P (vectorised over a batch, ~0.03 ms per point;
-    0.2-0.5 ms for a single point, against 1-2 ms for the Fock run that a wrong first
-    cutoff would waste). Only an estimate: the run checks its cutoffs against the rule
-    evaluated at its own P."""
+    0.6-1 ms for a single point, against 1-2 ms for the Fock run that a wrong first
+    cutoff would waste). A single cat point whose first cutoff's dropped mass over tol
+    (``first_ratio``) is below the quick floor :func:`_p_floor` (~0.05 ms) needs no
+    estimate: it runs once at that cutoff. Only an estimate: the run checks its cutoffs
+    against the rule evaluated at its own P."""
     if n == 1:
         key = _memo_key(params)
         if key is not None and key in _P_MEMO:
             _P_MEMO.move_to_end(key)
             return np.array([_P_MEMO[key]])
     if not cats:
+        return None
+    if n == 1 and params.usd == "tub" and first_ratio <= _p_floor(params):
         return None
     try:
         if n == 1:  # the protocol on one point, without evaluate()'s batch machinery
@@ -456,6 +479,25 @@ def _p_guess(params: ProtocolParams, n: int, cats: bool):
     except MemoryLimitError:
         return None
     return np.clip(np.nan_to_num(np.real(np.asarray(p)).astype(float).reshape(-1)), 0.0, 1.0)
+
+
+def forget_points() -> None:
+    """Forget every point met so far: empty the memo of P of single Fock points, the
+    cutoff rule's cache per code and the Fock engine's caches keyed by a point's values
+    (:func:`catbell_qutip.engines.fock.clear_value_caches`). Results never depend on
+    these; the next point pays its full cost, as a point met for the first time (what
+    ``catbell bench speed`` times for a single point).
+
+    Examples
+    --------
+    >>> r = simulate(1, 2.0, 0.5)
+    >>> forget_points()
+    >>> len(_P_MEMO), _auto_cutoff.cache_info().currsize
+    (0, 0)
+    """
+    _P_MEMO.clear()
+    _auto_cutoff.cache_clear()
+    clear_value_caches()
 
 
 def _remember_p(params: ProtocolParams, p: float) -> None:
@@ -555,7 +597,8 @@ def _run_fock(params: ProtocolParams, *, cutoff=None, tol: float, keep_outcomes=
             return int(c0[i]), float(m0[i])
         return raised(i, p, c0[i])
 
-    guess = None if user or not estimate else _p_guess(params, n, cats)
+    guess = None if user or not estimate else _p_guess(params, n, cats,
+                                                       float(m0[0]) / tol)
     if guess is not None:
         for i in range(n):
             cuts[i], masses[i] = rule(i, guess[i])

@@ -46,6 +46,7 @@ sign: the logical phase flip the code cannot see (docs/model.md section 2).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -289,9 +290,22 @@ def pauli_frame(rho_ab: np.ndarray, n_comp: int, encoder_sector: int, syndrome: 
         flip = swap > keep
         coherence = np.where(flip, rho_ab[..., 1, 2], rho_ab[..., 0, 3])
         return _correct(rho_ab, flip, -np.angle(coherence))
+    flip, col, row = _frame(n_comp, encoder_sector, syndrome, usd)
+    if flip:
+        rho_ab = rho_ab[..., _X_ON_B, :][..., :, _X_ON_B]
+    return rho_ab * col * row
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(n_comp: int, encoder_sector: int, syndrome: int, usd: str):
+    """The smallest-loss frame of a record: (X on B?, the phase diag(1, e^{-i phi}) on B as
+    a column and a conjugate row), the factors :func:`_correct` multiplies by (cached)."""
     j0 = (encoder_sector - syndrome) % n_comp
     phi = np.pi * j0 / n_comp + (2 * np.pi * syndrome / n_comp if usd == "even" else 0.0)
-    return _correct(rho_ab, usd == "odd", phi)
+    ph = np.exp(-1j * np.asarray(phi, dtype=float)[..., None] * np.array([0, 1, 0, 1]))
+    col, row = ph[..., :, None], ph.conj()[..., None, :]
+    col.flags.writeable = row.flags.writeable = False
+    return usd == "odd", col, row
 
 
 #: Target size in bytes of the largest state array of one batch chunk. A large grid runs

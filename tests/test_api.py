@@ -18,7 +18,8 @@ import pytest
 
 import catbell_qutip.api as api
 from catbell_qutip import protocol
-from catbell_qutip.engines import CoherentState, FockState
+from catbell_qutip.closed_forms import ideal_protocol
+from catbell_qutip.engines import CoherentState, FockState, fock
 from catbell_qutip.params import ProtocolParams, preset
 
 TOL = 1e-12
@@ -125,3 +126,67 @@ def test_single_point_memo_never_changes_the_cutoff(planted, no_memo):
     P1, _, c1, _, _ = api._run_fock(p, tol=TOL)
     assert int(c1[0]) == int(c0[0])
     assert P1[0] == pytest.approx(P0[0], rel=1e-14, abs=0)
+
+
+# -- the quick floor on P that lets a single cat point skip the coherent estimate ------------
+
+@pytest.mark.parametrize("loss_order", [0, 1, 3])
+def test_p_floor_is_below_the_ideal_protocols_p(loss_order):
+    # ideal encoder, every loss in the channel, no dark counts: P is the syndrome-weighted
+    # mean of the sector successes (closed form), so the floor (their minimum) is below it
+    for alpha in (0.3, 0.8, 1.5, 2.2, 3.0):
+        for eta in (0.05, 0.3, 0.7, 1.0):
+            p = ProtocolParams(loss_order=loss_order, alpha=alpha, eta=eta)
+            floor = api._p_floor(p)
+            P = float(ideal_protocol(loss_order, alpha, eta)["P"])
+            assert 0.0 <= floor <= P + 1e-15, (alpha, eta, floor, P)
+    # and it is not trivially small where the detectors see light
+    assert api._p_floor(ProtocolParams(loss_order=1, alpha=2.0, eta=0.5)) > 0.5
+
+
+@pytest.mark.parametrize("planted", ["floor", "always skip", "never skip"])
+def test_single_point_cutoffs_are_the_rules_whatever_the_floor(planted, no_memo, monkeypatch):
+    # ideal points (high P: the floor skips the estimate) and Table I points (P ~ 1e-3)
+    if planted == "always skip":
+        monkeypatch.setattr(api, "_p_floor", lambda params: 1.0)
+    elif planted == "never skip":
+        monkeypatch.setattr(api, "_p_floor", lambda params: 0.0)
+    points = [dict(alpha=a, eta=e) for a in (1.0, 2.0, 2.6) for e in (0.2, 0.9)]
+    points += [dict(alpha=a, length_km=20.0, **preset("table1")) for a in (1.0, 2.0)]
+    for kw in points:
+        p = ProtocolParams(loss_order=1, **kw)
+        api._P_MEMO.clear()
+        P0, _, c0, _, _ = api._run_fock(p, tol=TOL, estimate=False)  # the plain rule
+        api._P_MEMO.clear()
+        P1, _, c1, m1, _ = api._run_fock(p, tol=TOL)
+        assert int(c1[0]) == int(c0[0]), kw
+        assert P1[0] == pytest.approx(P0[0], rel=1e-14, abs=0)
+        assert m1[0] <= TOL * P1[0]
+
+
+def test_a_high_p_point_skips_the_coherent_estimate_and_runs_once(no_memo, monkeypatch):
+    coherent, runs = [], []
+    real = api.run_probability
+    monkeypatch.setattr(api, "run_probability",
+                        lambda *a, **k: (coherent.append(1) if isinstance(a[1], CoherentState)
+                                         else None) or real(*a, **k))
+    monkeypatch.setattr(api, "run_protocol",
+                        lambda *a, **k: runs.append(1) or protocol.run_protocol(*a, **k))
+    api._run_fock(ProtocolParams(loss_order=1, alpha=2.0, eta=0.5), tol=TOL)
+    assert (len(coherent), len(runs)) == (0, 1)
+    # a Table I point (P ~ 1e-3, below the first cutoff's mass / tol) still takes it
+    api._run_fock(ProtocolParams(loss_order=1, alpha=2.0, length_km=20.0, **preset("table1")),
+                  tol=TOL)
+    assert (len(coherent), len(runs)) == (1, 2)
+
+
+def test_forget_points_empties_the_value_caches_and_changes_no_result():
+    p = ProtocolParams(loss_order=1, alpha=1.7, eta=0.6)
+    first = api.simulate(params=p)
+    assert api._P_MEMO and fock._LOSS_CACHE.items
+    api.forget_points()
+    assert not api._P_MEMO and not fock._LOSS_CACHE.items
+    assert api._auto_cutoff.cache_info().currsize == 0
+    assert fock._cat_amplitudes.cache_info().currsize == 0
+    again = api.simulate(params=p)
+    assert (again.P, again.F, again.cutoff) == (first.P, first.F, first.cutoff)

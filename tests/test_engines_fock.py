@@ -20,8 +20,10 @@ import pytest
 import qutip
 
 import catbell_qutip.engines.fock as fock
+from catbell_qutip.codes import fock_amplitudes
 from catbell_qutip.engines import FockState
 from catbell_qutip.engines.base import LightAtomState, sign_phases
+from catbell_qutip.operations import sector_idp_factors
 from catbell_qutip.params import ProtocolParams
 from catbell_qutip.protocol import run_protocol
 
@@ -288,3 +290,25 @@ def test_pulled_back_rank_one_effects_and_their_transpose():
             want = w[b] * _kraus_loss(np.outer(V[b, e], V[b, e].conj()), eta[b], adjoint=True)
             np.testing.assert_allclose(G[b, e], want, rtol=0, atol=1e-15)
             np.testing.assert_allclose(GT[b, e], want.T, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_comp", [1, 2, 4])
+def test_cat_tub_factors_of_every_sector_match_the_one_point_construction(n_comp):
+    # the batch factors (all sectors of a light computed at once, then kept) against the
+    # generic one-point construction on each point's own truncated amplitudes; the order
+    # in which the sectors are asked for must not matter
+    x = np.array([0.3, 2.0, 5.5, 1e-9])
+    cut = np.array([12, 20, 9, 20])
+    L = 21
+    for order in (range(n_comp), reversed(range(n_comp))):
+        fock.clear_value_caches()
+        for s in order:
+            w, v, u = fock._cat_tub_factors(n_comp, s, x, cut, L)
+            for b in range(x.size):
+                ref = fock_amplitudes(np.sqrt(x[b]), int(cut[b]))
+                rw, rv, ru = sector_idp_factors(ref, n_comp, s)
+                assert w[b] == pytest.approx(rw, rel=1e-13, abs=1e-15)
+                c = int(cut[b]) + 1
+                np.testing.assert_allclose(v[b, :c], rv, rtol=0, atol=1e-13)
+                np.testing.assert_allclose(u[b, :c], ru, rtol=0, atol=1e-13)
+                assert not np.any(v[b, c:]) and not np.any(u[b, c:])

@@ -19,6 +19,7 @@ Truncation: the probability mass a cutoff drops is that of the initial light sta
 from __future__ import annotations
 
 import functools
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -33,6 +34,7 @@ from ..codes import (
     sector_codeword,
 )
 from ..operations import (
+    clear_effect_caches,
     linear_optics_povm_matrices,
     sector_idp_effects,
     sector_idp_factors,
@@ -41,7 +43,7 @@ from ..operations import (
 from ..sectors import _log_factorials
 from .base import LightAtomState, sign_phases
 
-__all__ = ["FockState"]
+__all__ = ["FockState", "clear_value_caches"]
 
 
 class _ByteLRU:
@@ -60,6 +62,11 @@ class _ByteLRU:
         if isinstance(value, tuple):
             return sum(a.nbytes for a in value)
         return value.nbytes
+
+    def clear(self) -> None:
+        """Empty the cache."""
+        self.items.clear()
+        self.size = 0
 
     def get(self, key, make):
         value = self.items.get(key)
@@ -152,6 +159,27 @@ class _Flags(_ByteLRU):
 
 
 _SEEN = _Flags(2 ** 22)
+
+
+def clear_value_caches() -> None:
+    """Empty the Fock engine's caches keyed by a point's values (its amplitude, code,
+    transmissions): the loss channels per transmission, the TUB and linear-optics effects,
+    the cat amplitudes. Tables keyed only by the truncation (loss patterns per cutoff,
+    reflection phases, log-factorials) are kept. For benchmarks that time a point met for
+    the first time; results never depend on these caches.
+
+    Examples
+    --------
+    >>> clear_value_caches()
+    >>> len(_LOSS_CACHE.items), _cat_amplitudes.cache_info().currsize
+    (0, 0)
+    """
+    _LOSS_CACHE.clear()
+    _SEEN.clear()
+    _CAT_TUB_CACHE.clear()
+    for cached in (_code_tub, _code_tub_factors, _cat_amplitudes):
+        cached.cache_clear()
+    clear_effect_caches()
 
 
 def _cached_loss(eta: float, L: int, adjoint: bool,
@@ -348,23 +376,41 @@ def _cat_amplitudes(x: bytes, cutoffs: bytes, L: int) -> np.ndarray:
     return amps
 
 
+#: the TUB factors of every syndrome sector of the last cat lights (bytes-bounded): a run
+#: asks for each sector of the same light in turn (one per syndrome record)
+_CAT_TUB_CACHE = _ByteLRU(2 ** 24)
+
+
 def _cat_tub_factors(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
     """Rank-one factors of the TUB of a batch of cat-code points: (weight, o_perp, e_perp)
     of shapes (B,), (B, L), (B, L) (:func:`catbell_qutip.operations.sector_idp_factors`
-    for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff)."""
+    for P_s|beta_b>, beta_b = sqrt(x[b]), each point's amplitudes cut at its own cutoff).
+    Every sector s = 0..N-1 of the light is computed at once, on the first request, and
+    kept for the others (the same operations on each sector's row as sector by sector)."""
+    key = (n_comp, x.tobytes(), cutoffs.tobytes(), L)
+    weight, v_perp, u_perp = _CAT_TUB_CACHE.get(
+        key, lambda: _cat_tub_all_sectors(n_comp, x, cutoffs, L))
+    return weight[sector], v_perp[sector], u_perp[sector]
+
+
+def _cat_tub_all_sectors(n_comp: int, x: np.ndarray, cutoffs: np.ndarray, L: int):
+    """:func:`_cat_tub_factors` for every sector: shapes (N, B), (N, B, L), (N, B, L)."""
     n = np.arange(L)
     amps = _cat_amplitudes(x.tobytes(), cutoffs.tobytes(), L)
+    sector = np.arange(n_comp)[:, None, None]
     f = np.where(n % (2 * n_comp) == sector, amps, 0.0)
     g = np.where(n % (2 * n_comp) == sector + n_comp, amps, 0.0)
     a = np.sqrt(np.sum(f * f, axis=-1))
     b = np.sqrt(np.sum(g * g, axis=-1))
     ok = (a > 0) & (b > 0)
-    a_, b_ = np.where(ok, a, 1.0)[:, None], np.where(ok, b, 1.0)[:, None]
+    a_, b_ = np.where(ok, a, 1.0)[..., None], np.where(ok, b, 1.0)[..., None]
     e1, e2 = f / a_, g / b_
     norm = np.hypot(a_, b_)
     v_perp = (b_ * e1 + a_ * e2) / norm
     u_perp = (b_ * e1 - a_ * e2) / norm
     weight = np.where(ok, (a * a + b * b) / (2.0 * np.maximum(a * a, b * b) + (~ok)), 0.0)
+    for arr in (weight, v_perp, u_perp):
+        arr.flags.writeable = False
     return weight, v_perp, u_perp
 
 
@@ -400,6 +446,18 @@ def _cat_tub_batch(n_comp: int, sector: int, x: np.ndarray, cutoffs: np.ndarray,
     e = weight[:, None, None] * (v_perp[:, :, None] * v_perp[:, None, :])
     o = weight[:, None, None] * (u_perp[:, :, None] * u_perp[:, None, :])
     return e.astype(complex), o.astype(complex)
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation_rows(theta: float, L: int, complex_state: bool) -> np.ndarray:
+    """:meth:`FockState._rotations` (cached per angle and dimension, read-only)."""
+    signs = None if complex_state else sign_phases(theta, np.arange(L))
+    if signs is not None:
+        out = np.stack([np.ones(L), signs])
+    else:
+        out = np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+    out.flags.writeable = False
+    return out
 
 
 def _padded(M: np.ndarray, L: int) -> np.ndarray:
@@ -580,9 +638,11 @@ class FockState(LightAtomState):
                          eta_tot=cut(self.eta_tot))
 
     def _point_cutoffs(self) -> np.ndarray:
-        n = int(np.prod(self.batch_shape)) if self.batch_shape else 1
+        n = math.prod(self.batch_shape)
         if self.cutoffs is None:
             return np.full(n, self.cutoff)
+        if self.cutoffs.shape == (n,):
+            return self.cutoffs
         return np.broadcast_to(self.cutoffs, (n,))
 
     @property
@@ -660,9 +720,13 @@ class FockState(LightAtomState):
         L = self.cutoff + 1
         cut = self._point_cutoffs()
         if self.codes is None or all(c.is_cat for c in self.codes):
-            x = np.ascontiguousarray(np.broadcast_to(self.x if x is None else x, (cut.size,)),
-                                     dtype=float)
-            return _cat_tub_factors(n_comp, sector, x, np.ascontiguousarray(cut, dtype=int), L)
+            x = self.x if x is None else x
+            if not (isinstance(x, np.ndarray) and x.shape == cut.shape
+                    and x.dtype == np.float64 and x.flags.c_contiguous):
+                x = np.ascontiguousarray(np.broadcast_to(x, cut.shape), dtype=float)
+            if not (cut.dtype == np.int_ and cut.flags.c_contiguous):
+                cut = np.ascontiguousarray(cut, dtype=int)
+            return _cat_tub_factors(n_comp, sector, x, cut, L)
         eta_tot = np.broadcast_to(self.eta_tot if eta_tot is None else eta_tot, (cut.size,))
         w = np.zeros(cut.size)
         v = np.zeros((cut.size, L), dtype=complex)
@@ -704,10 +768,7 @@ class FockState(LightAtomState):
     def _rotations(self, theta: float, L: int) -> np.ndarray:
         """[1, e^{i theta n}] on n = 0..L-1, shape (2, L): real signs when the state is
         real and every phase is a sign (:func:`~.base.sign_phases`), else complex."""
-        signs = None if np.iscomplexobj(self.K) else sign_phases(theta, np.arange(L))
-        if signs is not None:
-            return np.stack([np.ones(L), signs])
-        return np.stack([np.ones(L), np.exp(1j * theta * np.arange(L))])
+        return _rotation_rows(float(theta), int(L), bool(np.iscomplexobj(self.K)))
 
     def entangle_and_measure(self, label: str, theta: float, eta_final, usd: str,
                              n_comp: int, sector: int, p_dark=0.0,
