@@ -202,3 +202,15 @@ def test_scalar_residue_masses_are_bit_identical(modulus):
 def test_scalar_residue_masses_refuse_bad_means(y):
     with pytest.raises(ValueError, match="finite and >= 0"):
         poisson_residue_masses(y, 4)
+
+
+@pytest.mark.parametrize("alpha", [0.7, np.array([[0.01, 1.3, 4.0]])])
+@pytest.mark.parametrize("n_comp", [1, 2, 4, 8])
+def test_codeword_is_the_old_construction(alpha, n_comp):
+    # CoherentState.codeword before its support matrix was cached (verbatim)
+    a = np.asarray(alpha, dtype=float)
+    keep = (np.arange(2 * n_comp) % n_comp == 0).astype(float)
+    K = np.outer(keep, keep) / _reference_masses(a ** 2, n_comp)[..., 0][..., None, None]
+    st = CoherentState.codeword(alpha, n_comp)
+    assert _same_bits(st.K, K[..., None, None, :, :].astype(complex))
+    assert _same_bits(st.x, a ** 2)

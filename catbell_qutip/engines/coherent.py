@@ -190,6 +190,16 @@ def _tub_templates(M: int, n_comp: int, sector: int) -> tuple[np.ndarray, np.nda
     return even, odd
 
 
+@functools.lru_cache(maxsize=64)
+def _codeword_support(n_comp: int) -> np.ndarray:
+    """1 where q and p are both 0 (mod N) on the ring of M = 2N, else 0 (read-only, cached):
+    the coefficients of |0_N><0_N| times w_0^{(N)}(x)."""
+    keep = (np.arange(2 * n_comp) % n_comp == 0).astype(float)
+    out = np.outer(keep, keep)
+    out.flags.writeable = False
+    return out
+
+
 class CoherentState(LightAtomState):
     """State of qubits (x) light on the ring of 2N coherent states (batched).
 
@@ -249,12 +259,11 @@ class CoherentState(LightAtomState):
     def codeword(cls, alpha, n_comp: int) -> CoherentState:
         """|0_N><0_N| = P_0|alpha><alpha|P_0 / w_0^{(N)}(x)."""
         alpha = np.asarray(alpha, dtype=float)
-        M = 2 * n_comp
-        keep = (np.arange(M) % n_comp == 0).astype(float)
-        mass = poisson_residue_masses(alpha ** 2, n_comp)[..., 0]
-        K = np.outer(keep, keep) / mass[..., None, None]
+        x = alpha ** 2
+        mass = poisson_residue_masses(x, n_comp)[..., 0]
+        K = _codeword_support(n_comp) / mass[..., None, None]
         K = K[..., None, None, :, :].astype(complex)
-        return cls(K, (), alpha ** 2)
+        return cls(K, (), x)
 
     def for_probability(self):
         """The light alone, as :func:`catbell_qutip.protocol.run_probability` runs it.
