@@ -1,4 +1,5 @@
-"""Where the time of one Fock point called alone goes, against the 10x target of issue 19.
+"""Where the time of one Fock point called alone goes, against the 10x target of
+``catbell bench speed`` (full-space QuTiP / Fock engine for one point called alone).
 
 Run ``python benchmarks/single_point.py [--repeats R]``. For each single point of
 ``catbell bench speed`` (:data:`benchmarks.speed.POINTS` at l = 1 and

@@ -14,7 +14,7 @@ from scipy.special import gammaln, xlogy
 from ._checks import ParameterError, check_loss_order, check_real
 from ._qutip import qutip
 from .params import ProtocolParams
-from .sectors import poisson_n_max, poisson_pmf, poisson_residue_masses
+from .sectors import _log_factorials, poisson_n_max, poisson_pmf, poisson_residue_masses
 
 __all__ = [
     "CODE_FAMILIES",
@@ -412,7 +412,7 @@ def cat_initial_amplitudes(alphas, n_comp: int, cutoffs, L: int, *, explicit: bo
     alphas = np.asarray(alphas, dtype=float).ravel()
     n = np.arange(L)
     r = alphas[:, None]
-    amps = np.exp(xlogy(n[None, :], r) - 0.5 * r * r - 0.5 * gammaln(n + 1.0)[None, :])
+    amps = np.exp(xlogy(n[None, :], r) - 0.5 * r * r - 0.5 * _log_factorials(L)[None, :])
     keep = n[None, :] <= np.asarray(cutoffs)[:, None]
     if not explicit:
         keep = keep & (n % n_comp == 0)[None, :]
@@ -901,6 +901,10 @@ def codes_of(params: ProtocolParams) -> list[Code]:
     [1.0, 2.0]
     """
     shape = params.batch_shape
+    if shape == () and params.code == "cat" and params.alpha is not None:  # one cat point
+        return [Code("cat", params.n_components, alpha=float(params.alpha),
+                     squeezing=float(params.squeezing), binomial_m=params.binomial_m,
+                     vector=params.code_vector)]
     n = int(np.prod(shape)) if shape else 1
     alpha = (np.broadcast_to(np.asarray(params.alpha, dtype=float), shape).reshape(-1)
              if params.alpha is not None else np.full(n, np.nan))

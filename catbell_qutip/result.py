@@ -79,6 +79,15 @@ def check_heralded_state(rho, P=None, *, tol: float = STATE_TOL) -> None:
     the heralded state at P = 1e-70 is not a density mat
     """
     rho = np.asarray(rho)
+    if rho.ndim == 2:  # one point (a single simulate() call): the same tests, fewer calls
+        if np.isnan(rho).any():
+            return
+        dag = rho.conj().T
+        herm = np.abs(rho - dag).max()
+        trace = abs(rho.trace().real - 1.0)
+        low = np.linalg.eigvalsh(0.5 * (rho + dag))[0]
+        if max(herm, trace, -low) <= tol:
+            return
     ok = ~np.isnan(rho).any(axis=(-2, -1))
     if not np.any(ok):
         return

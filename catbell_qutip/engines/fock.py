@@ -96,7 +96,9 @@ def _loss_pattern(L: int, period: int = 1):
     That set of entries is closed under the loss (which moves (m + k, n + k) to (m, n)), so
     the superoperator acts on the vector of its entries alone: ``keep`` lists them (row-major
     positions m*L + n), and row i of the operator is entry keep[i], with terms (m+k, n+k)
-    in CSR order (by k). Returns (k, m, n, indices, indptr, keep), read-only and cached per
+    in CSR order (by k). Returns (left, right, indices, indptr, keep): the term of (m, n)
+    with index k has the weight W[k, m + k] W[k, n + k], read from the flattened L x L
+    weights at ``left`` = k L + m + k and ``right`` = k L + n + k. Read-only and cached per
     (L, period) (byte-bounded). ``period`` 1 is every entry.
     """
     return _PATTERN_CACHE.get((int(L), int(period)),
@@ -114,7 +116,7 @@ def _build_pattern(L: int, period: int = 1):
     indices = pos[(m + k) * L + (n + k)].astype(np.int32)
     counts = np.bincount(pos[m * L + n], minlength=entries.size)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    out = (k.astype(np.int16), m.astype(np.int16), n.astype(np.int16), indices, indptr,
+    out = ((k * L + m + k).astype(np.intp), (k * L + n + k).astype(np.intp), indices, indptr,
            entries.astype(np.int32))
     for a in out:
         a.flags.writeable = False
@@ -177,6 +179,7 @@ def clear_value_caches() -> None:
     _LOSS_CACHE.clear()
     _SEEN.clear()
     _CAT_TUB_CACHE.clear()
+    _WEIGHTS_CACHE.clear()
     for cached in (_code_tub, _code_tub_factors, _cat_amplitudes):
         cached.cache_clear()
     clear_effect_caches()
@@ -224,6 +227,15 @@ def _loss_weights_batch(eta: np.ndarray, L: int) -> np.ndarray:
                                           + xlogy(k[None], 1.0 - e))), 0.0)
 
 
+#: loss weights of the last final-loss transmissions (bytes-bounded)
+_WEIGHTS_CACHE = _ByteLRU(2 ** 24)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """U[b, e, k, n] = W[b, k, n] V[b, e, n - k] (0 for n < k): the vectors A_k^dag v of
     every point b, effect vector e and Kraus index k, so that a rank-one effect w |v><v|
@@ -234,9 +246,10 @@ def _pulled_back_vectors(V: np.ndarray, eta: np.ndarray) -> np.ndarray:
     k = np.arange(L)[:, None]
     nk = np.where(n >= k, n - k, 0)
     # the weights once per distinct transmission (a batch shares eta_d, eta_int), the
-    # same numbers per point as computing them point by point
+    # same numbers per point as computing them point by point; kept for the run's other
+    # syndrome records, which pull their effects back through the same final loss
     values, inverse = np.unique(eta, return_inverse=True)
-    W = _loss_weights_batch(values, L)  # (distinct, k, n)
+    W = _WEIGHTS_CACHE.get((values.tobytes(), L), lambda: _frozen(_loss_weights_batch(values, L)))
     if values.size > 1:
         W = W[inverse.reshape(-1)]  # (B, k, n)
     return W[:, None] * V[:, :, nk]  # W vanishes for n < k
@@ -247,9 +260,9 @@ def _build_loss(eta: float, L: int, period: int = 1) -> scipy.sparse.csr_matrix:
     entries m = n (mod ``period``) (:func:`_loss_pattern`): entries W[k, m+k] W[k, n+k],
     W[k, n] = sqrt(C(n, k) eta^(n-k) (1-eta)^k) in log space (as
     :func:`catbell_qutip.operations.loss_weights`)."""
-    W = _loss_weights_batch(np.array([eta]), L)[0]
-    kk, m, nn, indices, indptr, keep = _loss_pattern(L, period)
-    return scipy.sparse.csr_matrix((W[kk, m + kk] * W[kk, nn + kk], indices, indptr),
+    W = _loss_weights_batch(np.array([eta]), L)[0].ravel()
+    left, right, indices, indptr, keep = _loss_pattern(L, period)
+    return scipy.sparse.csr_matrix((W.take(left) * W.take(right), indices, indptr),
                                    shape=(keep.size, keep.size))
 
 
@@ -279,7 +292,7 @@ def _apply_loss_rows(rows: np.ndarray, eta, *, adjoint: bool = False) -> np.ndar
         if float(eta.flat[0]) == 1.0:
             return rows
     period = _period(rows, L)
-    keep = None if period == 1 else _loss_pattern(L, period)[5]
+    keep = None if period == 1 else _loss_pattern(L, period)[4]
 
     def sparse(value: float, sub: np.ndarray) -> np.ndarray:  # sub: (rows, L*L)
         op = make(value, L, period)
