@@ -452,16 +452,25 @@ def run_probability(params, initial: LightAtomState, *, explicit: bool) -> np.nd
     >>> bool(np.isclose(run_probability(p, init, explicit=False), P))
     True
     """
+    return _probability_steps(params, initial.for_probability(), explicit)
+
+
+def _probability_steps(params, light, explicit: bool):
+    """:func:`run_probability`'s steps on ``light`` (a state, or an engine's light-only
+    equivalent from :meth:`~catbell_qutip.engines.base.LightAtomState.for_probability`)."""
     n_comp, m = params.n_components, params.n_rounds
     before, after = _placed(params.eta_int_at_reflections, params.eta_int_placement)
-    encoded = (_readout(initial, 1.0, m, before, after) if explicit
-               else [(0, initial, 1.0)])
+    # fields read once (properties that compute; every branch gets the same values)
+    theta = np.pi / n_comp
+    eta_channel, eta_final = after * params.eta_channel, after * params.eta_d
+    usd, p_dark = params.usd, params.p_dark
+    encoded = (_readout(light, 1.0, m, before, after) if explicit
+               else [(0, light, 1.0)])
     P = 0.0
     for r, st, pend in encoded:
-        st = _flush(st, pend * before).reflect_traced(np.pi / n_comp)
-        for s, sub, pend_s in _readout(st, after * params.eta_channel, m, before, after):
+        st = _flush(st, pend * before).reflect_traced(theta)
+        for s, sub, pend_s in _readout(st, eta_channel, m, before, after):
             sub = _flush(sub, pend_s * before)
-            P = P + sub.conclusive_probability(np.pi / n_comp, after * params.eta_d,
-                                               params.usd, n_comp, s, params.p_dark,
+            P = P + sub.conclusive_probability(theta, eta_final, usd, n_comp, s, p_dark,
                                                encoder_sector=r)
     return P

@@ -15,6 +15,7 @@ masses of high residues at small ``y`` (where the textbook roots-of-unity formul
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.special import gammainc, gammaln
@@ -132,17 +133,60 @@ def poisson_residue_masses(y, modulus: int) -> np.ndarray:
     (2, 3)
     """
     y = np.asarray(y, dtype=float)
+    if y.ndim == 0:
+        return _residue_masses_scalar(y, modulus)
+    return _residue_masses_array(y, modulus)
+
+
+def _residue_masses_array(y: np.ndarray, modulus: int) -> np.ndarray:
+    """:func:`poisson_residue_masses` for an array ``y`` (float64)."""
     # (called ~6 times per point by the rate solvers: ufunc methods, not np.any / np.sum,
     # whose Python wrappers took half of its time at a single point; same arithmetic)
     if not (np.isfinite(y).all() and (y >= 0).all()):
         raise ValueError("poisson_residue_masses: y must be finite and >= 0")
-    p = poisson_pmf(y, poisson_n_max(float(y.max()) if y.size else 0.0))
+    y_max = float(y.max()) if y.size else 0.0
+    # poisson_n_max(y_max) (math's sqrt is correctly rounded as NumPy's, ceil is exact)
+    p = poisson_pmf(y, int(math.ceil(y_max + 12.0 * math.sqrt(y_max) + POISSON_MARGIN)))
     out = np.empty(y.shape + (modulus,))
+    add = np.add.reduce
     for r in range(modulus):
-        np.add.reduce(p[..., r::modulus], axis=-1, out=out[..., r])
+        add(p[..., r::modulus], axis=-1, out=out[..., r])
     # the window holds all but ~1e-18 of the mass; renormalising removes the ~1e-13
     # systematic error that log-space terms pick up at large y (n log y - lgamma(n+1) cancels)
-    return out / out.sum(axis=-1, keepdims=True)
+    # (np.add.reduce is what ndarray.sum calls)
+    return out / add(out, axis=-1, keepdims=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _photon_numbers(size: int) -> np.ndarray:
+    """1..size-1 as int64 (read-only, cached): the n of n log y in :func:`poisson_pmf`."""
+    out = np.arange(1, size)
+    out.flags.writeable = False
+    return out
+
+
+def _residue_masses_scalar(y: np.ndarray, modulus: int) -> np.ndarray:
+    """:func:`poisson_residue_masses` for a 0-d ``y``: the same NumPy operations on the same
+    arrays (so the same numbers, bit for bit), without the batch machinery's Python
+    overhead; the coherent engine calls it ~5 times per point of a single-point P."""
+    yf = float(y)
+    if not (math.isfinite(yf) and yf >= 0.0):
+        raise ValueError("poisson_residue_masses: y must be finite and >= 0")
+    # poisson_n_max: sqrt is correctly rounded in math and NumPy alike, ceil is exact
+    size = int(math.ceil(yf + 12.0 * math.sqrt(yf) + POISSON_MARGIN)) + 1
+    if yf == 0.0:  # log(0) = -inf: the general route, which silences its warning
+        return _residue_masses_array(y[None], modulus)[0]
+    logy = np.log(y)  # poisson_pmf's arithmetic on a 1-d array from here
+    nlogy = np.empty(size)
+    nlogy[0] = 0.0
+    np.multiply(_photon_numbers(size), logy, out=nlogy[1:])
+    logp = nlogy - y - _log_factorials(size)
+    p = np.exp(logp, out=logp)
+    out = np.empty(modulus)
+    add = np.add.reduce
+    for r in range(modulus):
+        out[r] = add(p[r::modulus])
+    return out / add(out)  # (np.add.reduce is what ndarray.sum calls)
 
 
 def poisson_tail(y, n_max) -> np.ndarray:

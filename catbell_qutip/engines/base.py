@@ -332,6 +332,24 @@ class LightAtomState(abc.ABC):
             out[name] = res.reshape(res.shape[:-1] + (d, d))
         return out
 
+    def for_probability(self):
+        """The state :func:`catbell_qutip.protocol.run_probability` runs its steps on.
+
+        Here the state itself: P's steps (:meth:`loss`, :meth:`reflect_traced`,
+        :meth:`ancilla_round`, :meth:`conclusive_probability`) run as written above. An
+        engine may return a light-only object with those four methods that gives the same
+        numbers with less overhead (the coherent engine does:
+        :class:`~catbell_qutip.engines.coherent.RingLight`).
+
+        Examples
+        --------
+        >>> from catbell_qutip.engines import FockState
+        >>> s = FockState.coherent(1.0, 2, cutoff=10)
+        >>> s.for_probability() is s
+        True
+        """
+        return self
+
     def conclusive_probability(self, theta: float, eta_final, usd: str, n_comp: int,
                                sector: int, p_dark=0.0, encoder_sector: int = 0):
         """The probability that Bob's USD is conclusive (the trace of
