@@ -297,6 +297,26 @@ def test_save_png_pdf_lays_out_once_for_the_pdf(tmp_path, monkeypatch):
     plt.close(fig)
 
 
+def test_save_png_pdf_draws_the_png_once(tmp_path, monkeypatch):
+    """Three draws in all: the PDF's layout pass and its drawing, then the PNG's drawing
+    alone (a placeholder layout engine left on the figure would add a layout pass), and
+    the PNG is the one a plain save of the laid-out figure gives."""
+    from matplotlib.figure import Figure
+
+    from catbell_qutip._figures import PNG_DPI, PNG_PIL_KWARGS, save_png_pdf
+
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, r: draws.append(1) or real(self, r))
+    fig = _demo_figure()
+    png, _ = save_png_pdf(fig, tmp_path / "demo")
+    assert len(draws) == 3
+    assert fig.get_layout_engine() is None
+    fig.savefig(tmp_path / "again.png", dpi=PNG_DPI, pil_kwargs=dict(PNG_PIL_KWARGS))
+    assert (tmp_path / "again.png").read_bytes() == png.read_bytes()
+    plt.close(fig)
+
+
 def test_png_compression_is_lossless(tmp_path):
     """The run-length zlib strategy of save_png_pdf only changes the compression: the PNG
     decodes to the pixels of Matplotlib's default PNG of the same figure, at 300 dpi."""
